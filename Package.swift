@@ -1,0 +1,74 @@
+// swift-tools-version:6.0
+// MaskDM: masked diffusion models (Lei et al., arXiv 2306.11363) in Swift, on Apple's MLX C++ core.
+//
+// Layers (arrows point down only):
+//   maskdm (CLI) -> Studies -> Training -> Evaluation, Datasets -> MaskDM -> NN -> Engine -> CMLX
+import PackageDescription
+import Foundation
+
+/// Where the MLX C++ core lives: `.deps/mlx` (put there by scripts/bootstrap.sh) unless MLX_PREFIX says.
+let mlxPrefix = Context.environment["MLX_PREFIX"] ?? "\(Context.packageDirectory)/.deps/mlx"
+
+/// OpenBLAS goes on the link line *before* libmlx, so that MLX's `cblas_sgemm` binds to OpenBLAS
+/// (about 180 GFLOP/s on 2 cores) rather than the wheel's reference BLAS (about 5).
+/// `MASKDM_NO_OPENBLAS=1` leaves it out (the GPU build, where the GPU does the math).
+let blasFlags: [String] = Context.environment["MASKDM_NO_OPENBLAS"] == "1"
+  ? [] : ["-Xlinker", "--no-as-needed", "-lopenblas"]
+let mlxLink: [String] = blasFlags + [
+  "-L\(mlxPrefix)/lib", "-lmlx", "-Xlinker", "-rpath", "-Xlinker", "\(mlxPrefix)/lib",
+]
+
+let swiftSettings: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+
+let package = Package(
+  name: "MaskDM",
+  platforms: [.macOS(.v14)],
+  products: [
+    .executable(name: "maskdm", targets: ["maskdm"]),
+    .library(name: "MaskDM", targets: ["MaskDM"]),
+    .library(name: "Engine", targets: ["Engine"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+  ],
+  targets: [
+    .target(
+      name: "CMLX",
+      cxxSettings: [.unsafeFlags(["-I\(mlxPrefix)/include", "-O3", "-fno-math-errno"])],
+      linkerSettings: [.unsafeFlags(mlxLink)]),
+    .target(name: "Engine", dependencies: ["CMLX"], swiftSettings: swiftSettings),
+    .target(name: "NN", dependencies: ["Engine"], swiftSettings: swiftSettings),
+    .target(name: "MaskDM", dependencies: ["NN", "Engine"], swiftSettings: swiftSettings),
+    .target(
+      name: "CImageCodecs",
+      linkerSettings: [.linkedLibrary("png"), .linkedLibrary("jpeg"), .linkedLibrary("z")]),
+    .target(name: "Datasets", dependencies: ["CImageCodecs"], swiftSettings: swiftSettings),
+    .target(name: "Evaluation", dependencies: ["Engine", "NN", "Datasets"], swiftSettings: swiftSettings),
+    .target(
+      name: "Training",
+      dependencies: ["MaskDM", "Datasets", "Evaluation", .product(name: "Yams", package: "Yams")],
+      swiftSettings: swiftSettings),
+    .target(
+      name: "Studies",
+      dependencies: ["Training", "Evaluation", .product(name: "Yams", package: "Yams")],
+      swiftSettings: swiftSettings),
+    .executableTarget(
+      name: "maskdm",
+      dependencies: [
+        "Engine", "NN", "MaskDM", "Datasets", "Evaluation", "Training", "Studies",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      swiftSettings: swiftSettings),
+    .testTarget(name: "EngineTests", dependencies: ["Engine"]),
+    .testTarget(name: "NNTests", dependencies: ["NN"]),
+    .testTarget(name: "MaskDMTests", dependencies: ["MaskDM"]),
+    .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
+    .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
+    .testTarget(name: "TrainingTests", dependencies: ["Training"]),
+    .testTarget(name: "StudiesTests", dependencies: ["Studies"]),
+    .testTarget(name: "CLITests", dependencies: ["Engine"]),
+  ],
+  swiftLanguageModes: [.v5],
+  cxxLanguageStandard: .cxx20
+)

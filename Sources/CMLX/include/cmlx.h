@@ -1,0 +1,187 @@
+// CMLX: a C ABI over the MLX C++ core (the pattern of ml-explore/mlx-c), plus this project's own
+// CPU kernels. Every entry point returns 0 on success and non-zero on failure; the failure's text is
+// kept per thread and read with mlxs_last_error(). No C++ exception ever crosses this boundary.
+//
+// Handles are opaque: an mlxs_array owns one reference to an mlx::core::array and is released with
+// mlxs_array_free; out-parameters receive new handles the caller owns.
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mlxs_array_ { void* ctx; } mlxs_array;
+typedef struct mlxs_vec_ { void* ctx; } mlxs_vec;
+typedef struct mlxs_fn_ { void* ctx; } mlxs_fn;
+
+typedef enum {
+  MLXS_BOOL = 0, MLXS_UINT8 = 1, MLXS_INT32 = 2, MLXS_INT64 = 3, MLXS_UINT32 = 4,
+  MLXS_FLOAT16 = 5, MLXS_BFLOAT16 = 6, MLXS_FLOAT32 = 7, MLXS_FLOAT64 = 8,
+} mlxs_dtype;
+
+typedef enum {
+  MLXS_NEG, MLXS_ABS, MLXS_EXP, MLXS_LOG, MLXS_SQRT, MLXS_RSQRT, MLXS_SQUARE, MLXS_SIN, MLXS_COS,
+  MLXS_TANH, MLXS_SIGMOID, MLXS_ERF, MLXS_ERFINV, MLXS_FLOOR, MLXS_CEIL, MLXS_ROUND, MLXS_NOT,
+  MLXS_STOP_GRADIENT, MLXS_LOG1P, MLXS_EXPM1, MLXS_SIGN, MLXS_RECIPROCAL, MLXS_ISNAN, MLXS_ISINF,
+  MLXS_ISFINITE, MLXS_COPY,
+} mlxs_unary_op;
+
+typedef enum {
+  MLXS_ADD, MLXS_SUB, MLXS_MUL, MLXS_DIV, MLXS_POW, MLXS_MAXIMUM, MLXS_MINIMUM, MLXS_EQ, MLXS_NE,
+  MLXS_LT, MLXS_LE, MLXS_GT, MLXS_GE, MLXS_AND, MLXS_OR, MLXS_FLOOR_DIVIDE, MLXS_REMAINDER,
+  MLXS_MATMUL,
+} mlxs_binary_op;
+
+typedef enum {
+  MLXS_SUM, MLXS_MEAN, MLXS_MAX, MLXS_MIN, MLXS_PROD, MLXS_LOGSUMEXP, MLXS_ANY, MLXS_ALL,
+  MLXS_ARGMAX, MLXS_ARGMIN,
+} mlxs_reduce_op;
+
+/* ---- errors and the engine thread ---- */
+const char* mlxs_last_error(void);
+/** Sets this thread's error text (used by closures written in Swift before they return non-zero). */
+void mlxs_set_error(const char* message);
+/** Makes the calling thread the engine thread; afterwards calls from any other thread fail. */
+int mlxs_claim_thread(void);
+/** 1 when the calling thread may use MLX (it is the engine thread, or none was claimed). */
+int mlxs_on_engine_thread(void);
+
+/* ---- arrays ---- */
+int mlxs_array_free(mlxs_array a);
+int mlxs_array_from_data(mlxs_array* out, const void* data, const int* shape, int ndim, int dtype);
+int mlxs_array_scalar(mlxs_array* out, double value, int dtype);
+int mlxs_array_ndim(mlxs_array a);
+int mlxs_array_shape(mlxs_array a, int* shape_out);
+int mlxs_array_dtype(mlxs_array a);
+size_t mlxs_array_size(mlxs_array a);
+/** Evaluates `a` and copies its elements, row-major, into dst (nbytes must equal size*itemsize). */
+int mlxs_array_copy_to(mlxs_array a, void* dst, size_t nbytes);
+int mlxs_array_retain(mlxs_array* out, mlxs_array a);
+
+/* ---- vectors of arrays ---- */
+int mlxs_vec_new(mlxs_vec* out);
+int mlxs_vec_free(mlxs_vec v);
+int mlxs_vec_size(mlxs_vec v);
+int mlxs_vec_get(mlxs_array* out, mlxs_vec v, int i);
+int mlxs_vec_append(mlxs_vec v, mlxs_array a);
+
+/* ---- element-wise, reductions, linear algebra ---- */
+int mlxs_unary(mlxs_array* out, int op, mlxs_array a);
+int mlxs_binary(mlxs_array* out, int op, mlxs_array a, mlxs_array b);
+/** naxes < 0 reduces over all axes. ARGMAX/ARGMIN take exactly one axis. */
+int mlxs_reduce(mlxs_array* out, int op, mlxs_array a, const int* axes, int naxes, bool keepdims);
+int mlxs_var(mlxs_array* out, mlxs_array a, const int* axes, int naxes, bool keepdims, int ddof);
+int mlxs_cumsum(mlxs_array* out, mlxs_array a, int axis, bool reverse, bool inclusive);
+int mlxs_softmax(mlxs_array* out, mlxs_array a, const int* axes, int naxes, bool precise);
+int mlxs_astype(mlxs_array* out, mlxs_array a, int dtype);
+int mlxs_where(mlxs_array* out, mlxs_array cond, mlxs_array a, mlxs_array b);
+/** lo or hi may be a null handle (ctx == NULL) for "no bound". */
+int mlxs_clip(mlxs_array* out, mlxs_array a, mlxs_array lo, mlxs_array hi);
+int mlxs_addmm(mlxs_array* out, mlxs_array c, mlxs_array a, mlxs_array b, float alpha, float beta);
+/** NHWC input, OHWI weight (MLX's layout). */
+int mlxs_conv2d(mlxs_array* out, mlxs_array x, mlxs_array w, const int* stride, const int* pad_lo,
+                const int* pad_hi, const int* dilation, int groups);
+int mlxs_sort(mlxs_array* out, mlxs_array a, int axis, bool arg);
+
+/* ---- shapes and indexing ---- */
+int mlxs_reshape(mlxs_array* out, mlxs_array a, const int* shape, int n);
+int mlxs_transpose(mlxs_array* out, mlxs_array a, const int* axes, int n);
+int mlxs_broadcast_to(mlxs_array* out, mlxs_array a, const int* shape, int n);
+int mlxs_expand_dims(mlxs_array* out, mlxs_array a, int axis);
+int mlxs_squeeze(mlxs_array* out, mlxs_array a, const int* axes, int n);
+int mlxs_slice(mlxs_array* out, mlxs_array a, const int* start, const int* stop, const int* strides,
+               int n);
+int mlxs_slice_update(mlxs_array* out, mlxs_array src, mlxs_array update, const int* start,
+                      const int* stop, const int* strides, int n);
+int mlxs_concatenate(mlxs_array* out, const mlxs_array* arrays, int n, int axis);
+int mlxs_stack(mlxs_array* out, const mlxs_array* arrays, int n, int axis);
+int mlxs_split(mlxs_vec* out, mlxs_array a, const int* indices, int n, int axis);
+int mlxs_pad(mlxs_array* out, mlxs_array a, const int* axes, const int* lo, const int* hi, int n,
+             double value);
+int mlxs_as_strided(mlxs_array* out, mlxs_array a, const int* shape, const int64_t* strides, int n,
+                    size_t offset);
+int mlxs_take(mlxs_array* out, mlxs_array a, mlxs_array indices, int axis);
+int mlxs_take_along_axis(mlxs_array* out, mlxs_array a, mlxs_array indices, int axis);
+int mlxs_put_along_axis(mlxs_array* out, mlxs_array a, mlxs_array indices, mlxs_array values,
+                        int axis);
+
+/* ---- creation ---- */
+int mlxs_arange(mlxs_array* out, double start, double stop, double step, int dtype);
+int mlxs_full(mlxs_array* out, const int* shape, int n, double value, int dtype);
+
+/* ---- fast (fused) ops ---- */
+/** weight or bias may be null handles. */
+int mlxs_layer_norm(mlxs_array* out, mlxs_array x, mlxs_array weight, mlxs_array bias, float eps);
+/** q, k, v: (B, heads, L, head_dim). mask may be a null handle. */
+int mlxs_sdpa(mlxs_array* out, mlxs_array q, mlxs_array k, mlxs_array v, float scale,
+              mlxs_array mask);
+
+/* ---- random numbers, always from an explicit key ---- */
+int mlxs_random_key(mlxs_array* out, uint64_t seed);
+int mlxs_random_split(mlxs_array* out, mlxs_array key, int num);
+int mlxs_random_uniform(mlxs_array* out, double lo, double hi, const int* shape, int n, int dtype,
+                        mlxs_array key);
+int mlxs_random_normal(mlxs_array* out, const int* shape, int n, int dtype, double loc,
+                       double scale, mlxs_array key);
+int mlxs_random_truncated_normal(mlxs_array* out, double lower, double upper, const int* shape,
+                                 int n, int dtype, mlxs_array key);
+int mlxs_random_bernoulli(mlxs_array* out, double p, const int* shape, int n, mlxs_array key);
+int mlxs_random_randint(mlxs_array* out, int lo, int hi, const int* shape, int n, int dtype,
+                        mlxs_array key);
+int mlxs_random_permutation(mlxs_array* out, int n, mlxs_array key);
+
+/* ---- evaluation and transformations ---- */
+int mlxs_eval(const mlxs_array* arrays, int n);
+int mlxs_async_eval(const mlxs_array* arrays, int n);
+
+/**
+ * A function written by the caller: receives `nin` new input handles (which it owns and must free)
+ * and appends its outputs to `out`. Returns 0, or non-zero after mlxs_set_error().
+ */
+typedef int (*mlxs_closure)(void* payload, const mlxs_array* inputs, int nin, mlxs_vec out);
+/** Called once when the last user of a closure's payload is gone. */
+typedef void (*mlxs_release)(void* payload);
+
+/**
+ * Calls fn(inputs) and differentiates its first output (a scalar) with respect to the inputs listed
+ * in argnums. Appends every output to `values` and one gradient per argnum to `grads`.
+ */
+int mlxs_value_and_grad(mlxs_closure fn, void* payload, const mlxs_array* inputs, int nin,
+                        const int* argnums, int nargnums, mlxs_vec values, mlxs_vec grads);
+/** Vector-Jacobian product of fn at primals with the given cotangents. */
+int mlxs_vjp(mlxs_closure fn, void* payload, const mlxs_array* primals, int np,
+             const mlxs_array* cotangents, int nc, mlxs_vec outputs, mlxs_vec vjps);
+/** Compiles fn; the payload is released (through `release`) when the compiled function is freed. */
+int mlxs_compile(mlxs_fn* out, mlxs_closure fn, void* payload, mlxs_release release,
+                 bool shapeless);
+int mlxs_fn_call(mlxs_fn f, const mlxs_array* inputs, int n, mlxs_vec out);
+int mlxs_fn_free(mlxs_fn f);
+/** Turns graph compilation off (1) or on (0) for the whole process (a debugging aid). */
+int mlxs_set_compile_disabled(int disabled);
+
+/* ---- devices and memory ---- */
+int mlxs_gpu_available(void);
+/** 0 = CPU, 1 = GPU. */
+int mlxs_set_default_device(int gpu);
+int mlxs_default_device(void);
+/** which: 0 active, 1 peak, 2 cache. */
+size_t mlxs_memory(int which);
+int mlxs_reset_peak_memory(void);
+int mlxs_clear_cache(void);
+const char* mlxs_version(void);
+
+/* ---- safetensors ---- */
+typedef void (*mlxs_tensor_cb)(void* ctx, const char* name, mlxs_array a);
+typedef void (*mlxs_meta_cb)(void* ctx, const char* key, const char* value);
+/** Loads every tensor (evaluated, so a broken file fails here) and the metadata strings. */
+int mlxs_load_safetensors(const char* path, void* ctx, mlxs_tensor_cb on_tensor,
+                          mlxs_meta_cb on_meta);
+int mlxs_save_safetensors(const char* path, const char* const* names, const mlxs_array* arrays, int n,
+                          const char* const* meta_keys, const char* const* meta_values, int nmeta);
+
+#ifdef __cplusplus
+}
+#endif

@@ -1,0 +1,1 @@
+// The Datasets layer of MaskDM (see README.md, "Layout").

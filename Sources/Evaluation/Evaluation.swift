@@ -1,0 +1,1 @@
+// The Evaluation layer of MaskDM (see README.md, "Layout").

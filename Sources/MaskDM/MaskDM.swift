@@ -1,0 +1,1 @@
+// The MaskDM layer of MaskDM (see README.md, "Layout").

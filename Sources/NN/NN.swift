@@ -1,0 +1,1 @@
+// The NN layer of MaskDM (see README.md, "Layout").

@@ -1,0 +1,1 @@
+// The Studies layer of MaskDM (see README.md, "Layout").

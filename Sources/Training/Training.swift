@@ -1,0 +1,1 @@
+// The Training layer of MaskDM (see README.md, "Layout").

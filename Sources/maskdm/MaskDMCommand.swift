@@ -1,0 +1,18 @@
+// The `maskdm` command line: a thin layer over the libraries. Each subcommand has its own file in
+// Commands/; every one does its MLX work on the engine thread and reports errors as messages, not
+// crashes.
+import ArgumentParser
+import Engine
+
+@main
+struct MaskDMCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "maskdm",
+    abstract: "Masked diffusion models (MaskDM): train, sample, measure FID, run ablation studies.",
+    subcommands: allSubcommands)
+}
+
+/// Every subcommand, in the order `maskdm --help` lists them.
+let allSubcommands: [ParsableCommand.Type] = [
+  BenchCommand.self,
+]
