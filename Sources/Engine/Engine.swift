@@ -126,8 +126,12 @@ final class EngineThread {
   /// Runs `work` on this thread and waits for it.
   func perform(_ work: @escaping () -> Void) {
     let done = DispatchSemaphore(value: 0)
+    // The caller's closure is dropped before the caller wakes: `Engine.run` hands in a closure that
+    // must not outlive the call (withoutActuallyEscaping checks that).
+    var job: (() -> Void)? = work
     performLater {
-      work()
+      job?()
+      job = nil
       done.signal()
     }
     done.wait()

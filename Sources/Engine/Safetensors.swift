@@ -1,5 +1,7 @@
-// Reading and writing safetensors (the format of MLX and Hugging Face), every dtype included.
-import CMLX
+// The safetensors format (MLX's and Hugging Face's): an 8-byte little-endian header length, a JSON
+// header `{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {k: v}}`, then the raw
+// little-endian data. Written here rather than taken from MLX because MLX's writer refuses float64
+// and because files from elsewhere are untrusted: every length and offset is checked before use.
 import Foundation
 
 /// Tensors by name plus string metadata, as stored in one `.safetensors` file.
@@ -11,54 +13,98 @@ public struct SafetensorsFile {
     self.metadata = metadata
   }
 
-  /// Reads a file; every tensor is read at once, so a truncated or corrupt file fails here.
+  static let codes: [DType: String] = [
+    .bool: "BOOL", .uint8: "U8", .int32: "I32", .int64: "I64", .uint32: "U32",
+    .float16: "F16", .bfloat16: "BF16", .float32: "F32", .float64: "F64",
+  ]
+  /// Headers larger than this are refused (real ones are kilobytes; a hostile one could claim 2^64).
+  static let maximumHeaderBytes = 100 << 20
+
+  /// Reads a file, checking the header against the file's real size.
   public static func load(_ url: URL) throws -> SafetensorsFile {
+    let name = url.lastPathComponent
     guard FileManager.default.fileExists(atPath: url.path) else {
       throw EngineError("no such file: \(url.path)")
     }
-    final class Sink { var file = SafetensorsFile() }
-    let sink = Sink()
-    try Engine.run {
-      let status = withExtendedLifetime(sink) {
-        mlxs_load_safetensors(
-          url.path, Unmanaged.passUnretained(sink).toOpaque(),
-          { ctx, name, array in
-            let s = Unmanaged<Sink>.fromOpaque(ctx!).takeUnretainedValue()
-            s.file.tensors[String(cString: name!)] = Tensor(owning: array)
-          },
-          { ctx, key, value in
-            let s = Unmanaged<Sink>.fromOpaque(ctx!).takeUnretainedValue()
-            s.file.metadata[String(cString: key!)] = String(cString: value!)
-          })
-      }
-      try checkStatus(status, "reading \(url.lastPathComponent) as safetensors")
+    let data = try Data(contentsOf: url, options: .mappedIfSafe)
+    func corrupt(_ why: String) -> EngineError {
+      EngineError("\(name) is not a valid safetensors file (\(why)); re-create or re-download it")
     }
-    return sink.file
+    guard data.count >= 8 else { throw corrupt("shorter than its 8-byte header length") }
+    let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+    guard headerLength <= UInt64(min(maximumHeaderBytes, data.count - 8)) else {
+      throw corrupt("header claims \(headerLength) bytes, the file has \(data.count)")
+    }
+    let dataStart = 8 + Int(headerLength)
+    let header: [String: Any]
+    do {
+      header = try JSONSerialization.jsonObject(with: data.subdata(in: 8..<dataStart)) as? [String: Any] ?? [:]
+    } catch {
+      throw corrupt("its header is not JSON")
+    }
+    let byCode = Dictionary(uniqueKeysWithValues: codes.map { ($1, $0) })
+    var file = SafetensorsFile()
+    for (key, value) in header {
+      guard let entry = value as? [String: Any] else { throw corrupt("entry \(key) is not an object") }
+      if key == "__metadata__" {
+        for (k, v) in entry { file.metadata[k] = v as? String ?? "\(v)" }
+        continue
+      }
+      guard let code = entry["dtype"] as? String, let dtype = byCode[code] else {
+        throw corrupt("tensor \(key) has an unsupported dtype \(entry["dtype"] ?? "none")")
+      }
+      guard let shape = entry["shape"] as? [Int], shape.allSatisfy({ $0 >= 0 && $0 < 1 << 40 }),
+            let offsets = entry["data_offsets"] as? [Int], offsets.count == 2
+      else { throw corrupt("tensor \(key) lacks a valid shape or data_offsets") }
+      let (count, overflow) = shape.reduce((1, false)) { acc, d in
+        let (m, o) = acc.0.multipliedReportingOverflow(by: d)
+        return (m, acc.1 || o)
+      }
+      let begin = offsets[0], end = offsets[1]
+      guard !overflow, begin >= 0, end >= begin, end - begin == count * dtype.size,
+            dataStart + end <= data.count
+      else {
+        throw corrupt("tensor \(key): offsets \(begin)..<\(end) do not fit shape \(shape) of \(dtype) in the file")
+      }
+      file.tensors[key] = try data.withUnsafeBytes { raw in
+        try Tensor(bytes: UnsafeRawBufferPointer(rebasing: raw[(dataStart + begin)..<(dataStart + end)]),
+                   shape: shape, dtype: dtype)
+      }
+    }
+    return file
   }
 
-  /// Writes the file (in place; callers wanting atomicity write to a temporary name and rename).
+  /// The bytes of the file: header then data, tensors in name order.
+  public func encoded() throws -> Data {
+    var header: [String: Any] = [:]
+    if !metadata.isEmpty { header["__metadata__"] = metadata }
+    var blobs: [[UInt8]] = []
+    var offset = 0
+    for name in tensors.keys.sorted() {
+      let t = tensors[name]!
+      let bytes = try t.bytes()
+      header[name] = ["dtype": Self.codes[t.dtype]!, "shape": t.shape, "data_offsets": [offset, offset + bytes.count]]
+      offset += bytes.count
+      blobs.append(bytes)
+    }
+    var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+    // Pad the header with spaces so the data starts 8-byte aligned (as other writers do).
+    while (8 + json.count) % 8 != 0 { json.append(0x20) }
+    var out = Data(capacity: 8 + json.count + offset)
+    withUnsafeBytes(of: UInt64(json.count).littleEndian) { out.append(contentsOf: $0) }
+    out.append(json)
+    for blob in blobs { out.append(contentsOf: blob) }
+    return out
+  }
+
+  /// Writes the file (in place: callers wanting atomicity write to a temporary name and rename).
   public func save(_ url: URL) throws {
-    let names = tensors.keys.sorted()
-    let hs = names.map { tensors[$0]!.handle }
-    let keys = metadata.keys.sorted()
-    let values = keys.map { metadata[$0]! }
-    try Engine.run {
-      try withCStrings(names) { cNames in
-        try withCStrings(keys) { cKeys in
-          try withCStrings(values) { cValues in
-            try checkStatus(
-              mlxs_save_safetensors(url.path, cNames, hs, Int32(hs.count), cKeys, cValues, Int32(keys.count)),
-              "writing \(url.path)")
-          }
-        }
-      }
+    do {
+      try encoded().write(to: url)
+    } catch let error as EngineError {
+      throw error
+    } catch {
+      throw EngineError("could not write \(url.path): \(error.localizedDescription)")
     }
   }
-}
-
-/// Calls body with C strings for each element of `strings`, alive for the call.
-func withCStrings<R>(_ strings: [String], _ body: ([UnsafePointer<CChar>?]) throws -> R) rethrows -> R {
-  let copies = strings.map { strdup($0) }
-  defer { copies.forEach { free($0) } }
-  return try body(copies.map { UnsafePointer($0) })
 }

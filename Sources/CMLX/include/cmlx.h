@@ -173,15 +173,6 @@ int mlxs_reset_peak_memory(void);
 int mlxs_clear_cache(void);
 const char* mlxs_version(void);
 
-/* ---- safetensors ---- */
-typedef void (*mlxs_tensor_cb)(void* ctx, const char* name, mlxs_array a);
-typedef void (*mlxs_meta_cb)(void* ctx, const char* key, const char* value);
-/** Loads every tensor (evaluated, so a broken file fails here) and the metadata strings. */
-int mlxs_load_safetensors(const char* path, void* ctx, mlxs_tensor_cb on_tensor,
-                          mlxs_meta_cb on_meta);
-int mlxs_save_safetensors(const char* path, const char* const* names, const mlxs_array* arrays, int n,
-                          const char* const* meta_keys, const char* const* meta_values, int nmeta);
-
 #ifdef __cplusplus
 }
 #endif

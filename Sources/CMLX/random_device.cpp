@@ -1,4 +1,4 @@
-// Random numbers from explicit keys, devices, memory statistics and safetensors I/O of the C shim.
+// Random numbers from explicit keys, devices and memory statistics of the C shim.
 #include "internal.h"
 
 using namespace cmlx;
@@ -81,34 +81,5 @@ int mlxs_clear_cache(void) {
 const char* mlxs_version(void) {
   static std::string v = mx::version();
   return v.c_str();
-}
-
-int mlxs_load_safetensors(const char* path, void* ctx, mlxs_tensor_cb on_tensor, mlxs_meta_cb on_meta) {
-  return guard([&] {
-    auto [tensors, meta] = mx::load_safetensors(std::string(path), mx::Device::cpu);
-    std::vector<mx::array> all;
-    for (auto& [name, a] : tensors) all.push_back(a);
-    mx::eval(all);  // read now: a truncated or inconsistent file fails here, not in a later step
-    for (auto& [name, a] : tensors) {
-      mlxs_array h;
-      put(&h, a);
-      on_tensor(ctx, name.c_str(), h);
-    }
-    for (auto& [k, v] : meta) on_meta(ctx, k.c_str(), v.c_str());
-  });
-}
-
-int mlxs_save_safetensors(const char* path, const char* const* names, const mlxs_array* hs, int n,
-                          const char* const* meta_keys, const char* const* meta_values, int nmeta) {
-  return guard([&] {
-    std::unordered_map<std::string, mx::array> tensors;
-    for (int i = 0; i < n; ++i) {
-      if (!tensors.emplace(names[i], get(hs[i])).second)
-        throw std::invalid_argument(std::string("duplicate tensor name ") + names[i]);
-    }
-    std::unordered_map<std::string, std::string> meta;
-    for (int i = 0; i < nmeta; ++i) meta[meta_keys[i]] = meta_values[i];
-    mx::save_safetensors(std::string(path), tensors, meta);
-  });
 }
 }
