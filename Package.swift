@@ -35,7 +35,7 @@ let package = Package(
   targets: [
     .target(
       name: "CMLX",
-      cxxSettings: [.unsafeFlags(["-I\(mlxPrefix)/include", "-O3", "-fno-math-errno"])],
+      cxxSettings: [.unsafeFlags(["-I\(mlxPrefix)/include", "-O3", "-fno-math-errno", "-Wno-deprecated-declarations"])],
       linkerSettings: [.unsafeFlags(mlxLink)]),
     .target(name: "Engine", dependencies: ["CMLX"], swiftSettings: swiftSettings),
     .target(name: "NN", dependencies: ["Engine"], swiftSettings: swiftSettings),

@@ -42,9 +42,10 @@ extension Tensor {
   /// A copy with its own buffer.
   public func copy() throws -> Tensor { try unary(MLXS_COPY, "copy") }
 
-  /// Exact GELU, `x * (1 + erf(x / sqrt(2))) / 2` (PyTorch's default `nn.GELU()`).
-  public func gelu() throws -> Tensor {
-    try self * ((self * like(0.5.squareRoot())).erf() + like(1)) * like(0.5)
+  /// Exact GELU, `x * (1 + erf(x / sqrt(2))) / 2` (PyTorch's default `nn.GELU()`). On the CPU in
+  /// float32 this runs this project's vectorised kernel; `fast: false` composes MLX's own ops.
+  public func gelu(fast: Bool = true) throws -> Tensor {
+    try Tensor.make("gelu") { mlxs_gelu($0, handle, fast ? 1 : 0) }
   }
 
   public func pow(_ exponent: Tensor) throws -> Tensor { try binary(MLXS_POW, exponent, "power") }

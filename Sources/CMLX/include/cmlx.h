@@ -173,6 +173,10 @@ int mlxs_reset_peak_memory(void);
 int mlxs_clear_cache(void);
 const char* mlxs_version(void);
 
+/* ---- this project's CPU kernels (MLX's own ops on the GPU and for other dtypes) ---- */
+/** Exact GELU; fast = 0 forces the composition of MLX ops (the reference the kernel is tested against). */
+int mlxs_gelu(mlxs_array* out, mlxs_array x, int fast);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,110 @@
+// Exact GELU, x * Φ(x) = x/2 * (1 + erf(x/√2)), as an MLX primitive with a vectorised,
+// multi-threaded CPU kernel and its gradient. On the GPU (and for dtypes other than float32) the same
+// function is composed from MLX's own ops.
+#include "../internal.h"
+#include "fastmath.h"
+#include "mlx/backend/cpu/encoder.h"
+#include "mlx/primitives.h"
+#include "parallel.h"
+
+namespace cmlx {
+namespace {
+constexpr float kInvSqrt2 = 0.70710678118654752f;
+constexpr float kInvSqrt2Pi = 0.39894228040143268f;
+
+/** Allocates `out` and runs body(in..., out) on MLX's CPU stream, after its inputs are ready. */
+template <typename F>
+void dispatch(mx::Stream stream, const std::vector<mx::array>& inputs, mx::array& out, F body) {
+  out.set_data(mx::allocator::malloc(out.nbytes()));
+  auto& encoder = mx::cpu::get_command_encoder(stream);
+  std::vector<mx::array> weak;
+  for (auto& a : inputs) {
+    encoder.set_input_array(a);
+    weak.push_back(mx::array::unsafe_weak_copy(a));
+  }
+  encoder.set_output_array(out);
+  encoder.dispatch([weak = std::move(weak), out = mx::array::unsafe_weak_copy(out), body]() mutable {
+    body(weak, out);
+  });
+}
+
+// The loops live in their own functions so that each is compiled twice: for AVX2+FMA machines and
+// for any x86-64 (picked at load time), or once elsewhere.
+MASKDM_VECTORIZE void gelu_loop(const float* x, float* y, size_t b, size_t e) {
+  for (size_t i = b; i < e; ++i) y[i] = 0.5f * x[i] * (1.0f + fast_erf(x[i] * kInvSqrt2));
+}
+
+MASKDM_VECTORIZE void gelu_grad_loop(const float* x, const float* g, float* y, size_t b, size_t e) {
+  for (size_t i = b; i < e; ++i) {
+    float v = x[i];
+    float cdf = 0.5f * (1.0f + fast_erf(v * kInvSqrt2));
+    float pdf = kInvSqrt2Pi * fast_exp(-0.5f * v * v);
+    y[i] = g[i] * (cdf + v * pdf);
+  }
+}
+
+class GeluGrad : public mx::UnaryPrimitive {
+ public:
+  explicit GeluGrad(mx::Stream s) : UnaryPrimitive(s) {}
+  void eval_cpu(const std::vector<mx::array>& inputs, mx::array& out) override {
+    dispatch(stream(), inputs, out, [](std::vector<mx::array>& in, mx::array& o) {
+      const float* x = in[0].data<float>();
+      const float* g = in[1].data<float>();
+      float* y = o.data<float>();
+      parallel_for(o.size(), 1 << 15, [&](size_t b, size_t e) { gelu_grad_loop(x, g, y, b, e); });
+    });
+  }
+  void eval_gpu(const std::vector<mx::array>&, mx::array&) override {
+    throw std::runtime_error("GeluGrad is a CPU kernel");
+  }
+  const char* name() const override { return "MaskDMGeluGrad"; }
+  bool is_equivalent(const mx::Primitive&) const override { return true; }
+  std::vector<mx::Shape> output_shapes(const std::vector<mx::array>& inputs) override { return {inputs[0].shape()}; }
+};
+
+class Gelu : public mx::UnaryPrimitive {
+ public:
+  explicit Gelu(mx::Stream s) : UnaryPrimitive(s) {}
+  void eval_cpu(const std::vector<mx::array>& inputs, mx::array& out) override {
+    dispatch(stream(), inputs, out, [](std::vector<mx::array>& in, mx::array& o) {
+      const float* x = in[0].data<float>();
+      float* y = o.data<float>();
+      parallel_for(o.size(), 1 << 15, [&](size_t b, size_t e) { gelu_loop(x, y, b, e); });
+    });
+  }
+  void eval_gpu(const std::vector<mx::array>&, mx::array&) override {
+    throw std::runtime_error("Gelu is a CPU kernel");
+  }
+  std::vector<mx::array> vjp(const std::vector<mx::array>& primals, const std::vector<mx::array>& cotangents,
+                             const std::vector<int>&, const std::vector<mx::array>&) override {
+    auto g = mx::contiguous(mx::astype(cotangents[0], mx::float32, stream()), false, stream());
+    return {mx::array(primals[0].shape(), mx::float32, std::make_shared<GeluGrad>(stream()), {primals[0], g})};
+  }
+  const char* name() const override { return "MaskDMGelu"; }
+  bool is_equivalent(const mx::Primitive&) const override { return true; }
+  std::vector<mx::Shape> output_shapes(const std::vector<mx::array>& inputs) override { return {inputs[0].shape()}; }
+};
+
+mx::array gelu_composed(const mx::array& x) {
+  auto half = mx::array(0.5f, x.dtype());
+  return mx::multiply(mx::multiply(x, half),
+                      mx::add(mx::array(1.0f, x.dtype()), mx::erf(mx::multiply(x, mx::array(kInvSqrt2, x.dtype())))));
+}
+}  // namespace
+
+mx::array gelu_composed_public(const mx::array& x) { return gelu_composed(x); }
+
+/** GELU through our kernel on the CPU for float32, else through MLX's ops. */
+mx::array gelu(const mx::array& x) {
+  auto s = mx::default_stream(mx::default_device());
+  if (s.device != mx::Device::cpu || x.dtype() != mx::float32) return gelu_composed(x);
+  auto c = mx::contiguous(x, false, s);
+  return mx::array(x.shape(), mx::float32, std::make_shared<Gelu>(s), {c});
+}
+}  // namespace cmlx
+
+extern "C" int mlxs_gelu(mlxs_array* out, mlxs_array x, int fast) {
+  return cmlx::guard([&] {
+    cmlx::put(out, fast ? cmlx::gelu(cmlx::get(x)) : cmlx::gelu_composed_public(cmlx::get(x)));
+  });
+}

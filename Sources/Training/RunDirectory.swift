@@ -1,0 +1,147 @@
+// A run directory explains itself and survives a killed process:
+//
+//   RUN/config.yaml            the resolved configuration
+//   RUN/metrics.jsonl          one JSON object per logged step / checkpoint / sample / evaluation
+//   RUN/samples/step-N.png     sample grids
+//   RUN/checkpoints/step-N/    model.safetensors, ema.safetensors, optimizer.safetensors, state.json
+//   RUN/latest -> checkpoints/step-N   the newest complete checkpoint (replaced atomically)
+//   RUN/.lock                  held (flock) by the one process training in this directory
+//
+// A checkpoint is written into a temporary directory, every file fsync'd, then renamed into place;
+// `latest` is a symlink replaced by rename(2), so it always points at a complete checkpoint.
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The files of one training run.
+public struct RunDirectory: Sendable {
+  public let url: URL
+  public init(_ url: URL) { self.url = url.standardizedFileURL }
+
+  public var config: URL { url.appendingPathComponent("config.yaml") }
+  public var metrics: URL { url.appendingPathComponent("metrics.jsonl") }
+  public var samples: URL { url.appendingPathComponent("samples") }
+  public var checkpoints: URL { url.appendingPathComponent("checkpoints") }
+  public var latest: URL { url.appendingPathComponent("latest") }
+  public var summary: URL { url.appendingPathComponent("summary.json") }
+  var lockFile: URL { url.appendingPathComponent(".lock") }
+
+  /// The newest complete checkpoint, if any.
+  public var latestCheckpoint: URL? {
+    let state = latest.appendingPathComponent("state.json")
+    return FileManager.default.fileExists(atPath: state.path) ? latest.resolvingSymlinksInPath() : nil
+  }
+
+  /// Creates the directory tree.
+  public func create() throws {
+    for dir in [url, samples, checkpoints] {
+      do {
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+      } catch {
+        throw ConfigError("cannot create the run directory \(dir.path): \(error.localizedDescription)")
+      }
+    }
+  }
+
+  /// Takes the directory's lock for this process; a second process is refused, not let in.
+  public func lock() throws -> RunLock {
+    let fd = open(lockFile.path, O_RDWR | O_CREAT, 0o644)
+    guard fd >= 0 else { throw ConfigError("cannot open \(lockFile.path): \(String(cString: strerror(errno)))") }
+    if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+      let owner = (try? String(contentsOf: lockFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+      close(fd)
+      throw ConfigError(
+        "the run directory \(url.path) is in use by another maskdm process (pid \(owner)); wait for it to "
+          + "finish or stop it, or choose another --out directory")
+    }
+    ftruncate(fd, 0)
+    let pid = "\(getpid())\n"
+    _ = pid.withCString { write(fd, $0, strlen($0)) }
+    return RunLock(fd: fd)
+  }
+
+  /// Replaces `latest` with a link to `checkpoint` in one rename.
+  func pointLatest(at checkpoint: URL) throws {
+    let tmp = url.appendingPathComponent(".latest.tmp")
+    unlink(tmp.path)
+    let target = "checkpoints/\(checkpoint.lastPathComponent)"
+    guard symlink(target, tmp.path) == 0, rename(tmp.path, latest.path) == 0 else {
+      throw ConfigError("cannot update \(latest.path): \(String(cString: strerror(errno)))")
+    }
+    fsyncDirectory(url)
+  }
+
+  /// Appends one JSON line to metrics.jsonl.
+  public func appendMetrics(_ object: [String: Any]) throws {
+    var data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+    data.append(0x0a)
+    if let handle = try? FileHandle(forWritingTo: metrics) {
+      defer { try? handle.close() }
+      try handle.seekToEnd()
+      try handle.write(contentsOf: data)
+    } else {
+      try data.write(to: metrics)
+    }
+  }
+
+  /// Reads metrics.jsonl back (for reports and resumed runs).
+  public func readMetrics() -> [[String: Any]] {
+    guard let text = try? String(contentsOf: metrics, encoding: .utf8) else { return [] }
+    return text.split(separator: "\n").compactMap {
+      try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+    }
+  }
+}
+
+/// The held lock of a run directory; released when the process ends or `release()` is called.
+public final class RunLock {
+  private var fd: Int32
+  init(fd: Int32) { self.fd = fd }
+  public func release() {
+    if fd >= 0 {
+      flock(fd, LOCK_UN)
+      close(fd)
+      fd = -1
+    }
+  }
+  deinit { release() }
+}
+
+/// Writes `data` to `url` atomically: a temporary file in the same directory, fsync, rename.
+public func writeAtomically(_ data: Data, to url: URL) throws {
+  let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+  try writeDurably(data, to: tmp)
+  guard rename(tmp.path, url.path) == 0 else {
+    let why = String(cString: strerror(errno))
+    unlink(tmp.path)
+    throw ConfigError("cannot move \(tmp.lastPathComponent) to \(url.path): \(why)")
+  }
+}
+
+/// Writes and fsyncs a file; a full disk or a missing directory is an error naming the file.
+func writeDurably(_ data: Data, to url: URL) throws {
+  let fd = open(url.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+  guard fd >= 0 else { throw ConfigError("cannot write \(url.path): \(String(cString: strerror(errno)))") }
+  defer { close(fd) }
+  var offset = 0
+  try data.withUnsafeBytes { raw in
+    while offset < raw.count {
+      let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+      if n < 0 {
+        if errno == EINTR { continue }
+        throw ConfigError("cannot write \(url.path): \(String(cString: strerror(errno))) (is the disk full?)")
+      }
+      offset += n
+    }
+  }
+  guard fsync(fd) == 0 else { throw ConfigError("cannot flush \(url.path): \(String(cString: strerror(errno)))") }
+}
+
+func fsyncDirectory(_ url: URL) {
+  let fd = open(url.path, O_RDONLY)
+  if fd >= 0 {
+    fsync(fd)
+    close(fd)
+  }
+}

@@ -1,1 +1,0 @@
-// The Training layer of MaskDM (see README.md, "Layout").

@@ -1,0 +1,59 @@
+// What a training run reports while it runs. The CLI turns these into a progress bar and the study
+// runner records them; the trainer itself never prints.
+import Foundation
+
+/// One logged training step.
+public struct StepReport: Sendable {
+  public var step: Int
+  public var totalSteps: Int
+  public var loss: Double
+  public var learningRate: Double
+  public var imagesPerSecond: Double
+  /// Training seconds so far (across resumes).
+  public var trainSeconds: Double
+  /// Estimated seconds to the end (by steps or by the time budget, whichever ends first).
+  public var etaSeconds: Double?
+}
+
+/// The outcome of a finished run.
+public struct RunSummary: Codable, Sendable, Equatable {
+  public var steps: Int
+  public var finalLoss: Double?
+  public var trainSeconds: Double
+  public var deviceSeconds: Double
+  public var wallSeconds: Double
+  public var imagesPerSecond: Double
+  public var peakMemoryBytes: Int
+  public var device: String
+  public var runDirectory: String
+  public var lossCurve: [[Double]]
+}
+
+/// Typed events of a training run.
+public enum TrainingEvent: Sendable {
+  /// Preparing (packing) the dataset before the first step.
+  case preparingData(done: Int, total: Int)
+  /// The run started or resumed.
+  case started(step: Int, totalSteps: Int, resumed: Bool, parameters: Int, device: String, runDirectory: URL)
+  /// Weights were loaded to initialise the model; names the loader did not match are listed.
+  case initialized(from: URL, missing: [String], unexpected: [String])
+  case step(StepReport)
+  case checkpoint(step: Int, url: URL)
+  case sample(step: Int, url: URL)
+  case evaluation(step: Int, metrics: [String: Double])
+  case finished(RunSummary)
+}
+
+/// Failures of a training run that are not configuration mistakes.
+public enum TrainingError: Error, CustomStringConvertible, Equatable {
+  /// The loss became NaN or infinite; the last good checkpoint is kept.
+  case nonFiniteLoss(step: Int, lastCheckpoint: Int?, runDirectory: String)
+
+  public var description: String {
+    switch self {
+    case let .nonFiniteLoss(step, last, dir):
+      let kept = last.map { "the last good checkpoint (step \($0)) is kept at \(dir)/latest" } ?? "no checkpoint had been written yet"
+      return "the loss became NaN or infinite at step \(step); \(kept). Lower lr, set clip_grad (e.g. 1.0) or add warmup_steps, then resume with --resume."
+    }
+  }
+}

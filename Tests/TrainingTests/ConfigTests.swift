@@ -1,0 +1,140 @@
+import Foundation
+import Training
+import XCTest
+
+/// Configuration parsing, without any array math.
+final class ConfigTests: XCTestCase {
+  /// The authors' CelebA-64 90% pre-training config, verbatim (configs/ablation/pretrain/patch/celeba_90p.yml).
+  let authorsFile = """
+    # ckpt: "./ckpts/checkpoint-399.pth"
+    pretrained_model_ckpt: ""
+    batch_size: 256
+    lr: 2.0e-4
+    adam_betas: [0.99, 0.99]
+    weight_decay: 0.03
+    results_folder: ""
+
+    ema_decay: 0.999
+    ema_update_every: 1
+    clip_grad: null
+    # dataset
+
+    beta_schedule: "linear"
+    num_workers: 5
+    shift: false
+    loss_weight: "p2" # [p2, min]
+    p2_loss_weight_gamma: 0 # if set to 0, then `loss_weight` is disabled and no loss weight will be applied
+
+    normalization: true
+    clip_max: 1
+    clip_min: -1
+
+    dataset:
+      TASK: uncond
+      NAME: celeba
+      PATH: ""
+
+      MASK_RATIO: 0.9
+      MASK_TYPE: "patch"
+      MASK_CROP_SIZE: -1 # equals 225 patches
+      MASK_BLOCK_SIZE: -1
+
+      # augmentation
+      SHORT_SIDE_SIZE: 64
+      IMG_SIZE: 64
+      MEAN: [0.5, 0.5, 0.5]
+      STD: [0.5, 0.5, 0.5]
+      hflip_prob: 0.0
+
+    network:
+      name : 'maskdm'
+      img_size : 64
+      patch_size : 4
+      in_chans : 3
+
+      encoder_embed_dim : 512
+      encoder_depth : 13
+      encoder_heads : 8
+
+      decoder_embed_dim: 384
+      decoder_depth: 0  # if zero, then no decoder used, only use linear layer
+      decoder_heads: 6
+
+      mlp_ratio : 4
+      qkv_bias : False
+
+      num_classes: -1
+
+      use_final_conv: False
+      mlp_time_embed : False
+      use_checkpoint : False
+    """
+
+  func testAuthorsFileLoadsAsItIs() throws {
+    let c = try TrainConfig(yaml: authorsFile)
+    XCTAssertEqual(c.batchSize, 256)
+    XCTAssertEqual(c.lr, 2e-4)
+    XCTAssertEqual(c.adamBetas, [0.99, 0.99])
+    XCTAssertNil(c.clipGrad)
+    XCTAssertEqual(c.betaSchedule, "linear")
+    XCTAssertEqual(c.dataset.maskRatio, 0.9)
+    XCTAssertEqual(c.dataset.maskType, "patch")
+    XCTAssertEqual(c.network.encoderEmbedDim, 512)
+    XCTAssertEqual(c.network.encoderDepth, 13)
+    XCTAssertEqual(c.network.encoderHeads, 8)
+    XCTAssertFalse(c.network.qkvBias)
+    XCTAssertTrue(c.isMasked)
+  }
+
+  func testDefaultsAreThePapersAblationSettings() throws {
+    let c = try TrainConfig(yaml: "")
+    XCTAssertEqual(c.batchSize, 256)
+    XCTAssertEqual(c.lr, 2e-4)
+    XCTAssertEqual(c.weightDecay, 0.03)
+    XCTAssertEqual(c.emaDecay, 0.999)
+    XCTAssertEqual(c.warmupSteps, 0)
+    XCTAssertNil(c.clipGrad)
+    XCTAssertEqual(c.network.encoderEmbedDim, 512)
+    XCTAssertEqual(c.trainSteps, 200_000)
+  }
+
+  func testUnknownKeyNamesTheClosestKnownOne() {
+    XCTAssertThrowsError(try TrainConfig(yaml: "batchsize: 3")) {
+      XCTAssertTrue("\($0)".contains("unknown key batchsize; did you mean batch_size?"), "\($0)")
+    }
+    XCTAssertThrowsError(try TrainConfig(yaml: "dataset:\n  MASK_RATE: 0.5")) {
+      XCTAssertTrue("\($0)".contains("unknown key dataset.MASK_RATE; did you mean dataset.MASK_RATIO?"), "\($0)")
+    }
+    XCTAssertThrowsError(try TrainConfig(yaml: "network:\n  encoder_dept: 3")) {
+      XCTAssertTrue("\($0)".contains("network.encoder_depth"), "\($0)")
+    }
+  }
+
+  func testBadValuesAreExplained() {
+    XCTAssertThrowsError(try TrainConfig(yaml: "lr: fast")) { XCTAssertTrue("\($0)".contains("lr must be a number"), "\($0)") }
+    XCTAssertThrowsError(try TrainConfig(yaml: "dataset:\n  MASK_RATIO: 1.0")) { XCTAssertTrue("\($0)".contains("MASK_RATIO"), "\($0)") }
+    XCTAssertThrowsError(try TrainConfig(yaml: "beta_schedule: quadratic")) { XCTAssertTrue("\($0)".contains("beta_schedule"), "\($0)") }
+    XCTAssertThrowsError(try TrainConfig(yaml: "p2_loss_weight_gamma: 1")) { XCTAssertTrue("\($0)".contains("P2"), "\($0)") }
+    XCTAssertThrowsError(try TrainConfig(yaml: "network:\n  patch_size: 5")) { XCTAssertTrue("\($0)".contains("patch_size"), "\($0)") }
+    XCTAssertThrowsError(try TrainConfig(yaml: "batch_size: [1")) { XCTAssertTrue("\($0)".contains("not valid YAML"), "\($0)") }
+  }
+
+  func testResolvedYAMLRoundTrips() throws {
+    var c = try TrainConfig(yaml: authorsFile)
+    c.clipGrad = 1
+    c.dataset.classes = [0, 2]
+    c.network.usePosEmbed = false
+    c.trainSeconds = 90
+    let again = try TrainConfig(yaml: c.yaml())
+    XCTAssertEqual(again, c)
+    XCTAssertTrue(c.yaml().contains("MASK_RATIO: 0.9"))
+  }
+
+  func testShippedConfigsLoad() throws {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let dir = root.appendingPathComponent("configs")
+    let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".yaml") }
+    XCTAssertGreaterThanOrEqual(files.count, 4)
+    for f in files { XCTAssertNoThrow(try TrainConfig(contentsOf: dir.appendingPathComponent(f)), f) }
+  }
+}
