@@ -28,6 +28,11 @@ inline mx::Shape shape_of(const int* shape, int n) { return mx::Shape(shape, sha
 inline std::vector<int> ints(const int* p, int n) { return std::vector<int>(p, p + n); }
 std::vector<mx::array> arrays(const mlxs_array* handles, int n);
 
+// This project's kernels (kernels/*.cpp): MLX's own ops serve where a kernel does not apply.
+mx::array gelu(const mx::array& x);
+mx::array layer_norm(const mx::array& x, const std::optional<mx::array>& w, const std::optional<mx::array>& b,
+                     float eps, bool fast);
+
 /** Runs body; on any exception records the message and returns 1. */
 template <typename F>
 int guard(F&& body) {

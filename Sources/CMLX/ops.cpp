@@ -230,8 +230,8 @@ int mlxs_full(mlxs_array* out, const int* shape, int n, double value, int dtype)
   });
 }
 
-int mlxs_layer_norm(mlxs_array* out, mlxs_array x, mlxs_array w, mlxs_array b, float eps) {
-  return guard([&] { put(out, mx::fast::layer_norm(get(x), optional(w), optional(b), eps)); });
+int mlxs_layer_norm(mlxs_array* out, mlxs_array x, mlxs_array w, mlxs_array b, float eps, int fast) {
+  return guard([&] { put(out, cmlx::layer_norm(get(x), optional(w), optional(b), eps, fast != 0)); });
 }
 
 int mlxs_sdpa(mlxs_array* out, mlxs_array q, mlxs_array k, mlxs_array v, float scale, mlxs_array mask) {

@@ -65,11 +65,12 @@ extension Tensor {
     return try Tensor.make("softmax") { mlxs_softmax($0, handle, ax, Int32(ax.count), precise) }
   }
 
-  /// LayerNorm over the last axis: `(x - mean) / sqrt(var + eps) * weight + bias`.
-  public func layerNorm(weight: Tensor?, bias: Tensor?, eps: Float = 1e-5) throws -> Tensor {
+  /// LayerNorm over the last axis: `(x - mean) / sqrt(var + eps) * weight + bias`. With weight and
+  /// bias in float32 on the CPU it runs this project's kernel; `fast: false` uses MLX's own.
+  public func layerNorm(weight: Tensor?, bias: Tensor?, eps: Float = 1e-5, fast: Bool = true) throws -> Tensor {
     let none = mlxs_array(ctx: nil)
     return try Tensor.make("layer_norm") {
-      mlxs_layer_norm($0, handle, weight?.handle ?? none, bias?.handle ?? none, eps)
+      mlxs_layer_norm($0, handle, weight?.handle ?? none, bias?.handle ?? none, eps, fast ? 1 : 0)
     }
   }
 

@@ -113,8 +113,8 @@ int mlxs_arange(mlxs_array* out, double start, double stop, double step, int dty
 int mlxs_full(mlxs_array* out, const int* shape, int n, double value, int dtype);
 
 /* ---- fast (fused) ops ---- */
-/** weight or bias may be null handles. */
-int mlxs_layer_norm(mlxs_array* out, mlxs_array x, mlxs_array weight, mlxs_array bias, float eps);
+/** weight or bias may be null handles. fast = 1 uses this project's CPU kernel where it applies. */
+int mlxs_layer_norm(mlxs_array* out, mlxs_array x, mlxs_array weight, mlxs_array bias, float eps, int fast);
 /** q, k, v: (B, heads, L, head_dim). mask may be a null handle. */
 int mlxs_sdpa(mlxs_array* out, mlxs_array q, mlxs_array k, mlxs_array v, float scale,
               mlxs_array mask);

@@ -1,32 +1,14 @@
 // Exact GELU, x * Φ(x) = x/2 * (1 + erf(x/√2)), as an MLX primitive with a vectorised,
 // multi-threaded CPU kernel and its gradient. On the GPU (and for dtypes other than float32) the same
 // function is composed from MLX's own ops.
-#include "../internal.h"
+#include "dispatch.h"
 #include "fastmath.h"
-#include "mlx/backend/cpu/encoder.h"
-#include "mlx/primitives.h"
 #include "parallel.h"
 
 namespace cmlx {
 namespace {
 constexpr float kInvSqrt2 = 0.70710678118654752f;
 constexpr float kInvSqrt2Pi = 0.39894228040143268f;
-
-/** Allocates `out` and runs body(in..., out) on MLX's CPU stream, after its inputs are ready. */
-template <typename F>
-void dispatch(mx::Stream stream, const std::vector<mx::array>& inputs, mx::array& out, F body) {
-  out.set_data(mx::allocator::malloc(out.nbytes()));
-  auto& encoder = mx::cpu::get_command_encoder(stream);
-  std::vector<mx::array> weak;
-  for (auto& a : inputs) {
-    encoder.set_input_array(a);
-    weak.push_back(mx::array::unsafe_weak_copy(a));
-  }
-  encoder.set_output_array(out);
-  encoder.dispatch([weak = std::move(weak), out = mx::array::unsafe_weak_copy(out), body]() mutable {
-    body(weak, out);
-  });
-}
 
 // The loops live in their own functions so that each is compiled twice: for AVX2+FMA machines and
 // for any x86-64 (picked at load time), or once elsewhere.
@@ -47,7 +29,9 @@ class GeluGrad : public mx::UnaryPrimitive {
  public:
   explicit GeluGrad(mx::Stream s) : UnaryPrimitive(s) {}
   void eval_cpu(const std::vector<mx::array>& inputs, mx::array& out) override {
-    dispatch(stream(), inputs, out, [](std::vector<mx::array>& in, mx::array& o) {
+    std::vector<mx::array> outs{out};
+    dispatch_cpu(stream(), inputs, outs, [](std::vector<mx::array>& in, std::vector<mx::array>& os) {
+      auto& o = os[0];
       const float* x = in[0].data<float>();
       const float* g = in[1].data<float>();
       float* y = o.data<float>();
@@ -66,7 +50,9 @@ class Gelu : public mx::UnaryPrimitive {
  public:
   explicit Gelu(mx::Stream s) : UnaryPrimitive(s) {}
   void eval_cpu(const std::vector<mx::array>& inputs, mx::array& out) override {
-    dispatch(stream(), inputs, out, [](std::vector<mx::array>& in, mx::array& o) {
+    std::vector<mx::array> outs{out};
+    dispatch_cpu(stream(), inputs, outs, [](std::vector<mx::array>& in, std::vector<mx::array>& os) {
+      auto& o = os[0];
       const float* x = in[0].data<float>();
       float* y = o.data<float>();
       parallel_for(o.size(), 1 << 15, [&](size_t b, size_t e) { gelu_loop(x, y, b, e); });
@@ -96,10 +82,10 @@ mx::array gelu_composed_public(const mx::array& x) { return gelu_composed(x); }
 
 /** GELU through our kernel on the CPU for float32, else through MLX's ops. */
 mx::array gelu(const mx::array& x) {
-  auto s = mx::default_stream(mx::default_device());
-  if (s.device != mx::Device::cpu || x.dtype() != mx::float32) return gelu_composed(x);
-  auto c = mx::contiguous(x, false, s);
-  return mx::array(x.shape(), mx::float32, std::make_shared<Gelu>(s), {c});
+  auto s = kernel_stream({&x});
+  if (!s) return gelu_composed(x);
+  auto c = mx::contiguous(x, false, *s);
+  return mx::array(x.shape(), mx::float32, std::make_shared<Gelu>(*s), {c});
 }
 }  // namespace cmlx
 
