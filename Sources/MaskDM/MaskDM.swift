@@ -1,1 +1,0 @@
-// The MaskDM layer of MaskDM (see README.md, "Layout").

@@ -1,0 +1,62 @@
+// Generating images: ancestral DDPM over all T steps, or DDIM (Song et al.) over a subsequence of
+// `steps` timesteps with stochasticity eta, both with x₀ clipped to [-1, 1] as the authors sample
+// (gaussian_ddpm.py: p_sample_loop, ddim_sample).
+import Engine
+import Foundation
+
+/// How to sample.
+public enum Sampler: Codable, Equatable, Sendable {
+  /// Ancestral sampling through every timestep.
+  case ddpm
+  /// DDIM over `steps` timesteps; eta 1 is as stochastic as DDPM, 0 deterministic.
+  case ddim(steps: Int, eta: Double)
+}
+
+extension GaussianDiffusion {
+  /// Samples images of `shape` (B, C, H, W) in [-1, 1]. `model(x_t, t)` returns the network output on
+  /// whole images; `progress(done, total)` is called after each step.
+  public func sample(model: (Tensor, Tensor) throws -> Tensor, shape: [Int], sampler: Sampler, key: PRNGKey,
+                     progress: ((Int, Int) -> Void)?) throws -> Tensor {
+    let b = shape[0]
+    var keys = try key.split(2)
+    var x = try Random.normal(shape, key: keys[0])
+    var stream = keys[1]
+    func nextKey() throws -> PRNGKey {
+      keys = try stream.split(2)
+      stream = keys[0]
+      return keys[1]
+    }
+    switch sampler {
+    case .ddpm:
+      for (i, step) in (0..<timesteps).reversed().enumerated() {
+        let t = try Tensor.full([b], Double(step), dtype: .int32)
+        let (x0, _) = try predictions(output: model(x, t), xt: x, t: t, clip: true)
+        let (mean, logVar) = try posterior(x0: x0, xt: x, t: t)
+        x = step > 0 ? try mean + (logVar * 0.5).exp().reshaped([b, 1, 1, 1]) * Random.normal(shape, key: nextKey()) : mean
+        try eval(x)
+        progress?(i + 1, timesteps)
+      }
+    case let .ddim(steps, eta):
+      guard steps >= 1 else { throw ModelError("DDIM needs at least one step") }
+      // times = int(linspace(-1, T - 1, steps + 1)), reversed, taken in pairs (t, t_next).
+      let times = (0...steps).map { Int((-1 + Double(timesteps) * Double($0) / Double(steps)).rounded(.towardZero)) }.reversed()
+      let pairs = Array(zip(times.dropLast(), times.dropFirst()))
+      for (i, (time, next)) in pairs.enumerated() {
+        let t = try Tensor.full([b], Double(time), dtype: .int32)
+        let (x0, eps) = try predictions(output: model(x, t), xt: x, t: t, clip: true)
+        if next < 0 {
+          x = x0
+        } else {
+          let (a, an) = (alphaBar(time), alphaBar(next))
+          let sigma = eta * ((1 - a / an) * (1 - an) / (1 - a)).squareRoot()
+          let c = Swift.max(1 - an - sigma * sigma, 0).squareRoot()
+          x = try x0 * an.squareRoot() + eps * c
+          if sigma > 0 { x = try x + Random.normal(shape, key: nextKey()) * sigma }
+        }
+        try eval(x)
+        progress?(i + 1, pairs.count)
+      }
+    }
+    return try x.clip(-1, 1)
+  }
+}

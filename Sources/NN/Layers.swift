@@ -1,0 +1,50 @@
+// Linear, LayerNorm and the transformer MLP, with PyTorch's parameter names and layouts
+// (Linear weight (out, in); `y = x Wᵀ + b`).
+import Engine
+
+/// `y = x Wᵀ + b` over the last axis.
+public final class Linear: Module {
+  public init(_ inputs: Int, _ outputs: Int, bias: Bool = true, key: PRNGKey) throws {
+    super.init()
+    setParameter("weight", try truncatedNormal([outputs, inputs], key: key))
+    if bias { setParameter("bias", try Tensor.zeros([outputs])) }
+  }
+
+  public func callAsFunction(_ x: Tensor) throws -> Tensor {
+    let w = self["weight"]
+    let shape = x.shape
+    let flat = shape.count == 2 ? x : try x.reshaped([-1, shape[shape.count - 1]])  // (rows, in)
+    let y = hasParameter("bias")
+      ? try Tensor.addmm(self["bias"], flat, w.transposed()) : try flat.matmul(w.transposed())
+    return shape.count == 2 ? y : try y.reshaped(Array(shape.dropLast()) + [w.shape[0]])
+  }
+}
+
+/// LayerNorm over the last axis, eps 1e-5, weight 1 and bias 0 at initialisation.
+public final class LayerNorm: Module {
+  public let eps: Float
+  public init(_ dim: Int, eps: Float = 1e-5) throws {
+    self.eps = eps
+    super.init()
+    setParameter("weight", try Tensor.ones([dim]))
+    setParameter("bias", try Tensor.zeros([dim]))
+  }
+  public func callAsFunction(_ x: Tensor) throws -> Tensor {
+    try x.layerNorm(weight: self["weight"], bias: self["bias"], eps: eps)
+  }
+}
+
+/// timm's `Mlp`: fc1 -> exact GELU -> fc2.
+public final class MLP: Module {
+  let fc1: Linear
+  let fc2: Linear
+  public init(_ dim: Int, hidden: Int, key: PRNGKey) throws {
+    let keys = try key.split(2)
+    fc1 = try Linear(dim, hidden, key: keys[0])
+    fc2 = try Linear(hidden, dim, key: keys[1])
+    super.init()
+    addChild("fc1", fc1)
+    addChild("fc2", fc2)
+  }
+  public func callAsFunction(_ x: Tensor) throws -> Tensor { try fc2(fc1(x).gelu()) }
+}

@@ -1,1 +1,0 @@
-// The NN layer of MaskDM (see README.md, "Layout").
