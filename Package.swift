@@ -67,7 +67,7 @@ let package = Package(
     .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
     .testTarget(name: "TrainingTests", dependencies: ["Training"]),
     .testTarget(name: "StudiesTests", dependencies: ["Studies"]),
-    .testTarget(name: "CLITests", dependencies: ["Engine"]),
+    .testTarget(name: "CLITests", dependencies: ["maskdm"]),
   ],
   swiftLanguageModes: [.v5],
   cxxLanguageStandard: .cxx20

@@ -14,5 +14,7 @@ struct MaskDMCommand: ParsableCommand {
 
 /// Every subcommand, in the order `maskdm --help` lists them.
 let allSubcommands: [ParsableCommand.Type] = [
+  TrainCommand.self,
+  SampleCommand.self,
   BenchCommand.self,
 ]

@@ -2,11 +2,12 @@
 import ArgumentParser
 import Engine
 import Foundation
+import Training
 
 struct BenchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bench", abstract: "Measure throughput.",
-    subcommands: [BenchGemm.self])
+    subcommands: [BenchGemm.self, BenchTrain.self])
 }
 
 /// Options every benchmark shares.
@@ -50,6 +51,40 @@ struct BenchGemm: ParsableCommand {
       print(String(decoding: data, as: UTF8.self))
     } else {
       print("gemm \(size)x\(size) float32 on \(result["device"]!): \(result["gflops"]!) GFLOP/s (median of \(repeats))")
+    }
+  }
+}
+
+struct BenchTrain: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "train", abstract: "The full training step (forward, backward, AdamW, EMA) on random data.")
+
+  @Option(help: "s32 (32px, dim 256, depth 13, batch 64), celeba64 (the paper's 64px model, batch 128) or tiny.")
+  var preset = "s32"
+  @Option(help: "patch, block or crop.") var maskType = "patch"
+  @Option(help: "Mask ratio in [0, 1); 0 trains on whole images.") var maskRatio = 0.0
+  @Option(help: "Block size (patches) for block masks.") var blockSize = 2
+  @Option(help: "Timed steps (after 3 warm-up steps).") var steps = 20
+  @Option(help: "Override the batch size.") var batchSize: Int?
+  @Flag(inversion: .prefixedNo, help: "Trace and fuse the step with MLX compile.") var compile = true
+  @OptionGroup var common: BenchOptions
+
+  func run() throws {
+    var bench = try TrainingBenchmark(preset: preset, maskType: maskType, maskRatio: maskRatio, blockSize: blockSize)
+    bench.steps = steps
+    bench.config.compile = compile
+    if let batchSize { bench.config.batchSize = batchSize }
+    try Engine.select(common.device)
+    var result = try bench.run()
+    result.preset = preset
+    if common.json {
+      let encoder = JSONEncoder()
+      encoder.keyEncodingStrategy = .convertToSnakeCase
+      encoder.outputFormatting = [.sortedKeys]
+      print(String(decoding: try encoder.encode(result), as: UTF8.self))
+    } else {
+      print(String(format: "train %@ mask %@ %.2f: %.1f img/s, %.1f ms/step (median of %d, batch %d) on %@",
+                   preset, maskType, maskRatio, result.imagesPerSecond, result.msPerStep, steps, result.batchSize, result.device))
     }
   }
 }

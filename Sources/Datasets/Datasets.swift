@@ -1,1 +1,0 @@
-// The Datasets layer of MaskDM (see README.md, "Layout").

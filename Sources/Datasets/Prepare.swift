@@ -1,0 +1,138 @@
+// Packing a dataset once into a memory-mappable cache: `pixels.u8` (N x H x W x C bytes),
+// `labels.i32` when the source has labels, and `manifest.json` (source, count, size, checksum). The
+// directory is written under a temporary name and renamed into place, so a cache is whole or absent.
+import Foundation
+
+/// What to do with an image that does not decode.
+public enum BadImagePolicy: String, Codable, Sendable {
+  /// Leave it out and list it in the manifest.
+  case skip
+  /// Stop with an error naming the file.
+  case stop
+}
+
+/// How images become cache entries.
+public struct PrepareOptions: Codable, Equatable, Sendable {
+  /// Output side length (square images).
+  public var size: Int
+  /// 1 (gray) or 3 (RGB; gray replicated).
+  public var channels: Int
+  public var crop: CropMode
+  /// Keep only these labels (nil: all).
+  public var classes: [Int]?
+  /// Keep at most this many images (after class filtering).
+  public var limit: Int?
+  public var onBadImage: BadImagePolicy
+
+  public init(size: Int, channels: Int, crop: CropMode = .none, classes: [Int]? = nil, limit: Int? = nil,
+              onBadImage: BadImagePolicy = .stop) {
+    (self.size, self.channels, self.crop, self.classes, self.limit, self.onBadImage) = (size, channels, crop, classes, limit, onBadImage)
+  }
+}
+
+/// The description of a packed dataset, stored as manifest.json.
+public struct DatasetManifest: Codable, Equatable, Sendable {
+  public var format = 1
+  public var source: DatasetSource
+  public var options: PrepareOptions
+  public var count: Int
+  public var height: Int
+  public var width: Int
+  public var channels: Int
+  public var hasLabels: Bool
+  /// CRC-32 of pixels.u8, hexadecimal.
+  public var checksum: String
+  public var createdAt: String
+  /// Images left out because they did not decode.
+  public var skipped: [String]
+}
+
+/// Fits an image to `options`: crop, then zero-pad when it is smaller by an even margin (28 -> 32 for
+/// Fashion-MNIST, as is customary), else resize; then convert channels.
+func fit(_ image: DecodedImage, _ options: PrepareOptions) -> DecodedImage {
+  var im = image.cropped(options.crop)
+  let s = options.size
+  if im.width == im.height, im.width < s, (s - im.width) % 2 == 0 {
+    im = im.padded((s - im.width) / 2)
+  } else {
+    im = im.resized(width: s, height: s)
+  }
+  return im.withChannels(options.channels)
+}
+
+/// Packs `source` into `directory` and returns the manifest. `progress(done, total)` reports.
+@discardableResult
+public func prepareDataset(_ source: DatasetSource, options: PrepareOptions, to directory: URL,
+                           progress: ((Int, Int) -> Void)? = nil) throws -> DatasetManifest {
+  guard options.size > 0, [1, 3].contains(options.channels) else {
+    throw DatasetError("prepare needs a positive size and 1 or 3 channels")
+  }
+  let items = try sourceItems(source)
+  guard items.count > 0 else { throw DatasetError("the dataset is empty") }
+  let fm = FileManager.default
+  let tmp = directory.deletingLastPathComponent().appendingPathComponent(".\(directory.lastPathComponent).tmp-\(getpid())")
+  try? fm.removeItem(at: tmp)
+  try fm.createDirectory(at: tmp, withIntermediateDirectories: true)
+  defer { try? fm.removeItem(at: tmp) }
+
+  let per = options.size * options.size * options.channels
+  let wanted = options.classes.map(Set.init)
+  var pixels = Data()
+  var labels: [Int32] = []
+  var skipped: [String] = []
+  var kept = 0
+  let chunk = 512
+  var start = 0
+  let lock = NSLock()
+  while start < items.count, kept < (options.limit ?? .max) {
+    let end = min(items.count, start + chunk)
+    var results = [Result<(DecodedImage, Int32?), Error>?](repeating: nil, count: end - start)
+    DispatchQueue.concurrentPerform(iterations: end - start) { j in
+      let r = Result { () -> (DecodedImage, Int32?) in
+        let (image, label) = try items.load(start + j)
+        if let wanted, let label, !wanted.contains(Int(label)) { return (image, label) }
+        return (fit(image, options), label)
+      }
+      lock.lock()
+      results[j] = r
+      lock.unlock()
+    }
+    for (j, r) in results.enumerated() {
+      switch r! {
+      case let .success((image, label)):
+        if let wanted { guard let label, wanted.contains(Int(label)) else { continue } }
+        guard kept < (options.limit ?? .max) else { break }
+        pixels.append(contentsOf: image.pixels)
+        if let label { labels.append(label) }
+        kept += 1
+      case let .failure(error):
+        if options.onBadImage == .stop {
+          throw DatasetError("bad image \(items.name(start + j)): \(error); fix or remove it, or pass --on-bad-image skip")
+        }
+        skipped.append(items.name(start + j))
+      }
+    }
+    start = end
+    progress?(start, items.count)
+  }
+  guard kept > 0 else {
+    throw DatasetError(wanted == nil ? "no image could be read from the source" : "no image has one of the classes \(options.classes!)")
+  }
+  assert(pixels.count == kept * per)
+  try pixels.write(to: tmp.appendingPathComponent("pixels.u8"))
+  if items.hasLabels {
+    try labels.withUnsafeBytes { try Data($0).write(to: tmp.appendingPathComponent("labels.i32")) }
+  }
+  let checksum = pixels.withUnsafeBytes { crc32($0) }
+  let manifest = DatasetManifest(
+    source: source, options: options, count: kept, height: options.size, width: options.size, channels: options.channels,
+    hasLabels: items.hasLabels, checksum: String(format: "%08x", checksum),
+    createdAt: ISO8601DateFormatter().string(from: Date()), skipped: skipped)
+  let encoder = JSONEncoder()
+  encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+  try encoder.encode(manifest).write(to: tmp.appendingPathComponent("manifest.json"))
+  if fm.fileExists(atPath: directory.path) { try fm.removeItem(at: directory) }
+  try fm.createDirectory(at: directory.deletingLastPathComponent(), withIntermediateDirectories: true)
+  try fm.moveItem(at: tmp, to: directory)
+  return manifest
+}

@@ -1,0 +1,41 @@
+// Sample images to PNG files: a grid for people to look at, or one file per image for FID.
+import Datasets
+import Engine
+import Foundation
+
+/// (B, C, H, W) images in [-1, 1] as (B, H, W, C) uint8 bytes.
+public func imageBytes(_ images: Tensor) throws -> (pixels: [UInt8], count: Int, height: Int, width: Int, channels: Int) {
+  let s = images.shape
+  let u8 = try ((images.clip(-1, 1) + 1) * 127.5).rounded().transposed([0, 2, 3, 1]).astype(.uint8)
+  return (try u8.toArray(UInt8.self), s[0], s[2], s[3], s[1])
+}
+
+/// Writes images as a near-square grid with a 2-pixel gutter.
+public func writeGrid(_ images: Tensor, to url: URL) throws {
+  let (pixels, n, h, w, c) = try imageBytes(images)
+  let columns = max(1, Int(Double(n).squareRoot().rounded(.up)))
+  let rows = (n + columns - 1) / columns
+  let gutter = 2
+  let gw = columns * (w + gutter) + gutter, gh = rows * (h + gutter) + gutter
+  var grid = [UInt8](repeating: 255, count: gw * gh * c)
+  for i in 0..<n {
+    let ox = gutter + (i % columns) * (w + gutter), oy = gutter + (i / columns) * (h + gutter)
+    for y in 0..<h {
+      let src = (i * h + y) * w * c
+      let dst = ((oy + y) * gw + ox) * c
+      grid.replaceSubrange(dst..<(dst + w * c), with: pixels[src..<(src + w * c)])
+    }
+  }
+  try writeAtomically(Data(try encodePNG(pixels: grid, width: gw, height: gh, channels: c)), to: url)
+}
+
+/// Writes each image as `prefix-NNNNN.png` in `directory`, numbering from `start`.
+public func writeImages(_ images: Tensor, to directory: URL, start: Int, prefix: String = "sample") throws {
+  let (pixels, n, h, w, c) = try imageBytes(images)
+  try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+  let size = h * w * c
+  for i in 0..<n {
+    let png = try encodePNG(pixels: Array(pixels[(i * size)..<((i + 1) * size)]), width: w, height: h, channels: c)
+    try writeAtomically(Data(png), to: directory.appendingPathComponent(String(format: "\(prefix)-%05d.png", start + i)))
+  }
+}

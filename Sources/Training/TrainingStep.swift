@@ -1,0 +1,114 @@
+// One optimisation step as a pure function of tensors — state in, state out — so that MLX can trace
+// it once and replay it fused (Algorithm 1 of the paper: sample t, noise and a mask, take the MDSM
+// loss on the visible patches, or DSM on whole images when the mask ratio is 0; then AdamW and EMA).
+import Engine
+import Foundation
+import MaskDM
+import NN
+
+/// Builds and runs the training step of one run.
+final class TrainingStep {
+  let model: MaskedUViT
+  let diffusion: GaussianDiffusion
+  let config: TrainConfig
+  let names: [String]
+  let adam: AdamW
+  let mask: MaskSpec?
+  let grid: Int
+  private var compiled: CompiledFunction?
+
+  init(model: MaskedUViT, diffusion: GaussianDiffusion, config: TrainConfig, names: [String], mask: MaskSpec?) throws {
+    self.model = model
+    self.diffusion = diffusion
+    self.config = config
+    self.names = names
+    self.mask = mask
+    grid = config.network.imgSize / config.network.patchSize
+    adam = AdamW(beta1: config.adamBetas[0], beta2: config.adamBetas[1], weightDecay: config.weightDecay)
+    if config.compile {
+      compiled = try CompiledFunction { [unowned self] in try self.body($0) }
+    }
+  }
+
+  /// The state and inputs of one step, in the order the step function takes them.
+  struct Inputs {
+    var params: [Tensor]
+    var m: [Tensor]
+    var v: [Tensor]
+    var ema: [Tensor]
+    /// (B, H, W, C) uint8 images.
+    var images: Tensor
+    var key: PRNGKey
+    /// AdamW's per-step scalars (see `AdamW.scalars`) and the EMA decay, as float32.
+    var scalars: Tensor
+  }
+
+  /// Runs one step; returns new params, m, v, ema and the loss.
+  func callAsFunction(_ inputs: Inputs) throws -> (params: [Tensor], m: [Tensor], v: [Tensor], ema: [Tensor], loss: Tensor) {
+    let flat = inputs.params + inputs.m + inputs.v + inputs.ema + [inputs.images, inputs.key.tensor, inputs.scalars]
+    let out = try compiled.map { try $0(flat) } ?? body(flat)
+    let n = names.count
+    return (Array(out[0..<n]), Array(out[n..<2 * n]), Array(out[2 * n..<3 * n]), Array(out[3 * n..<4 * n]), out[4 * n])
+  }
+
+  /// The traced function: `[params, m, v, ema, images, key, scalars] -> [params, m, v, ema, loss]`.
+  func body(_ flat: [Tensor]) throws -> [Tensor] {
+    let n = names.count
+    let params = Array(flat[0..<n]), m = Array(flat[n..<2 * n]), v = Array(flat[2 * n..<3 * n])
+    let ema = Array(flat[3 * n..<4 * n])
+    let images = flat[4 * n], key = PRNGKey(flat[4 * n + 1]), scalars = flat[4 * n + 2]
+    let s = try (0..<5).map { try scalars.slice(axis: 0, $0..<($0 + 1)).reshaped([]) }
+
+    let micro = config.gradientAccumulateEvery
+    let batch = images.shape[0]
+    let keys = try key.split(micro)
+    var loss = try Tensor.scalar(0)
+    var grads: [Tensor]? = nil
+    for k in 0..<micro {
+      let part = micro == 1 ? images : try images.slice(axis: 0, (k * batch / micro)..<((k + 1) * batch / micro))
+      let (values, g) = try lossAndGradients(params, images: part, key: keys[k])
+      loss = try loss + values / Double(micro)
+      grads = try grads.map { try zip($0, g).map { try $0 + $1 / Double(micro) } } ?? (micro == 1 ? g : g.map { try $0 / Double(micro) })
+    }
+    var gradients = grads!
+    if let maxNorm = config.clipGrad { gradients = try clipGlobalNorm(gradients, maxNorm: maxNorm).0 }
+
+    var newParams: [Tensor] = [], newM: [Tensor] = [], newV: [Tensor] = [], newEMA: [Tensor] = []
+    let decay = s[4]
+    for i in 0..<n {
+      let (p, m1, v1) = try adam.update(parameter: params[i], gradient: gradients[i], m: m[i], v: v[i],
+                                        s: Array(s[0..<4]), decay: AdamW.decays(names[i]))
+      newParams.append(p)
+      newM.append(m1)
+      newV.append(v1)
+      newEMA.append(try ema[i] * decay + p * (1 - decay))
+    }
+    return newParams + newM + newV + newEMA + [loss]
+  }
+
+  /// The loss of one micro-batch and its gradients with respect to the parameters.
+  private func lossAndGradients(_ params: [Tensor], images: Tensor, key: PRNGKey) throws -> (Tensor, [Tensor]) {
+    let (values, grads) = try valueAndGrad(params + [images], argnums: Array(params.indices)) { [unowned self] args in
+      [try self.loss(params: Array(args[0..<params.count]), images: args[params.count], key: key)]
+    }
+    return (values[0], grads)
+  }
+
+  /// The diffusion loss of a batch of uint8 images at parameters `params`.
+  func loss(params: [Tensor], images: Tensor, key: PRNGKey) throws -> Tensor {
+    try model.update(Parameters(uniqueKeysWithValues: zip(names, params)))
+    let b = images.shape[0]
+    let keys = try key.split(3)
+    // (B, H, W, C) uint8 -> (B, C, H, W) in [-1, 1]
+    let x0 = try (images.astype(.float32) / 127.5 - 1).transposed([0, 3, 1, 2])
+    let t = try Random.randint([b], low: 0, high: diffusion.timesteps, key: keys[0])
+    let noise = try Random.normal(x0.shape, key: keys[1])
+    var visible: Tensor? = nil
+    if let mask {
+      visible = try sampleMasks(mask, grid: grid, batch: b, key: keys[2]).visible
+    }
+    return try diffusion.loss(
+      model: { [unowned self] xt, t, vis in try self.model(xt, timesteps: t, visible: vis) },
+      x0: x0, t: t, noise: noise, visible: visible, patchSize: config.network.patchSize)
+  }
+}

@@ -1,0 +1,59 @@
+// Turns training events into a progress line (redrawn in place on a terminal, one line per log
+// otherwise) with loss, img/s and ETA.
+import Foundation
+import Training
+
+final class ProgressPrinter {
+  let label: String
+  let interactive = isatty(fileno(stderr)) != 0
+  private var lastLine = ""
+
+  init(label: String) { self.label = label }
+
+  func handle(_ event: TrainingEvent) {
+    switch event {
+    case let .preparingData(done, total):
+      if done == total || done % 5000 == 0 { line("preparing data \(done)/\(total)", keep: done == total) }
+    case let .started(step, total, resumed, parameters, device, dir):
+      line("\(resumed ? "resuming" : "training") \(label) at step \(step)/\(total), "
+             + String(format: "%.2fM parameters on %@ -> %@", Double(parameters) / 1e6, device, dir.path), keep: true)
+    case let .initialized(from, missing, unexpected):
+      line("initialised from \(from.path)" + (missing.isEmpty ? "" : "; missing: \(missing.joined(separator: ", "))")
+             + (unexpected.isEmpty ? "" : "; unexpected: \(unexpected.joined(separator: ", "))"), keep: true)
+    case let .step(r):
+      let fraction = r.totalSteps > 0 ? Double(r.step) / Double(r.totalSteps) : 0
+      let width = 24
+      let filled = Int(fraction * Double(width))
+      let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+      line(String(format: "[%@] %d/%d loss %.4f  %.1f img/s  lr %.1e  ETA %@", bar, r.step, r.totalSteps, r.loss,
+                  r.imagesPerSecond, r.learningRate, duration(r.etaSeconds ?? 0)), keep: !interactive)
+    case let .checkpoint(step, url):
+      if !interactive { line("checkpoint step \(step): \(url.lastPathComponent)", keep: true) }
+    case let .sample(step, url):
+      if !interactive { line("samples step \(step): \(url.path)", keep: true) }
+    case let .evaluation(step, metrics):
+      line("evaluation step \(step): " + metrics.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "), keep: true)
+    case .finished:
+      break
+    }
+  }
+
+  func finish() {
+    if interactive, !lastLine.isEmpty { FileHandle.standardError.write(Data("\n".utf8)) }
+    lastLine = ""
+  }
+
+  private func line(_ text: String, keep: Bool) {
+    if interactive {
+      FileHandle.standardError.write(Data(("\r\u{1B}[K" + text + (keep ? "\n" : "")).utf8))
+      lastLine = keep ? "" : text
+    } else {
+      FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+  }
+}
+
+func duration(_ seconds: Double) -> String {
+  let s = Int(seconds.rounded())
+  return s >= 3600 ? String(format: "%dh%02dm", s / 3600, s % 3600 / 60) : String(format: "%dm%02ds", s / 60, s % 60)
+}

@@ -1,0 +1,69 @@
+import Foundation
+import XCTest
+
+/// `maskdm train` as a user runs it: resume after SIGKILL, bad input, dry runs.
+final class TrainCLITests: XCTestCase {
+  let tiny = "configs/tiny.yaml"
+
+  func testKilledRunResumesBitIdentically() throws {
+    let common = [tiny, "--set", "train_steps=120", "--set", "save_and_sample_every=20", "--set", "num_samples=0",
+                  "--set", "log_every=20"]
+    let straight = CLI.temporaryDirectory("straight"), killed = CLI.temporaryDirectory("killed")
+    defer { [straight, killed].forEach { try? FileManager.default.removeItem(at: $0) } }
+
+    let a = try CLI.run(["train"] + common + ["-o", straight.path])
+    XCTAssertEqual(a.status, 0, a.stderr)
+
+    let process = try CLI.start(["train"] + common + ["-o", killed.path])
+    let state = killed.appendingPathComponent("latest/state.json")
+    let deadline = Date().addingTimeInterval(120)
+    while !FileManager.default.fileExists(atPath: state.path), process.isRunning, Date() < deadline { usleep(2000) }
+    kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
+    XCTAssertEqual(process.terminationReason, .uncaughtSignal, "the run finished before it could be killed")
+    let stepAtKill = try JSONSerialization.jsonObject(with: Data(contentsOf: state)) as! [String: Any]
+    XCTAssertLessThan(stepAtKill["step"] as! Int, 120)
+
+    let b = try CLI.run(["train"] + common + ["-o", killed.path, "--resume"])
+    XCTAssertEqual(b.status, 0, b.stderr)
+    for file in ["model.safetensors", "ema.safetensors", "optimizer.safetensors"] {
+      let x = try Data(contentsOf: straight.appendingPathComponent("latest/\(file)"))
+      let y = try Data(contentsOf: killed.appendingPathComponent("latest/\(file)"))
+      XCTAssertEqual(x, y, "\(file) differs between the uninterrupted and the resumed run")
+    }
+  }
+
+  func testNaNLossStopsWithTheLastCheckpointKept() throws {
+    let dir = CLI.temporaryDirectory("nan")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let r = try CLI.run(["train", tiny, "--set", "lr=1e30", "--set", "train_steps=60", "--set", "save_and_sample_every=1",
+                         "--set", "num_samples=0", "--set", "log_every=1", "-o", dir.path])
+    XCTAssertNotEqual(r.status, 0)
+    XCTAssertTrue(r.stderr.contains("NaN or infinite at step"), r.stderr)
+    XCTAssertTrue(r.stderr.contains("last good checkpoint") || r.stderr.contains("no checkpoint"), r.stderr)
+    if FileManager.default.fileExists(atPath: dir.appendingPathComponent("latest/state.json").path) {
+      let state = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("latest/state.json"))) as! [String: Any]
+      XCTAssertTrue((state["last_loss"] as? Double ?? (state["lastLoss"] as? Double) ?? 0).isFinite)
+    }
+  }
+
+  func testBadInputGetsClearErrors() throws {
+    let dir = CLI.temporaryDirectory("bad")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let unknown = try CLI.run(["train", tiny, "--set", "batchsize=3", "-o", dir.path])
+    XCTAssertNotEqual(unknown.status, 0)
+    XCTAssertTrue(unknown.stderr.contains("did you mean batch_size"), unknown.stderr)
+    let missing = try CLI.run(["train", "no/such/config.yaml", "-o", dir.path])
+    XCTAssertTrue(missing.stderr.contains("cannot read the config file"), missing.stderr)
+    let noData = try CLI.run(["train", tiny, "--set", "dataset.NAME=prepared", "--set", "dataset.PATH=/no/such/dataset", "-o", dir.path])
+    XCTAssertNotEqual(noData.status, 0)
+    XCTAssertTrue(noData.stderr.contains("/no/such/dataset"), noData.stderr)
+  }
+
+  func testDryRunPrintsTheResolvedConfiguration() throws {
+    let r = try CLI.run(["train", tiny, "--set", "dataset.MASK_RATIO=0.75", "--dry-run", "-o", "unused"])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    XCTAssertTrue(r.stdout.contains("MASK_RATIO: 0.75"), r.stdout)
+    XCTAssertTrue(r.stdout.contains("encoder_embed_dim: 64"), r.stdout)
+  }
+}
