@@ -14,6 +14,7 @@ struct MaskDMCommand: ParsableCommand {
 
 /// Every subcommand, in the order `maskdm --help` lists them.
 let allSubcommands: [ParsableCommand.Type] = [
+  PrepareCommand.self,
   TrainCommand.self,
   SampleCommand.self,
   BenchCommand.self,
