@@ -44,7 +44,8 @@ let package = Package(
       name: "CImageCodecs",
       linkerSettings: [.linkedLibrary("png"), .linkedLibrary("jpeg"), .linkedLibrary("z")]),
     .target(name: "Datasets", dependencies: ["CImageCodecs"], swiftSettings: swiftSettings),
-    .target(name: "Evaluation", dependencies: ["Engine", "NN", "Datasets"], swiftSettings: swiftSettings),
+    .target(name: "CLinalg", linkerSettings: [.linkedLibrary("openblas")]),
+    .target(name: "Evaluation", dependencies: ["Engine", "NN", "Datasets", "CLinalg"], swiftSettings: swiftSettings),
     .target(
       name: "Training",
       dependencies: ["MaskDM", "Datasets", "Evaluation", .product(name: "Yams", package: "Yams")],

@@ -22,6 +22,10 @@ public struct SafetensorsFile {
 
   /// Reads a file, checking the header against the file's real size.
   public static func load(_ url: URL) throws -> SafetensorsFile {
+    try Engine.run { try read(url) }
+  }
+
+  static func read(_ url: URL) throws -> SafetensorsFile {
     let name = url.lastPathComponent
     guard FileManager.default.fileExists(atPath: url.path) else {
       throw EngineError("no such file: \(url.path)")
@@ -76,6 +80,10 @@ public struct SafetensorsFile {
 
   /// The bytes of the file: header then data, tensors in name order.
   public func encoded() throws -> Data {
+    try Engine.run { try encode() }
+  }
+
+  func encode() throws -> Data {
     var header: [String: Any] = [:]
     if !metadata.isEmpty { header["__metadata__"] = metadata }
     var blobs: [[UInt8]] = []

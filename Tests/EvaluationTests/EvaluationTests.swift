@@ -1,1 +1,181 @@
+import Engine
+@testable import Evaluation
+import Foundation
 import XCTest
+
+/// The golden Inception cases: `inception_*.safetensors` in ../shared/golden and $MASKDM_GOLDEN_DIR.
+func inceptionGoldenFiles() -> [URL] {
+  let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+  var dirs = [root.deletingLastPathComponent().appendingPathComponent("shared/golden")]
+  if let extra = ProcessInfo.processInfo.environment["MASKDM_GOLDEN_DIR"], !extra.isEmpty { dirs.append(URL(fileURLWithPath: extra)) }
+  return dirs.flatMap { dir in
+    ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).sorted()
+      .filter { $0.hasPrefix("inception_") && $0.hasSuffix(".safetensors") }.map { dir.appendingPathComponent($0) }
+  }
+}
+
+/// What disagrees with a golden case: resized image 0 (max abs ≤ 1e-4, in [0, 1]), features per image
+/// (max abs / max |reference| ≤ 1e-4), mu (same, float64 statistics of our features).
+func inceptionFailures(resized: [Float], features: [Float], mu: [Double], golden: [String: Tensor]) throws -> [String] {
+  var failures: [String] = []
+  let r0 = try golden["out.resized0"]!.floats()
+  let rErr = zip(resized, r0).map { Double(abs($0 - $1)) }.max() ?? .infinity
+  if rErr > 1e-4 || resized.count != r0.count { failures.append("out.resized0: max abs error \(rErr)") }
+  let ref = try golden["out.features"]!.floats()
+  let d = 2048
+  for i in 0..<(ref.count / d) {
+    let a = features[(i * d)..<((i + 1) * d)], b = ref[(i * d)..<((i + 1) * d)]
+    let e = Double(zip(a, b).map { abs($0 - $1) }.max()!) / Double(b.map { abs($0) }.max()!)
+    if e > 1e-4 { failures.append("out.features[\(i)]: relative error \(e)") }
+  }
+  let refMu = try golden["out.mu"]!.doubles()
+  let muErr = zip(mu, refMu).map { abs($0 - $1) }.max()! / refMu.map { abs($0) }.max()!
+  if muErr > 1e-4 { failures.append("out.mu: relative error \(muErr)") }
+  return failures
+}
+
+final class InceptionGoldenTests: XCTestCase {
+  static let extractor = Result { try InceptionFeatureExtractor() }
+
+  func run(_ url: URL) throws -> (resized: [Float], features: [Float], mu: [Double], golden: [String: Tensor]) {
+    try Engine.run {
+      let golden = try SafetensorsFile.load(url).tensors
+      let images = golden["in.images"]!
+      let s = images.shape
+      let features = try Self.extractor.get().features(images: try images.toArray(UInt8.self), count: s[0], height: s[1], width: s[2], channels: s[3])
+      let resized = try (InceptionFeatureExtractor.resize(images).slice(axis: 0, 0..<1).transposed([0, 3, 1, 2]) / 255).floats()
+      let mu = FeatureStatistics(features: features, count: s[0]).mu
+      return (resized, features, mu, golden)
+    }
+  }
+
+  func testEveryGoldenFile() throws {
+    let files = inceptionGoldenFiles()
+    XCTAssertFalse(files.isEmpty, "no inception_*.safetensors golden files found")
+    for url in files {
+      let r = try run(url)
+      let failures = try inceptionFailures(resized: r.resized, features: r.features, mu: r.mu, golden: r.golden)
+      print("golden \(url.path): \(failures.isEmpty ? "matches" : failures.joined(separator: "; "))")
+      XCTAssertTrue(failures.isEmpty, "\(url.path): \(failures.joined(separator: "; "))")
+    }
+  }
+
+  func testAPerturbedGoldenValueIsDetected() throws {
+    guard let url = inceptionGoldenFiles().first else { return XCTFail("no golden files") }
+    let r = try run(url)
+    try Engine.run {
+      for key in ["out.resized0", "out.features", "out.mu"] {
+        var golden = r.golden
+        let t = golden[key]!
+        var v = try t.doubles()
+        v[v.count / 3] += 0.01 * (v.map { abs($0) }.max()! + 1)
+        golden[key] = try Tensor(v, shape: t.shape).astype(t.dtype)
+        XCTAssertFalse(try inceptionFailures(resized: r.resized, features: r.features, mu: r.mu, golden: golden).isEmpty, key)
+      }
+    }
+  }
+}
+
+final class StatisticsTests: XCTestCase {
+  func testFrechetDistanceEqualsScipy() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fidref-\(UUID().uuidString.prefix(8))")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["python3", root.appendingPathComponent("scripts/fid_reference.py").path, dir.path]
+    p.standardOutput = Pipe()
+    try p.run()
+    p.waitUntilExit()
+    XCTAssertEqual(p.terminationStatus, 0, "scripts/fid_reference.py needs python3 with numpy and scipy")
+    let reference = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("reference.json"))) as! [String: Double]
+    let a = try FeatureStatistics.load(npz: dir.appendingPathComponent("stats0.npz"))
+    let b = try FeatureStatistics.load(npz: dir.appendingPathComponent("stats1.npz"))
+    XCTAssertEqual(a.dimension, 2048)
+    let fid = try frechetDistance(a, b)
+    print("FID ours \(fid), scipy \(reference["fid"]!)")
+    XCTAssertEqual(fid, reference["fid"]!, accuracy: 1e-6 * abs(reference["fid"]!))
+    XCTAssertEqual(try frechetDistance(a, a), 0, accuracy: 1e-6 * abs(reference["fid"]!))
+    // Our .npz round-trips.
+    let mine = dir.appendingPathComponent("mine.npz")
+    try a.save(npz: mine)
+    XCTAssertEqual(try FeatureStatistics.load(npz: mine).mu, a.mu)
+  }
+
+  func testStatisticsAndKID() {
+    let d = 8
+    let x: [Float] = (0..<(40 * d)).map { Float(($0 * 37) % 11) / 11 }
+    let s = FeatureStatistics(features: x, count: 40, dimension: d)
+    let mean0 = (0..<40).map { Double(x[$0 * d]) }.reduce(0, +) / 40
+    XCTAssertEqual(s.mu[0], mean0, accuracy: 1e-12)
+    let var0 = (0..<40).map { pow(Double(x[$0 * d]) - mean0, 2) }.reduce(0, +) / 39
+    XCTAssertEqual(s.sigma[0], var0, accuracy: 1e-12)
+    let same = kernelInceptionDistance(x, x, dimension: d, subsets: 10, subsetSize: 20)
+    XCTAssertEqual(same.mean, 0, accuracy: 0.05)
+    let shifted = kernelInceptionDistance(x, x.map { $0 + 1 }, dimension: d, subsets: 10, subsetSize: 20)
+    XCTAssertGreaterThan(shifted.mean, 0.5)
+  }
+}
+
+/// The PyTorch-file reader refuses what is not tensors and containers, with clear errors.
+final class TorchReaderTests: XCTestCase {
+  func archive(_ pickle: [UInt8], extra: [(String, Data)] = []) -> Data {
+    writeZip([("archive/data.pkl", Data(pickle))] + extra)
+  }
+
+  func global(_ module: String, _ name: String) -> [UInt8] { [0x63] + Array("\(module)\n\(name)\n".utf8) }
+
+  func testRefusesCallsOfNonAllowlistedGlobals() {
+    for (module, name) in [("os", "system"), ("builtins", "eval"), ("subprocess", "Popen"), ("torch", "load")] {
+      // GLOBAL module.name, then ('ls',) REDUCE: what an attack would call.
+      let pickle: [UInt8] = [0x80, 0x02] + global(module, name) + [0x58, 2, 0, 0, 0] + Array("ls".utf8) + [0x85, 0x52, 0x2E]
+      XCTAssertThrowsError(try TorchFile(data: archive(pickle), source: "evil.pt")) {
+        XCTAssertTrue("\($0)".contains("\(module).\(name), which is not allowed"), "\($0)")
+      }
+    }
+  }
+
+  func testRefusesEscapingEntriesTruncationAndHugeSizes() throws {
+    let ok: [UInt8] = [0x80, 0x02, 0x7D, 0x2E]  // {}
+    XCTAssertNoThrow(try TorchFile(data: archive(ok), source: "empty.pt"))
+    XCTAssertThrowsError(try TorchFile(data: writeZip([("../../etc/passwd", Data([1])), ("archive/data.pkl", Data(ok))]), source: "x.pt")) {
+      XCTAssertTrue("\($0)".contains("points outside the archive"), "\($0)")
+    }
+    let full = archive(ok)
+    for cut in [full.count - 5, full.count / 2, 10] {
+      XCTAssertThrowsError(try TorchFile(data: full.prefix(cut), source: "cut.pt"), "cut at \(cut)")
+    }
+    // A tensor claiming a storage of 2^40 floats, and a view beyond its storage.
+    func tensor(count: Int, size: Int) -> [UInt8] {
+      var p: [UInt8] = [0x80, 0x02, 0x7D, 0x58, 1, 0, 0, 0, 0x77]
+      p += global("torch._utils", "_rebuild_tensor_v2") + [0x28, 0x28] + [0x58, 7, 0, 0, 0] + Array("storage".utf8)
+      p += global("torch", "FloatStorage") + [0x58, 1, 0, 0, 0, 0x30, 0x58, 3, 0, 0, 0] + Array("cpu".utf8)
+      p += [0x8A, 8] + (0..<8).map { UInt8((count >> (8 * $0)) & 0xFF) } + [0x74, 0x51]
+      p += [0x4B, 0, 0x4A] + (0..<4).map { UInt8((size >> (8 * $0)) & 0xFF) } + [0x85, 0x4B, 1, 0x85, 0x89, 0x7D, 0x74, 0x52, 0x73, 0x2E]
+      return p
+    }
+    XCTAssertThrowsError(try TorchFile(data: archive(tensor(count: 1 << 40, size: 4), extra: [("archive/data/0", Data(count: 16))]), source: "huge.pt")) {
+      XCTAssertTrue("\($0)".contains("storage"), "\($0)")
+    }
+    XCTAssertThrowsError(try TorchFile(data: archive(tensor(count: 4, size: 9), extra: [("archive/data/0", Data(count: 16))]), source: "view.pt")) {
+      XCTAssertTrue("\($0)".contains("beyond its storage"), "\($0)")
+    }
+    let good = try TorchFile(data: archive(tensor(count: 4, size: 4), extra: [("archive/data/0", Data(count: 16))]), source: "good.pt")
+    XCTAssertEqual(good.tensors["w"]?.shape, [4])
+  }
+
+  func testFuzzedArchivesOnlyThrow() throws {
+    // Seeded random corruption of a valid archive: the reader must throw or succeed, never crash.
+    let pickle: [UInt8] = [0x80, 0x02, 0x7D, 0x58, 1, 0, 0, 0, 0x61, 0x5D, 0x28, 0x4B, 1, 0x4B, 2, 0x65, 0x73, 0x2E]
+    let base = archive(pickle)
+    var rng = SystemRandomNumberGenerator()
+    var outcomes = (ok: 0, refused: 0)
+    for _ in 0..<3000 {
+      var bytes = [UInt8](base)
+      for _ in 0..<Int.random(in: 1...4, using: &rng) { bytes[Int.random(in: 0..<bytes.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
+      if Bool.random(using: &rng) { bytes = Array(bytes.prefix(Int.random(in: 0..<bytes.count, using: &rng))) }
+      do { _ = try TorchFile(data: Data(bytes), source: "fuzz.pt"); outcomes.ok += 1 } catch { outcomes.refused += 1 }
+    }
+    XCTAssertEqual(outcomes.ok + outcomes.refused, 3000)
+  }
+}

@@ -1,1 +1,0 @@
-// The Evaluation layer of MaskDM (see README.md, "Layout").
