@@ -10,7 +10,7 @@ struct SampleCommand: ParsableCommand {
     commandName: "sample", abstract: "Generate images from a trained run (EMA weights by default).")
 
   @Argument(help: "A run directory, or a .safetensors file (then --config is needed).") var source: String
-  @Option(name: .shortAndLong, help: "How many images.") var count = 64
+  @Option(name: [.customShort("n"), .long], help: "How many images.") var count = 64
   @Option(name: .shortAndLong, help: "Write one PNG per image into this folder.") var out: String?
   @Option(help: "Write a grid of the images to this PNG file.") var grid: String?
   @Option(help: "The configuration, when SOURCE is a weights file.") var config: String?
@@ -48,7 +48,7 @@ struct SampleCommand: ParsableCommand {
                                                  Double(done) / Date().timeIntervalSince(start)).utf8))
     })
     FileHandle.standardError.write(Data("\n".utf8))
-    if let grid { try writeGrid(try Tensor.concatenate(all), to: URL(fileURLWithPath: grid)) }
+    if let grid { try Engine.run { try writeGrid(try Tensor.concatenate(all), to: URL(fileURLWithPath: grid)) } }
     print("wrote \(count) images" + (out.map { " to \($0)" } ?? "") + (grid.map { ", grid \($0)" } ?? ""))
   }
 }
