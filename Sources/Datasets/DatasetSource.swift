@@ -92,7 +92,7 @@ func sourceItems(_ source: DatasetSource) throws -> SourceItems {
 }
 
 /// PNG and JPEG files below `root`, sorted by path.
-func imageFiles(under root: URL, allowEmpty: Bool = false) throws -> [URL] {
+public func imageFiles(under root: URL, allowEmpty: Bool = false) throws -> [URL] {
   var isDir: ObjCBool = false
   guard FileManager.default.fileExists(atPath: root.path, isDirectory: &isDir) else {
     throw DatasetError("dataset path not found: \(root.path)")

@@ -17,5 +17,6 @@ let allSubcommands: [ParsableCommand.Type] = [
   PrepareCommand.self,
   TrainCommand.self,
   SampleCommand.self,
+  FIDCommand.self,
   BenchCommand.self,
 ]

@@ -2,12 +2,13 @@
 import ArgumentParser
 import Engine
 import Foundation
+import Evaluation
 import Training
 
 struct BenchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bench", abstract: "Measure throughput.",
-    subcommands: [BenchGemm.self, BenchTrain.self])
+    subcommands: [BenchGemm.self, BenchTrain.self, BenchFID.self])
 }
 
 /// Options every benchmark shares.
@@ -85,6 +86,38 @@ struct BenchTrain: ParsableCommand {
     } else {
       print(String(format: "train %@ mask %@ %.2f: %.1f img/s, %.1f ms/step (median of %d, batch %d) on %@",
                    preset, maskType, maskRatio, result.imagesPerSecond, result.msPerStep, steps, result.batchSize, result.device))
+    }
+  }
+}
+
+struct BenchFID: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "fid", abstract: "Inception-v3 (TF-FID) feature extraction, resize included, on random uint8 images.")
+
+  @Option(help: "Images per batch.") var batch = 16
+  @Option(help: "Side of the input images (they are resized to 299).") var size = 32
+  @Option(help: "Timed batches (after one warm-up batch).") var repeats = 3
+  @OptionGroup var common: BenchOptions
+
+  func run() throws {
+    try Engine.select(common.device)
+    let extractor = try InceptionFeatureExtractor()
+    var rng = SystemRandomNumberGenerator()
+    let pixels = (0..<(batch * size * size * 3)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+    _ = try extractor.features(images: pixels, count: batch, height: size, width: size, channels: 3)
+    var times: [Double] = []
+    for _ in 0..<repeats {
+      let start = DispatchTime.now().uptimeNanoseconds
+      _ = try extractor.features(images: pixels, count: batch, height: size, width: size, channels: 3)
+      times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    }
+    let median = times.sorted()[times.count / 2]
+    let result: [String: Any] = ["benchmark": "fid", "images_per_second": Double(batch) / median, "batch": batch,
+                                 "seconds_per_batch": median, "device": Engine.device.rawValue]
+    if common.json {
+      print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
+    } else {
+      print(String(format: "fid features: %.2f img/s (batch %d, median of %d) on %@", Double(batch) / median, batch, repeats, Engine.device.rawValue))
     }
   }
 }

@@ -1,0 +1,89 @@
+// `maskdm fid stats PATH -o stats.npz` and `maskdm fid A B [--kid] [--json]` (TTUR protocol).
+import ArgumentParser
+import Evaluation
+import Foundation
+
+struct FIDCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "fid", abstract: "FID (and KID) by the published TF-FID protocol.",
+    discussion: "A and B are folders of images, prepared datasets or .npz statistics (pytorch-fid's mu/sigma format).",
+    subcommands: [FIDCompare.self, FIDStats.self], defaultSubcommand: FIDCompare.self)
+}
+
+/// Features or statistics of one side.
+enum FIDSide {
+  case statistics(FeatureStatistics)
+  case features([Float], FeatureStatistics)
+
+  var statistics: FeatureStatistics {
+    switch self {
+    case let .statistics(s), let .features(_, s): return s
+    }
+  }
+
+  static func load(_ path: String, extractor: () throws -> InceptionFeatureExtractor, batchSize: Int, limit: Int?) throws -> FIDSide {
+    let url = URL(fileURLWithPath: path)
+    if path.hasSuffix(".npz") { return .statistics(try FeatureStatistics.load(npz: url)) }
+    let (f, n) = try inceptionFeatures(try ImageSet.at(url, limit: limit), extractor: try extractor(), batchSize: batchSize) { done, total, rate in
+      FileHandle.standardError.write(Data(String(format: "\r%@: %d/%d images (%.1f img/s)", url.lastPathComponent, done, total, rate).utf8))
+    }
+    FileHandle.standardError.write(Data("\n".utf8))
+    return .features(f, FeatureStatistics(features: f, count: n))
+  }
+}
+
+struct FIDOptions: ParsableArguments {
+  @Option(help: "Images per Inception batch.") var batchSize = 16
+  @Option(help: "Use at most this many images of a prepared dataset.") var limit: Int?
+  @Option(help: "The TF-FID weights (default: .deps/fid/default_1.pt or $MASKDM_FID_WEIGHTS).") var weights: String?
+}
+
+struct FIDCompare: ParsableCommand {
+  static let configuration = CommandConfiguration(commandName: "compare", abstract: "FID between A and B.")
+  @Argument(help: "Folder, prepared dataset or .npz.") var a: String
+  @Argument(help: "Folder, prepared dataset or .npz.") var b: String
+  @Flag(help: "Also KID (needs images on both sides, not .npz).") var kid = false
+  @Flag(help: "Print one JSON object.") var json = false
+  @OptionGroup var options: FIDOptions
+
+  func run() throws {
+    var cached: InceptionFeatureExtractor?
+    let extractor = { () throws -> InceptionFeatureExtractor in
+      if let cached { return cached }
+      cached = try InceptionFeatureExtractor(weights: options.weights.map { URL(fileURLWithPath: $0) })
+      return cached!
+    }
+    let sideA = try FIDSide.load(a, extractor: extractor, batchSize: options.batchSize, limit: options.limit)
+    let sideB = try FIDSide.load(b, extractor: extractor, batchSize: options.batchSize, limit: options.limit)
+    let fid = try frechetDistance(sideA.statistics, sideB.statistics)
+    var result: [String: Any] = ["fid": fid, "count_a": sideA.statistics.count, "count_b": sideB.statistics.count]
+    if kid {
+      guard case let .features(fa, _) = sideA, case let .features(fb, _) = sideB else {
+        throw ValidationError("--kid needs images on both sides (.npz holds only mu and sigma)")
+      }
+      let k = kernelInceptionDistance(fa, fb)
+      result["kid_mean"] = k.mean
+      result["kid_std"] = k.std
+    }
+    if json {
+      print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
+    } else {
+      print(String(format: "FID %.4f (%d vs %d images)", fid, sideA.statistics.count, sideB.statistics.count)
+              + (kid ? String(format: ", KID %.5f ± %.5f", result["kid_mean"] as! Double, result["kid_std"] as! Double) : ""))
+    }
+  }
+}
+
+struct FIDStats: ParsableCommand {
+  static let configuration = CommandConfiguration(commandName: "stats", abstract: "Save the mu/sigma statistics of PATH as .npz.")
+  @Argument(help: "A folder of images or a prepared dataset.") var path: String
+  @Option(name: .shortAndLong, help: "The .npz to write.") var out: String
+  @OptionGroup var options: FIDOptions
+
+  func run() throws {
+    let extractor = try InceptionFeatureExtractor(weights: options.weights.map { URL(fileURLWithPath: $0) })
+    let side = try FIDSide.load(path, extractor: { extractor }, batchSize: options.batchSize, limit: options.limit)
+    try side.statistics.save(npz: URL(fileURLWithPath: out))
+    print("\(side.statistics.count) images -> \(out)")
+  }
+}
