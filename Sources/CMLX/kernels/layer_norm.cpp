@@ -12,19 +12,25 @@
 namespace cmlx {
 namespace {
 
+/** Mean and 1/sqrt(biased variance + eps) of one row (two passes, as PyTorch, for accuracy). */
+inline void row_stats(const float* xr, size_t d, float eps, float& mean, float& rstd) {
+  float sum = 0, sq = 0;
+  for (size_t i = 0; i < d; ++i) sum += xr[i];
+  mean = sum / float(d);
+  for (size_t i = 0; i < d; ++i) {
+    float c = xr[i] - mean;
+    sq += c * c;
+  }
+  rstd = 1.0f / std::sqrt(sq / float(d) + eps);
+}
+
 MASKDM_VECTORIZE void ln_rows(const float* x, const float* w, const float* b, float* y, size_t r0, size_t r1, size_t d,
                               float eps) {
   for (size_t r = r0; r < r1; ++r) {
     const float* xr = x + r * d;
     float* yr = y + r * d;
-    float sum = 0, sq = 0;
-    for (size_t i = 0; i < d; ++i) sum += xr[i];
-    float mean = sum / float(d);
-    for (size_t i = 0; i < d; ++i) {
-      float c = xr[i] - mean;
-      sq += c * c;
-    }
-    float rstd = 1.0f / std::sqrt(sq / float(d) + eps);
+    float mean, rstd;
+    row_stats(xr, d, eps, mean, rstd);
     for (size_t i = 0; i < d; ++i) yr[i] = (xr[i] - mean) * rstd * w[i] + b[i];
   }
 }
@@ -35,14 +41,8 @@ MASKDM_VECTORIZE void ln_grad_rows(const float* x, const float* w, const float* 
     const float* xr = x + r * d;
     const float* gr = g + r * d;
     float* dxr = dx + r * d;
-    float sum = 0, sq = 0;
-    for (size_t i = 0; i < d; ++i) sum += xr[i];
-    float mean = sum / float(d);
-    for (size_t i = 0; i < d; ++i) {
-      float c = xr[i] - mean;
-      sq += c * c;
-    }
-    float rstd = 1.0f / std::sqrt(sq / float(d) + eps);
+    float mean, rstd;
+    row_stats(xr, d, eps, mean, rstd);
     float m1 = 0, m2 = 0;
     for (size_t i = 0; i < d; ++i) {
       float xh = (xr[i] - mean) * rstd;
