@@ -19,7 +19,11 @@ public struct TrainingState: Codable, Equatable, Sendable {
   public var trainSeconds = 0.0
   /// trainSeconds × devices: device-seconds (GPU-seconds where a GPU is used).
   public var deviceSeconds = 0.0
+  /// Images of the timed steps (those in trainSeconds).
   public var imagesSeen = 0
+  /// Seconds of the first step after each start or resume: tracing the step and compiling its
+  /// kernels, a one-time cost kept out of trainSeconds so that time budgets compare training itself.
+  public var warmupSeconds: Double? = nil
   public var lastLoss: Double? = nil
   public var device = "cpu"
   public var format = 1

@@ -61,6 +61,16 @@ public struct RunDirectory: Sendable {
     return RunLock(fd: fd)
   }
 
+  /// True while another process holds this directory's lock (a run in progress elsewhere).
+  public var isLockedByAnotherProcess: Bool {
+    let fd = open(lockFile.path, O_RDWR)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { return true }
+    flock(fd, LOCK_UN)
+    return false
+  }
+
   /// Replaces `latest` with a link to `checkpoint` in one rename.
   func pointLatest(at checkpoint: URL) throws {
     let tmp = url.appendingPathComponent(".latest.tmp")

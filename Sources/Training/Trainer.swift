@@ -83,6 +83,7 @@ public final class Trainer {
         return s <= state.step ? [Double(s), l] : nil
       }
       var window: (images: Int, seconds: Double) = (0, 0)
+      var warmedUp = false
 
       func checkpoint() throws {
         let c = Checkpoint(
@@ -128,12 +129,17 @@ public final class Trainer {
         state.emaUpdates += 1
         state.loaderEpoch = loader.position.epoch
         state.loaderIndex = loader.position.index
-        state.trainSeconds += seconds
-        state.deviceSeconds += seconds
-        state.imagesSeen += batch.count
+        if warmedUp {
+          state.trainSeconds += seconds
+          state.deviceSeconds += seconds
+          state.imagesSeen += batch.count
+          window.images += batch.count
+          window.seconds += seconds
+        } else {
+          state.warmupSeconds = (state.warmupSeconds ?? 0) + seconds
+          warmedUp = true
+        }
         state.lastLoss = loss
-        window.images += batch.count
-        window.seconds += seconds
 
         if number % config.logEvery == 0 || number == config.trainSteps || !budgetLeft() {
           let rate = window.seconds > 0 ? Double(window.images) / window.seconds : 0
@@ -162,7 +168,7 @@ public final class Trainer {
       let summary = RunSummary(
         steps: state.step, finalLoss: state.lastLoss, trainSeconds: state.trainSeconds, deviceSeconds: state.deviceSeconds,
         wallSeconds: Date().timeIntervalSince(wallStart), imagesPerSecond: state.trainSeconds > 0 ? Double(state.imagesSeen) / state.trainSeconds : 0,
-        peakMemoryBytes: Memory.peak, device: device.rawValue, runDirectory: run.url.path, lossCurve: lossCurve)
+        warmupSeconds: state.warmupSeconds ?? 0, peakMemoryBytes: Memory.peak, device: device.rawValue, runDirectory: run.url.path, lossCurve: lossCurve)
       let encoder = JSONEncoder()
       encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
       try writeAtomically(try encoder.encode(summary), to: run.summary)

@@ -23,6 +23,8 @@ public struct RunSummary: Codable, Sendable, Equatable {
   public var deviceSeconds: Double
   public var wallSeconds: Double
   public var imagesPerSecond: Double
+  /// Seconds of first steps (trace and kernel compilation), not in trainSeconds.
+  public var warmupSeconds: Double?
   public var peakMemoryBytes: Int
   public var device: String
   public var runDirectory: String

@@ -18,5 +18,6 @@ let allSubcommands: [ParsableCommand.Type] = [
   TrainCommand.self,
   SampleCommand.self,
   FIDCommand.self,
+  StudyCommand.self,
   BenchCommand.self,
 ]

@@ -38,6 +38,11 @@ final class ProgressPrinter {
     }
   }
 
+  /// A free-form progress line (redrawn in place on a terminal; kept when `done`).
+  func status(_ text: String, done: Bool) {
+    if interactive || done { line(text, keep: done) }
+  }
+
   func finish() {
     if interactive, !lastLine.isEmpty { FileHandle.standardError.write(Data("\n".utf8)) }
     lastLine = ""

@@ -1,0 +1,115 @@
+// Measuring a trained stage: sample with its EMA weights, pass the samples through the TF-FID
+// Inception network, compare with the reference statistics of real images (FID, and KID from the
+// reference features), and keep a grid of samples for people to look at. Reference statistics are
+// computed once per study and cached in its `reference/` folder.
+import Datasets
+import Engine
+import Evaluation
+import Foundation
+import MaskDM
+import Training
+
+/// The measured quality of one trained stage.
+public struct EvaluationResult: Codable, Equatable, Sendable {
+  public var fid: Double
+  public var kidMean: Double?
+  public var kidStd: Double?
+  /// Generated images in the FID.
+  public var samples: Int
+  /// Real images in the reference statistics.
+  public var referenceSamples: Int
+  /// How the samples were drawn, e.g. "DDIM 25 steps, eta 0, EMA weights".
+  public var sampler: String
+  /// Seconds spent sampling and extracting features.
+  public var seconds: Double
+  public var samplesPerSecond: Double
+  /// The sample grid, relative to the study directory.
+  public var grid: String?
+}
+
+/// Real-image statistics (and features, for KID) of one reference set.
+struct ReferenceSet {
+  var statistics: FeatureStatistics
+  var features: [Float]?
+}
+
+/// Evaluates stages of one study; loads the Inception network once.
+final class Evaluator {
+  let studyDirectory: URL
+  private var extractorStorage: InceptionFeatureExtractor?
+  private var references: [String: ReferenceSet] = [:]
+
+  init(studyDirectory: URL) { self.studyDirectory = studyDirectory }
+
+  private func extractor() throws -> InceptionFeatureExtractor {
+    if let e = extractorStorage { return e }
+    let e = try InceptionFeatureExtractor()
+    extractorStorage = e
+    return e
+  }
+
+  /// The reference set for a variant whose last stage trains with `config`.
+  func reference(for config: TrainConfig, _ spec: ReferenceSpec, progress: @escaping (Int, Int, Double) -> Void) throws -> ReferenceSet {
+    if let path = spec.statistics {
+      return ReferenceSet(statistics: try FeatureStatistics.load(npz: URL(fileURLWithPath: path)), features: nil)
+    }
+    var c = config
+    c.dataset.split = spec.split
+    c.dataset.fraction = 1
+    let data = try resolveDataset(c)
+    let count = min(spec.count, data.count)
+    let key = String(fnv1aHex("\(data.directory.lastPathComponent)|\(count)").prefix(12))
+    if let cached = references[key] { return cached }
+    let folder = studyDirectory.appendingPathComponent("reference")
+    let statsURL = folder.appendingPathComponent("\(key).npz"), featuresURL = folder.appendingPathComponent("\(key).f32")
+    if let stats = try? FeatureStatistics.load(npz: statsURL), let raw = try? Data(contentsOf: featuresURL),
+       raw.count == count * InceptionFeatureExtractor.dimension * 4 {
+      let set = ReferenceSet(statistics: stats, features: raw.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) })
+      references[key] = set
+      return set
+    }
+    let (features, n) = try inceptionFeatures(.prepared(data, limit: count), extractor: try extractor(), progress: progress)
+    let set = ReferenceSet(statistics: FeatureStatistics(features: features, count: n), features: features)
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    try writeAtomically(features.withUnsafeBytes { Data($0) }, to: featuresURL)
+    try set.statistics.save(npz: statsURL)
+    references[key] = set
+    return set
+  }
+
+  /// Samples `spec.samples` images from the EMA weights of `run` and measures them against `reference`.
+  func evaluate(run: URL, spec: EvaluationProtocol, reference: ReferenceSet, gridName: String,
+                progress: @escaping (Int, Int) -> Void) throws -> EvaluationResult {
+    let started = Date()
+    var job = try SamplingJob.forRun(run, ema: true, count: spec.samples)
+    job.batchSize = spec.batchSize
+    job.seed = spec.seed
+    job.sampler = spec.sampler == "ddpm" ? .ddpm : .ddim(steps: spec.samplingSteps, eta: spec.eta)
+    let network = try extractor()
+    var features: [Float] = []
+    var grid: String?
+    try job.run(consume: { images, first in
+      let (pixels, n, h, w, c) = try imageBytes(images)
+      features += try network.features(images: pixels, count: n, height: h, width: w, channels: c)
+      if first == 0, spec.grid > 0 {
+        let relative = "grids/\(gridName).png"
+        try FileManager.default.createDirectory(at: studyDirectory.appendingPathComponent("grids"), withIntermediateDirectories: true)
+        try writeGrid(try images.slice(axis: 0, 0..<min(spec.grid, n)), to: studyDirectory.appendingPathComponent(relative))
+        grid = relative
+      }
+    }, progress: progress)
+    let statistics = FeatureStatistics(features: features, count: spec.samples)
+    let fid = try frechetDistance(statistics, reference.statistics)
+    var result = EvaluationResult(
+      fid: fid, kidMean: nil, kidStd: nil, samples: spec.samples, referenceSamples: reference.statistics.count,
+      sampler: spec.sampler == "ddpm" ? "DDPM, EMA weights" : String(format: "DDIM %d steps, eta %g, EMA weights", spec.samplingSteps, spec.eta),
+      seconds: 0, samplesPerSecond: 0, grid: grid)
+    if spec.kid, let real = reference.features {
+      let k = kernelInceptionDistance(features, real)
+      (result.kidMean, result.kidStd) = (k.mean, k.std)
+    }
+    result.seconds = Date().timeIntervalSince(started)
+    result.samplesPerSecond = Double(spec.samples) / max(result.seconds, 1e-9)
+    return result
+  }
+}

@@ -1,0 +1,302 @@
+// A plan expanded into variants: the baseline schedule plus one variant per REMOVE and per
+// replacement. Every stage gets an identity (a hash of its resolved configuration, budget and parent),
+// so stages that are the same in two variants run once and variants that are the same are one.
+import Foundation
+import Training
+import Yams
+
+/// One training stage of one variant, fully resolved.
+public struct PlannedStage: Equatable {
+  public var name: String
+  /// The configuration this stage trains with (budget included; the init path is set by the runner).
+  public var config: TrainConfig
+  /// The identity of the stage this one is initialised from.
+  public var parent: String?
+  /// A hash of the configuration, budget and parent: equal stages share one run.
+  public var id: String
+  /// The run directory's name inside the study's `runs/`.
+  public var directoryName: String { "\(name)-\(id)" }
+  /// True for masked (MDSM) stages.
+  public var isMasked: Bool { config.isMasked }
+}
+
+/// One variant: a schedule of stages and how it is evaluated.
+public struct Variant: Equatable {
+  public var name: String
+  /// File-name form of the name.
+  public var slug: String
+  public var stages: [PlannedStage]
+  public var evaluation: EvaluationProtocol
+  /// The studies (ablation names) this variant appears in.
+  public var studies: [String]
+  /// Identifies what the variant computes: its stages and its evaluation.
+  public var key: String
+}
+
+/// One study of the report: an ablation and the variants it compares.
+public struct StudySection: Equatable {
+  public var name: String
+  public var part: String
+  public var action: AblationAction
+  public var metrics: [String]
+  /// (label in this study, slug of the variant).
+  public var rows: [Row]
+
+  public struct Row: Equatable {
+    public var label: String
+    public var slug: String
+  }
+}
+
+/// A plan expanded: unique variants (baseline first) and the studies that group them.
+public struct Experiment {
+  public var plan: StudyPlan
+  public var variants: [Variant]
+  public var studies: [StudySection]
+
+  /// Expands `plan`; every replacement is checked here, before anything runs.
+  public init(plan: StudyPlan) throws {
+    self.plan = plan
+    var variants: [Variant] = []
+    var studies: [StudySection] = []
+    let baselineDrafts = try plan.stages.map { stage -> StageDraft in
+      StageDraft(spec: stage, config: try applying(plan.base, stage.set, source: "stage \(stage.name)"))
+    }
+
+    /// Adds a variant (or finds the equal one already there) and returns its slug.
+    func add(_ name: String, _ drafts: [StageDraft], _ evaluation: EvaluationProtocol, study: String?) throws -> String {
+      let stages = try resolve(drafts, plan: plan)
+      let key = fnv1aHex(stages.map(\.id).joined(separator: "/") + "|\(evaluation)")
+      if let i = variants.firstIndex(where: { $0.key == key }) {
+        if let study, !variants[i].studies.contains(study) { variants[i].studies.append(study) }
+        return variants[i].slug
+      }
+      var slug = slugify(name)
+      while variants.contains(where: { $0.slug == slug }) { slug += "-\(variants.count)" }
+      variants.append(Variant(name: name, slug: slug, stages: stages, evaluation: evaluation, studies: study.map { [$0] } ?? [], key: key))
+      return slug
+    }
+
+    let baselineSlug = try add(plan.baseline, baselineDrafts, plan.evaluation, study: nil)
+    for ablation in plan.ablations {
+      let part = try PlanPart.parse(ablation.part)
+      var rows: [StudySection.Row] = []
+      // A pre-training-dataset study fine-tunes on its own target, so the baseline is not one of its rows.
+      let ownTarget = part == .pretrainDataset && plan.datasets["target"] != nil
+      if !ownTarget { rows.append(.init(label: plan.baseline, slug: baselineSlug)) }
+      let choices: [Node?] = ablation.action == .remove ? [nil] : ablation.replacements
+      for choice in choices {
+        var evaluation = plan.evaluation
+        let (label, drafts) = try apply(part, choice, to: baselineDrafts, evaluation: &evaluation, plan: plan, ablation: ablation)
+        let slug = try add("\(ablation.name): \(label)", drafts, evaluation, study: ablation.name)
+        if let i = rows.firstIndex(where: { $0.slug == slug }) {
+          rows[i].label += " = \(label)"  // e.g. mask rate 0.9 is the baseline itself
+        } else {
+          rows.append(.init(label: label, slug: slug))
+        }
+      }
+      studies.append(StudySection(name: ablation.name, part: part.label, action: ablation.action, metrics: ablation.metrics, rows: rows))
+    }
+    for i in variants.indices where variants[i].slug == baselineSlug {
+      variants[i].studies = studies.filter { $0.rows.contains { $0.slug == baselineSlug } }.map(\.name)
+    }
+    // A baseline no study compares against (a pre-training-dataset plan alone) is not worth its training.
+    if !studies.isEmpty { variants.removeAll { $0.slug == baselineSlug && $0.studies.isEmpty } }
+    self.variants = variants
+    self.studies = studies
+  }
+
+  /// The variants whose name, slug or study matches `filter` (case-insensitive); all when nil.
+  public func select(_ filter: String?) throws -> [Variant] {
+    guard let filter else { return variants }
+    let f = filter.lowercased()
+    let chosen = variants.filter { $0.name.lowercased() == f || $0.slug == f || $0.studies.contains { $0.lowercased() == f } }
+    guard !chosen.isEmpty else {
+      throw PlanError("--only \(filter) matches no variant or study; variants: \(variants.map(\.name).joined(separator: "; "))"
+                        + "; studies: \(studies.map(\.name).joined(separator: "; "))")
+    }
+    return chosen
+  }
+
+  /// Every distinct stage, in the order a full run meets them.
+  public var uniqueStages: [PlannedStage] {
+    var seen = Set<String>()
+    return variants.flatMap(\.stages).filter { seen.insert($0.id).inserted }
+  }
+}
+
+/// A stage before its identity is known.
+struct StageDraft {
+  var spec: StageSpec
+  var config: TrainConfig
+}
+
+private func applying(_ config: TrainConfig, _ changes: [ConfigOverride], source: String) throws -> TrainConfig {
+  do { return try config.applying(changes, source: source) } catch let e as ConfigError { throw PlanError(e.message) }
+}
+
+/// Gives each draft its budget and identity.
+private func resolve(_ drafts: [StageDraft], plan: StudyPlan) throws -> [PlannedStage] {
+  var out: [PlannedStage] = []
+  for d in drafts {
+    var c = d.config
+    switch plan.compare {
+    case .time:
+      c.trainSeconds = d.spec.seconds
+      if let steps = d.spec.steps { c.trainSteps = steps }
+    case .steps:
+      c.trainSeconds = nil
+      c.trainSteps = d.spec.steps ?? c.trainSteps
+    }
+    c.pretrainedModelCkpt = ""
+    do { try c.validate() } catch let e as ConfigError { throw PlanError("stage \(d.spec.name): \(e.message)") }
+    let parent = try d.spec.initFrom.map { name -> String in
+      guard let p = out.first(where: { $0.name == name }) else { throw PlanError("stage \(d.spec.name) starts from \(name), which this variant does not have") }
+      return p.id
+    }
+    let id = String(fnv1aHex(d.spec.name + "\n" + c.yaml() + "\n" + (parent ?? "")).prefix(10))
+    out.append(PlannedStage(name: d.spec.name, config: c, parent: parent, id: id))
+  }
+  return out
+}
+
+/// Applies one REMOVE (`choice` nil) or one replacement; returns the variant's label and stages.
+private func apply(_ part: PlanPart, _ choice: Node?, to baseline: [StageDraft], evaluation: inout EvaluationProtocol,
+                   plan: StudyPlan, ablation: Ablation) throws -> (String, [StageDraft]) {
+  let masked = baseline.indices.filter { baseline[$0].config.isMasked }
+  let unmasked = baseline.indices.filter { !baseline[$0].config.isMasked }
+  var drafts = baseline
+  func set(_ indices: [Int], _ changes: [ConfigOverride]) throws {
+    for i in indices { drafts[i].config = try applying(drafts[i].config, changes, source: "ablation \(ablation.name)") }
+  }
+  func needMasked() throws -> [Int] {
+    guard !masked.isEmpty else { throw PlanError("ablation \(ablation.name): the schedule has no masked stage to change") }
+    return masked
+  }
+  func scalar(_ v: Any) -> Node { Node("\(v)") }
+  let text = choice?.text ?? ""
+
+  if choice == nil {  // REMOVE
+    switch part {
+    case .positionEmbedding:
+      try set(masked.isEmpty ? Array(drafts.indices) : masked, [ConfigOverride("network.use_pos_embed", Node("false"))])
+      return ("without position embedding", drafts)
+    case .schedule:
+      return try single(.dsmOnly)
+    case let .config(key):
+      guard TrainConfig().yamlValue(key)?.bool != nil else {
+        throw PlanError("ablation \(ablation.name): REMOVE of \(key) needs a true/false key; use REPLACE with values")
+      }
+      try set(Array(drafts.indices), [ConfigOverride(key, Node("false"))])
+      return ("without \(key)", drafts)
+    default:
+      throw PlanError("ablation \(ablation.name): \(part.label) cannot be removed; use REPLACE with replacements")
+    }
+  }
+
+  func single(_ choice: ScheduleChoice) throws -> (String, [StageDraft]) {
+    guard choice != .twoStage else { return (choice.label, baseline) }
+    let source: StageDraft
+    if choice == .mdsmOnly {
+      source = baseline[try needMasked()[0]]
+    } else {
+      guard let last = unmasked.last else { throw PlanError("ablation \(ablation.name): the schedule has no unmasked stage for DSM only") }
+      source = baseline[last]
+    }
+    var stage = source
+    stage.spec.name = choice == .mdsmOnly ? "mdsm" : "dsm"
+    stage.spec.initFrom = nil
+    stage.spec.seconds = baseline.compactMap(\.spec.seconds).reduce(0, +)
+    stage.spec.steps = plan.compare == .steps ? baseline.compactMap(\.spec.steps).reduce(0, +) : source.spec.steps
+    return (choice.label, [stage])
+  }
+
+  switch part {
+  case .positionEmbedding:
+    guard let on = choice?.bool else { throw PlanError("ablation \(ablation.name): position embedding replacements are true or false") }
+    try set(masked.isEmpty ? Array(drafts.indices) : masked, [ConfigOverride("network.use_pos_embed", Node(on ? "true" : "false"))])
+    return (on ? "with position embedding" : "without position embedding", drafts)
+  case .schedule:
+    return try single(try ScheduleChoice.parse(text))
+  case .maskRate:
+    let rate = try fraction(choice!, what: "mask rate")
+    try set(try needMasked(), [ConfigOverride("dataset.MASK_RATIO", scalar(rate))])
+    return (String(format: "%g", rate), drafts)
+  case .maskType:
+    let t = text.lowercased()
+    var changes: [ConfigOverride]
+    if t.hasPrefix("patch") {
+      changes = [ConfigOverride("dataset.MASK_TYPE", Node("patch"))]
+    } else if t.hasPrefix("block") {
+      guard let b = trailingInt(t) else { throw PlanError("ablation \(ablation.name): write block masking as \"block N\" (N patches a side)") }
+      changes = [ConfigOverride("dataset.MASK_TYPE", Node("block")), ConfigOverride("dataset.MASK_BLOCK_SIZE", scalar(b))]
+    } else if t.hasPrefix("crop") {
+      changes = [ConfigOverride("dataset.MASK_TYPE", Node("crop")), ConfigOverride("dataset.MASK_CROP_SIZE", scalar(trailingInt(t) ?? -1))]
+    } else {
+      throw PlanError("ablation \(ablation.name): unknown mask type \(text); use patch, block N or crop [N]")
+    }
+    try set(try needMasked(), changes)
+    return (text, drafts)
+  case .blockSize, .cropSize:
+    guard let n = choice?.int ?? trailingInt(text) else { throw PlanError("ablation \(ablation.name): \(part.label) replacements are whole numbers") }
+    let block = part == .blockSize
+    try set(try needMasked(), [ConfigOverride("dataset.MASK_TYPE", Node(block ? "block" : "crop")),
+                               ConfigOverride(block ? "dataset.MASK_BLOCK_SIZE" : "dataset.MASK_CROP_SIZE", scalar(n))])
+    return ("\(block ? "block" : "crop") \(n)", drafts)
+  case .pretrainDataset:
+    let reset = [ConfigOverride("dataset.CLASSES", Node("null", Tag(.null))), ConfigOverride("dataset.FRACTION", Node("1.0")),
+                 ConfigOverride("dataset.PATH", Node(""))]
+    let settings: [ConfigOverride]
+    if let map = choice?.mapping {
+      settings = try overrides(from: Node(map.map { ($0.key, $0.value) }, Tag(.map), .block), path: "replacement").map {
+        ConfigOverride("dataset.\($0.key)", $0.value)
+      }
+    } else if let named = plan.datasets[text] {
+      settings = named
+    } else {
+      throw PlanError("ablation \(ablation.name): dataset \(text) is not under the plan's datasets: (known: "
+                        + "\(plan.datasets.keys.sorted().joined(separator: ", "))); add it with its NAME and PATH")
+    }
+    try set(try needMasked(), reset + settings)
+    if let target = plan.datasets["target"] { try set(unmasked, reset + target) }
+    return (text, drafts)
+  case .finetuneFraction:
+    let f = try fraction(choice!, what: "fine-tuning data fraction")
+    guard !unmasked.isEmpty else { throw PlanError("ablation \(ablation.name): the schedule has no fine-tuning (unmasked) stage") }
+    try set(unmasked, [ConfigOverride("dataset.FRACTION", scalar(f))])
+    return (String(format: "%g%%", f * 100), drafts)
+  case .noiseSchedule:
+    try set(Array(drafts.indices), [ConfigOverride("beta_schedule", Node(text))])
+    return (text, drafts)
+  case .sampler:
+    let t = text.lowercased()
+    guard t.hasPrefix("ddim") || t.hasPrefix("ddpm") else { throw PlanError("ablation \(ablation.name): sampler replacements are ddim [steps] or ddpm") }
+    evaluation.sampler = t.hasPrefix("ddim") ? "ddim" : "ddpm"
+    if let steps = trailingInt(t) { evaluation.samplingSteps = steps }
+    return (evaluation.sampler == "ddim" ? "DDIM \(evaluation.samplingSteps) steps" : "DDPM", drafts)
+  case let .config(key):
+    try set(Array(drafts.indices), [ConfigOverride(key, choice!)])
+    return ("\(key) = \(text)", drafts)
+  }
+}
+
+extension TrainConfig {
+  /// The YAML value of a dotted key in the resolved configuration.
+  func yamlValue(_ key: String) -> Node? {
+    var node = try? Yams.compose(yaml: yaml())
+    for part in key.split(separator: ".") { node = node?.mapping?[String(part)] }
+    return node
+  }
+}
+
+/// Lower-case letters, digits and dashes.
+func slugify(_ text: String) -> String {
+  var out = ""
+  for c in text.lowercased() {
+    if c.isLetter || c.isNumber, c.isASCII { out.append(c) } else if c == "." { out.append("p") } else if !out.hasSuffix("-") { out.append("-") }
+  }
+  return String(out.trimmingCharacters(in: CharacterSet(charactersIn: "-")).prefix(60))
+}
+
+/// A stable hexadecimal hash of `text` (FNV-1a, 64 bits).
+func fnv1aHex(_ text: String) -> String { String(format: "%016llx", fnv1a(text)) }

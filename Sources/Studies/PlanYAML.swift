@@ -1,0 +1,130 @@
+// YAML helpers of the plan reader: deep merging (presets and defaults are layered mappings), typed
+// reads with errors that name the key, and dotted configuration paths (`dataset.MASK_RATIO`) turned
+// into the nested mappings `TrainConfig.apply` reads.
+import Foundation
+import Training
+import Yams
+
+/// A plan that cannot be used; the message names the key and the fix.
+public struct PlanError: Error, CustomStringConvertible, Equatable {
+  public let message: String
+  public init(_ message: String) { self.message = message }
+  public var description: String { message }
+}
+
+/// `over` laid on `base`: mappings merge key by key (recursively); anything else replaces.
+func merged(_ base: Node, _ over: Node) -> Node {
+  guard let b = base.mapping, let o = over.mapping else { return over }
+  var pairs: [(Node, Node)] = b.map { ($0.key, $0.value) }
+  for (k, v) in o {
+    if let i = pairs.firstIndex(where: { $0.0.string == k.string }) {
+      pairs[i].1 = merged(pairs[i].1, v)
+    } else {
+      pairs.append((k, v))
+    }
+  }
+  return Node(pairs, Tag(.map), .block)
+}
+
+/// An empty mapping.
+let emptyMapping = Node([(Node, Node)](), Tag(.map), .block)
+
+/// Reads of one mapping of a plan, each failing with the key's full path.
+struct PlanMapping {
+  let node: Node
+  let path: String
+
+  init(_ node: Node?, path: String, allowed: [String]) throws {
+    let node = node ?? emptyMapping
+    guard let map = node.mapping else { throw PlanError("\(path.isEmpty ? "the plan" : path) must be a mapping of keys") }
+    for key in map.keys.compactMap(\.string) where !allowed.contains(key) {
+      let hint = closestKey(to: key, among: allowed).map { "; did you mean \($0)?" } ?? ""
+      throw PlanError("unknown key \(Self.join(path, key))\(hint) (known: \(allowed.joined(separator: ", ")))")
+    }
+    self.node = node
+    self.path = path
+  }
+
+  static func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+  func at(_ key: String) -> String { Self.join(path, key) }
+  subscript(_ key: String) -> Node? { node.mapping?[key] }
+
+  func string(_ key: String) throws -> String? {
+    guard let n = self[key], !n.isNullNode else { return nil }
+    guard let s = n.scalar?.string else { throw PlanError("\(at(key)) must be a string") }
+    return s
+  }
+  func double(_ key: String) throws -> Double? {
+    guard let n = self[key], !n.isNullNode else { return nil }
+    guard let d = n.float ?? n.int.map(Double.init) else { throw PlanError("\(at(key)) must be a number (got \(n.scalar?.string ?? "?"))") }
+    return d
+  }
+  func int(_ key: String) throws -> Int? {
+    guard let d = try double(key) else { return nil }
+    guard d == d.rounded(), abs(d) < 1e15 else { throw PlanError("\(at(key)) must be a whole number (got \(d))") }
+    return Int(d)
+  }
+  func bool(_ key: String) throws -> Bool? {
+    guard let n = self[key], !n.isNullNode else { return nil }
+    guard let b = n.bool else { throw PlanError("\(at(key)) must be true or false") }
+    return b
+  }
+  func sequence(_ key: String) throws -> [Node] {
+    guard let n = self[key], !n.isNullNode else { return [] }
+    guard let s = n.sequence else { throw PlanError("\(at(key)) must be a list") }
+    return Array(s)
+  }
+}
+
+extension Node {
+  var isNullNode: Bool { null != nil }
+  /// A scalar's text, or the node in flow YAML (for messages and labels).
+  var text: String {
+    if let s = scalar?.string { return s }
+    return ((try? Yams.serialize(node: self)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+  }
+}
+
+/// One configuration override: a dotted key of the authors' config layout and its value.
+public struct ConfigOverride: Equatable {
+  public var key: String
+  public var value: Node
+  public init(_ key: String, _ value: Node) {
+    self.key = key
+    self.value = value
+  }
+
+  /// The nested mapping `TrainConfig.apply` reads: `dataset.MASK_RATIO: 0.5` → `{dataset: {MASK_RATIO: 0.5}}`.
+  var nested: Node {
+    var node = value
+    for part in key.split(separator: ".").reversed() {
+      node = Node([(Node(String(part)), node)], Tag(.map), .block)
+    }
+    return node
+  }
+}
+
+/// The overrides of a `set:` mapping; nested mappings flatten to dotted keys.
+func overrides(from node: Node?, path: String) throws -> [ConfigOverride] {
+  guard let node, !node.isNullNode else { return [] }
+  guard let map = node.mapping else { throw PlanError("\(path) must be a mapping of configuration keys to values") }
+  var out: [ConfigOverride] = []
+  for (k, v) in map {
+    guard let key = k.string else { continue }
+    if v.mapping != nil, ["dataset", "network"].contains(key) {
+      out += try overrides(from: v, path: "\(path).\(key)").map { ConfigOverride("\(key).\($0.key)", $0.value) }
+    } else {
+      out.append(ConfigOverride(key, v))
+    }
+  }
+  return out
+}
+
+extension TrainConfig {
+  /// This configuration with `changes` applied in order (each checked as the config file's keys are).
+  func applying(_ changes: [ConfigOverride], source: String) throws -> TrainConfig {
+    var c = self
+    for change in changes { try c.apply(change.nested, source: source) }
+    return c
+  }
+}

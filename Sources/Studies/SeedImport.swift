@@ -1,0 +1,113 @@
+// Reading the markdown plans researchers write (an "Ablation Plan" section with, per ablation, a
+// `### name` heading and bullets for the ablated part, the action, replacements and metrics) into
+// a plan YAML that runs with the built-in presets.
+import Foundation
+import Yams
+
+/// One ablation as written in a markdown plan.
+public struct MarkdownAblation: Equatable {
+  public var name: String
+  public var part: String
+  public var action: String
+  public var replacements: [String]
+  public var metrics: [String]
+}
+
+/// Reads the ablations of a markdown plan (the section after a heading containing "Ablation Plan",
+/// or the whole text when there is none).
+public func parseMarkdownPlan(_ text: String) throws -> [MarkdownAblation] {
+  var lines = text.components(separatedBy: .newlines)
+  if let start = lines.firstIndex(where: { $0.contains("Ablation Plan") }) { lines = Array(lines[(start + 1)...]) }
+  var out: [MarkdownAblation] = []
+  var current: MarkdownAblation?
+  var field = ""
+  func flush() { if let c = current { out.append(c) }; current = nil }
+  /// `- **Key**: value` → (key, value).
+  func bullet(_ line: String) -> (String, String)? {
+    let t = line.trimmingCharacters(in: .whitespaces)
+    guard t.hasPrefix("- **"), let close = t.range(of: "**", range: t.index(t.startIndex, offsetBy: 4)..<t.endIndex) else { return nil }
+    let key = String(t[t.index(t.startIndex, offsetBy: 4)..<close.lowerBound]).trimmingCharacters(in: CharacterSet(charactersIn: ": "))
+    var value = String(t[close.upperBound...]).trimmingCharacters(in: .whitespaces)
+    if value.hasPrefix(":") { value.removeFirst() }
+    return (key.lowercased(), value.trimmingCharacters(in: .whitespaces))
+  }
+  for line in lines {
+    let t = line.trimmingCharacters(in: .whitespaces)
+    if t.hasPrefix("<") { continue }  // the HTML around the markdown
+    if t.hasPrefix("### ") {
+      flush()
+      current = MarkdownAblation(name: String(t.dropFirst(4)).trimmingCharacters(in: .whitespaces), part: "", action: "", replacements: [], metrics: [])
+      field = ""
+      continue
+    }
+    guard current != nil else { continue }
+    if let (key, value) = bullet(line) {
+      field = key
+      if key.hasPrefix("ablated part") || key == "part" { current!.part = value }
+      else if key.hasPrefix("action") { current!.action = value.uppercased() }
+      else if key.hasPrefix("replacement") { if !value.isEmpty { current!.replacements.append(value) } }
+      else if key.hasPrefix("metric") { current!.metrics = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+    } else if t.hasPrefix("- "), field.hasPrefix("replacement") {
+      current!.replacements.append(String(t.dropFirst(2)).trimmingCharacters(in: .whitespaces))
+    }
+  }
+  flush()
+  guard !out.isEmpty else { throw PlanError("no ablations found: expected `### name` headings with `- **Ablated Part**:` bullets") }
+  for a in out where a.part.isEmpty { throw PlanError("ablation \(a.name) has no **Ablated Part**") }
+  return out
+}
+
+/// A runnable plan (YAML) for the ablations of a markdown plan; every part must be one `PlanPart` knows.
+public func importMarkdownPlan(_ text: String, name: String) throws -> String {
+  let ablations = try parseMarkdownPlan(text)
+  var items: [Node] = []
+  var notes: [String] = []
+  for a in ablations {
+    let part = try PlanPart.parse(a.part)
+    let action = a.action.isEmpty ? "REPLACE" : a.action
+    guard ["REMOVE", "REPLACE"].contains(action) else { throw PlanError("ablation \(a.name): action \(a.action) is neither REMOVE nor REPLACE") }
+    var replacements = try a.replacements.map { try canonicalReplacement($0, part: part) }
+    if part == .schedule, action == "REPLACE", !replacements.contains(ScheduleChoice.dsmOnly.rawValue) {
+      replacements.append(ScheduleChoice.dsmOnly.rawValue)
+      notes.append("\(a.name): dsm_only (the DDPM baseline, DSM for the whole budget) is added beside the plan's replacements.")
+    }
+    var pairs: [(Node, Node)] = [(Node("name"), Node(a.name)), (Node("part"), Node(part.canonicalName)), (Node("action"), Node(action))]
+    if action == "REPLACE" {
+      pairs.append((Node("replacements"), Node(replacements.map { Node($0) }, Tag(.seq), .flow)))
+    }
+    pairs.append((Node("metrics"), Node(a.metrics.map { Node($0) }, Tag(.seq), .flow)))
+    items.append(Node(pairs, Tag(.map), .block))
+    notes.append("\(a.name): part \"\(a.part)\" read as \(part.canonicalName).")
+  }
+  let doc = Node([(Node("name"), Node(name)), (Node("title"), Node("Ablations of \(name)")),
+                  (Node("ablations"), Node(items, Tag(.seq), .block))], Tag(.map), .block)
+  let header = "# Imported by `maskdm study import` from a markdown ablation plan. Run it with\n"
+    + "#   maskdm study run PLAN.yaml --preset quick   (Fashion-MNIST, CPU, minutes)\n"
+    + "#   maskdm study run PLAN.yaml --preset paper   (CelebA-64 at the authors' settings, GPU)\n"
+    + "# Base model, stages and evaluation come from the built-in presets; add base:, stages:, evaluation: or\n"
+    + "# datasets: here to change them.\n" + notes.map { "# \($0)\n" }.joined()
+  return header + (try Yams.serialize(node: doc))
+}
+
+/// A replacement as the plan writes it for `part` (numbers for rates and fractions, schedule names).
+private func canonicalReplacement(_ text: String, part: PlanPart) throws -> String {
+  switch part {
+  case .maskRate, .finetuneFraction:
+    return String(format: "%g", try fraction(Node(text), what: part.label))
+  case .schedule:
+    return try ScheduleChoice.parse(text).rawValue
+  default:
+    return text
+  }
+}
+
+extension PlanPart {
+  /// The name an imported plan uses for this part.
+  var canonicalName: String {
+    switch self {
+    case .schedule: return "schedule"
+    case let .config(key): return key
+    default: return label
+    }
+  }
+}

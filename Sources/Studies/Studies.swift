@@ -1,1 +1,0 @@
-// The Studies layer of MaskDM (see README.md, "Layout").

@@ -1,0 +1,237 @@
+// A study plan: a base configuration, a training schedule of stages, an evaluation protocol and the
+// ablations to run, read from YAML. A plan is laid over the built-in defaults (`DefaultPlan.yaml`)
+// and then over its chosen preset (`quick`: Fashion-MNIST on a CPU; `paper`: CelebA-64 on a GPU), so
+// a plan file need only list its ablations.
+import Foundation
+import Training
+import Yams
+
+/// What makes variants comparable: equal total training time or equal total steps.
+public enum BudgetKind: String, Codable, Sendable {
+  case time, steps
+}
+
+/// One training stage of the schedule (masked pre-training, fine-tuning, …).
+public struct StageSpec: Equatable {
+  public var name: String
+  /// The earlier stage whose (non-EMA) weights initialise this one.
+  public var initFrom: String?
+  /// Steps to train (with `compare: time`, a cap that the time budget normally reaches first).
+  public var steps: Int?
+  /// Seconds of training (`compare: time`).
+  public var seconds: Double?
+  /// Configuration keys this stage sets over the base (`dataset.MASK_RATIO`, `lr`, …).
+  public var set: [ConfigOverride]
+}
+
+/// Where the real images of the FID comparison come from.
+public struct ReferenceSpec: Equatable {
+  /// The split of the final stage's dataset (its classes too) to measure, e.g. `test`.
+  public var split: String = "test"
+  /// How many of its images.
+  public var count: Int = 1000
+  /// A precomputed `.npz` (mu/sigma) instead; KID is then not available.
+  public var statistics: String?
+}
+
+/// When variants are evaluated.
+public enum EvaluationTime: String, Codable, Sendable {
+  /// After the last stage.
+  case end
+  /// After every stage (FID along the schedule).
+  case everyStage = "every_stage"
+}
+
+/// How every variant is measured.
+public struct EvaluationProtocol: Equatable {
+  public var samples = 1000
+  /// `ddim` or `ddpm`.
+  public var sampler = "ddim"
+  public var samplingSteps = 50
+  public var eta = 0.0
+  public var batchSize = 64
+  public var reference = ReferenceSpec()
+  public var kid = true
+  /// Images in each variant's sample grid.
+  public var grid = 36
+  public var when = EvaluationTime.end
+  public var seed: UInt64 = 0
+}
+
+/// REMOVE a part or REPLACE it with alternatives.
+public enum AblationAction: String, Codable, Sendable {
+  case remove = "REMOVE"
+  case replace = "REPLACE"
+}
+
+/// One ablation of the plan: a study in the report.
+public struct Ablation: Equatable {
+  public var name: String
+  /// The part as written (a named part or a configuration path); see `PlanPart`.
+  public var part: String
+  public var action: AblationAction
+  public var replacements: [Node]
+  public var metrics: [String]
+}
+
+/// A resolved plan: defaults, preset and the file merged, every field checked.
+public struct StudyPlan {
+  public var name: String
+  public var title: String
+  public var preset: String
+  public var description: String
+  public var compare: BudgetKind
+  /// The label of the unablated schedule.
+  public var baseline: String
+  public var base: TrainConfig
+  public var stages: [StageSpec]
+  public var evaluation: EvaluationProtocol
+  /// Named datasets replacements may use (`pre-training dataset: CelebA`), as `dataset.*` overrides;
+  /// `target` is the fine-tuning data of a pre-training-dataset study.
+  public var datasets: [String: [ConfigOverride]]
+  public var ablations: [Ablation]
+  /// The merged plan as YAML (what the report shows as the resolved settings).
+  public var resolvedYAML: String
+
+  static let topKeys = ["name", "title", "description", "preset", "compare", "baseline", "base", "stages",
+                        "evaluation", "datasets", "ablations", "presets"]
+
+  /// Reads the plan file at `url` with `preset` (default: the plan's `preset:` key, else `quick`).
+  public static func load(_ url: URL, preset: String? = nil) throws -> StudyPlan {
+    guard let text = try? String(contentsOf: url, encoding: .utf8) else {
+      throw PlanError("cannot read the plan \(url.path): check the path")
+    }
+    return try StudyPlan(yaml: text, name: url.deletingPathExtension().lastPathComponent, preset: preset)
+  }
+
+  /// Reads a plan from YAML text; `name` is used when the plan has no `name:`.
+  public init(yaml text: String, name fallbackName: String = "study", preset: String? = nil) throws {
+    func compose(_ text: String, _ what: String) throws -> Node {
+      do { return try Yams.compose(yaml: text) ?? emptyMapping } catch { throw PlanError("\(what) is not valid YAML: \(error)") }
+    }
+    let defaults = try compose(defaultPlanYAML, "the built-in default plan")
+    let user = try compose(text, "the plan")
+    _ = try PlanMapping(user, path: "", allowed: Self.topKeys)
+    let chosen = try preset ?? PlanMapping(user, path: "", allowed: Self.topKeys).string("preset") ?? "quick"
+    func presetNames(_ doc: Node) -> [String] {
+      guard let presets = doc.mapping?["presets"]?.mapping else { return [] }
+      return presets.keys.compactMap(\.string)
+    }
+    let known = Set(presetNames(defaults) + presetNames(user))
+    guard known.contains(chosen) else {
+      throw PlanError("unknown preset \(chosen); this plan has: \(known.sorted().joined(separator: ", "))")
+    }
+    // Defaults, then the default preset, then the plan, then the plan's preset.
+    func layered(_ doc: Node) -> Node {
+      var pairs = (doc.mapping ?? [:]).filter { $0.key.string != "presets" }.map { ($0.key, $0.value) }
+      pairs.removeAll { $0.0.string == "preset" }
+      let top = Node(pairs, Tag(.map), .block)
+      guard let p = doc.mapping?["presets"]?.mapping?[chosen] else { return top }
+      return merged(top, p)
+    }
+    let doc = merged(layered(defaults), layered(user))
+    let m = try PlanMapping(doc, path: "", allowed: Self.topKeys)
+
+    self.name = try m.string("name") ?? fallbackName
+    self.title = try m.string("title") ?? self.name
+    self.preset = chosen
+    self.description = try m.string("description") ?? ""
+    let compareText = try m.string("compare") ?? "time"
+    guard let compare = BudgetKind(rawValue: compareText) else { throw PlanError("compare must be time or steps (got \(compareText))") }
+    self.compare = compare
+    self.baseline = try m.string("baseline") ?? "baseline"
+    guard let baseNode = m["base"] else { throw PlanError("the plan has no base: configuration") }
+    var base = TrainConfig()
+    do { try base.apply(baseNode, source: "base") } catch let e as ConfigError { throw PlanError(e.message) }
+    self.base = base
+    self.stages = try Self.readStages(m.sequence("stages"), compare: compare)
+    self.evaluation = try Self.readEvaluation(m["evaluation"])
+    self.datasets = try Self.readDatasets(m["datasets"])
+    self.ablations = try m.sequence("ablations").enumerated().map { try Self.readAblation($1, index: $0) }
+    self.resolvedYAML = (try? Yams.serialize(node: doc)) ?? ""
+  }
+
+  static func readStages(_ nodes: [Node], compare: BudgetKind) throws -> [StageSpec] {
+    guard !nodes.isEmpty else { throw PlanError("stages: the plan needs at least one training stage") }
+    var stages: [StageSpec] = []
+    for (i, node) in nodes.enumerated() {
+      let m = try PlanMapping(node, path: "stages[\(i)]", allowed: ["name", "init_from", "steps", "seconds", "set"])
+      let name = try m.string("name") ?? "stage\(i + 1)"
+      guard !stages.contains(where: { $0.name == name }) else { throw PlanError("stages: two stages are named \(name)") }
+      let initFrom = try m.string("init_from")
+      if let initFrom, !stages.contains(where: { $0.name == initFrom }) {
+        throw PlanError("\(m.at("init_from")): \(initFrom) is not an earlier stage (earlier: \(stages.map(\.name).joined(separator: ", ")))")
+      }
+      let stage = StageSpec(name: name, initFrom: initFrom, steps: try m.int("steps"), seconds: try m.double("seconds"),
+                            set: try overrides(from: m["set"], path: m.at("set")))
+      switch compare {
+      case .time where (stage.seconds ?? 0) <= 0:
+        throw PlanError("\(m.at("seconds")): with compare: time every stage needs a positive time budget in seconds")
+      case .steps where (stage.steps ?? 0) <= 0:
+        throw PlanError("\(m.at("steps")): with compare: steps every stage needs a positive number of steps")
+      default: break
+      }
+      stages.append(stage)
+    }
+    return stages
+  }
+
+  static func readEvaluation(_ node: Node?) throws -> EvaluationProtocol {
+    let m = try PlanMapping(node, path: "evaluation", allowed: ["samples", "sampler", "sampling_steps", "eta", "batch_size",
+                                                                 "reference", "kid", "grid", "when", "seed"])
+    var e = EvaluationProtocol()
+    e.samples = try m.int("samples") ?? e.samples
+    e.sampler = try m.string("sampler") ?? e.sampler
+    e.samplingSteps = try m.int("sampling_steps") ?? e.samplingSteps
+    e.eta = try m.double("eta") ?? e.eta
+    e.batchSize = try m.int("batch_size") ?? e.batchSize
+    e.kid = try m.bool("kid") ?? e.kid
+    e.grid = try m.int("grid") ?? e.grid
+    e.seed = UInt64(max(0, try m.int("seed") ?? 0))
+    if let w = try m.string("when") {
+      guard let when = EvaluationTime(rawValue: w) else { throw PlanError("evaluation.when must be end or every_stage (got \(w))") }
+      e.when = when
+    }
+    guard ["ddim", "ddpm"].contains(e.sampler) else { throw PlanError("evaluation.sampler must be ddim or ddpm (got \(e.sampler))") }
+    guard e.samples >= 2 else { throw PlanError("evaluation.samples must be at least 2 (FID needs a covariance)") }
+    guard e.batchSize > 0, e.samplingSteps > 0, e.grid >= 0 else {
+      throw PlanError("evaluation.batch_size and sampling_steps must be positive, grid ≥ 0")
+    }
+    let r = try PlanMapping(m["reference"], path: "evaluation.reference", allowed: ["split", "count", "statistics"])
+    e.reference.split = try r.string("split") ?? e.reference.split
+    e.reference.count = try r.int("count") ?? e.reference.count
+    e.reference.statistics = try r.string("statistics")
+    guard e.reference.count >= 2 else { throw PlanError("evaluation.reference.count must be at least 2") }
+    return e
+  }
+
+  static func readDatasets(_ node: Node?) throws -> [String: [ConfigOverride]] {
+    guard let node, !node.isNullNode else { return [:] }
+    guard let map = node.mapping else { throw PlanError("datasets must map names to dataset settings") }
+    var out: [String: [ConfigOverride]] = [:]
+    for (k, v) in map {
+      guard let name = k.string else { continue }
+      guard let settings = v.mapping else { throw PlanError("datasets.\(name) must be a mapping of dataset keys (NAME, PATH, CLASSES, …)") }
+      // `about:` explains what the entry stands for; it is not a dataset key.
+      let keys = settings.filter { $0.key.string != "about" }.map { ($0.key, $0.value) }
+      out[name] = try overrides(from: Node(keys, Tag(.map), .block), path: "datasets.\(name)").map { ConfigOverride("dataset.\($0.key)", $0.value) }
+    }
+    return out
+  }
+
+  static func readAblation(_ node: Node, index: Int) throws -> Ablation {
+    let m = try PlanMapping(node, path: "ablations[\(index)]", allowed: ["name", "part", "action", "replacements", "metrics"])
+    guard let part = try m.string("part") else { throw PlanError("\(m.at("part")) is missing: name the ablated part") }
+    let actionText = try m.string("action") ?? "REPLACE"
+    guard let action = AblationAction(rawValue: actionText.uppercased()) else {
+      throw PlanError("\(m.at("action")) must be REMOVE or REPLACE (got \(actionText))")
+    }
+    let replacements = try m.sequence("replacements")
+    if action == .replace, replacements.isEmpty {
+      throw PlanError("\(m.at("replacements")): a REPLACE ablation needs at least one replacement")
+    }
+    let metrics = try m.sequence("metrics").map(\.text)
+    return Ablation(name: try m.string("name") ?? part, part: part, action: action, replacements: replacements,
+                    metrics: metrics.isEmpty ? ["FID", "training time"] : metrics)
+  }
+}

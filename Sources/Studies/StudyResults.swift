@@ -1,0 +1,148 @@
+// What a study records: per stage the run's measured times and loss curve, per variant the sums
+// over its stages (shared stages count for every variant that uses them) and its evaluation. Each
+// variant's result is its own file (`results/<slug>.json`), so a study can resume, run as an array of
+// jobs, and be reported at any point.
+import Foundation
+import Training
+
+/// The measurements of one training stage of a variant.
+public struct StageResult: Codable, Equatable, Sendable {
+  public var name: String
+  public var id: String
+  /// The run directory, relative to the study directory.
+  public var runDirectory: String
+  public var steps: Int
+  public var finalLoss: Double?
+  /// Seconds spent in training steps (the budget a `compare: time` plan equalises).
+  public var trainSeconds: Double
+  public var deviceSeconds: Double
+  /// Seconds of the stage's first step (tracing and kernel compilation), not in trainSeconds.
+  public var warmupSeconds: Double?
+  /// Wall-clock seconds of the stage's process, data preparation and checkpoints included.
+  public var wallSeconds: Double
+  public var imagesPerSecond: Double
+  public var peakMemoryBytes: Int
+  public var device: String
+  public var maskRatio: Double
+  public var lossCurve: [[Double]]
+  /// The evaluation after this stage (`evaluation.when: every_stage`, and the last stage always).
+  public var evaluation: EvaluationResult?
+}
+
+/// The outcome of one variant: `finished` with its numbers, or `failed` with the error.
+public struct VariantResult: Codable, Equatable, Sendable {
+  public var name: String
+  public var slug: String
+  public var studies: [String]
+  public var status: String
+  public var error: String?
+  public var key: String
+  public var fid: Double?
+  public var fidSamples: Int?
+  public var referenceSamples: Int?
+  public var kidMean: Double?
+  public var kidStd: Double?
+  /// Training-step seconds summed over the stages.
+  public var trainingSeconds: Double
+  public var deviceSeconds: Double
+  /// First-step (compilation) seconds summed over the stages, not in trainingSeconds.
+  public var warmupSeconds: Double
+  public var wallSeconds: Double
+  public var imagesPerSecond: Double
+  public var peakMemoryBytes: Int
+  public var evaluationSeconds: Double?
+  public var sampler: String?
+  public var grid: String?
+  public var stages: [StageResult]
+  /// Each stage's resolved configuration (YAML), by stage name.
+  public var settings: [String: String]
+
+  public var finished: Bool { status == "finished" }
+
+  /// A failed variant with its error and the stages that did finish.
+  static func failed(_ variant: Variant, error: String, stages: [StageResult]) -> VariantResult {
+    var r = VariantResult(variant: variant, stages: stages)
+    r.status = "failed"
+    r.error = error
+    return r
+  }
+
+  /// A finished variant: sums over `stages`, FID from the last stage's evaluation.
+  init(variant: Variant, stages: [StageResult]) {
+    name = variant.name
+    slug = variant.slug
+    studies = variant.studies
+    status = "finished"
+    key = variant.key
+    let images = stages.reduce(0) { $0 + $1.imagesPerSecond * $1.trainSeconds }
+    trainingSeconds = stages.reduce(0) { $0 + $1.trainSeconds }
+    deviceSeconds = stages.reduce(0) { $0 + $1.deviceSeconds }
+    warmupSeconds = stages.reduce(0) { $0 + ($1.warmupSeconds ?? 0) }
+    wallSeconds = stages.reduce(0) { $0 + $1.wallSeconds }
+    imagesPerSecond = trainingSeconds > 0 ? images / trainingSeconds : 0
+    peakMemoryBytes = stages.map(\.peakMemoryBytes).max() ?? 0
+    let e = stages.last?.evaluation
+    fid = e?.fid
+    fidSamples = e?.samples
+    referenceSamples = e?.referenceSamples
+    kidMean = e?.kidMean
+    kidStd = e?.kidStd
+    evaluationSeconds = e.map { _ in stages.compactMap(\.evaluation?.seconds).reduce(0, +) }
+    sampler = e?.sampler
+    grid = e?.grid
+    self.stages = stages
+    settings = Dictionary(variant.stages.map { ($0.name, $0.config.yaml()) }, uniquingKeysWith: { a, _ in a })
+  }
+}
+
+/// JSON as the study writes it: snake_case keys, sorted, readable.
+let resultsEncoder: JSONEncoder = {
+  let e = JSONEncoder()
+  e.keyEncodingStrategy = .convertToSnakeCase
+  e.outputFormatting = [.prettyPrinted, .sortedKeys]
+  e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+  return e
+}()
+
+let resultsDecoder: JSONDecoder = {
+  let d = JSONDecoder()
+  d.keyDecodingStrategy = .convertFromSnakeCase
+  d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+  return d
+}()
+
+/// The files of a study directory.
+public struct StudyDirectory {
+  public let url: URL
+  public init(_ url: URL) { self.url = url.standardizedFileURL }
+
+  public var runs: URL { url.appendingPathComponent("runs") }
+  public var results: URL { url.appendingPathComponent("results") }
+  public var evaluations: URL { url.appendingPathComponent("evaluations") }
+  public var report: URL { url.appendingPathComponent("report.md") }
+  public var html: URL { url.appendingPathComponent("report.html") }
+  public var resultsJSON: URL { url.appendingPathComponent("results.json") }
+  public var resultsCSV: URL { url.appendingPathComponent("results.csv") }
+
+  func run(_ stage: PlannedStage) -> URL { runs.appendingPathComponent(stage.directoryName) }
+  func result(_ slug: String) -> URL { results.appendingPathComponent("\(slug).json") }
+  func evaluation(stage: PlannedStage, key: String) -> URL {
+    evaluations.appendingPathComponent("\(stage.directoryName)-\(key).json")
+  }
+
+  /// Reads a JSON file written by the study; nil when absent or unreadable (then it is recomputed).
+  func read<T: Decodable>(_ type: T.Type, at url: URL) -> T? {
+    guard let data = try? Data(contentsOf: url) else { return nil }
+    return try? resultsDecoder.decode(type, from: data)
+  }
+
+  func write<T: Encodable>(_ value: T, to url: URL) throws {
+    try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+    try writeAtomically(try resultsEncoder.encode(value), to: url)
+  }
+
+  /// The recorded result of each variant of `experiment` that has one (in the experiment's order).
+  public func recordedResults(_ experiment: Experiment) -> [VariantResult] {
+    experiment.variants.compactMap { v in read(VariantResult.self, at: result(v.slug)).flatMap { $0.key == v.key ? $0 : nil } }
+  }
+}

@@ -1,0 +1,145 @@
+// Runs an expanded plan: each distinct stage trains once (resuming when interrupted, reused when
+// finished), each variant is evaluated and its result written at once, a failure is recorded and
+// the rest go on, and the report is rewritten after every variant.
+import Foundation
+import Training
+
+/// What a study run reports while it runs (the CLI prints them; the runner never prints).
+public enum StudyEvent {
+  case variantStarted(Variant, index: Int, total: Int)
+  /// A finished variant result from an earlier run is kept.
+  case variantReused(VariantResult)
+  case stageStarted(PlannedStage, variant: String, resuming: Bool)
+  case stageReused(PlannedStage, variant: String)
+  /// Another process holds the stage's run directory (an array job training a shared stage).
+  case waiting(PlannedStage)
+  case training(TrainingEvent)
+  case referenceProgress(done: Int, total: Int, imagesPerSecond: Double)
+  case sampling(done: Int, total: Int)
+  case variantFinished(VariantResult)
+  case variantFailed(VariantResult)
+  case reportWritten(URL)
+}
+
+/// Runs the variants of one experiment in one study directory.
+public final class StudyRunner {
+  public let experiment: Experiment
+  public let directory: StudyDirectory
+  /// Seconds between checks while another process trains a shared stage.
+  public var waitInterval: Double = 10
+  private let evaluator: Evaluator
+  private var failedStages: [String: String] = [:]
+
+  public init(experiment: Experiment, directory: URL) {
+    self.experiment = experiment
+    self.directory = StudyDirectory(directory)
+    self.evaluator = Evaluator(studyDirectory: self.directory.url)
+  }
+
+  /// Runs the selected variants (all when `only` is nil) and writes the report; returns their results.
+  @discardableResult
+  public func run(only: String? = nil, events: @escaping (StudyEvent) -> Void = { _ in }) throws -> [VariantResult] {
+    let selected = try experiment.select(only)
+    try FileManager.default.createDirectory(at: directory.url, withIntermediateDirectories: true)
+    try writeAtomically(Data(experiment.plan.resolvedYAML.utf8), to: directory.url.appendingPathComponent("plan.resolved.yaml"))
+    var results: [VariantResult] = []
+    for (i, variant) in selected.enumerated() {
+      if let done = directory.read(VariantResult.self, at: directory.result(variant.slug)), done.finished, done.key == variant.key {
+        events(.variantReused(done))
+        results.append(done)
+        continue
+      }
+      events(.variantStarted(variant, index: i + 1, total: selected.count))
+      let result = run(variant, events: events)
+      try directory.write(result, to: directory.result(variant.slug))
+      events(result.finished ? .variantFinished(result) : .variantFailed(result))
+      results.append(result)
+      try writeReport(events: events)
+    }
+    try writeReport(events: events)
+    return results
+  }
+
+  /// Rewrites report.md, report.html, results.json and results.csv from the recorded results.
+  public func writeReport(events: (StudyEvent) -> Void = { _ in }) throws {
+    let report = StudyReport(experiment: experiment, results: directory.recordedResults(experiment), machine: .current)
+    try report.write(to: directory)
+    events(.reportWritten(directory.html))
+  }
+
+  /// Trains and evaluates one variant; errors become a failed result.
+  private func run(_ variant: Variant, events: @escaping (StudyEvent) -> Void) -> VariantResult {
+    var stages: [StageResult] = []
+    do {
+      for (i, stage) in variant.stages.enumerated() {
+        if let reason = failedStages[stage.id] { throw PlanError("stage \(stage.name) failed earlier in this run: \(reason)") }
+        let summary: RunSummary
+        do {
+          summary = try train(stage, variant: variant.name, events: events)
+        } catch {
+          failedStages[stage.id] = "\(error)"
+          throw error
+        }
+        let last = i == variant.stages.count - 1
+        let evaluation = last || variant.evaluation.when == .everyStage ? try evaluate(stage, variant: variant, events: events) : nil
+        stages.append(StageResult(
+          name: stage.name, id: stage.id, runDirectory: "runs/\(stage.directoryName)", steps: summary.steps, finalLoss: summary.finalLoss,
+          trainSeconds: summary.trainSeconds, deviceSeconds: summary.deviceSeconds,
+          warmupSeconds: summary.warmupSeconds, wallSeconds: summary.wallSeconds,
+          imagesPerSecond: summary.imagesPerSecond, peakMemoryBytes: summary.peakMemoryBytes, device: summary.device,
+          maskRatio: stage.config.dataset.maskRatio, lossCurve: summary.lossCurve, evaluation: evaluation))
+      }
+      return VariantResult(variant: variant, stages: stages)
+    } catch {
+      return .failed(variant, error: "\(error)", stages: stages)
+    }
+  }
+
+  /// Trains `stage` (or resumes it, or reuses it when it has finished) and returns its summary.
+  private func train(_ stage: PlannedStage, variant: String, events: @escaping (StudyEvent) -> Void) throws -> RunSummary {
+    let url = directory.run(stage)
+    let run = RunDirectory(url)
+    var announcedWait = false
+    while true {
+      if let summary = finishedSummary(run) {
+        events(.stageReused(stage, variant: variant))
+        return summary
+      }
+      guard run.isLockedByAnotherProcess else { break }
+      if !announcedWait { events(.waiting(stage)) }
+      announcedWait = true
+      Thread.sleep(forTimeInterval: waitInterval)
+    }
+    var config = stage.config
+    if let parent = stage.parent {
+      guard let p = experiment.uniqueStages.first(where: { $0.id == parent }) else { throw PlanError("stage \(stage.name) lost its parent") }
+      config.pretrainedModelCkpt = directory.run(p).path
+    }
+    let resuming = run.latestCheckpoint != nil
+    events(.stageStarted(stage, variant: variant, resuming: resuming))
+    return try Trainer(config: config, runDirectory: url).train(resume: resuming) { events(.training($0)) }
+  }
+
+  /// The summary of a run that reached its budget.
+  private func finishedSummary(_ run: RunDirectory) -> RunSummary? {
+    guard let data = try? Data(contentsOf: run.summary) else { return nil }
+    return try? JSONDecoder().decode(RunSummary.self, from: data)
+  }
+
+  /// Evaluates the newest checkpoint of `stage` with the variant's protocol (cached per stage and protocol).
+  private func evaluate(_ stage: PlannedStage, variant: Variant, events: @escaping (StudyEvent) -> Void) throws -> EvaluationResult {
+    let spec = variant.evaluation
+    let key = String(fnv1aHex("\(spec)").prefix(10))
+    let cache = directory.evaluation(stage: stage, key: key)
+    if let done = directory.read(EvaluationResult.self, at: cache) { return done }
+    let reference = try evaluator.reference(for: variant.stages.last!.config, spec.reference) { done, total, rate in
+      events(.referenceProgress(done: done, total: total, imagesPerSecond: rate))
+    }
+    let result = try evaluator.evaluate(run: directory.run(stage), spec: spec, reference: reference,
+                                        gridName: "\(stage.directoryName)-\(key)") { done, total in
+      events(.sampling(done: done, total: total))
+    }
+    try directory.write(result, to: cache)
+    return result
+  }
+}

@@ -1,0 +1,139 @@
+// Plans: the shipped ones expand under both presets, parts change what they should, shared stages
+// are shared, and mistakes are errors that name the key or list the known parts.
+import Foundation
+import Training
+import XCTest
+@testable import Studies
+
+final class PlanTests: XCTestCase {
+  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+  func plan(_ yaml: String, preset: String? = nil) throws -> Experiment {
+    try Experiment(plan: try StudyPlan(yaml: yaml, name: "test", preset: preset))
+  }
+
+  func testEveryShippedPlanExpandsUnderBothPresets() throws {
+    let plans = try FileManager.default.contentsOfDirectory(at: Self.root.appendingPathComponent("plans"), includingPropertiesForKeys: nil)
+      .filter { $0.pathExtension == "yaml" }
+    XCTAssertGreaterThanOrEqual(plans.count, 7)
+    for url in plans {
+      for preset in ["quick", "paper"] {
+        let e = try Experiment(plan: try StudyPlan.load(url, preset: preset))
+        XCTAssertFalse(e.studies.isEmpty, url.lastPathComponent)
+        XCTAssertGreaterThanOrEqual(e.variants.count, 2, "\(url.lastPathComponent) \(preset)")
+        XCTAssertEqual(e.plan.compare, preset == "quick" ? .time : .steps)
+        for v in e.variants { XCTAssertTrue(v.stages.allSatisfy { $0.config.network.imgSize == (preset == "quick" ? 32 : 64) }) }
+      }
+    }
+  }
+
+  func testDemoPlanCoversTheSeedAblationsAtEqualTime() throws {
+    let e = try Experiment(plan: try StudyPlan.load(Self.root.appendingPathComponent("plans/demo.yaml"), preset: "quick"))
+    XCTAssertEqual(e.studies.map(\.name), ["Positional information", "Single-stage training", "Mask rate"])
+    let baseline = e.variants[0]
+    XCTAssertEqual(baseline.stages.map(\.name), ["pretrain", "finetune"])
+    XCTAssertEqual(baseline.stages[0].config.dataset.maskRatio, 0.9)
+    XCTAssertEqual(baseline.stages[1].config.dataset.maskRatio, 0)
+    XCTAssertEqual(baseline.stages[1].parent, baseline.stages[0].id)
+    let total = baseline.stages.compactMap(\.config.trainSeconds).reduce(0, +)
+
+    let noH = try XCTUnwrap(e.variants.first { $0.name.contains("without position") })
+    XCTAssertFalse(noH.stages[0].config.network.usePosEmbed, "H is removed in masked pre-training")
+    XCTAssertTrue(noH.stages[1].config.network.usePosEmbed, "fine-tuning keeps its position embedding")
+
+    let single = e.studies[1].rows
+    XCTAssertEqual(single.count, 3)
+    for slug in single.map(\.slug).dropFirst() {
+      let v = try XCTUnwrap(e.variants.first { $0.slug == slug })
+      XCTAssertEqual(v.stages.count, 1)
+      XCTAssertEqual(v.stages[0].config.trainSeconds, total, "single-stage variants get the whole budget")
+      XCTAssertNil(v.stages[0].parent)
+    }
+    let mdsm = try XCTUnwrap(e.variants.first { $0.slug == single[1].slug }), dsm = try XCTUnwrap(e.variants.first { $0.slug == single[2].slug })
+    XCTAssertEqual(mdsm.stages[0].config.dataset.maskRatio, 0.9)
+    XCTAssertEqual(dsm.stages[0].config.dataset.maskRatio, 0)
+
+    // Mask rate 0.9 is the baseline itself: one variant, two labels, no second run.
+    let rates = e.studies[2].rows
+    XCTAssertEqual(rates.count, 2)
+    XCTAssertEqual(rates[0].slug, baseline.slug)
+    XCTAssertTrue(rates[0].label.contains("0.9"))
+    XCTAssertEqual(e.variants.count, 5)
+    XCTAssertEqual(e.uniqueStages.count, 8)
+  }
+
+  func testStagesSharedByVariantsRunOnce() throws {
+    let e = try Experiment(plan: try StudyPlan.load(Self.root.appendingPathComponent("plans/limited_data.yaml"), preset: "quick"))
+    XCTAssertEqual(e.variants.count, 3)
+    XCTAssertEqual(Set(e.variants.map { $0.stages[0].id }).count, 1, "one pre-training for every fraction")
+    XCTAssertEqual(Set(e.variants.map { $0.stages[1].id }).count, 3)
+    XCTAssertEqual(e.variants.map { $0.stages[1].config.dataset.fraction }, [1, 0.1, 0.01])
+    XCTAssertEqual(e.uniqueStages.count, 4)
+  }
+
+  func testPretrainingDatasetStudyFineTunesOnTheTarget() throws {
+    let e = try Experiment(plan: try StudyPlan.load(Self.root.appendingPathComponent("plans/pretrain_dataset.yaml"), preset: "quick"))
+    XCTAssertEqual(e.variants.count, 2, "the unused baseline is not trained")
+    XCTAssertEqual(e.variants[0].stages[0].config.dataset.classes, [0, 2, 4, 6])
+    XCTAssertEqual(e.variants[1].stages[0].config.dataset.classes, [5, 7, 9])
+    for v in e.variants {
+      XCTAssertEqual(v.stages[1].config.dataset.classes, [1, 3, 8])
+      XCTAssertEqual(v.stages[1].config.dataset.fraction, 0.1)
+    }
+  }
+
+  func testStepBudgetsSumForSingleStage() throws {
+    let e = try plan("""
+      ablations: [{name: S, part: schedule, action: REPLACE, replacements: [mdsm_only]}]
+      """, preset: "paper")
+    XCTAssertEqual(e.variants[1].stages[0].config.trainSteps, 400_000)
+    XCTAssertNil(e.variants[1].stages[0].config.trainSeconds)
+  }
+
+  func testMistakesNameTheKeyAndTheFix() throws {
+    func message(_ yaml: String, preset: String? = nil) -> String {
+      do { _ = try plan(yaml, preset: preset); return "no error" } catch { return "\(error)" }
+    }
+    XCTAssertTrue(message("ablation: []").contains("did you mean ablations"), message("ablation: []"))
+    XCTAssertTrue(message("evaluation: {sample: 10}").contains("evaluation.sample; did you mean samples"))
+    XCTAssertTrue(message("base: {lrr: 0.1}").contains("did you mean lr"))
+    let unknown = message("ablations: [{part: colour of the sky, action: REMOVE}]")
+    XCTAssertTrue(unknown.contains("unknown ablated part") && unknown.contains("mask rate") && unknown.contains("position embedding"), unknown)
+    XCTAssertTrue(message("ablations: [{part: network.mlp_ration, action: REPLACE, replacements: [2]}]").contains("did you mean network.mlp_ratio"))
+    XCTAssertTrue(message("ablations: [{part: mask rate, action: REMOVE}]").contains("cannot be removed"))
+    XCTAssertTrue(message("ablations: [{part: mask rate, action: REPLACE}]").contains("needs at least one replacement"))
+    XCTAssertTrue(message("ablations: [{part: mask rate, action: REPLACE, replacements: [1.5]}]").contains("MASK_RATIO must be in [0, 1)"))
+    XCTAssertTrue(message("ablations: [{part: pre-training dataset, action: REPLACE, replacements: [ImageNet]}]").contains("not under the plan's datasets"))
+    XCTAssertTrue(message("ablations: []", preset: "huge").contains("unknown preset huge"))
+    XCTAssertTrue(message("compare: steps\nablations: []", preset: "quick").contains("needs a positive number of steps"))
+    XCTAssertTrue(message("stages: [{name: a, init_from: b, seconds: 1}]").contains("not an earlier stage"))
+  }
+
+  func testPartsAreRecognisedFromHowPeopleWriteThem() throws {
+    XCTAssertEqual(try PlanPart.parse("Addition of positional information H to the input before masking"), .positionEmbedding)
+    XCTAssertEqual(try PlanPart.parse("Two-stage training framework (masked pre-training + denoising fine-tuning)"), .schedule)
+    XCTAssertEqual(try PlanPart.parse("masking rate"), .maskRate)
+    XCTAssertEqual(try PlanPart.parse("pre-training dataset"), .pretrainDataset)
+    XCTAssertEqual(try PlanPart.parse("masking strategy"), .maskType)
+    XCTAssertEqual(try PlanPart.parse("fine-tuning data size"), .finetuneFraction)
+    XCTAssertEqual(try PlanPart.parse("network.mlp_ratio"), .config("network.mlp_ratio"))
+    for (name, _) in PlanPart.known.dropLast() { XCTAssertNoThrow(try PlanPart.parse(name), name) }
+    XCTAssertEqual(try ScheduleChoice.parse("Single-stage training using the Masked Denoising Score Matching (MDSM) objective"), .mdsmOnly)
+  }
+
+  func testReplacementsChangeTheMaskedStagesOnly() throws {
+    let e = try plan("""
+      ablations:
+        - {name: T, part: mask type, action: REPLACE, replacements: [block 2, crop 3]}
+        - {name: N, part: noise schedule, action: REPLACE, replacements: [linear]}
+      """)
+    let block = e.variants[1], crop = e.variants[2], linear = e.variants[3]
+    XCTAssertEqual(block.stages[0].config.dataset.maskType, "block")
+    XCTAssertEqual(block.stages[0].config.dataset.maskBlockSize, 2)
+    XCTAssertEqual(block.stages[1].config.dataset.maskType, "patch")
+    XCTAssertEqual(crop.stages[0].config.dataset.maskCropSize, 3)
+    XCTAssertEqual(block.stages[1].parent, block.stages[0].id)
+    XCTAssertNotEqual(block.stages[1].id, e.variants[0].stages[1].id, "a changed parent changes the child")
+    XCTAssertEqual(linear.stages.map(\.config.betaSchedule), ["linear", "linear"])
+  }
+}
