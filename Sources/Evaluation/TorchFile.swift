@@ -39,8 +39,21 @@ public struct TorchFile {
       guard blob.count >= r.storageCount * item else {
         throw UntrustedFileError("\(source): storage \(r.storageKey) holds \(blob.count) bytes, the pickle claims \(r.storageCount * item)")
       }
-      // Copy the (possibly strided) view into a contiguous buffer.
-      let count = r.shape.reduce(1, *)
+      var count = 1
+      for d in r.shape {
+        let (m, overflow) = count.multipliedReportingOverflow(by: d)
+        guard !overflow, m <= 1 << 34 else { throw UntrustedFileError("\(source): a tensor of shape \(r.shape) is beyond any real file") }
+        count = m
+      }
+      // Row-major views (all of a saved state dict) are one range of the storage: copy it whole, since
+      // the element-wise walk below costs seconds on a full training checkpoint.
+      var rowMajor = [Int](repeating: 1, count: r.shape.count)
+      for d in stride(from: r.shape.count - 2, through: 0, by: -1) { rowMajor[d] = rowMajor[d + 1] * r.shape[d + 1] }
+      if count > 0, zip(zip(r.shape, r.strides), rowMajor).allSatisfy({ $0.0 == 1 || $0.1 == $1 }) {
+        let start = blob.startIndex + r.offset * item
+        return try blob[start..<(start + count * item)].withUnsafeBytes { try Tensor(bytes: $0, shape: r.shape, dtype: dtypes[r.dtype]!) }
+      }
+      // Copy the strided view into a contiguous buffer.
       var bytes = [UInt8](repeating: 0, count: count * item)
       blob.withUnsafeBytes { src in
         bytes.withUnsafeMutableBytes { dst in

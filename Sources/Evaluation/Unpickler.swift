@@ -3,6 +3,7 @@
 // `torch._utils._rebuild_tensor_v2` / `_rebuild_parameter`, `collections.OrderedDict`,
 // `torch.*Storage`, `torch.jit._pickle.build_intlist`, and TorchScript module classes
 // (`__torch__.*`), which become plain objects holding their state. Anything else is an error.
+// (A state dict's `_metadata` attribute, set on the OrderedDict by BUILD, is read and dropped.)
 import Foundation
 
 /// A value a pickle built.
@@ -179,8 +180,13 @@ public struct Unpickler {
         stack.append(.object(PickleObject(className: name)))
       case 0x62:  // BUILD
         let state = try pop()
-        guard case let .object(o)? = stack.last else { throw fail("BUILD on a non-object") }
-        o.state = state
+        switch (stack.last, state) {
+        case let (.object(o)?, _): o.state = state
+        // A state_dict is an OrderedDict with a `_metadata` attribute (module versions); pickle restores
+        // it by BUILD on the dict. That attribute is plain data we have no use for, so it is dropped.
+        case (.dict?, .dict): break
+        default: throw fail("BUILD on a non-object")
+        }
       case 0x51:  // BINPERSID
         guard case let .tuple(t) = try pop(), t.count == 5, case .string("storage") = t[0],
               case let .global(type) = t[1], let dtype = storageTypes[type], case let .string(key) = t[2],

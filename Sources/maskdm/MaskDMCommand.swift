@@ -8,7 +8,7 @@ import Engine
 struct MaskDMCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "maskdm",
-    abstract: "Masked diffusion models (MaskDM): train, sample, measure FID, run ablation studies.",
+    abstract: "Masked diffusion models (MaskDM): train, sample, convert the authors' checkpoints, measure FID, run ablation studies.",
     subcommands: allSubcommands)
 }
 
@@ -17,6 +17,7 @@ let allSubcommands: [ParsableCommand.Type] = [
   PrepareCommand.self,
   TrainCommand.self,
   SampleCommand.self,
+  ConvertCommand.self,
   FIDCommand.self,
   StudyCommand.self,
   BenchCommand.self,
