@@ -44,6 +44,8 @@ public struct SamplingJob {
       }
       let diffusion = try config.diffusion()
       let n = config.network
+      // One traced, fused forward pass reused for every step (the weights are fixed while sampling).
+      let forward = try CompiledFunction { inputs in [try model(inputs[0], timesteps: inputs[1], visible: nil)] }
       var done = 0
       var key = try PRNGKey(seed: seed)
       while done < count {
@@ -51,7 +53,7 @@ public struct SamplingJob {
         let parts = try key.split(2)
         key = parts[0]
         let images = try diffusion.sample(
-          model: { x, t in try model(x, timesteps: t, visible: nil) }, shape: [b, n.inChans, n.imgSize, n.imgSize],
+          model: { x, t in try forward([x, t])[0] }, shape: [b, n.inChans, n.imgSize, n.imgSize],
           sampler: sampler, key: parts[1], progress: nil)
         try eval(images)
         try consume(images, done)

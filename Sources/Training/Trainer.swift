@@ -152,7 +152,8 @@ public final class Trainer {
           try run.appendMetrics(["event": "step", "step": number, "loss": loss, "lr": lr,
                                  "images_per_second": rate, "train_seconds": state.trainSeconds])
           events(.step(StepReport(step: number, totalSteps: config.trainSteps, loss: loss, learningRate: lr,
-                                  imagesPerSecond: rate, trainSeconds: state.trainSeconds, etaSeconds: eta)))
+                                  imagesPerSecond: rate, trainSeconds: state.trainSeconds, etaSeconds: eta,
+                                  budgetSeconds: config.trainSeconds)))
         }
         if number % config.saveAndSampleEvery == 0 || !budgetLeft() {
           try checkpoint()

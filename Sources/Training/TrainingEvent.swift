@@ -13,6 +13,8 @@ public struct StepReport: Sendable {
   public var trainSeconds: Double
   /// Estimated seconds to the end (by steps or by the time budget, whichever ends first).
   public var etaSeconds: Double?
+  /// The run's time budget (`train_seconds`), when it has one.
+  public var budgetSeconds: Double? = nil
 }
 
 /// The outcome of a finished run.

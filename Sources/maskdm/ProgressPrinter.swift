@@ -21,11 +21,14 @@ final class ProgressPrinter {
       line("initialised from \(from.path)" + (missing.isEmpty ? "" : "; missing: \(missing.joined(separator: ", "))")
              + (unexpected.isEmpty ? "" : "; unexpected: \(unexpected.joined(separator: ", "))"), keep: true)
     case let .step(r):
-      let fraction = r.totalSteps > 0 ? Double(r.step) / Double(r.totalSteps) : 0
+      // A time budget that ends first is the progress people care about.
+      let byTime = r.budgetSeconds.map { b in Double(r.totalSteps - r.step) * r.trainSeconds / Double(max(r.step, 1)) > b - r.trainSeconds } ?? false
+      let fraction = byTime ? r.trainSeconds / r.budgetSeconds! : r.totalSteps > 0 ? Double(r.step) / Double(r.totalSteps) : 0
       let width = 24
-      let filled = Int(fraction * Double(width))
+      let filled = max(0, min(width, Int(fraction * Double(width))))
       let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-      line(String(format: "[%@] %d/%d loss %.4f  %.1f img/s  lr %.1e  ETA %@", bar, r.step, r.totalSteps, r.loss,
+      let position = byTime ? String(format: "step %d, %.0f/%.0f s", r.step, r.trainSeconds, r.budgetSeconds!) : "\(r.step)/\(r.totalSteps)"
+      line(String(format: "[%@] %@ loss %.4f  %.1f img/s  lr %.1e  ETA %@", bar, position, r.loss,
                   r.imagesPerSecond, r.learningRate, duration(r.etaSeconds ?? 0)), keep: !interactive)
     case let .checkpoint(step, url):
       if !interactive { line("checkpoint step \(step): \(url.lastPathComponent)", keep: true) }
