@@ -31,13 +31,8 @@ public final class Attention: Module {
       let bias = try Tensor.concatenate([self["q_bias"], Tensor.zeros([d]), self["v_bias"]])
       packed = try packed + bias
     }
-    let hd = d / heads
-    let split = try packed.reshaped([b, l, 3, heads, hd]).transposed([2, 0, 3, 1, 4])  // (3, B, H, L, hd)
-    let q = try split.slice(axis: 0, 0..<1).squeezed([0])
-    let k = try split.slice(axis: 0, 1..<2).squeezed([0])
-    let v = try split.slice(axis: 0, 2..<3).squeezed([0])
-    let o = try Tensor.scaledDotProductAttention(queries: q, keys: k, values: v, scale: Float(1 / Double(hd).squareRoot()))
-    return try proj(o.transposed([0, 2, 1, 3]).reshaped([b, l, d]))  // (B, L, D)
+    let o = try Tensor.attention(packedQKV: packed, heads: heads, scale: Float(1 / Double(d / heads).squareRoot()))
+    return try proj(o)  // (B, L, D)
   }
 }
 

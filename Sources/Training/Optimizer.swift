@@ -41,6 +41,16 @@ public struct AdamW: Equatable, Sendable {
     let p1 = try decayed - m1 / denom * s[2]
     return (p1, m1, v1)
   }
+
+  /// `update` followed by the EMA step `ema·d + p'·(1 - d)`, fused into one pass per parameter on the
+  /// CPU. `scalars` is float32 `scalars(lr:step:) + [d]`. Returns p', m', v' and the new EMA weights.
+  public func updateWithEMA(parameter p: Tensor, gradient g: Tensor, m: Tensor, v: Tensor, ema: Tensor,
+                            scalars: Tensor, decay: Bool) throws -> (Tensor, Tensor, Tensor, Tensor)
+  {
+    let r = try Tensor.adamwEMAUpdate(parameter: p, gradient: g, m: m, v: v, ema: ema, scalars: scalars,
+                                      beta1: beta1, beta2: beta2, eps: eps, weightDecay: decay)
+    return (r.parameter, r.m, r.v, r.ema)
+  }
 }
 
 /// Linear warm-up `min(step / warmup, 1)` then constant (the authors use no decay).

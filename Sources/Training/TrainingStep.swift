@@ -57,7 +57,6 @@ final class TrainingStep {
     let params = Array(flat[0..<n]), m = Array(flat[n..<2 * n]), v = Array(flat[2 * n..<3 * n])
     let ema = Array(flat[3 * n..<4 * n])
     let images = flat[4 * n], key = PRNGKey(flat[4 * n + 1]), scalars = flat[4 * n + 2]
-    let s = try (0..<5).map { try scalars.slice(axis: 0, $0..<($0 + 1)).reshaped([]) }
 
     let micro = config.gradientAccumulateEvery
     let batch = images.shape[0]
@@ -74,14 +73,13 @@ final class TrainingStep {
     if let maxNorm = config.clipGrad { gradients = try clipGlobalNorm(gradients, maxNorm: maxNorm).0 }
 
     var newParams: [Tensor] = [], newM: [Tensor] = [], newV: [Tensor] = [], newEMA: [Tensor] = []
-    let decay = s[4]
     for i in 0..<n {
-      let (p, m1, v1) = try adam.update(parameter: params[i], gradient: gradients[i], m: m[i], v: v[i],
-                                        s: Array(s[0..<4]), decay: AdamW.decays(names[i]))
+      let (p, m1, v1, e1) = try adam.updateWithEMA(parameter: params[i], gradient: gradients[i], m: m[i], v: v[i],
+                                                   ema: ema[i], scalars: scalars, decay: AdamW.decays(names[i]))
       newParams.append(p)
       newM.append(m1)
       newV.append(v1)
-      newEMA.append(try ema[i] * decay + p * (1 - decay))
+      newEMA.append(e1)
     }
     return newParams + newM + newV + newEMA + [loss]
   }

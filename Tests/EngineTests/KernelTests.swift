@@ -51,3 +51,53 @@ extension KernelTests {
     }
   }
 }
+
+extension KernelTests {
+  func testAttention() throws {
+    // (batch, tokens, heads, head_dim): odd token counts and head sizes exercise the kernel's edge
+    // tiles (16 columns, 4 rows at a time); one (batch, head) pair and many split across threads.
+    let cases = [(1, 1, 1, 8), (2, 7, 2, 5), (3, 65, 4, 16), (2, 130, 2, 64), (64, 7, 4, 64)]
+    for (i, (b, l, h, hd)) in cases.enumerated() {
+      try onEngine {
+        let keys = try PRNGKey(seed: UInt64(40 + i)).split(2)
+        let qkv = try Random.normal([b, l, 3 * h * hd], scale: 1.5, key: keys[0])
+        let probe = try Random.normal([b, l, h * hd], key: keys[1])
+        let scale = Float(1 / Double(hd).squareRoot())
+        let name = "attention \(b)x\(l) heads \(h) head_dim \(hd)"
+        let fast = try Tensor.attention(packedQKV: qkv, heads: h, scale: scale)
+        let slow = try Tensor.attention(packedQKV: qkv, heads: h, scale: scale, fast: false)
+        assertClose(try fast.doubles(), try slow.doubles(), tolerance: 2e-5, "\(name) forward")
+        let g: (Bool) throws -> Tensor = { useFast in
+          try grad([qkv]) { try (Tensor.attention(packedQKV: $0[0], heads: h, scale: scale, fast: useFast) * probe).sum() }[0]
+        }
+        assertClose(try g(true).doubles(), try g(false).doubles(), tolerance: 5e-5, "\(name) gradient")
+      }
+    }
+  }
+
+  func testAdamWEMAUpdate() throws {
+    // The fused update against the same formula composed from MLX ops, for a decayed and an
+    // exempt parameter, on a size that does not split evenly across threads.
+    try onEngine {
+      let keys = try PRNGKey(seed: 7).split(5)
+      let shape = [3, 40_009]
+      let p = try Random.normal(shape, key: keys[0]), g = try Random.normal(shape, scale: 0.1, key: keys[1])
+      let m = try Random.normal(shape, scale: 0.01, key: keys[2])
+      let v = try Random.uniform(shape, low: 0, high: 1e-3, key: keys[3])
+      let e = try Random.normal(shape, key: keys[4])
+      // A large learning rate and a small EMA decay, so that every term moves the outputs visibly.
+      let scalars = try Tensor([1e-2, 1e-2 * 0.03, 1e-2 / 0.0199, 0.14, 0.75] as [Float])
+      for decay in [true, false] {
+        let run: (Bool) throws -> [[Double]] = { fast in
+          let r = try Tensor.adamwEMAUpdate(parameter: p, gradient: g, m: m, v: v, ema: e, scalars: scalars,
+                                            beta1: 0.99, beta2: 0.99, eps: 1e-8, weightDecay: decay, fast: fast)
+          return try [r.parameter, r.m, r.v, r.ema].map { try $0.doubles() }
+        }
+        let (fast, slow) = (try run(true), try run(false))
+        for (i, name) in ["parameter", "m", "v", "ema"].enumerated() {
+          assertClose(fast[i], slow[i], tolerance: 1e-6, "adamw_ema \(name) (decay \(decay))")
+        }
+      }
+    }
+  }
+}

@@ -176,6 +176,17 @@ const char* mlxs_version(void);
 /* ---- this project's CPU kernels (MLX's own ops on the GPU and for other dtypes) ---- */
 /** Exact GELU; fast = 0 forces the composition of MLX ops (the reference the kernel is tested against). */
 int mlxs_gelu(mlxs_array* out, mlxs_array x, int fast);
+/**
+ * Multi-head self-attention from the packed projection: qkv (B, L, 3*D) laid out as (B, L, 3, heads,
+ * head_dim) -> (B, L, D), softmax(q kᵀ * scale) v per head. fast = 0 forces MLX's composition.
+ */
+int mlxs_attention(mlxs_array* out, mlxs_array qkv, int heads, float scale, int fast);
+/**
+ * AdamW (PyTorch's formula) then the EMA update of one parameter, in one pass. scalars: float32
+ * [lr, lr * weight_decay, lr / bias1, sqrt(bias2), ema_decay]. Appends p', m', v', ema' to out.
+ */
+int mlxs_adamw_ema(mlxs_vec out, mlxs_array p, mlxs_array g, mlxs_array m, mlxs_array v, mlxs_array ema,
+                   mlxs_array scalars, double beta1, double beta2, double eps, int weight_decay, int fast);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,142 @@
+// One fused pass of PyTorch's AdamW (decoupled weight decay) followed by the EMA update, for one
+// parameter tensor, as torch.optim.AdamW and ema-pytorch compute it:
+//   p' = p * (1 - lr*wd)                      (when the parameter is decayed)
+//   m1 = m + (g - m) * (1 - beta1)
+//   v1 = v * beta2 + g*g * (1 - beta2)
+//   p1 = p' - m1 / (sqrt(v1) / sqrt(bias2) + eps) * (lr / bias1)
+//   e1 = e * d + p1 * (1 - d)
+// Composed from MLX ops this is about a dozen passes over memory per parameter; here it is one, split
+// across threads, and the outputs reuse the inputs' buffers when MLX says they may (donation).
+#include <cmath>
+
+#include "dispatch.h"
+#include "fastmath.h"
+#include "parallel.h"
+
+namespace cmlx {
+namespace {
+
+/** The per-step scalars, read from a float32 array of 5: lr, lr*wd, lr/bias1, sqrt(bias2), ema decay. */
+struct StepScalars {
+  float lr_wd, step_size, sqrt_bias2, decay;
+};
+
+struct AdamWConstants {
+  float one_minus_beta1, beta2, one_minus_beta2, eps;
+  bool weight_decay;
+};
+
+MASKDM_VECTORIZE void adamw_ema_loop(const float* p, const float* g, const float* m, const float* v, const float* e,
+                                     float* po, float* mo, float* vo, float* eo, size_t b, size_t end,
+                                     AdamWConstants c, StepScalars s) {
+  const float keep = c.weight_decay ? 1.0f - s.lr_wd : 1.0f;
+  const float one_minus_decay = 1.0f - s.decay;
+  for (size_t i = b; i < end; ++i) {
+    float gi = g[i], mi = m[i];
+    float m1 = mi + (gi - mi) * c.one_minus_beta1;
+    float v1 = v[i] * c.beta2 + gi * gi * c.one_minus_beta2;
+    float p1 = p[i] * keep - m1 / (std::sqrt(v1) / s.sqrt_bias2 + c.eps) * s.step_size;
+    float e1 = e[i] * s.decay + p1 * one_minus_decay;
+    po[i] = p1;
+    mo[i] = m1;
+    vo[i] = v1;
+    eo[i] = e1;
+  }
+}
+
+class AdamWEMA : public mx::Primitive {
+ public:
+  AdamWEMA(mx::Stream s, AdamWConstants c) : Primitive(s), c_(c) {}
+
+  void eval_cpu(const std::vector<mx::array>& inputs, std::vector<mx::array>& outputs) override {
+    // Outputs p1, m1, v1, e1 may take over the buffers of inputs p, m, v, e.
+    static const int donors[4] = {0, 2, 3, 4};
+    auto& encoder = mx::cpu::get_command_encoder(stream());
+    std::vector<mx::array> in, out;
+    for (auto& a : inputs) {
+      encoder.set_input_array(a);
+      in.push_back(mx::array::unsafe_weak_copy(a));
+    }
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      auto& o = outputs[i];
+      const auto& donor = inputs[donors[i]];
+      if (donor.is_donatable() && donor.flags().row_contiguous)
+        o.copy_shared_buffer(donor);
+      else
+        o.set_data(mx::allocator::malloc(o.nbytes()));
+      encoder.set_output_array(o);
+      out.push_back(mx::array::unsafe_weak_copy(o));
+    }
+    AdamWConstants c = c_;
+    encoder.dispatch([in = std::move(in), out = std::move(out), c]() mutable {
+      const float* sc = in[5].data<float>();
+      StepScalars s{sc[1], sc[2], sc[3], sc[4]};
+      const float *p = in[0].data<float>(), *g = in[1].data<float>(), *m = in[2].data<float>();
+      const float *v = in[3].data<float>(), *e = in[4].data<float>();
+      float *po = out[0].data<float>(), *mo = out[1].data<float>(), *vo = out[2].data<float>();
+      float* eo = out[3].data<float>();
+      parallel_for(out[0].size(), 1 << 16,
+                   [&](size_t b, size_t end) { adamw_ema_loop(p, g, m, v, e, po, mo, vo, eo, b, end, c, s); });
+    });
+  }
+  void eval_gpu(const std::vector<mx::array>&, std::vector<mx::array>&) override {
+    throw std::runtime_error("AdamWEMA is a CPU kernel");
+  }
+  const char* name() const override { return "MaskDMAdamWEMA"; }
+  bool is_equivalent(const mx::Primitive& other) const override {
+    auto& o = static_cast<const AdamWEMA&>(other).c_;
+    return o.one_minus_beta1 == c_.one_minus_beta1 && o.beta2 == c_.beta2 && o.one_minus_beta2 == c_.one_minus_beta2 &&
+           o.eps == c_.eps && o.weight_decay == c_.weight_decay;
+  }
+  std::vector<mx::Shape> output_shapes(const std::vector<mx::array>& in) override {
+    return {in[0].shape(), in[0].shape(), in[0].shape(), in[0].shape()};
+  }
+
+ private:
+  AdamWConstants c_;
+};
+
+/** The same update composed from MLX ops (GPU, other dtypes, and the reference of the tests). */
+std::vector<mx::array> adamw_ema_composed(const mx::array& p, const mx::array& g, const mx::array& m,
+                                          const mx::array& v, const mx::array& e, const mx::array& scalars,
+                                          AdamWConstants c) {
+  auto dt = p.dtype();
+  auto at = [&](int i) { return mx::reshape(mx::slice(scalars, {i}, {i + 1}), {}); };
+  auto scalar = [&](float x) { return mx::array(x, dt); };
+  auto decayed = c.weight_decay ? mx::multiply(p, mx::subtract(scalar(1), at(1))) : p;
+  auto m1 = mx::add(m, mx::multiply(mx::subtract(g, m), scalar(c.one_minus_beta1)));
+  auto v1 = mx::add(mx::multiply(v, scalar(c.beta2)), mx::multiply(mx::multiply(g, g), scalar(c.one_minus_beta2)));
+  auto denom = mx::add(mx::divide(mx::sqrt(v1), at(3)), scalar(c.eps));
+  auto p1 = mx::subtract(decayed, mx::multiply(mx::divide(m1, denom), at(2)));
+  auto d = at(4);
+  auto e1 = mx::add(mx::multiply(e, d), mx::multiply(p1, mx::subtract(scalar(1), d)));
+  return {p1, m1, v1, e1};
+}
+}  // namespace
+
+std::vector<mx::array> adamw_ema(const mx::array& p, const mx::array& g, const mx::array& m, const mx::array& v,
+                                 const mx::array& e, const mx::array& scalars, double beta1, double beta2, double eps,
+                                 bool weight_decay, bool fast) {
+  // The constants are rounded to float32 from double, as the composed Swift form did.
+  AdamWConstants c{float(1.0 - beta1), float(beta2), float(1.0 - beta2), float(eps), weight_decay};
+  std::optional<mx::Stream> s;
+  bool same = g.shape() == p.shape() && m.shape() == p.shape() && v.shape() == p.shape() && e.shape() == p.shape();
+  if (fast && same && scalars.size() >= 5) s = kernel_stream({&p, &g, &m, &v, &e, &scalars});
+  if (!s) return adamw_ema_composed(p, g, m, v, e, scalars, c);
+  auto contiguous = [&](const mx::array& a) { return mx::contiguous(a, false, *s); };
+  return mx::array::make_arrays({p.shape(), p.shape(), p.shape(), p.shape()},
+                                {mx::float32, mx::float32, mx::float32, mx::float32},
+                                std::make_shared<AdamWEMA>(*s, c),
+                                {contiguous(p), contiguous(g), contiguous(m), contiguous(v), contiguous(e),
+                                 contiguous(scalars)});
+}
+}  // namespace cmlx
+
+extern "C" int mlxs_adamw_ema(mlxs_vec out, mlxs_array p, mlxs_array g, mlxs_array m, mlxs_array v, mlxs_array ema,
+                              mlxs_array scalars, double beta1, double beta2, double eps, int weight_decay, int fast) {
+  return cmlx::guard([&] {
+    auto results = cmlx::adamw_ema(cmlx::get(p), cmlx::get(g), cmlx::get(m), cmlx::get(v), cmlx::get(ema),
+                                   cmlx::get(scalars), beta1, beta2, eps, weight_decay != 0, fast != 0);
+    for (auto& r : results) cmlx::vec(out).push_back(std::move(r));
+  });
+}

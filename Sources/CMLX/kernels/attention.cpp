@@ -1,0 +1,206 @@
+// Multi-head self-attention straight from the packed `qkv` projection, as one MLX primitive with a
+// multi-threaded CPU kernel and its gradient. The U-ViT layout (the authors' mask_uvit.py):
+//   qkv (B, L, 3*D) viewed as (B, L, 3, H, hd);  out (B, L, D) viewed as (B, L, H, hd)
+//   S = scale * Q Kᵀ,  P = softmax(S) by rows,  O = P V                     (per batch item and head)
+// and the gradient, with P recomputed rather than stored (an L x L matrix per head):
+//   dP = dO Vᵀ,  dS = P ∘ (dP - rowsum(dO ∘ O)),  dQ = scale dS K,  dK = scale dSᵀ Q,  dV = Pᵀ dO
+// Reading and writing the packed layout directly saves the transposes to (B, H, L, hd) and back that
+// the composed form needs, forward and backward; work is split over (batch item, head) pairs.
+// On the GPU and for other dtypes the composition of MLX ops (fast::scaled_dot_product_attention)
+// serves.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "dispatch.h"
+#include "fastmath.h"
+#include "parallel.h"
+#include "small_gemm.h"
+
+namespace cmlx {
+namespace {
+
+/** Sizes of one call: batch, tokens, heads, head dim, model dim. */
+struct Dims {
+  size_t b, l, h, hd, d;
+  Dims(const mx::array& qkv, int heads)
+      : b(qkv.shape(0)), l(qkv.shape(1)), h(heads), hd(qkv.shape(2) / 3 / heads), d(qkv.shape(2) / 3) {}
+  size_t pairs() const { return b * h; }
+  /** (batch item, head) pairs per thread worth starting a thread for. */
+  size_t grain() const { return std::max<size_t>(1, (size_t(1) << 16) / std::max<size_t>(1, l * (l + hd))); }
+};
+
+/** B (rows x cols, leading dimension ld) transposed into a dense cols x rows_padded buffer. */
+inline void transpose_into(const float* b, size_t ld, size_t rows, size_t cols, float* out, size_t out_ld) {
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t c = 0; c < cols; ++c) out[c * out_ld + r] = b[r * ld + c];
+}
+
+/** Row-wise softmax of an m x n matrix (leading dimension ld), in place. */
+MASKDM_VECTORIZE void softmax_rows(float* s, size_t m, size_t n, size_t ld) {
+  for (size_t i = 0; i < m; ++i) {
+    float* row = s + i * ld;
+    float mx = row[0];
+    for (size_t j = 1; j < n; ++j) mx = std::max(mx, row[j]);
+    float sum = 0;
+    for (size_t j = 0; j < n; ++j) {
+      row[j] = fast_exp(row[j] - mx);
+      sum += row[j];
+    }
+    float inv = 1.0f / sum;
+    for (size_t j = 0; j < n; ++j) row[j] *= inv;
+  }
+}
+
+/** S = scale Q Kᵀ and P = softmax(S) for one (batch item, head); kt is scratch of hd x l. */
+inline void probabilities(const float* q, const float* k, size_t ld, const Dims& n, float scale, float* kt, float* p) {
+  transpose_into(k, ld, n.l, n.hd, kt, n.l);
+  small_gemm({q, ld, 1}, kt, n.l, p, n.l, n.l, n.l, n.hd, scale);
+  softmax_rows(p, n.l, n.l, n.l);
+}
+
+// The loops below take their scratch memory from the caller: a function compiled once per target
+// (MASKDM_VECTORIZE) must not instantiate library templates of its own.
+
+/** Scratch floats one thread needs: Kᵀ, Vᵀ, P, dS and a row. */
+inline size_t scratch_size(const Dims& n) { return 2 * n.hd * n.l + 2 * n.l * n.l + n.l; }
+
+MASKDM_VECTORIZE void attention_pairs(const float* qkv, float* out, const Dims& n, float scale, size_t p0, size_t p1,
+                                      float* scratch) {
+  float *kt = scratch, *p = kt + n.hd * n.l;
+  const size_t ld = 3 * n.d;
+  for (size_t pair = p0; pair < p1; ++pair) {
+    size_t bi = pair / n.h, hi = pair % n.h;
+    const float* base = qkv + bi * n.l * ld + hi * n.hd;
+    probabilities(base, base + n.d, ld, n, scale, kt, p);
+    small_gemm({p, n.l, 1}, base + 2 * n.d, ld, out + bi * n.l * n.d + hi * n.hd, n.d, n.l, n.hd, n.l, 1.0f);
+  }
+}
+
+MASKDM_VECTORIZE void attention_grad_pairs(const float* qkv, const float* o, const float* go, float* dqkv,
+                                           const Dims& n, float scale, size_t p0, size_t p1, float* scratch) {
+  float *kt = scratch, *vt = kt + n.hd * n.l, *p = vt + n.hd * n.l, *ds = p + n.l * n.l, *rowdot = ds + n.l * n.l;
+  const size_t ld = 3 * n.d;
+  for (size_t pair = p0; pair < p1; ++pair) {
+    size_t bi = pair / n.h, hi = pair % n.h;
+    const float* q = qkv + bi * n.l * ld + hi * n.hd;
+    const float *k = q + n.d, *v = q + 2 * n.d;
+    const float* oo = o + bi * n.l * n.d + hi * n.hd;
+    const float* g = go + bi * n.l * n.d + hi * n.hd;
+    float* dq = dqkv + bi * n.l * ld + hi * n.hd;
+    float *dk = dq + n.d, *dv = dq + 2 * n.d;
+    probabilities(q, k, ld, n, scale, kt, p);
+    for (size_t i = 0; i < n.l; ++i) {
+      float s = 0;
+      for (size_t c = 0; c < n.hd; ++c) s += g[i * n.d + c] * oo[i * n.d + c];
+      rowdot[i] = s;
+    }
+    transpose_into(v, ld, n.l, n.hd, vt, n.l);
+    small_gemm({g, n.d, 1}, vt, n.l, ds, n.l, n.l, n.l, n.hd, 1.0f);  // dP = dO Vᵀ
+    for (size_t i = 0; i < n.l; ++i)
+      for (size_t j = 0; j < n.l; ++j) ds[i * n.l + j] = p[i * n.l + j] * (ds[i * n.l + j] - rowdot[i]);
+    small_gemm({ds, n.l, 1}, k, ld, dq, ld, n.l, n.hd, n.l, scale);  // dQ = scale dS K
+    small_gemm({ds, 1, n.l}, q, ld, dk, ld, n.l, n.hd, n.l, scale);  // dK = scale dSᵀ Q
+    small_gemm({p, 1, n.l}, g, n.d, dv, ld, n.l, n.hd, n.l, 1.0f);   // dV = Pᵀ dO
+  }
+}
+
+class AttentionGrad : public mx::UnaryPrimitive {
+ public:
+  AttentionGrad(mx::Stream s, int heads, float scale) : UnaryPrimitive(s), heads_(heads), scale_(scale) {}
+  void eval_cpu(const std::vector<mx::array>& inputs, mx::array& out) override {
+    std::vector<mx::array> outs{out};
+    int heads = heads_;
+    float scale = scale_;
+    dispatch_cpu(stream(), inputs, outs, [heads, scale](std::vector<mx::array>& in, std::vector<mx::array>& os) {
+      Dims n(in[0], heads);
+      const float *qkv = in[0].data<float>(), *o = in[1].data<float>(), *g = in[2].data<float>();
+      float* dqkv = os[0].data<float>();
+      parallel_for(n.pairs(), n.grain(), [&](size_t p0, size_t p1) {
+        std::vector<float> scratch(scratch_size(n));
+        attention_grad_pairs(qkv, o, g, dqkv, n, scale, p0, p1, scratch.data());
+      });
+    });
+  }
+  void eval_gpu(const std::vector<mx::array>&, mx::array&) override {
+    throw std::runtime_error("AttentionGrad is a CPU kernel");
+  }
+  const char* name() const override { return "MaskDMAttentionGrad"; }
+  bool is_equivalent(const mx::Primitive& other) const override {
+    auto& o = static_cast<const AttentionGrad&>(other);
+    return o.heads_ == heads_ && o.scale_ == scale_;
+  }
+  std::vector<mx::Shape> output_shapes(const std::vector<mx::array>& in) override { return {in[0].shape()}; }
+
+ private:
+  int heads_;
+  float scale_;
+};
+
+class Attention : public mx::UnaryPrimitive {
+ public:
+  Attention(mx::Stream s, int heads, float scale) : UnaryPrimitive(s), heads_(heads), scale_(scale) {}
+  void eval_cpu(const std::vector<mx::array>& inputs, mx::array& out) override {
+    std::vector<mx::array> outs{out};
+    int heads = heads_;
+    float scale = scale_;
+    dispatch_cpu(stream(), inputs, outs, [heads, scale](std::vector<mx::array>& in, std::vector<mx::array>& os) {
+      Dims n(in[0], heads);
+      const float* qkv = in[0].data<float>();
+      float* o = os[0].data<float>();
+      parallel_for(n.pairs(), n.grain(), [&](size_t p0, size_t p1) {
+        std::vector<float> scratch(scratch_size(n));
+        attention_pairs(qkv, o, n, scale, p0, p1, scratch.data());
+      });
+    });
+  }
+  void eval_gpu(const std::vector<mx::array>&, mx::array&) override {
+    throw std::runtime_error("Attention is a CPU kernel");
+  }
+  std::vector<mx::array> vjp(const std::vector<mx::array>& primals, const std::vector<mx::array>& cotangents,
+                             const std::vector<int>&, const std::vector<mx::array>& outputs) override {
+    auto s = stream();
+    auto g = mx::contiguous(mx::astype(cotangents[0], mx::float32, s), false, s);
+    return {mx::array(primals[0].shape(), mx::float32, std::make_shared<AttentionGrad>(s, heads_, scale_),
+                      {primals[0], outputs[0], g})};
+  }
+  const char* name() const override { return "MaskDMAttention"; }
+  bool is_equivalent(const mx::Primitive& other) const override {
+    auto& o = static_cast<const Attention&>(other);
+    return o.heads_ == heads_ && o.scale_ == scale_;
+  }
+  std::vector<mx::Shape> output_shapes(const std::vector<mx::array>& in) override {
+    auto shape = in[0].shape();
+    shape.back() /= 3;
+    return {shape};
+  }
+
+ private:
+  int heads_;
+  float scale_;
+};
+
+/** The composition of MLX ops: split the heads out, fast::scaled_dot_product_attention, merge them. */
+mx::array attention_composed(const mx::array& qkv, int heads, float scale) {
+  int b = qkv.shape(0), l = qkv.shape(1), d = qkv.shape(2) / 3, hd = d / heads;
+  auto split = mx::transpose(mx::reshape(qkv, {b, l, 3, heads, hd}), {2, 0, 3, 1, 4});  // (3, B, H, L, hd)
+  auto part = [&](int i) { return mx::squeeze(mx::slice(split, {i, 0, 0, 0, 0}, {i + 1, b, heads, l, hd}), 0); };
+  auto o = mx::fast::scaled_dot_product_attention(part(0), part(1), part(2), scale);  // (B, H, L, hd)
+  return mx::reshape(mx::transpose(o, {0, 2, 1, 3}), {b, l, d});
+}
+}  // namespace
+
+mx::array attention(const mx::array& qkv, int heads, float scale, bool fast) {
+  if (qkv.ndim() != 3 || heads <= 0 || qkv.shape(2) % (3 * heads) != 0)
+    throw std::invalid_argument("attention: qkv must be (B, L, 3*D) with D a multiple of heads");
+  auto s = fast ? kernel_stream({&qkv}) : std::nullopt;
+  if (!s) return attention_composed(qkv, heads, scale);
+  auto shape = qkv.shape();
+  shape.back() /= 3;
+  return mx::array(shape, mx::float32, std::make_shared<Attention>(*s, heads, scale), {mx::contiguous(qkv, false, *s)});
+}
+}  // namespace cmlx
+
+extern "C" int mlxs_attention(mlxs_array* out, mlxs_array qkv, int heads, float scale, int fast) {
+  return cmlx::guard([&] { cmlx::put(out, cmlx::attention(cmlx::get(qkv), heads, scale, fast != 0)); });
+}

@@ -1,0 +1,30 @@
+// Fused operations of the training step that run this project's multi-threaded CPU kernels
+// (Sources/CMLX/kernels) for float32 on the CPU, and MLX's own ops elsewhere. `fast: false` forces
+// MLX's composition: the reference the kernels are tested against.
+import CMLX
+
+extension Tensor {
+  /// Multi-head self-attention from a packed projection: `qkv` (B, L, 3·D) laid out as
+  /// (B, L, 3, heads, D/heads) -> (B, L, D), `softmax(q kᵀ · scale) v` per head.
+  public static func attention(packedQKV qkv: Tensor, heads: Int, scale: Float, fast: Bool = true) throws -> Tensor {
+    try make("attention") { mlxs_attention($0, qkv.handle, Int32(heads), scale, fast ? 1 : 0) }
+  }
+
+  /// One AdamW step (PyTorch's `torch.optim.AdamW` formula) followed by the EMA update, for one
+  /// parameter. `scalars` is float32 `[lr, lr·weight_decay, lr/bias1, sqrt(bias2), ema_decay]`.
+  /// Returns the new parameter, first and second moments, and EMA weights.
+  public static func adamwEMAUpdate(
+    parameter: Tensor, gradient: Tensor, m: Tensor, v: Tensor, ema: Tensor, scalars: Tensor,
+    beta1: Double, beta2: Double, eps: Double, weightDecay: Bool, fast: Bool = true
+  ) throws -> (parameter: Tensor, m: Tensor, v: Tensor, ema: Tensor) {
+    var out = mlxs_vec(ctx: nil)
+    try checkStatus(mlxs_vec_new(&out), "adamw_ema")
+    let status = mlxs_adamw_ema(
+      out, parameter.handle, gradient.handle, m.handle, v.handle, ema.handle, scalars.handle,
+      beta1, beta2, eps, weightDecay ? 1 : 0, fast ? 1 : 0)
+    if status != 0 { mlxs_vec_free(out) }
+    try checkStatus(status, "adamw_ema")
+    let r = try unpack(out)
+    return (r[0], r[1], r[2], r[3])
+  }
+}
