@@ -59,6 +59,12 @@ def parse_args():
     return args
 
 
+def shown(path):
+    """path relative to the repository when inside it (as printed and recorded), else as given."""
+    rel = os.path.relpath(os.path.abspath(path), ROOT)
+    return path if rel.startswith("..") else rel
+
+
 def default_results_path():
     folder = os.path.join(HERE, "results")
     stem = datetime.date.today().isoformat() + "-cpu"
@@ -172,39 +178,37 @@ def summarize(runs, args):
 
 def table(summary, args):
     mb = lambda b: f"{b / 2**20:.0f} MiB"
+    digits = lambda v: 1 if v >= 10 else 2
+    speed = lambda side: (f"{side['images_per_second_median']:.{digits(side['images_per_second_median'])}f} "
+                          f"({side['images_per_second_min']:.{digits(side['images_per_second_min'])}f}-"
+                          f"{side['images_per_second_max']:.{digits(side['images_per_second_max'])}f})")
     lines = []
     train = [r for r in summary["rows"] if r["kind"] == "train"]
     if train:
-        lines += [f"Training step, fp32 CPU, img/s = median over {args.reps} reps of each rep's median of {args.steps} "
-                  "steps (min-max over reps)",
-                  f"{'setting':<20} {'theirs img/s':>22} {'ours img/s':>22} {'ours/theirs':>11} "
-                  f"{'theirs maxRSS':>13} {'ours maxRSS':>11} {'ours MLX peak':>13}"]
+        lines += [f"Training step, fp32 CPU. img/s: median over {args.reps} reps of each rep's median of {args.steps} "
+                  "timed steps (min-max over reps)",
+                  f"{'setting':<20}  {'theirs img/s':>20}  {'ours img/s':>20}  {'ours/theirs':>11}  "
+                  f"{'theirs maxRSS':>13}  {'ours maxRSS':>11}  {'ours MLX peak':>13}"]
         for r in train:
             t, o = r["theirs"], r["ours"]
-            lines.append(
-                f"{describe('train', r):<20} "
-                f"{t['images_per_second_median']:>7.1f} ({t['images_per_second_min']:.1f}-{t['images_per_second_max']:.1f})".ljust(43)
-                + f"{o['images_per_second_median']:>7.1f} ({o['images_per_second_min']:.1f}-{o['images_per_second_max']:.1f})".rjust(22)
-                + f" {r['ratio_ours_over_theirs']:>10.2f}x {mb(t['max_rss_bytes']):>13} {mb(o['max_rss_bytes']):>11}"
-                f" {mb(o['mlx_peak_bytes']):>13}")
+            lines.append(f"{describe('train', r):<20}  {speed(t):>20}  {speed(o):>20}  "
+                         f"{r['ratio_ours_over_theirs']:>10.2f}x  {mb(t['max_rss_bytes']):>13}  "
+                         f"{mb(o['max_rss_bytes']):>11}  {mb(o['mlx_peak_bytes']):>13}")
         for s in summary["masked_speedups"]:
-            lines.append(f"masked speed-up {s['preset']} {s['mask_ratio']:g} vs 0: theirs {s['theirs']:.2f}x, "
-                         f"ours {s['ours']:.2f}x")
+            lines.append(f"masked speed-up, {s['preset']} mask {s['mask_ratio']:g} over mask 0: "
+                         f"theirs {s['theirs']:.2f}x, ours {s['ours']:.2f}x")
     fid = [r for r in summary["rows"] if r["kind"] == "fid"]
     if fid:
         if lines:
             lines.append("")
-        lines += [f"FID features (resize + TF-FID Inception-v3), img/s = median over {args.reps} reps of each rep's "
-                  f"median of {args.fid_batches} batches",
-                  f"{'setting':<26} {'torch img/s':>20} {'ours img/s':>20} {'ours/torch':>10} "
-                  f"{'torch maxRSS':>12} {'ours maxRSS':>11}"]
+        lines += [f"FID features (resize + TF-FID Inception-v3), fp32 CPU. img/s: median over {args.reps} reps of "
+                  f"each rep's median of {args.fid_batches} batches (min-max over reps)",
+                  f"{'setting':<26}  {'torch img/s':>20}  {'ours img/s':>20}  {'ours/torch':>10}  "
+                  f"{'torch maxRSS':>12}  {'ours maxRSS':>11}"]
         for r in fid:
             t, o = r["theirs"], r["ours"]
-            lines.append(
-                f"{describe('fid', r):<26} "
-                f"{t['images_per_second_median']:>6.2f} ({t['images_per_second_min']:.2f}-{t['images_per_second_max']:.2f})".rjust(20)
-                + f" {o['images_per_second_median']:>6.2f} ({o['images_per_second_min']:.2f}-{o['images_per_second_max']:.2f})".rjust(21)
-                + f" {r['ratio_ours_over_theirs']:>9.2f}x {mb(t['max_rss_bytes']):>12} {mb(o['max_rss_bytes']):>11}")
+            lines.append(f"{describe('fid', r):<26}  {speed(t):>20}  {speed(o):>20}  "
+                         f"{r['ratio_ours_over_theirs']:>9.2f}x  {mb(t['max_rss_bytes']):>12}  {mb(o['max_rss_bytes']):>11}")
     return "\n".join(lines)
 
 
@@ -214,7 +218,7 @@ def main():
     plan = settings(args)
     total = len(plan) * args.reps * 2
     print(f"compare: {len(plan)} settings x {args.reps} reps x 2 sides = {total} runs; results -> "
-          f"{os.path.relpath(results_path, ROOT)}", file=sys.stderr)
+          f"{shown(results_path)}", file=sys.stderr)
     gemm, _, _ = run_child([args.maskdm, "bench", "gemm", "--size", "64", "--repeats", "1", "--device", "cpu", "--json"],
                            "maskdm (version check)")
     runs, done = [], 0
@@ -236,6 +240,15 @@ def main():
                       f"load {load_before:.1f}", file=sys.stderr)
     summary = summarize(runs, args)
     text = table(summary, args)
+    for kind, s in plan:  # both sides must have built the same model
+        counts = {r["side"]: r["result"].get("parameters") for r in runs if r["kind"] == "train" and r["setting"] == s}
+        if kind == "train" and counts.get("theirs") != counts.get("ours"):
+            text += (f"\nWARNING: {describe(kind, s)}: the models differ, {counts.get('theirs')} parameters (theirs) "
+                     f"vs {counts.get('ours')} (ours)")
+    load = median([r["loadavg_1min_before"] for r in runs])
+    if load > 1.5 * (os.cpu_count() or 1):
+        text += (f"\nWARNING: busy machine (median 1-minute load {load:.1f} on {os.cpu_count()} CPUs before the runs); "
+                 "other processes distort both sides, PyTorch's OpenMP threads especially: re-measure on a quiet machine.")
     torch_version = next((r["result"].get("torch") for r in runs if r["side"] == "theirs"), None)
     record = {
         "schema": 1,
@@ -250,6 +263,7 @@ def main():
                      "torch_threads": args.threads, "taskset": args.taskset, "only": args.only},
         "memory_measure": "max_rss_bytes: ru_maxrss of each child process from os.wait4 (both sides); "
                           "mlx_peak_bytes: ours' MLX peak of allocated buffers",
+        "loadavg_1min_median": load,
         "summary": summary,
         "table": text.splitlines(),
         "runs": runs,
@@ -259,7 +273,7 @@ def main():
         json.dump(record, f, indent=1, sort_keys=True)
         f.write("\n")
     print(text)
-    print(f"\nraw numbers: {os.path.relpath(results_path, ROOT)}")
+    print(f"\nraw numbers: {shown(results_path)}")
 
 
 if __name__ == "__main__":
