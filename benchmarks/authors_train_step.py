@@ -1,0 +1,157 @@
+"""Times the authors' PyTorch training step, the counterpart of `maskdm bench train`.
+
+Why: the issue "Faster than the authors' PyTorch code on CPU" needs their step measured on the same
+machine, the same way as ours. This driver imports THEIR code from a checkout given by path
+(models.MaskedUViT, gaussian_ddpm.GaussianDiffusion, datasets.masking_generator,
+utils.lr_schedule); nothing of theirs is copied or stubbed. What it adds is what their main.py and
+train_step.py get from libraries and the data loader:
+
+  batch  : random uint8-range images (fixed, like ours), per step converted to float in [0, 1] as
+           their ToTensor does, and one patch mask per image from their RandomMaskingGenerator with
+           a 0 prepended for the time token (as their datasets' __getitem__ do), stacked as the
+           DataLoader's collate does. Their loader runs in worker processes; here it is in the timed
+           step (well under 1% of it), as ours draws its masks inside its step too.
+  step   : loss = diffusion([img, mask])["loss"]; loss.item(); isnan check; backward;
+           AdamW(betas (0.99, 0.99), weight decay 0.03) step; their LambdaLR step; zero_grad;
+           EMA update (decay 0.999, every step) done as ema-pytorch's update_moving_average does it:
+           lerp_ of every EMA parameter towards the model's, buffers copied.
+  dtype  : float32 on CPU (their accelerate fp16 autocast is a GPU setting), torch.set_num_threads.
+
+Prints one JSON object with the same fields as `maskdm bench train --json` where they mean the same.
+Run it with the benchmark venv's python; benchmarks/compare.sh does.
+"""
+import argparse
+import copy
+import json
+import os
+import resource
+import sys
+import time
+
+PRESETS = {
+    # Same settings as TrainingBenchmark.swift's presets.
+    "s32": dict(img_size=32, encoder_embed_dim=256, encoder_depth=13, encoder_heads=4, batch_size=64),
+    "celeba64": dict(img_size=64, encoder_embed_dim=512, encoder_depth=13, encoder_heads=8, batch_size=128),
+    "tiny": dict(img_size=16, encoder_embed_dim=64, encoder_depth=5, encoder_heads=4, batch_size=16),
+}
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--authors", required=True, help="checkout of github.com/jiachenlei/maskdm")
+    p.add_argument("--preset", default="s32", choices=sorted(PRESETS))
+    p.add_argument("--mask-ratio", type=float, default=0.0)
+    p.add_argument("--steps", type=int, default=20, help="timed steps (after --warmup steps)")
+    p.add_argument("--warmup", type=int, default=3, help="untimed steps (ours: 3)")
+    p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
+    p.add_argument("--lr", type=float, default=2e-4, help="ours' TrainConfig default")
+    p.add_argument("--seed", type=int, default=0)
+    return p.parse_args()
+
+
+def import_authors(authors):
+    """Imports their modules from the checkout and checks that each came from there."""
+    authors = os.path.realpath(authors)
+    sys.path.insert(0, authors)
+    import models
+    import gaussian_ddpm
+    import datasets.masking_generator as masking
+    import utils.lr_schedule as lr_schedule
+    for module in (models, gaussian_ddpm, masking, lr_schedule):
+        if not os.path.realpath(module.__file__).startswith(authors + os.sep):
+            sys.exit(f"authors_train_step: {module.__name__} was imported from {module.__file__}, "
+                     f"not from {authors}; another package of that name shadows theirs")
+    return models.MaskedUViT, gaussian_ddpm.GaussianDiffusion, masking.RandomMaskingGenerator, lr_schedule
+
+
+def main():
+    args = parse_args()
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    np.random.seed(args.seed)
+    MaskedUViT, GaussianDiffusion, RandomMaskingGenerator, lr_schedule = import_authors(args.authors)
+
+    preset = PRESETS[args.preset]
+    size, batch = preset["img_size"], preset["batch_size"]
+    # As their main.py's build_model(args) with configs/base.yml's network section.
+    network = dict(name="maskdm", img_size=size, patch_size=4, in_chans=3,
+                   encoder_embed_dim=preset["encoder_embed_dim"], encoder_depth=preset["encoder_depth"],
+                   encoder_heads=preset["encoder_heads"], mlp_ratio=4, qkv_bias=False, num_classes=-1,
+                   mlp_time_embed=False, use_checkpoint=False)
+    model = MaskedUViT(**network)
+    # As their main.py; the schedule is ours' default (linear): it does not change the work per step.
+    diffusion = GaussianDiffusion(model, image_size=size, timesteps=1000, sampling_timesteps=500, loss_type="l2",
+                                  normalization=True, clip_denoised=True, clip_max=1, clip_min=-1, channels=3,
+                                  beta_schedule="linear")
+    diffusion.train()
+    opt = torch.optim.AdamW(diffusion.parameters(), lr=args.lr, betas=(0.99, 0.99), weight_decay=0.03)
+    scheduler = lr_schedule.prepare_lr_schedule(optimizer=opt, warmup_steps=0)
+
+    ema_model = copy.deepcopy(diffusion)
+    ema_model.requires_grad_(False)
+    ema_pairs = list(zip(ema_model.parameters(), diffusion.parameters()))
+    ema_buffers = list(zip(ema_model.buffers(), diffusion.buffers()))
+
+    @torch.no_grad()
+    def ema_update(decay=0.999):
+        for ma, current in ema_pairs:
+            ma.data.lerp_(current.data, 1.0 - decay)
+        for ma, current in ema_buffers:
+            ma.data.copy_(current.data)
+
+    window = size // network["patch_size"]
+    mask_generator = RandomMaskingGenerator(window, args.mask_ratio)
+    images = torch.randint(0, 256, (batch, 3, size, size), dtype=torch.uint8)
+
+    def next_batch():
+        img = images.float().div(255)  # ToTensor
+        masks = [torch.cat([torch.tensor([0]), torch.from_numpy(mask_generator())], dim=0) for _ in range(batch)]
+        return [img, torch.stack(masks)]
+
+    def step():
+        loss_dict = diffusion(next_batch())
+        loss = loss_dict["loss"]
+        value = loss.item()
+        if torch.isnan(loss).sum() != 0:
+            print("Nan occurs in loss", file=sys.stderr)
+        loss.backward()
+        opt.step()
+        scheduler.step()
+        opt.zero_grad()
+        ema_update()
+        return value
+
+    times, losses = [], []
+    for i in range(args.warmup + args.steps):
+        start = time.perf_counter()
+        losses.append(step())
+        if i >= args.warmup:
+            times.append((time.perf_counter() - start) * 1000)
+    median = sorted(times)[len(times) // 2]
+    result = {
+        "side": "authors-pytorch",
+        "preset": args.preset,
+        "images_per_second": batch / (median / 1000),
+        "ms_per_step": median,
+        "ms_per_step_all": times,
+        "warmup": args.warmup,
+        "mask_ratio": args.mask_ratio,
+        "mask_type": "patch",
+        "masked_patches": mask_generator.num_mask,
+        "batch_size": batch,
+        "parameters": sum(p.numel() for p in diffusion.parameters() if p.requires_grad),
+        "device": "cpu",
+        "precision": "fp32",
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "loss_first_last": [losses[0], losses[-1]],
+        "self_max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    }
+    print(json.dumps(result, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()

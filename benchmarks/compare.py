@@ -1,0 +1,280 @@
+"""Side-by-side benchmark of the authors' PyTorch code and ours (maskdm), alternating, with ratios.
+
+Why: a claim "ours is N x the authors' code" is only as good as the conditions both sides ran under.
+Here both run on the same machine in the same session, in separate child processes, one after the
+other, the order swapped every repetition (theirs first on even repetitions, ours first on odd ones)
+and the repetitions interleaved across all settings, so that load and thermal drift hit both sides
+alike. Each child does its own warm-up and then times N steps; a repetition's figure is the median
+of its N steps, and the table shows the median over repetitions.
+
+  train : authors_train_step.py (their MaskedUViT, GaussianDiffusion, masks; AdamW; EMA) vs
+          `maskdm bench train --preset P --mask-ratio R --json`
+  fid   : torch_fid_features.py (default_1.pt via torch.jit.load, F.interpolate resize) vs
+          `maskdm bench fid --batch B --size S --json`
+
+Memory: the peak resident set (ru_maxrss of the child, from os.wait4) of each child process, the
+same measure for both sides; ours' JSON also gives MLX's own peak of allocated buffers.
+Started by benchmarks/compare.sh (which makes the venv and builds maskdm); run it with the venv's
+python. Writes the raw per-repetition numbers and the table as JSON (--results).
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description="Compare the authors' PyTorch code and maskdm, side by side.")
+    p.add_argument("--authors", help="checkout of github.com/jiachenlei/maskdm (needed for train)")
+    p.add_argument("--maskdm", default=os.path.join(ROOT, ".build", "release", "maskdm"))
+    p.add_argument("--fid-weights", default=os.path.join(ROOT, ".deps", "fid", "default_1.pt"))
+    p.add_argument("--only", choices=["train", "fid", "all"], default="all")
+    p.add_argument("--reps", type=int, default=5, help="repetitions per side and setting (each: warm-up + timed steps)")
+    p.add_argument("--steps", type=int, default=10, help="timed training steps per repetition (after 3 warm-up steps)")
+    p.add_argument("--presets", default="s32", help="comma list of s32, celeba64")
+    p.add_argument("--mask-ratios", default="0,0.9", help="comma list of patch mask ratios")
+    p.add_argument("--fid-batch", type=int, default=16)
+    p.add_argument("--fid-sizes", default="32", help="comma list of input sides resized to 299 (32, 64)")
+    p.add_argument("--fid-batches", type=int, default=3, help="timed FID batches per repetition (after 1 warm-up)")
+    p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads for the PyTorch side")
+    p.add_argument("--taskset", default=None, help="pin both sides to these CPUs (taskset -c LIST), e.g. 0,1")
+    p.add_argument("--results", default=None, help="JSON file to write (default benchmarks/results/DATE-cpu.json)")
+    args = p.parse_args()
+    if args.reps < 1 or args.steps < 1 or args.fid_batches < 1:
+        p.error("--reps, --steps and --fid-batches must be at least 1")
+    if args.only in ("train", "all") and not args.authors:
+        p.error("--authors is needed for the training comparison (or use --only fid)")
+    args.presets = [s for s in args.presets.split(",") if s]
+    args.mask_ratios = [float(s) for s in args.mask_ratios.split(",") if s]
+    args.fid_sizes = [int(s) for s in args.fid_sizes.split(",") if s]
+    return args
+
+
+def shown(path):
+    """path relative to the repository when inside it (as printed and recorded), else as given."""
+    rel = os.path.relpath(os.path.abspath(path), ROOT)
+    return path if rel.startswith("..") else rel
+
+
+def default_results_path():
+    folder = os.path.join(HERE, "results")
+    stem = datetime.date.today().isoformat() + "-cpu"
+    path, n = os.path.join(folder, stem + ".json"), 2
+    while os.path.exists(path):  # never overwrite a kept result
+        path, n = os.path.join(folder, f"{stem}-{n}.json"), n + 1
+    return path
+
+
+def run_child(cmd, label):
+    """Runs cmd; returns (parsed JSON of its last JSON line, max RSS bytes, wall seconds)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=ROOT)
+        _, status, usage = os.wait4(proc.pid, 0)  # reaps the child and gives its rusage
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - start
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
+    lines = [line for line in stdout.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = "\n".join((stderr + stdout).strip().splitlines()[-15:])
+        sys.exit(f"compare: {label} failed (exit status {proc.returncode}):\n  {' '.join(cmd)}\n{tail}")
+    return json.loads(lines[-1]), usage.ru_maxrss * 1024, wall  # ru_maxrss is in KiB on Linux
+
+
+def settings(args):
+    """The list of (kind, setting) pairs, each measured on both sides every repetition."""
+    out = []
+    if args.only in ("train", "all"):
+        out += [("train", {"preset": p, "mask_ratio": r}) for p in args.presets for r in args.mask_ratios]
+    if args.only in ("fid", "all"):
+        out += [("fid", {"batch": args.fid_batch, "size": s}) for s in args.fid_sizes]
+    return out
+
+
+def commands(args, kind, s):
+    py = sys.executable
+    pin = ["taskset", "-c", args.taskset] if args.taskset else []
+    if kind == "train":
+        theirs = [py, os.path.join(HERE, "authors_train_step.py"), "--authors", args.authors, "--preset", s["preset"],
+                  "--mask-ratio", str(s["mask_ratio"]), "--steps", str(args.steps), "--threads", str(args.threads)]
+        ours = [args.maskdm, "bench", "train", "--preset", s["preset"], "--mask-type", "patch",
+                "--mask-ratio", str(s["mask_ratio"]), "--steps", str(args.steps), "--device", "cpu", "--json"]
+    else:
+        theirs = [py, os.path.join(HERE, "torch_fid_features.py"), "--weights", args.fid_weights, "--batch",
+                  str(s["batch"]), "--size", str(s["size"]), "--repeats", str(args.fid_batches),
+                  "--threads", str(args.threads)]
+        ours = [args.maskdm, "bench", "fid", "--batch", str(s["batch"]), "--size", str(s["size"]),
+                "--repeats", str(args.fid_batches), "--device", "cpu", "--json"]
+    return {"theirs": pin + theirs, "ours": pin + ours}
+
+
+def describe(kind, s):
+    if kind == "train":
+        return f"train {s['preset']} mask {s['mask_ratio']:g}"
+    return f"fid {s['size']}px->299 batch {s['batch']}"
+
+
+def git_commit(path):
+    try:
+        head = subprocess.run(["git", "-C", path, "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "-C", path, "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, check=True)
+        return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def machine():
+    model = None
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), None)
+    except OSError:
+        pass
+    return {"system": platform.system(), "machine": platform.machine(), "cpu": model, "cpu_count": os.cpu_count(),
+            "python": platform.python_version()}
+
+
+def median(values):
+    return statistics.median(values) if values else None
+
+
+def summarize(runs, args):
+    """Per setting: medians, spreads, ratio ours/theirs, peaks; per preset: masked speed-ups."""
+    rows = []
+    for kind, s in settings(args):
+        row = {"kind": kind, **s}
+        for side in ("theirs", "ours"):
+            mine = [r for r in runs if r["kind"] == kind and r["setting"] == s and r["side"] == side]
+            ips = [r["images_per_second"] for r in mine]
+            row[side] = {"images_per_second_median": median(ips), "images_per_second_min": min(ips),
+                         "images_per_second_max": max(ips), "reps": len(ips),
+                         "max_rss_bytes": max(r["max_rss_bytes"] for r in mine)}
+            if side == "ours" and kind == "train":
+                row[side]["mlx_peak_bytes"] = max(r["result"]["peak_memory_bytes"] for r in mine)
+        row["ratio_ours_over_theirs"] = row["ours"]["images_per_second_median"] / row["theirs"]["images_per_second_median"]
+        rows.append(row)
+    speedups = []
+    for p in args.presets:
+        base = next((r for r in rows if r["kind"] == "train" and r["preset"] == p and r["mask_ratio"] == 0), None)
+        for r in rows:
+            if base and r["kind"] == "train" and r["preset"] == p and r["mask_ratio"] > 0:
+                speedups.append({"preset": p, "mask_ratio": r["mask_ratio"], **{
+                    side: r[side]["images_per_second_median"] / base[side]["images_per_second_median"]
+                    for side in ("theirs", "ours")}})
+    return {"rows": rows, "masked_speedups": speedups}
+
+
+def table(summary, args):
+    mb = lambda b: f"{b / 2**20:.0f} MiB"
+    digits = lambda v: 1 if v >= 10 else 2
+    speed = lambda side: (f"{side['images_per_second_median']:.{digits(side['images_per_second_median'])}f} "
+                          f"({side['images_per_second_min']:.{digits(side['images_per_second_min'])}f}-"
+                          f"{side['images_per_second_max']:.{digits(side['images_per_second_max'])}f})")
+    lines = []
+    train = [r for r in summary["rows"] if r["kind"] == "train"]
+    if train:
+        lines += [f"Training step, fp32 CPU. img/s: median over {args.reps} reps of each rep's median of {args.steps} "
+                  "timed steps (min-max over reps)",
+                  f"{'setting':<20}  {'theirs img/s':>20}  {'ours img/s':>20}  {'ours/theirs':>11}  "
+                  f"{'theirs maxRSS':>13}  {'ours maxRSS':>11}  {'ours MLX peak':>13}"]
+        for r in train:
+            t, o = r["theirs"], r["ours"]
+            lines.append(f"{describe('train', r):<20}  {speed(t):>20}  {speed(o):>20}  "
+                         f"{r['ratio_ours_over_theirs']:>10.2f}x  {mb(t['max_rss_bytes']):>13}  "
+                         f"{mb(o['max_rss_bytes']):>11}  {mb(o['mlx_peak_bytes']):>13}")
+        for s in summary["masked_speedups"]:
+            lines.append(f"masked speed-up, {s['preset']} mask {s['mask_ratio']:g} over mask 0: "
+                         f"theirs {s['theirs']:.2f}x, ours {s['ours']:.2f}x")
+    fid = [r for r in summary["rows"] if r["kind"] == "fid"]
+    if fid:
+        if lines:
+            lines.append("")
+        lines += [f"FID features (resize + TF-FID Inception-v3), fp32 CPU. img/s: median over {args.reps} reps of "
+                  f"each rep's median of {args.fid_batches} batches (min-max over reps)",
+                  f"{'setting':<26}  {'torch img/s':>20}  {'ours img/s':>20}  {'ours/torch':>10}  "
+                  f"{'torch maxRSS':>12}  {'ours maxRSS':>11}"]
+        for r in fid:
+            t, o = r["theirs"], r["ours"]
+            lines.append(f"{describe('fid', r):<26}  {speed(t):>20}  {speed(o):>20}  "
+                         f"{r['ratio_ours_over_theirs']:>9.2f}x  {mb(t['max_rss_bytes']):>12}  {mb(o['max_rss_bytes']):>11}")
+    return "\n".join(lines)
+
+
+def main():
+    args = parse_args()
+    results_path = args.results or default_results_path()
+    plan = settings(args)
+    total = len(plan) * args.reps * 2
+    print(f"compare: {len(plan)} settings x {args.reps} reps x 2 sides = {total} runs; results -> "
+          f"{shown(results_path)}", file=sys.stderr)
+    gemm, _, _ = run_child([args.maskdm, "bench", "gemm", "--size", "64", "--repeats", "1", "--device", "cpu", "--json"],
+                           "maskdm (version check)")
+    runs, done = [], 0
+    started = datetime.datetime.now().astimezone()
+    # Repetitions outermost: every setting is measured once per pass, so slow drift spreads over all.
+    for rep in range(args.reps):
+        for kind, s in plan:
+            cmds = commands(args, kind, s)
+            order = ["theirs", "ours"] if rep % 2 == 0 else ["ours", "theirs"]
+            for position, side in enumerate(order):
+                load_before = os.getloadavg()[0]
+                result, rss, wall = run_child(cmds[side], f"{side} ({describe(kind, s)})")
+                done += 1
+                runs.append({"kind": kind, "setting": s, "side": side, "rep": rep, "position": position,
+                             "images_per_second": result["images_per_second"], "max_rss_bytes": rss,
+                             "wall_seconds": wall, "loadavg_1min_before": load_before, "result": result})
+                print(f"[{done}/{total}] rep {rep + 1} {describe(kind, s):<26} {side:<6} "
+                      f"{result['images_per_second']:8.2f} img/s  maxRSS {rss / 2**20:6.0f} MiB  {wall:5.0f} s  "
+                      f"load {load_before:.1f}", file=sys.stderr)
+    summary = summarize(runs, args)
+    text = table(summary, args)
+    for kind, s in plan:  # both sides must have built the same model
+        counts = {r["side"]: r["result"].get("parameters") for r in runs if r["kind"] == "train" and r["setting"] == s}
+        if kind == "train" and counts.get("theirs") != counts.get("ours"):
+            text += (f"\nWARNING: {describe(kind, s)}: the models differ, {counts.get('theirs')} parameters (theirs) "
+                     f"vs {counts.get('ours')} (ours)")
+    load = median([r["loadavg_1min_before"] for r in runs])
+    if load > 1.5 * (os.cpu_count() or 1):
+        text += (f"\nWARNING: busy machine (median 1-minute load {load:.1f} on {os.cpu_count()} CPUs before the runs); "
+                 "other processes distort both sides, PyTorch's OpenMP threads especially: re-measure on a quiet machine.")
+    torch_version = next((r["result"].get("torch") for r in runs if r["side"] == "theirs"), None)
+    record = {
+        "schema": 1,
+        "started": started.isoformat(timespec="seconds"),
+        "finished": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "machine": machine(),
+        "versions": {"maskdm_commit": git_commit(ROOT), "mlx": gemm.get("mlx"), "torch": torch_version,
+                     "authors_commit": git_commit(args.authors) if args.authors else None},
+        "settings": {"reps": args.reps, "steps": args.steps, "warmup_steps": 3, "presets": args.presets,
+                     "mask_ratios": args.mask_ratios, "mask_type": "patch", "fid_batch": args.fid_batch,
+                     "fid_sizes": args.fid_sizes, "fid_batches": args.fid_batches, "fid_warmup_batches": 1,
+                     "torch_threads": args.threads, "taskset": args.taskset, "only": args.only},
+        "memory_measure": "max_rss_bytes: ru_maxrss of each child process from os.wait4 (both sides); "
+                          "mlx_peak_bytes: ours' MLX peak of allocated buffers",
+        "loadavg_1min_median": load,
+        "summary": summary,
+        "table": text.splitlines(),
+        "runs": runs,
+    }
+    os.makedirs(os.path.dirname(os.path.abspath(results_path)), exist_ok=True)
+    with open(results_path, "w") as f:
+        json.dump(record, f, indent=1, sort_keys=True)
+        f.write("\n")
+    print(text)
+    print(f"\nraw numbers: {shown(results_path)}")
+
+
+if __name__ == "__main__":
+    main()
