@@ -10,6 +10,11 @@ struct MaskDMCommand: ParsableCommand {
     commandName: "maskdm",
     abstract: "Masked diffusion models (MaskDM): train, sample, convert the authors' checkpoints, measure FID, run ablation studies.",
     subcommands: allSubcommands)
+
+  static func main() {
+    ThreadBudget.applyOpenBLASTimeout()
+    main(nil)
+  }
 }
 
 /// Every subcommand, in the order `maskdm --help` lists them.
