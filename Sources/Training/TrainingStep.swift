@@ -109,7 +109,7 @@ final class TrainingStep {
   }
 
   /// The loss of one micro-batch and its gradients with respect to the parameters.
-  private func lossAndGradients(_ params: [Tensor], images: Tensor, key: PRNGKey) throws -> (Tensor, [Tensor]) {
+  func lossAndGradients(_ params: [Tensor], images: Tensor, key: PRNGKey) throws -> (Tensor, [Tensor]) {
     let (values, grads) = try valueAndGrad(params + [images], argnums: Array(params.indices)) { [unowned self] args in
       [try self.loss(params: Array(args[0..<params.count]), images: args[params.count], key: key)]
     }
