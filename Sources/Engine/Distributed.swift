@@ -90,6 +90,12 @@ public final class DistributedGroup: @unchecked Sendable {
     }
   }
 
+  /// True when every rank passes `ok == true` (each contributes its failure as 0 or 1 to a sum).
+  public func allSucceeded(_ ok: Bool) throws -> Bool {
+    if size == 1 { return ok }
+    return try Engine.run { try allSum(try Tensor.scalar(ok ? 0 : 1)).item() == 0 }
+  }
+
   /// Waits until every rank has called it (an all-sum of one number, evaluated).
   public func barrier() throws {
     if size == 1 { return }

@@ -57,10 +57,22 @@ public final class Trainer {
     return try Engine.run {
       let device = try Engine.select(DeviceChoice(rawValue: config.device) ?? .auto)
       try Memory.resetPeak()
+      // Set-up can fail on one rank alone (rank 0 prepares the data; a file may be unreadable on one
+      // host): the ranks agree on success after each part, so none is left waiting in a collective.
+      func together(_ what: String, _ body: () throws -> Void) throws {
+        var failure: Error? = nil
+        do { try body() } catch { failure = error }
+        if let group, world > 1, try !group.allSucceeded(failure == nil), failure == nil {
+          throw ConfigError("another process of the distributed job failed while \(what); its error is in its output")
+        }
+        if let failure { throw failure }
+      }
       // Rank 0 prepares (and caches) the data first; the others then read the cache.
-      if !root { try group?.barrier() }
-      let dataset = try resolveDataset(config, progress: { events(.preparingData(done: $0, total: $1)) })
-      if root { try group?.barrier() }
+      var packed: PackedDataset? = nil
+      let prepare = { packed = try resolveDataset(self.config, progress: { events(.preparingData(done: $0, total: $1)) }) }
+      try together("preparing the data", root ? prepare : {})
+      try together("reading the data", root ? {} : prepare)
+      let dataset = packed!
       let modelConfig = try config.modelConfig()
       let model = try MaskedUViT(modelConfig, key: PRNGKey(seed: config.seed))
       let diffusion = try config.diffusion()
@@ -73,16 +85,18 @@ public final class Trainer {
       var m = try params.mapValues { try Tensor.zeros($0.shape) }
       var v = m
       var resumed = false
-      if let existing {
-        let checkpoint = try Checkpoint.load(existing)
-        (params, ema, m, v, state) = (checkpoint.model, checkpoint.ema, checkpoint.adamM, checkpoint.adamV, checkpoint.state)
-        resumed = true
-      } else if !config.pretrainedModelCkpt.isEmpty {
-        let source = URL(fileURLWithPath: config.pretrainedModelCkpt)
-        let report = try model.load(try initialWeights(from: source), strict: false)
-        events(.initialized(from: source, missing: report.missing, unexpected: report.unexpected))
-        params = model.parameters()
-        ema = params
+      try together("loading the weights") {
+        if let existing {
+          let checkpoint = try Checkpoint.load(existing)
+          (params, ema, m, v, state) = (checkpoint.model, checkpoint.ema, checkpoint.adamM, checkpoint.adamV, checkpoint.state)
+          resumed = true
+        } else if !config.pretrainedModelCkpt.isEmpty {
+          let source = URL(fileURLWithPath: config.pretrainedModelCkpt)
+          let report = try model.load(try initialWeights(from: source), strict: false)
+          events(.initialized(from: source, missing: report.missing, unexpected: report.unexpected))
+          params = model.parameters()
+          ema = params
+        }
       }
       let names = params.keys.sorted()
       try model.update(params)
@@ -200,7 +214,6 @@ public final class Trainer {
         }
       }
       if lastCheckpoint != state.step { try checkpoint() }
-      try group?.barrier()
       let summary = RunSummary(
         steps: state.step, finalLoss: state.lastLoss, trainSeconds: state.trainSeconds, deviceSeconds: state.deviceSeconds,
         wallSeconds: Date().timeIntervalSince(wallStart), imagesPerSecond: state.trainSeconds > 0 ? Double(state.imagesSeen) / state.trainSeconds : 0,
@@ -208,6 +221,8 @@ public final class Trainer {
       let encoder = JSONEncoder()
       encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
       if root { try writeAtomically(try encoder.encode(summary), to: run.summary) }
+      // Every rank leaves after rank 0's files are complete (a study then sees the same finished run).
+      try group?.barrier()
       events(.finished(summary))
       return summary
     }

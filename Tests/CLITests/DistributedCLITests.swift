@@ -67,6 +67,27 @@ final class DistributedCLITests: XCTestCase {
     XCTAssertTrue(r.stderr.contains("divisible by the number of processes"), r.stderr)
   }
 
+  func testStudyRunsDataParallelWithFailuresRecorded() throws {
+    let dir = CLI.temporaryDirectory("dp-study")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let planURL = dir.appendingPathComponent("plan.yaml")
+    try StudyCLITests.plan.write(to: planURL, atomically: true, encoding: .utf8)
+    let out = dir.appendingPathComponent("out")
+    let r = try runBounded(["launch", "-n", "2", "--timeout", "400", "--", "maskdm", "study", "run", planURL.path,
+                            "--out", out.path, "--distributed"], seconds: 480)
+    // The variant whose data is missing fails on both ranks (rank 0 finds out first) and is recorded.
+    XCTAssertEqual(r.status, 3, r.stderr)
+    let results = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("results.json"))) as? [[String: Any]])
+    XCTAssertEqual(results.count, 3)
+    let finished = results.filter { $0["status"] as? String == "finished" }
+    XCTAssertEqual(finished.count, 2, "\(results)")
+    for v in finished { XCTAssertTrue((v["fid"] as? Double)?.isFinite == true, "\(v)") }
+    let failed = try XCTUnwrap(results.first { $0["status"] as? String == "failed" })
+    XCTAssertTrue((failed["error"] as? String ?? "").contains("/nonexistent/maskdm-study-images"), "\(failed)")
+    XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent("report.html").path))
+  }
+
   /// Runs the CLI with a hard deadline: past it the launcher gets SIGTERM (it stops its processes;
   /// they also leave by themselves when the launcher is gone).
   private func runBounded(_ args: [String], seconds: Double) throws -> CLI.Output {

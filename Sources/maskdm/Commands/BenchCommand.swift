@@ -65,7 +65,8 @@ struct BenchTrain: ParsableCommand {
   @Option(help: "patch, block or crop.") var maskType = "patch"
   @Option(help: "Mask ratio in [0, 1); 0 trains on whole images.") var maskRatio = 0.0
   @Option(help: "Block size (patches) for block masks.") var blockSize = 2
-  @Option(help: "Timed steps (after 3 warm-up steps).") var steps = 20
+  @Option(help: "Timed steps (after the warm-up steps).") var steps = 20
+  @Option(help: "Untimed warm-up steps (tracing, compilation).") var warmup = 3
   @Option(help: "Override the batch size.") var batchSize: Int?
   @Flag(inversion: .prefixedNo, help: "Trace and fuse the step with MLX compile.") var compile = true
   @Option(help: "fp32, or bf16 mixed precision (bf16 matmuls; float32 master weights, LayerNorm, softmax, loss).")
@@ -75,6 +76,7 @@ struct BenchTrain: ParsableCommand {
   func run() throws {
     var bench = try TrainingBenchmark(preset: preset, maskType: maskType, maskRatio: maskRatio, blockSize: blockSize)
     bench.steps = steps
+    bench.warmup = warmup
     bench.config.compile = compile
     bench.config.precision = precision
     try bench.config.validate()
