@@ -88,6 +88,48 @@ final class DistributedCLITests: XCTestCase {
     XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent("report.html").path))
   }
 
+  func testProcessesLeaveWhenTheLauncherIsKilled() throws {
+    let dir = CLI.temporaryDirectory("dp-orphans")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let launcher = try CLI.start(["launch", "-n", "2", "--timeout", "300", "--", "maskdm", "train", tiny, "--set", "train_steps=1000000",
+                                  "--set", "num_samples=0", "--set", "log_every=1", "-o", dir.path, "--distributed"])
+    var ranks: [Int32] = []
+    defer { for pid in ranks where isAlive(pid) { kill(pid, SIGKILL) } }
+    let metrics = dir.appendingPathComponent("metrics.jsonl")
+    let deadline = Date().addingTimeInterval(120)
+    while launcher.isRunning, Date() < deadline, !((try? String(contentsOf: metrics, encoding: .utf8))?.contains("\"step\"") ?? false) {
+      usleep(20_000)
+    }
+    ranks = children(of: launcher.processIdentifier)
+    XCTAssertEqual(ranks.count, 2, "the launcher runs two training processes")
+    kill(launcher.processIdentifier, SIGKILL)
+    launcher.waitUntilExit()
+    let gone = Date().addingTimeInterval(20)
+    while ranks.contains(where: isAlive), Date() < gone { usleep(50_000) }
+    XCTAssertFalse(ranks.contains(where: isAlive), "processes of a killed launcher must leave by themselves")
+    if !ranks.contains(where: isAlive) {
+      let stderr = String(decoding: (launcher.standardError as! Pipe).fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+      XCTAssertTrue(stderr.contains("is gone; leaving the distributed job"), stderr)
+    }
+  }
+
+  /// Processes whose parent is `parent` (from /proc).
+  private func children(of parent: Int32) -> [Int32] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap(Int32.init).filter { pid in
+      guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")") else { return false }
+      let fields = stat[stat.index(after: close)...].split(separator: " ")
+      return fields.count > 2 && Int32(fields[1]) == parent
+    }
+  }
+
+  /// True while `pid` runs (a zombie waiting to be reaped counts as gone).
+  private func isAlive(_ pid: Int32) -> Bool {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return false }
+    return stat[stat.index(after: close)...].split(separator: " ").first != "Z"
+  }
+
   /// Runs the CLI with a hard deadline: past it the launcher gets SIGTERM (it stops its processes;
   /// they also leave by themselves when the launcher is gone).
   private func runBounded(_ args: [String], seconds: Double) throws -> CLI.Output {
