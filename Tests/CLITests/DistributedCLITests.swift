@@ -113,6 +113,37 @@ final class DistributedCLITests: XCTestCase {
     }
   }
 
+  func testKilledDataParallelRunResumesBitIdentically() throws {
+    let args = ["--set", "train_steps=60", "--set", "save_and_sample_every=10", "--set", "num_samples=0", "--set", "log_every=10",
+                "--distributed"]
+    let straight = CLI.temporaryDirectory("dp-straight"), killed = CLI.temporaryDirectory("dp-killed")
+    defer { [straight, killed].forEach { try? FileManager.default.removeItem(at: $0) } }
+    let a = try runBounded(["launch", "-n", "2", "--timeout", "240", "--", "maskdm", "train", tiny, "-o", straight.path] + args, seconds: 300)
+    XCTAssertEqual(a.status, 0, a.stderr)
+
+    let launcher = try CLI.start(["launch", "-n", "2", "--timeout", "240", "--", "maskdm", "train", tiny, "-o", killed.path] + args)
+    let state = killed.appendingPathComponent("latest/state.json")
+    let deadline = Date().addingTimeInterval(120)
+    while !FileManager.default.fileExists(atPath: state.path), launcher.isRunning, Date() < deadline { usleep(2000) }
+    let ranks = children(of: launcher.processIdentifier)
+    defer { for pid in ranks where isAlive(pid) { kill(pid, SIGKILL) } }
+    kill(launcher.processIdentifier, SIGKILL)
+    launcher.waitUntilExit()
+    let gone = Date().addingTimeInterval(20)
+    while ranks.contains(where: isAlive), Date() < gone { usleep(20_000) }
+    let stepAtKill = try JSONSerialization.jsonObject(with: Data(contentsOf: state)) as! [String: Any]
+    XCTAssertLessThan(stepAtKill["step"] as! Int, 60, "the run finished before it could be killed")
+
+    let b = try runBounded(["launch", "-n", "2", "--timeout", "240", "--", "maskdm", "train", tiny, "-o", killed.path, "--resume"] + args,
+                           seconds: 300)
+    XCTAssertEqual(b.status, 0, b.stderr)
+    for file in ["model.safetensors", "ema.safetensors", "optimizer.safetensors"] {
+      let x = try Data(contentsOf: straight.appendingPathComponent("latest/\(file)"))
+      let y = try Data(contentsOf: killed.appendingPathComponent("latest/\(file)"))
+      XCTAssertEqual(x, y, "\(file) differs between the uninterrupted and the resumed data-parallel run")
+    }
+  }
+
   /// Processes whose parent is `parent` (from /proc).
   private func children(of parent: Int32) -> [Int32] {
     let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
