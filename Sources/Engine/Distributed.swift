@@ -18,28 +18,23 @@ public enum DistributedBackend: String, CaseIterable, Sendable {
 
 /// The processes of one distributed job. Rank 0 is the one that writes files.
 public final class DistributedGroup: @unchecked Sendable {
-  let handle: mlxs_group
+  /// MLX's group; nil for a group of one, which needs no backend.
+  let handle: mlxs_group?
   /// This process's index in the group, 0 ..< size.
   public let rank: Int
   /// The number of processes in the group.
   public let size: Int
 
-  private init(handle: mlxs_group) {
+  private init(handle: mlxs_group?) {
     self.handle = handle
-    rank = Int(mlxs_group_rank(handle))
-    size = Int(mlxs_group_size(handle))
+    rank = handle.map { Int(mlxs_group_rank($0)) } ?? 0
+    size = handle.map { Int(mlxs_group_size($0)) } ?? 1
   }
 
-  deinit { mlxs_group_free(handle) }
+  deinit { if let handle { mlxs_group_free(handle) } }
 
-  /// A group of one: this process alone (all-sums return their input).
-  public static func single() throws -> DistributedGroup {
-    try Engine.run {
-      var out = mlxs_group(ctx: nil)
-      try checkStatus(mlxs_distributed_init(&out, false, "any"), "setting up a single-process group")
-      return DistributedGroup(handle: out)
-    }
-  }
+  /// A group of one: this process alone (all-sums return their input; no backend is set up).
+  public static func single() -> DistributedGroup { DistributedGroup(handle: nil) }
 
   /// Joins the job described by the environment (see `DistributedBackend`); fails, saying how to
   /// launch, when the backend cannot be set up.
@@ -61,7 +56,7 @@ public final class DistributedGroup: @unchecked Sendable {
 
   /// The element-wise sum of `x` over all processes (lazy; every rank must call it in the same order).
   public func allSum(_ x: Tensor) throws -> Tensor {
-    if size == 1 { return x }
+    guard let handle, size > 1 else { return x }
     return try Tensor.make("all_sum") { mlxs_all_sum($0, x.handle, handle) }
   }
 

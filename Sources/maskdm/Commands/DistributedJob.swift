@@ -9,7 +9,7 @@ extension DistributedBackend: ExpressibleByArgument {}
 
 /// Options of every command that can run as one rank of a data-parallel job.
 struct DistributedOptions: ParsableArguments {
-  @Flag(help: "Run as one process of a data-parallel job (start it with `maskdm launch`, mpirun, srun or torchrun-style env vars).")
+  @Flag(help: "Run as one process of a data-parallel job (started by `maskdm launch`, mpirun, srun, or with MLX's environment variables).")
   var distributed = false
   @Option(help: "MLX's communication backend: ring (TCP), mpi, nccl (CUDA), or any (chosen from the environment).")
   var backend: DistributedBackend = .any
@@ -35,6 +35,11 @@ struct DistributedOptions: ParsableArguments {
       throw ValidationError("--distributed with the \(chosen.rawValue) backend needs \(missing.joined(separator: ", ")) in the environment.\n" + Self.howToLaunch)
     }
     LauncherWatchdog.start()
+    // MLX's ring cannot form a ring of one: a hostfile with a single rank is a job of this process alone.
+    if chosen == .ring, let data = FileManager.default.contents(atPath: env["MLX_HOSTFILE"]!),
+       let hosts = try? JSONSerialization.jsonObject(with: data) as? [Any], hosts.count == 1 {
+      return DistributedGroup.single()
+    }
     return try DistributedGroup.initialize(backend: chosen)
   }
 

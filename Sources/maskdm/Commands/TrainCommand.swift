@@ -44,7 +44,7 @@ struct TrainCommand: ParsableCommand {
     let summary = try trainer.train(resume: resume) { printer.handle($0) }
     printer.finish()
     guard trainer.isRoot else { return }
-    let processes = group.map { " x \($0.size) processes" } ?? ""
+    let processes = group.map { $0.size > 1 ? " x \($0.size) processes" : "" } ?? ""
     print(String(format: "done: %d steps, final loss %.4f, %.1f s training (%.1f img/s) on %@%@; weights in %@/latest",
                  summary.steps, summary.finalLoss ?? .nan, summary.trainSeconds, summary.imagesPerSecond,
                  summary.device, processes, summary.runDirectory))
