@@ -104,6 +104,7 @@ final class DistributedCLITests: XCTestCase {
     XCTAssertEqual(ranks.count, 2, "the launcher runs two training processes")
     kill(launcher.processIdentifier, SIGKILL)
     launcher.waitUntilExit()
+    try? FileManager.default.removeItem(at: FileManager.default.temporaryDirectory.appendingPathComponent("maskdm-hostfile-\(launcher.processIdentifier).json"))
     let gone = Date().addingTimeInterval(20)
     while ranks.contains(where: isAlive), Date() < gone { usleep(50_000) }
     XCTAssertFalse(ranks.contains(where: isAlive), "processes of a killed launcher must leave by themselves")
@@ -129,6 +130,7 @@ final class DistributedCLITests: XCTestCase {
     defer { for pid in ranks where isAlive(pid) { kill(pid, SIGKILL) } }
     kill(launcher.processIdentifier, SIGKILL)
     launcher.waitUntilExit()
+    try? FileManager.default.removeItem(at: FileManager.default.temporaryDirectory.appendingPathComponent("maskdm-hostfile-\(launcher.processIdentifier).json"))
     let gone = Date().addingTimeInterval(20)
     while ranks.contains(where: isAlive), Date() < gone { usleep(20_000) }
     let stepAtKill = try JSONSerialization.jsonObject(with: Data(contentsOf: state)) as! [String: Any]

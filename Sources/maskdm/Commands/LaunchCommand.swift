@@ -53,7 +53,7 @@ struct LaunchCommand: ParsableCommand {
       process.environment = environment
       try job.start(process)
     }
-    job.stopOnSignals()
+    job.stopOnSignals { try? FileManager.default.removeItem(at: hostfile) }
     let status = job.wait(timeout: timeout)
     if status != 0 { throw ExitCode(status) }
   }
@@ -105,13 +105,14 @@ final class LocalJob: @unchecked Sendable {
     lock.withLock { processes.append(process) }
   }
 
-  /// On SIGINT or SIGTERM: stop every process, then exit 130/143.
-  func stopOnSignals() {
+  /// On SIGINT or SIGTERM: stop every process, run `cleanup`, then exit 130/143.
+  func stopOnSignals(cleanup: @escaping () -> Void) {
     for sig in [SIGINT, SIGTERM] {
       signal(sig, SIG_IGN)
       let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
       source.setEventHandler { [self] in
         stopAll()
+        cleanup()
         exit(128 + sig)
       }
       source.resume()
