@@ -197,8 +197,10 @@ public final class Trainer {
           var eta = stepsLeft * perStep
           if let limit = config.trainSeconds { eta = min(eta, max(limit - state.trainSeconds, 0)) }
           lossCurve.append([Double(number), loss])
-          if root { try run.appendMetrics(["event": "step", "step": number, "loss": loss, "lr": lr,
-                                 "images_per_second": rate, "train_seconds": state.trainSeconds]) }
+          if root {
+            try run.appendMetrics(["event": "step", "step": number, "loss": loss, "lr": lr,
+                                   "images_per_second": rate, "train_seconds": state.trainSeconds])
+          }
           events(.step(StepReport(step: number, totalSteps: config.trainSteps, loss: loss, learningRate: lr,
                                   imagesPerSecond: rate, trainSeconds: state.trainSeconds, etaSeconds: eta,
                                   budgetSeconds: config.trainSeconds)))
