@@ -3,6 +3,8 @@
 // resumed from a checkpointed position sees exactly the batches an uninterrupted run would.
 //   epoch e: a permutation of the (subset) indices drawn from SplitMix64(seed, e); the last partial
 //            batch is dropped; flips drawn per (seed, epoch, batch, slot).
+// In data-parallel training every rank runs the same loader (same seed) and keeps only its shard of
+// each global batch, so the ranks' shards are disjoint and together are the single-process batch.
 import Foundation
 
 /// Where the loader stands: the next batch is batch `index` of epoch `epoch`.
@@ -10,6 +12,29 @@ public struct LoaderPosition: Codable, Equatable, Sendable {
   public var epoch: Int
   public var index: Int
   public init(epoch: Int, index: Int) { (self.epoch, self.index) = (epoch, index) }
+}
+
+/// The rows of every global batch one rank of a data-parallel job reads. The batch is cut into
+/// `groups` equal chunks (micro-batches of gradient accumulation), and each chunk into `count` equal
+/// parts; rank `rank` takes part `rank` of every chunk.
+public struct LoaderShard: Equatable, Sendable {
+  public var rank: Int
+  public var count: Int
+  public var groups: Int
+  public init(rank: Int, count: Int, groups: Int = 1) { (self.rank, self.count, self.groups) = (rank, count, groups) }
+  /// The whole batch (one process).
+  public static let all = LoaderShard(rank: 0, count: 1)
+
+  /// Row indices of a global batch of `batchSize` that this shard reads, in order.
+  public func rows(batchSize: Int) -> [Int] {
+    let chunk = batchSize / groups, part = chunk / count
+    var rows: [Int] = []
+    for g in 0..<groups {
+      let start = g * chunk + rank * part
+      rows.append(contentsOf: start..<(start + part))
+    }
+    return rows
+  }
 }
 
 /// A batch of images, HWC uint8, with labels when the dataset has them.
@@ -29,6 +54,9 @@ public final class BatchLoader: @unchecked Sendable {
   public let flip: Bool
   /// The indices trained on: all, or the fixed seeded subset.
   public let indices: [Int]
+  /// The rows of each global batch this loader returns.
+  public let shard: LoaderShard
+  private let rows: [Int]
   public var batchesPerEpoch: Int { indices.count / batchSize }
 
   private let condition = NSCondition()
@@ -40,7 +68,13 @@ public final class BatchLoader: @unchecked Sendable {
   public private(set) var position: LoaderPosition
 
   public init(dataset: PackedDataset, batchSize: Int, seed: UInt64, flip: Bool, subsetFraction: Double? = nil,
-              subsetSeed: UInt64 = 0, start: LoaderPosition = .init(epoch: 0, index: 0), prefetch: Int = 4) throws {
+              subsetSeed: UInt64 = 0, start: LoaderPosition = .init(epoch: 0, index: 0), prefetch: Int = 4,
+              shard: LoaderShard = .all) throws {
+    guard shard.count >= 1, shard.groups >= 1, (0..<shard.count).contains(shard.rank), batchSize % (shard.count * shard.groups) == 0 else {
+      throw DatasetError("the batch size \(batchSize) does not split into \(shard.count) equal shards of \(shard.groups) micro-batches; choose a batch_size divisible by \(shard.count * shard.groups)")
+    }
+    self.shard = shard
+    rows = shard.rows(batchSize: batchSize)
     self.dataset = dataset
     self.batchSize = batchSize
     self.seed = seed
@@ -76,20 +110,22 @@ public final class BatchLoader: @unchecked Sendable {
     return o
   }
 
-  /// Builds the batch at `p` (pure).
+  /// Builds this shard's rows of the batch at `p` (pure).
   public func batch(at p: LoaderPosition) -> Batch {
     let order = self.order(epoch: p.epoch)
     let (h, w, c) = (dataset.height, dataset.width, dataset.channels)
     let n = dataset.imageBytes
-    var pixels = [UInt8](repeating: 0, count: batchSize * n)
+    var pixels = [UInt8](repeating: 0, count: rows.count * n)
     var labels: [Int32]? = dataset.labels == nil ? nil : []
     var rng = SplitMix64(seed: (seed ^ 0xF11F_F11F) &+ UInt64(p.epoch) &* 0x1000_0000_01 &+ UInt64(p.index))
+    // Flips are drawn for every slot of the global batch so each shard sees the same ones.
+    let mirrors = (0..<batchSize).map { _ in rng.next() & 1 == 1 }
     pixels.withUnsafeMutableBytes { out in
-      for j in 0..<batchSize {
-        let i = order[p.index * batchSize + j]
+      for (j, row) in rows.enumerated() {
+        let i = order[p.index * batchSize + row]
         let slot = UnsafeMutableRawBufferPointer(rebasing: out[(j * n)..<((j + 1) * n)])
         dataset.copyImage(i, into: slot)
-        let mirror = rng.next() & 1 == 1
+        let mirror = mirrors[row]
         if flip && mirror {
           for y in 0..<h {
             for x in 0..<(w / 2) {
@@ -102,7 +138,7 @@ public final class BatchLoader: @unchecked Sendable {
         labels?.append(dataset.labels![i])
       }
     }
-    return Batch(pixels: pixels, labels: labels, count: batchSize, height: h, width: w, channels: c)
+    return Batch(pixels: pixels, labels: labels, count: rows.count, height: h, width: w, channels: c)
   }
 
   func advance(_ p: LoaderPosition) -> LoaderPosition {

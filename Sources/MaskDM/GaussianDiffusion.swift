@@ -105,7 +105,7 @@ public struct GaussianDiffusion {
   public func loss(model: (Tensor, Tensor, Tensor?) throws -> Tensor, x0: Tensor, t: Tensor, noise: Tensor,
                    visible: Tensor?, patchSize: Int) throws -> Tensor {
     let xt = try qSample(x0: x0, t: t, noise: noise)
-    let prediction = try model(xt, t, visible)
+    let prediction = try model(xt, t, visible).astype(.float32)  // the loss in float32 under mixed precision
     var target = try self.target(x0: x0, t: t, noise: noise)
     if let visible {
       let patches = try patchify(target, patchSize: patchSize)  // (B, N, p*p*C)

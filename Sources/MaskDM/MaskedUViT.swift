@@ -95,7 +95,8 @@ final class Encoder: Module {
     // Patch embedding as a Linear over patches flattened in (C, p1, p2) order (= the strided conv).
     let w = try patchProj["weight"].reshaped([d, -1])  // (D, C*p*p)
     let patches = try patchify(x, patchSize: c.patchSize, channelsLast: false)  // (B, N, C*p*p)
-    var tokens = try Tensor.addmm(patchProj["bias"], patches.reshaped([-1, w.shape[1]]), w.transposed())
+    let rows = try patches.reshaped([-1, w.shape[1]]).astype(w.dtype)  // bf16 under mixed precision
+    var tokens = try Tensor.addmm(patchProj["bias"], rows, w.transposed())
       .reshaped([b, c.numPatches, d])
     var time = try timestepEmbedding(timesteps, dim: d)  // (B, D)
     if let (l1, l2) = timeMLP { time = try l2(l1(time) * l1(time).sigmoid()) }

@@ -10,8 +10,10 @@ public final class Linear: Module {
     if bias { setParameter("bias", try Tensor.zeros([outputs])) }
   }
 
-  public func callAsFunction(_ x: Tensor) throws -> Tensor {
+  /// Computes in the weight's precision: under bf16 mixed precision the input is cast to bfloat16.
+  public func callAsFunction(_ input: Tensor) throws -> Tensor {
     let w = self["weight"]
+    let x = input.dtype == w.dtype ? input : try input.astype(w.dtype)
     let shape = x.shape
     let flat = shape.count == 2 ? x : try x.reshaped([-1, shape[shape.count - 1]])  // (rows, in)
     let y = hasParameter("bias")
@@ -20,7 +22,8 @@ public final class Linear: Module {
   }
 }
 
-/// LayerNorm over the last axis, eps 1e-5, weight 1 and bias 0 at initialisation.
+/// LayerNorm over the last axis, eps 1e-5, weight 1 and bias 0 at initialisation. Always computed
+/// in float32 (statistics and output), whatever the input's precision: the mixed-precision rule.
 public final class LayerNorm: Module {
   public let eps: Float
   public init(_ dim: Int, eps: Float = 1e-5) throws {
@@ -30,7 +33,7 @@ public final class LayerNorm: Module {
     setParameter("bias", try Tensor.zeros([dim]))
   }
   public func callAsFunction(_ x: Tensor) throws -> Tensor {
-    try x.layerNorm(weight: self["weight"], bias: self["bias"], eps: eps)
+    try x.astype(.float32).layerNorm(weight: self["weight"].astype(.float32), bias: self["bias"].astype(.float32), eps: eps)
   }
 }
 

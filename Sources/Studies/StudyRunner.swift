@@ -1,6 +1,7 @@
 // Runs an expanded plan: each distinct stage trains once (resuming when interrupted, reused when
 // finished), each variant is evaluated and its result written at once, a failure is recorded and
 // the rest go on, and the report is rewritten after every variant.
+import Engine
 import Foundation
 import Training
 
@@ -29,8 +30,13 @@ public final class StudyRunner {
   public var waitInterval: Double = 10
   private let evaluator: Evaluator
   private var failedStages: [String: String] = [:]
+  /// The data-parallel group every stage trains on (nil: this process alone). Rank 0 alone
+  /// evaluates and writes results and reports; the other ranks train and report nothing.
+  public let group: DistributedGroup?
+  var isRoot: Bool { (group?.rank ?? 0) == 0 }
 
-  public init(experiment: Experiment, directory: URL) {
+  public init(experiment: Experiment, directory: URL, group: DistributedGroup? = nil) {
+    self.group = group
     self.experiment = experiment
     self.directory = StudyDirectory(directory)
     self.evaluator = Evaluator(studyDirectory: self.directory.url)
@@ -38,10 +44,14 @@ public final class StudyRunner {
 
   /// Runs the selected variants (all when `only` is nil) and writes the report; returns their results.
   @discardableResult
-  public func run(only: String? = nil, events: @escaping (StudyEvent) -> Void = { _ in }) throws -> [VariantResult] {
+  public func run(only: String? = nil, events allEvents: @escaping (StudyEvent) -> Void = { _ in }) throws -> [VariantResult] {
+    let root = isRoot
+    let events: (StudyEvent) -> Void = { if root { allEvents($0) } }
     let selected = try experiment.select(only)
-    try FileManager.default.createDirectory(at: directory.url, withIntermediateDirectories: true)
-    try writeAtomically(Data(experiment.plan.resolvedYAML.utf8), to: directory.url.appendingPathComponent("plan.resolved.yaml"))
+    if root {
+      try FileManager.default.createDirectory(at: directory.url, withIntermediateDirectories: true)
+      try writeAtomically(Data(experiment.plan.resolvedYAML.utf8), to: directory.url.appendingPathComponent("plan.resolved.yaml"))
+    }
     var results: [VariantResult] = []
     for (i, variant) in selected.enumerated() {
       if let done = directory.read(VariantResult.self, at: directory.result(variant.slug)), done.finished, done.key == variant.key {
@@ -51,12 +61,13 @@ public final class StudyRunner {
       }
       events(.variantStarted(variant, index: i + 1, total: selected.count))
       let result = run(variant, events: events)
+      results.append(result)
+      guard root else { continue }
       try directory.write(result, to: directory.result(variant.slug))
       events(result.finished ? .variantFinished(result) : .variantFailed(result))
-      results.append(result)
       try writeReport(events: events)
     }
-    try writeReport(events: events)
+    if root { try writeReport(events: events) }
     return results
   }
 
@@ -81,7 +92,7 @@ public final class StudyRunner {
           throw error
         }
         let last = i == variant.stages.count - 1
-        let evaluation = last || variant.evaluation.when == .everyStage ? try evaluate(stage, variant: variant, events: events) : nil
+        let evaluation = isRoot && (last || variant.evaluation.when == .everyStage) ? try evaluate(stage, variant: variant, events: events) : nil
         stages.append(StageResult(
           name: stage.name, id: stage.id, runDirectory: "runs/\(stage.directoryName)", steps: summary.steps, finalLoss: summary.finalLoss,
           trainSeconds: summary.trainSeconds, deviceSeconds: summary.deviceSeconds,
@@ -105,7 +116,8 @@ public final class StudyRunner {
         events(.stageReused(stage, variant: variant))
         return summary
       }
-      guard run.isLockedByAnotherProcess else { break }
+      // In a data-parallel job rank 0 holds the lock of the stage all ranks train together.
+      guard isRoot, run.isLockedByAnotherProcess else { break }
       if !announcedWait { events(.waiting(stage)) }
       announcedWait = true
       Thread.sleep(forTimeInterval: waitInterval)
@@ -117,7 +129,7 @@ public final class StudyRunner {
     }
     let resuming = run.latestCheckpoint != nil
     events(.stageStarted(stage, variant: variant, resuming: resuming))
-    return try Trainer(config: config, runDirectory: url).train(resume: resuming) { events(.training($0)) }
+    return try Trainer(config: config, runDirectory: url, group: group).train(resume: resuming) { events(.training($0)) }
   }
 
   /// The summary of a run that reached its budget.

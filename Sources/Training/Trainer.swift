@@ -1,6 +1,9 @@
 // The training loop shared by masked pre-training and fine-tuning: the same trainer, only the mask
 // ratio and the initial weights differ (Sec. 3 of the paper). It owns the run directory while it
 // runs, checkpoints atomically, resumes bit-identically and reports through typed events.
+// In a data-parallel job every rank runs this loop on its shard of each batch (see TrainingStep);
+// rank 0 alone owns the run directory: it writes the config, metrics, checkpoints, samples and
+// summary, and emits the events. The other ranks only read (a checkpoint to resume from).
 import Datasets
 import Engine
 import Foundation
@@ -11,21 +14,36 @@ import NN
 public final class Trainer {
   public let config: TrainConfig
   public let run: RunDirectory
+  /// The data-parallel group (nil: this process alone).
+  public let group: DistributedGroup?
+  /// True on the process that writes files and reports (rank 0, or the only one).
+  public var isRoot: Bool { (group?.rank ?? 0) == 0 }
 
-  public init(config: TrainConfig, runDirectory: URL) throws {
+  public init(config: TrainConfig, runDirectory: URL, group: DistributedGroup? = nil) throws {
     try config.validate()
+    let world = group?.size ?? 1
+    guard config.batchSize % (world * config.gradientAccumulateEvery) == 0 else {
+      throw ConfigError("batch_size (\(config.batchSize)) must be divisible by the number of processes (\(world)) times gradient_accumulate_every (\(config.gradientAccumulateEvery)): every process trains on an equal share of each batch")
+    }
     self.config = config
     self.run = RunDirectory(runDirectory)
+    self.group = group
   }
 
   /// Trains until `train_steps` (or `train_seconds`) is reached. With `resume`, continues from the
   /// newest checkpoint; without, a directory that already holds one is refused.
   @discardableResult
-  public func train(resume: Bool = false, events: @escaping (TrainingEvent) -> Void = { _ in }) throws -> RunSummary {
+  public func train(resume: Bool = false, events allEvents: @escaping (TrainingEvent) -> Void = { _ in }) throws -> RunSummary {
     let wallStart = Date()
-    try run.create()
-    let lock = try run.lock()
-    defer { lock.release() }
+    let root = isRoot
+    let world = group?.size ?? 1
+    let events: (TrainingEvent) -> Void = { if root { allEvents($0) } }
+    var lock: RunLock? = nil
+    if root {
+      try run.create()
+      lock = try run.lock()
+    }
+    defer { lock?.release() }
 
     let existing = run.latestCheckpoint
     if existing != nil, !resume {
@@ -34,12 +52,27 @@ public final class Trainer {
     if existing != nil, let old = try? String(contentsOf: run.config, encoding: .utf8), old != config.yaml() {
       throw ConfigError("the configuration differs from the one \(run.url.path) was started with (config.yaml); resume with the same configuration or use a new directory")
     }
-    try writeAtomically(Data(config.yaml().utf8), to: run.config)
+    if root { try writeAtomically(Data(config.yaml().utf8), to: run.config) }
 
     return try Engine.run {
       let device = try Engine.select(DeviceChoice(rawValue: config.device) ?? .auto)
       try Memory.resetPeak()
-      let dataset = try resolveDataset(config, progress: { events(.preparingData(done: $0, total: $1)) })
+      // Set-up can fail on one rank alone (rank 0 prepares the data; a file may be unreadable on one
+      // host): the ranks agree on success after each part, so none is left waiting in a collective.
+      func together(_ what: String, _ body: () throws -> Void) throws {
+        var failure: Error? = nil
+        do { try body() } catch { failure = error }
+        if let group, world > 1, try !group.allSucceeded(failure == nil), failure == nil {
+          throw ConfigError("another process of the distributed job failed while \(what); its error is in its output")
+        }
+        if let failure { throw failure }
+      }
+      // Rank 0 prepares (and caches) the data first; the others then read the cache.
+      var packed: PackedDataset? = nil
+      let prepare = { packed = try resolveDataset(self.config, progress: { events(.preparingData(done: $0, total: $1)) }) }
+      try together("preparing the data", root ? prepare : {})
+      try together("reading the data", root ? {} : prepare)
+      let dataset = packed!
       let modelConfig = try config.modelConfig()
       let model = try MaskedUViT(modelConfig, key: PRNGKey(seed: config.seed))
       let diffusion = try config.diffusion()
@@ -52,26 +85,38 @@ public final class Trainer {
       var m = try params.mapValues { try Tensor.zeros($0.shape) }
       var v = m
       var resumed = false
-      if let existing {
-        let checkpoint = try Checkpoint.load(existing)
-        (params, ema, m, v, state) = (checkpoint.model, checkpoint.ema, checkpoint.adamM, checkpoint.adamV, checkpoint.state)
-        resumed = true
-      } else if !config.pretrainedModelCkpt.isEmpty {
-        let source = URL(fileURLWithPath: config.pretrainedModelCkpt)
-        let report = try model.load(try initialWeights(from: source), strict: false)
-        events(.initialized(from: source, missing: report.missing, unexpected: report.unexpected))
-        params = model.parameters()
-        ema = params
+      try together("loading the weights") {
+        if let existing {
+          let checkpoint = try Checkpoint.load(existing)
+          (params, ema, m, v, state) = (checkpoint.model, checkpoint.ema, checkpoint.adamM, checkpoint.adamV, checkpoint.state)
+          resumed = true
+        } else if !config.pretrainedModelCkpt.isEmpty {
+          let source = URL(fileURLWithPath: config.pretrainedModelCkpt)
+          let report = try model.load(try initialWeights(from: source), strict: false)
+          events(.initialized(from: source, missing: report.missing, unexpected: report.unexpected))
+          params = model.parameters()
+          ema = params
+        }
       }
       let names = params.keys.sorted()
       try model.update(params)
+      if let group, world > 1 {
+        // Every rank must start from the same step: a rank that sees another checkpoint (a run
+        // directory not on a shared file system) would silently train different weights.
+        let steps = try group.allSum(try Tensor([Float(1), Float(state.step)])).floats()
+        guard steps[1] == Float(state.step) * steps[0] else {
+          throw ConfigError("the \(world) processes start from different steps (this one: \(state.step)); the run directory \(run.url.path) must be the same shared directory for every process")
+        }
+      }
 
       let loader = try BatchLoader(
         dataset: dataset, batchSize: config.batchSize, seed: config.seed, flip: config.dataset.hflipProb > 0,
         subsetFraction: config.dataset.fraction < 1 ? config.dataset.fraction : nil, subsetSeed: config.dataset.subsetSeed,
-        start: LoaderPosition(epoch: state.loaderEpoch, index: state.loaderIndex))
+        start: LoaderPosition(epoch: state.loaderEpoch, index: state.loaderIndex),
+        shard: LoaderShard(rank: group?.rank ?? 0, count: world, groups: config.gradientAccumulateEvery))
       defer { loader.stop() }
-      let step = try TrainingStep(model: model, diffusion: diffusion, config: config, names: names, mask: try config.maskSpec())
+      let step = try TrainingStep(model: model, diffusion: diffusion, config: config, names: names, mask: try config.maskSpec(),
+                                  group: group)
       let emaSchedule = EMASchedule(decay: config.emaDecay, updateEvery: config.emaUpdateEvery)
       let adam = step.adam
 
@@ -86,10 +131,11 @@ public final class Trainer {
       var warmedUp = false
 
       func checkpoint() throws {
+        lastCheckpoint = state.step
+        guard root else { return }
         let c = Checkpoint(
           model: Dictionary(uniqueKeysWithValues: zip(names, names.map { params[$0]! })), ema: ema, adamM: m, adamV: v, state: state)
         let url = try c.save(in: run)
-        lastCheckpoint = state.step
         try run.appendMetrics(["event": "checkpoint", "step": state.step])
         events(.checkpoint(step: state.step, url: url))
       }
@@ -118,7 +164,9 @@ public final class Trainer {
         guard loss.isFinite else {
           throw TrainingError.nonFiniteLoss(step: number, lastCheckpoint: lastCheckpoint, runDirectory: run.url.path)
         }
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        var seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        // A time budget must end every rank at the same step: all take rank 0's clock.
+        if config.trainSeconds != nil, let group { seconds = try group.broadcastFromRoot(seconds) }
         for (i, name) in names.enumerated() {
           params[name] = out.params[i]
           m[name] = out.m[i]
@@ -132,8 +180,8 @@ public final class Trainer {
         if warmedUp {
           state.trainSeconds += seconds
           state.deviceSeconds += seconds
-          state.imagesSeen += batch.count
-          window.images += batch.count
+          state.imagesSeen += batch.count * world
+          window.images += batch.count * world
           window.seconds += seconds
         } else {
           state.warmupSeconds = (state.warmupSeconds ?? 0) + seconds
@@ -149,15 +197,17 @@ public final class Trainer {
           var eta = stepsLeft * perStep
           if let limit = config.trainSeconds { eta = min(eta, max(limit - state.trainSeconds, 0)) }
           lossCurve.append([Double(number), loss])
-          try run.appendMetrics(["event": "step", "step": number, "loss": loss, "lr": lr,
-                                 "images_per_second": rate, "train_seconds": state.trainSeconds])
+          if root {
+            try run.appendMetrics(["event": "step", "step": number, "loss": loss, "lr": lr,
+                                   "images_per_second": rate, "train_seconds": state.trainSeconds])
+          }
           events(.step(StepReport(step: number, totalSteps: config.trainSteps, loss: loss, learningRate: lr,
                                   imagesPerSecond: rate, trainSeconds: state.trainSeconds, etaSeconds: eta,
                                   budgetSeconds: config.trainSeconds)))
         }
         if number % config.saveAndSampleEvery == 0 || !budgetLeft() {
           try checkpoint()
-          if config.numSamples > 0 {
+          if config.numSamples > 0, root {
             let url = try writeSampleGrid(model: model, diffusion: diffusion, ema: ema, restore: names.map { ($0, params[$0]!) },
                                           step: number)
             try run.appendMetrics(["event": "sample", "step": number, "path": url.lastPathComponent])
@@ -172,7 +222,9 @@ public final class Trainer {
         warmupSeconds: state.warmupSeconds ?? 0, peakMemoryBytes: Memory.peak, device: device.rawValue, runDirectory: run.url.path, lossCurve: lossCurve)
       let encoder = JSONEncoder()
       encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-      try writeAtomically(try encoder.encode(summary), to: run.summary)
+      if root { try writeAtomically(try encoder.encode(summary), to: run.summary) }
+      // Every rank leaves after rank 0's files are complete (a study then sees the same finished run).
+      try group?.barrier()
       events(.finished(summary))
       return summary
     }

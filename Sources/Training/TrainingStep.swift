@@ -1,6 +1,16 @@
 // One optimisation step as a pure function of tensors — state in, state out — so that MLX can trace
 // it once and replay it fused (Algorithm 1 of the paper: sample t, noise and a mask, take the MDSM
 // loss on the visible patches, or DSM on whole images when the mask ratio is 0; then AdamW and EMA).
+//
+// Data parallelism: each of W ranks gets B/W images of every global batch of B. The timesteps, noise
+// and masks are drawn for the whole global (micro-)batch from the step's key, and each rank takes the
+// rows of its images, so W processes see exactly the examples one process would. Gradients (and the
+// loss) are averaged over ranks with one all_sum inside the traced step, before clipping and AdamW,
+// so every rank applies the same update.
+//
+// Mixed precision (`precision: bf16`): the float32 master weights are cast to bfloat16 inside the
+// loss (LayerNorm parameters stay float32), so matmuls run in bfloat16 and the gradients arrive in
+// float32 through the cast; LayerNorm, the attention softmax and the loss compute in float32.
 import Engine
 import Foundation
 import MaskDM
@@ -15,9 +25,15 @@ final class TrainingStep {
   let adam: AdamW
   let mask: MaskSpec?
   let grid: Int
+  /// The data-parallel group; nil trains alone.
+  let group: DistributedGroup?
+  var rank: Int { group?.rank ?? 0 }
+  var worldSize: Int { group?.size ?? 1 }
   private var compiled: CompiledFunction?
 
-  init(model: MaskedUViT, diffusion: GaussianDiffusion, config: TrainConfig, names: [String], mask: MaskSpec?) throws {
+  init(model: MaskedUViT, diffusion: GaussianDiffusion, config: TrainConfig, names: [String], mask: MaskSpec?,
+       group: DistributedGroup? = nil) throws {
+    self.group = group
     self.model = model
     self.diffusion = diffusion
     self.config = config
@@ -36,7 +52,7 @@ final class TrainingStep {
     var m: [Tensor]
     var v: [Tensor]
     var ema: [Tensor]
-    /// (B, H, W, C) uint8 images.
+    /// (B/W, H, W, C) uint8 images: this rank's rows of the global batch (see `BatchLoader`'s shard).
     var images: Tensor
     var key: PRNGKey
     /// AdamW's per-step scalars (see `AdamW.scalars`) and the EMA decay, as float32.
@@ -70,6 +86,12 @@ final class TrainingStep {
       grads = try grads.map { try zip($0, g).map { try $0 + $1 / Double(micro) } } ?? (micro == 1 ? g : g.map { try $0 / Double(micro) })
     }
     var gradients = grads!
+    if let group, group.size > 1 {
+      // Equal shards: the mean of the ranks' mean losses (and gradients) is the global batch's.
+      let summed = try group.allSum([loss] + gradients)
+      loss = try summed[0] / Double(group.size)
+      gradients = try summed[1...].map { try $0 / Double(group.size) }
+    }
     if let maxNorm = config.clipGrad { gradients = try clipGlobalNorm(gradients, maxNorm: maxNorm).0 }
 
     var newParams: [Tensor] = [], newM: [Tensor] = [], newV: [Tensor] = [], newEMA: [Tensor] = []
@@ -85,28 +107,39 @@ final class TrainingStep {
   }
 
   /// The loss of one micro-batch and its gradients with respect to the parameters.
-  private func lossAndGradients(_ params: [Tensor], images: Tensor, key: PRNGKey) throws -> (Tensor, [Tensor]) {
+  func lossAndGradients(_ params: [Tensor], images: Tensor, key: PRNGKey) throws -> (Tensor, [Tensor]) {
     let (values, grads) = try valueAndGrad(params + [images], argnums: Array(params.indices)) { [unowned self] args in
       [try self.loss(params: Array(args[0..<params.count]), images: args[params.count], key: key)]
     }
     return (values[0], grads)
   }
 
-  /// The diffusion loss of a batch of uint8 images at parameters `params`.
+  /// The diffusion loss of this rank's images of a (micro-)batch at parameters `params`.
   func loss(params: [Tensor], images: Tensor, key: PRNGKey) throws -> Tensor {
-    try model.update(Parameters(uniqueKeysWithValues: zip(names, params)))
+    let compute = config.precision == "bf16"
+      ? try zip(names, params).map { try Self.keepsFloat32($0) ? $1 : $1.astype(.bfloat16) } : params
+    try model.update(Parameters(uniqueKeysWithValues: zip(names, compute)))
     let b = images.shape[0]
+    let global = b * worldSize
+    let rows = (rank * b)..<((rank + 1) * b)
     let keys = try key.split(3)
     // (B, H, W, C) uint8 -> (B, C, H, W) in [-1, 1]
     let x0 = try (images.astype(.float32) / 127.5 - 1).transposed([0, 3, 1, 2])
-    let t = try Random.randint([b], low: 0, high: diffusion.timesteps, key: keys[0])
-    let noise = try Random.normal(x0.shape, key: keys[1])
+    // Drawn for the global batch, then this rank's rows: W shards see what one process would.
+    func mine(_ t: Tensor) throws -> Tensor { worldSize == 1 ? t : try t.slice(axis: 0, rows) }
+    let t = try mine(Random.randint([global], low: 0, high: diffusion.timesteps, key: keys[0]))
+    let noise = try mine(Random.normal([global] + Array(x0.shape.dropFirst()), key: keys[1]))
     var visible: Tensor? = nil
     if let mask {
-      visible = try sampleMasks(mask, grid: grid, batch: b, key: keys[2]).visible
+      visible = try mine(sampleMasks(mask, grid: grid, batch: global, key: keys[2]).visible)
     }
     return try diffusion.loss(
       model: { [unowned self] xt, t, vis in try self.model(xt, timesteps: t, visible: vis) },
       x0: x0, t: t, noise: noise, visible: visible, patchSize: config.network.patchSize)
+  }
+
+  /// Parameters that stay float32 under mixed precision: LayerNorm weights and biases.
+  static func keepsFloat32(_ name: String) -> Bool {
+    name.split(separator: ".").contains { $0.hasPrefix("norm") }
   }
 }

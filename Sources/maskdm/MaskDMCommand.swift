@@ -21,6 +21,7 @@ struct MaskDMCommand: ParsableCommand {
 let allSubcommands: [ParsableCommand.Type] = [
   PrepareCommand.self,
   TrainCommand.self,
+  LaunchCommand.self,
   SampleCommand.self,
   ConvertCommand.self,
   FIDCommand.self,

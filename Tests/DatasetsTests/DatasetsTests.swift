@@ -112,6 +112,35 @@ final class DatasetsTests: XCTestCase {
     XCTAssertNotEqual(plain[0], all[0], "some images are mirrored")
   }
 
+  func testShardsAreDisjointAndTogetherTheWholeBatch() throws {
+    let out = temporary("shards")
+    defer { try? FileManager.default.removeItem(at: out) }
+    try prepareDataset(.synthetic(count: 50, seed: 1), options: PrepareOptions(size: 8, channels: 3), to: out)
+    let data = try PackedDataset(directory: out)
+    let whole = try BatchLoader(dataset: data, batchSize: 8, seed: 3, flip: true)
+    defer { whole.stop() }
+    let n = data.imageBytes
+    for groups in [1, 2] {
+      let shards = try (0..<2).map { try BatchLoader(dataset: data, batchSize: 8, seed: 3, flip: true, shard: LoaderShard(rank: $0, count: 2, groups: groups)) }
+      defer { shards.forEach { $0.stop() } }
+      for index in 0..<3 {
+        let full = whole.batch(at: LoaderPosition(epoch: 0, index: index)).pixels
+        let parts = shards.map { $0.batch(at: LoaderPosition(epoch: 0, index: index)) }
+        XCTAssertEqual(parts.map(\.count), [4, 4])
+        // Rank r holds rows [r*part, (r+1)*part) of every micro-batch chunk, flips included.
+        var rebuilt = [UInt8](repeating: 0, count: full.count)
+        for (r, part) in parts.enumerated() {
+          for (j, row) in LoaderShard(rank: r, count: 2, groups: groups).rows(batchSize: 8).enumerated() {
+            rebuilt[(row * n)..<((row + 1) * n)] = part.pixels[(j * n)..<((j + 1) * n)]
+          }
+        }
+        XCTAssertEqual(rebuilt, full, "groups \(groups), batch \(index): the shards together are the batch")
+      }
+    }
+    XCTAssertEqual(LoaderShard(rank: 1, count: 2, groups: 2).rows(batchSize: 8), [2, 3, 6, 7])
+    XCTAssertThrowsError(try BatchLoader(dataset: data, batchSize: 7, seed: 3, flip: false, shard: LoaderShard(rank: 0, count: 2)))
+  }
+
   func testSubsetIsFixedAndSized() {
     let a = BatchLoader.subset(count: 1000, fraction: 0.1, seed: 4)
     XCTAssertEqual(a.count, 100)

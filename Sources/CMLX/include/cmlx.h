@@ -16,6 +16,7 @@ extern "C" {
 typedef struct mlxs_array_ { void* ctx; } mlxs_array;
 typedef struct mlxs_vec_ { void* ctx; } mlxs_vec;
 typedef struct mlxs_fn_ { void* ctx; } mlxs_fn;
+typedef struct mlxs_group_ { void* ctx; } mlxs_group;
 
 typedef enum {
   MLXS_BOOL = 0, MLXS_UINT8 = 1, MLXS_INT32 = 2, MLXS_INT64 = 3, MLXS_UINT32 = 4,
@@ -172,6 +173,21 @@ size_t mlxs_memory(int which);
 int mlxs_reset_peak_memory(void);
 int mlxs_clear_cache(void);
 const char* mlxs_version(void);
+
+/* ---- distributed (MLX's own backends: "ring", "mpi", "nccl", or "any") ---- */
+/** 1 when the backend (NULL: any) can be used in this process, else 0. */
+int mlxs_distributed_is_available(const char* backend);
+/**
+ * The group of all processes of the job, set up from the backend's environment variables (ring:
+ * MLX_RANK, MLX_HOSTFILE; NCCL: MLX_RANK, MLX_WORLD_SIZE, NCCL_HOST_IP, NCCL_PORT; MPI: mpirun's).
+ * strict = true fails when no backend can be initialised; false gives a group of size 1.
+ */
+int mlxs_distributed_init(mlxs_group* out, bool strict, const char* backend);
+int mlxs_group_free(mlxs_group g);
+int mlxs_group_rank(mlxs_group g);
+int mlxs_group_size(mlxs_group g);
+/** The element-wise sum of `a` over every process of the group (lazy, like every other op). */
+int mlxs_all_sum(mlxs_array* out, mlxs_array a, mlxs_group g);
 
 /* ---- this project's CPU kernels (MLX's own ops on the GPU and for other dtypes) ---- */
 /** Exact GELU; fast = 0 forces the composition of MLX ops (the reference the kernel is tested against). */

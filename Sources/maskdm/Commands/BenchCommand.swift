@@ -65,15 +65,21 @@ struct BenchTrain: ParsableCommand {
   @Option(help: "patch, block or crop.") var maskType = "patch"
   @Option(help: "Mask ratio in [0, 1); 0 trains on whole images.") var maskRatio = 0.0
   @Option(help: "Block size (patches) for block masks.") var blockSize = 2
-  @Option(help: "Timed steps (after 3 warm-up steps).") var steps = 20
+  @Option(help: "Timed steps (after the warm-up steps).") var steps = 20
+  @Option(help: "Untimed warm-up steps (tracing, compilation).") var warmup = 3
   @Option(help: "Override the batch size.") var batchSize: Int?
   @Flag(inversion: .prefixedNo, help: "Trace and fuse the step with MLX compile.") var compile = true
+  @Option(help: "fp32, or bf16 mixed precision (bf16 matmuls; float32 master weights, LayerNorm, softmax, loss).")
+  var precision = "fp32"
   @OptionGroup var common: BenchOptions
 
   func run() throws {
     var bench = try TrainingBenchmark(preset: preset, maskType: maskType, maskRatio: maskRatio, blockSize: blockSize)
     bench.steps = steps
+    bench.warmup = warmup
     bench.config.compile = compile
+    bench.config.precision = precision
+    try bench.config.validate()
     if let batchSize { bench.config.batchSize = batchSize }
     try Engine.select(common.device)
     var result = try bench.run()
@@ -84,8 +90,8 @@ struct BenchTrain: ParsableCommand {
       encoder.outputFormatting = [.sortedKeys]
       print(String(decoding: try encoder.encode(result), as: UTF8.self))
     } else {
-      print(String(format: "train %@ mask %@ %.2f: %.1f img/s, %.1f ms/step (median of %d, batch %d) on %@",
-                   preset, maskType, maskRatio, result.imagesPerSecond, result.msPerStep, steps, result.batchSize, result.device))
+      print(String(format: "train %@ mask %@ %.2f %@: %.1f img/s, %.1f ms/step (median of %d, batch %d) on %@",
+                   preset, maskType, maskRatio, precision, result.imagesPerSecond, result.msPerStep, steps, result.batchSize, result.device))
     }
   }
 }

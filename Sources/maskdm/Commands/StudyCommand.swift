@@ -30,6 +30,7 @@ struct StudyRun: ParsableCommand {
   @Option(help: "Run only this variant or study (its name or slug).") var only: String?
   @Flag(help: "Write DIR/slurm.sh (an array job, one variant per task) and exit.") var emitSlurm = false
   @Flag(help: "List the variants and their stages and exit.") var dryRun = false
+  @OptionGroup var parallel: DistributedOptions
 
   func run() throws {
     let (experiment, dir) = try options.experiment()
@@ -48,10 +49,12 @@ struct StudyRun: ParsableCommand {
       print("wrote \(script.path): \(experiment.variants.count) array tasks; submit with sbatch \(script.path)")
       return
     }
+    let group = try parallel.join()
     let printer = StudyPrinter()
     let started = Date()
-    let results = try StudyRunner(experiment: experiment, directory: dir).run(only: only) { printer.handle($0) }
+    let results = try StudyRunner(experiment: experiment, directory: dir, group: group).run(only: only) { printer.handle($0) }
     printer.finish()
+    if let group, group.rank != 0 { return }
     let failed = results.filter { !$0.finished }
     print("study \(experiment.plan.name) (\(experiment.plan.preset)): \(results.count - failed.count) of \(results.count) variants finished in "
             + duration(Date().timeIntervalSince(started)))

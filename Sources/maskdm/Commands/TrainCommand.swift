@@ -13,6 +13,8 @@ struct TrainCommand: ParsableCommand {
       CONFIG is a YAML file in the authors' format (configs/*.yaml). Keys can be overridden with
       --set, e.g. --set train_steps=2000 --set dataset.MASK_RATIO=0.9.
       A killed run continues bit-identically with --resume.
+      With --distributed each process of a data-parallel job trains on its share of every batch;
+      start them with `maskdm launch -n N -- maskdm train … --distributed` (see README.md).
       """)
 
   @Argument(help: "The configuration file (YAML).") var config: String
@@ -23,24 +25,29 @@ struct TrainCommand: ParsableCommand {
   @Option(name: .customLong("set"), help: "Override a key: key=value (repeatable).") var overrides: [String] = []
   @Option(help: "Device: cpu, gpu or auto (overrides the config's `device`).") var device: DeviceChoice?
   @Flag(help: "Print the resolved configuration and exit.") var dryRun = false
+  @Option(help: "fp32, or bf16 mixed precision (overrides the config's `precision`).") var precision: String?
+  @OptionGroup var parallel: DistributedOptions
 
   func run() throws {
     var resolved = try loadConfig(config, overrides: overrides)
     if let initFrom { resolved.pretrainedModelCkpt = initFrom }
     if let device { resolved.device = device.rawValue }
+    if let precision { resolved.precision = precision }
     try resolved.validate()
     if dryRun {
       print(resolved.yaml(), terminator: "")
       return
     }
+    let group = try parallel.join()
+    let trainer = try Trainer(config: resolved, runDirectory: URL(fileURLWithPath: out), group: group)
     let printer = ProgressPrinter(label: URL(fileURLWithPath: out).lastPathComponent)
-    let summary = try Trainer(config: resolved, runDirectory: URL(fileURLWithPath: out)).train(resume: resume) {
-      printer.handle($0)
-    }
+    let summary = try trainer.train(resume: resume) { printer.handle($0) }
     printer.finish()
-    print(String(format: "done: %d steps, final loss %.4f, %.1f s training (%.1f img/s) on %@; weights in %@/latest",
+    guard trainer.isRoot else { return }
+    let processes = group.map { $0.size > 1 ? " x \($0.size) processes" : "" } ?? ""
+    print(String(format: "done: %d steps, final loss %.4f, %.1f s training (%.1f img/s) on %@%@; weights in %@/latest",
                  summary.steps, summary.finalLoss ?? .nan, summary.trainSeconds, summary.imagesPerSecond,
-                 summary.device, summary.runDirectory))
+                 summary.device, processes, summary.runDirectory))
   }
 }
 

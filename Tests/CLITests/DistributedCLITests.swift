@@ -1,0 +1,208 @@
+import Foundation
+import XCTest
+
+/// Data-parallel training as a user runs it: `maskdm launch -n 2 -- maskdm train … --distributed`
+/// on loopback must give the weights of one process with the whole batch.
+final class DistributedCLITests: XCTestCase {
+  let tiny = "configs/tiny.yaml"
+  let common = ["--set", "train_steps=10", "--set", "batch_size=16", "--set", "num_samples=0", "--set", "log_every=5",
+                "--set", "save_and_sample_every=10"]
+
+  func testTwoProcessesWithHalfBatchesMatchOneProcess() throws {
+    let single = CLI.temporaryDirectory("dp-single"), pair = CLI.temporaryDirectory("dp-pair"), start = CLI.temporaryDirectory("dp-start")
+    defer { [single, pair, start].forEach { try? FileManager.default.removeItem(at: $0) } }
+
+    let one = try CLI.run(["train", tiny] + common + ["-o", single.path])
+    XCTAssertEqual(one.status, 0, one.stderr)
+    let two = try runBounded(["launch", "-n", "2", "--timeout", "240", "--", "maskdm", "train", tiny] + common
+      + ["-o", pair.path, "--distributed"], seconds: 300)
+    XCTAssertEqual(two.status, 0, two.stderr)
+    XCTAssertTrue(two.stdout.contains("x 2 processes"), two.stdout)
+    let initial = try CLI.run(["train", tiny] + common + ["--set", "train_steps=0", "-o", start.path])
+    XCTAssertEqual(initial.status, 0, initial.stderr)
+
+    var worst = 0.0
+    for file in ["model", "ema", "optimizer"] {
+      let a = try readSafetensors(single.appendingPathComponent("latest/\(file).safetensors"))
+      let b = try readSafetensors(pair.appendingPathComponent("latest/\(file).safetensors"))
+      XCTAssertEqual(Set(a.keys), Set(b.keys))
+      for (name, x) in a {
+        let y = try XCTUnwrap(b[name])
+        let diff = zip(x, y).map { abs(Double($0) - Double($1)) }.max() ?? 0
+        worst = max(worst, diff)
+        XCTAssertLessThan(diff, 1e-5, "\(file) \(name) differs between 1 x 16 and 2 x 8")
+      }
+    }
+    // The comparison means something only if training moved the weights far more than the tolerance.
+    let w0 = try readSafetensors(start.appendingPathComponent("latest/model.safetensors"))
+    let w10 = try readSafetensors(single.appendingPathComponent("latest/model.safetensors"))
+    let moved = w0.map { name, x in zip(x, w10[name]!).map { abs(Double($0) - Double($1)) }.max() ?? 0 }.max() ?? 0
+    XCTAssertGreaterThan(moved, 1e-3)
+
+    // Rank 0 alone writes the log: one line per logged step, not one per process.
+    let metrics = try String(contentsOf: pair.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+    XCTAssertEqual(metrics.split(separator: "\n").filter { $0.contains("\"event\":\"step\"") }.count, 2, metrics)
+    let rate = { (dir: URL) -> Double in
+      let s = try? JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("summary.json"))) as? [String: Any]
+      return (s?["images_per_second"] ?? s?["imagesPerSecond"]) as? Double ?? .nan
+    }
+    print(String(format: "data-parallel equivalence: max |2x8 - 1x16| = %.2e (weights moved %.2e); 1 process %.1f img/s, 2 processes %.1f img/s",
+                 worst, moved, rate(single), rate(pair)))
+  }
+
+  func testDistributedWithoutALauncherSaysHowToLaunch() throws {
+    let dir = CLI.temporaryDirectory("dp-nolauncher")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let r = try CLI.run(["train", tiny, "--distributed", "-o", dir.path])
+    XCTAssertNotEqual(r.status, 0)
+    XCTAssertTrue(r.stderr.contains("maskdm launch -n 2"), r.stderr)
+  }
+
+  func testBatchThatDoesNotSplitIsRefused() throws {
+    let dir = CLI.temporaryDirectory("dp-odd")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let r = try runBounded(["launch", "-n", "2", "--timeout", "120", "--", "maskdm", "train", tiny, "--set", "batch_size=15",
+                            "-o", dir.path, "--distributed"], seconds: 180)
+    XCTAssertNotEqual(r.status, 0)
+    XCTAssertTrue(r.stderr.contains("divisible by the number of processes"), r.stderr)
+  }
+
+  func testStudyRunsDataParallelWithFailuresRecorded() throws {
+    let dir = CLI.temporaryDirectory("dp-study")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let planURL = dir.appendingPathComponent("plan.yaml")
+    try StudyCLITests.plan.write(to: planURL, atomically: true, encoding: .utf8)
+    let out = dir.appendingPathComponent("out")
+    let r = try runBounded(["launch", "-n", "2", "--timeout", "400", "--", "maskdm", "study", "run", planURL.path,
+                            "--out", out.path, "--distributed"], seconds: 480)
+    // The variant whose data is missing fails on both ranks (rank 0 finds out first) and is recorded.
+    XCTAssertEqual(r.status, 3, r.stderr)
+    let results = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("results.json"))) as? [[String: Any]])
+    XCTAssertEqual(results.count, 3)
+    let finished = results.filter { $0["status"] as? String == "finished" }
+    XCTAssertEqual(finished.count, 2, "\(results)")
+    for v in finished { XCTAssertTrue((v["fid"] as? Double)?.isFinite == true, "\(v)") }
+    let failed = try XCTUnwrap(results.first { $0["status"] as? String == "failed" })
+    XCTAssertTrue((failed["error"] as? String ?? "").contains("/nonexistent/maskdm-study-images"), "\(failed)")
+    XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent("report.html").path))
+  }
+
+  func testProcessesLeaveWhenTheLauncherIsKilled() throws {
+    let dir = CLI.temporaryDirectory("dp-orphans")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let launcher = try CLI.start(["launch", "-n", "2", "--timeout", "300", "--", "maskdm", "train", tiny, "--set", "train_steps=1000000",
+                                  "--set", "num_samples=0", "--set", "log_every=1", "-o", dir.path, "--distributed"])
+    var ranks: [Int32] = []
+    defer { for pid in ranks where isAlive(pid) { kill(pid, SIGKILL) } }
+    let metrics = dir.appendingPathComponent("metrics.jsonl")
+    let deadline = Date().addingTimeInterval(120)
+    while launcher.isRunning, Date() < deadline, !((try? String(contentsOf: metrics, encoding: .utf8))?.contains("\"step\"") ?? false) {
+      usleep(20_000)
+    }
+    ranks = children(of: launcher.processIdentifier)
+    XCTAssertEqual(ranks.count, 2, "the launcher runs two training processes")
+    kill(launcher.processIdentifier, SIGKILL)
+    launcher.waitUntilExit()
+    try? FileManager.default.removeItem(at: FileManager.default.temporaryDirectory.appendingPathComponent("maskdm-hostfile-\(launcher.processIdentifier).json"))
+    let gone = Date().addingTimeInterval(20)
+    while ranks.contains(where: isAlive), Date() < gone { usleep(50_000) }
+    XCTAssertFalse(ranks.contains(where: isAlive), "processes of a killed launcher must leave by themselves")
+    if !ranks.contains(where: isAlive) {
+      let stderr = String(decoding: (launcher.standardError as! Pipe).fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+      XCTAssertTrue(stderr.contains("is gone; leaving the distributed job"), stderr)
+    }
+  }
+
+  func testKilledDataParallelRunResumesBitIdentically() throws {
+    let args = ["--set", "train_steps=60", "--set", "save_and_sample_every=10", "--set", "num_samples=0", "--set", "log_every=10",
+                "--distributed"]
+    let straight = CLI.temporaryDirectory("dp-straight"), killed = CLI.temporaryDirectory("dp-killed")
+    defer { [straight, killed].forEach { try? FileManager.default.removeItem(at: $0) } }
+    let a = try runBounded(["launch", "-n", "2", "--timeout", "240", "--", "maskdm", "train", tiny, "-o", straight.path] + args, seconds: 300)
+    XCTAssertEqual(a.status, 0, a.stderr)
+
+    let launcher = try CLI.start(["launch", "-n", "2", "--timeout", "240", "--", "maskdm", "train", tiny, "-o", killed.path] + args)
+    let state = killed.appendingPathComponent("latest/state.json")
+    let deadline = Date().addingTimeInterval(120)
+    while !FileManager.default.fileExists(atPath: state.path), launcher.isRunning, Date() < deadline { usleep(2000) }
+    let ranks = children(of: launcher.processIdentifier)
+    defer { for pid in ranks where isAlive(pid) { kill(pid, SIGKILL) } }
+    kill(launcher.processIdentifier, SIGKILL)
+    launcher.waitUntilExit()
+    try? FileManager.default.removeItem(at: FileManager.default.temporaryDirectory.appendingPathComponent("maskdm-hostfile-\(launcher.processIdentifier).json"))
+    let gone = Date().addingTimeInterval(20)
+    while ranks.contains(where: isAlive), Date() < gone { usleep(20_000) }
+    let stepAtKill = try JSONSerialization.jsonObject(with: Data(contentsOf: state)) as! [String: Any]
+    XCTAssertLessThan(stepAtKill["step"] as! Int, 60, "the run finished before it could be killed")
+
+    let b = try runBounded(["launch", "-n", "2", "--timeout", "240", "--", "maskdm", "train", tiny, "-o", killed.path, "--resume"] + args,
+                           seconds: 300)
+    XCTAssertEqual(b.status, 0, b.stderr)
+    for file in ["model.safetensors", "ema.safetensors", "optimizer.safetensors"] {
+      let x = try Data(contentsOf: straight.appendingPathComponent("latest/\(file)"))
+      let y = try Data(contentsOf: killed.appendingPathComponent("latest/\(file)"))
+      XCTAssertEqual(x, y, "\(file) differs between the uninterrupted and the resumed data-parallel run")
+    }
+  }
+
+  /// Processes whose parent is `parent` (from /proc).
+  private func children(of parent: Int32) -> [Int32] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap(Int32.init).filter { pid in
+      guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")") else { return false }
+      let fields = stat[stat.index(after: close)...].split(separator: " ")
+      return fields.count > 2 && Int32(fields[1]) == parent
+    }
+  }
+
+  /// True while `pid` runs (a zombie waiting to be reaped counts as gone).
+  private func isAlive(_ pid: Int32) -> Bool {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return false }
+    return stat[stat.index(after: close)...].split(separator: " ").first != "Z"
+  }
+
+  /// Runs the CLI with a hard deadline: past it the launcher gets SIGTERM (it stops its processes;
+  /// they also leave by themselves when the launcher is gone).
+  private func runBounded(_ args: [String], seconds: Double) throws -> CLI.Output {
+    let process = try CLI.start(args)
+    let out = process.standardOutput as! Pipe, err = process.standardError as! Pipe
+    var outData = Data(), errData = Data()
+    let group = DispatchGroup()
+    group.enter()
+    DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    group.enter()
+    DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    let deadline = Date().addingTimeInterval(seconds)
+    while process.isRunning, Date() < deadline { usleep(50_000) }
+    if process.isRunning {
+      kill(process.processIdentifier, SIGTERM)
+      let grace = Date().addingTimeInterval(10)
+      while process.isRunning, Date() < grace { usleep(50_000) }
+      if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+      XCTFail("maskdm \(args.joined(separator: " ")) ran past \(Int(seconds)) s")
+    }
+    process.waitUntilExit()
+    group.wait()
+    return CLI.Output(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                      stderr: String(decoding: errData, as: UTF8.self))
+  }
+}
+
+/// The float32 tensors of a safetensors file, by name (the format: 8-byte header length, JSON
+/// header with dtype/shape/data_offsets, then the data).
+func readSafetensors(_ url: URL) throws -> [String: [Float]] {
+  let data = try Data(contentsOf: url)
+  let n = Int(data.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+  let header = try JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + n))) as! [String: Any]
+  var out: [String: [Float]] = [:]
+  for (name, value) in header where name != "__metadata__" {
+    let entry = value as! [String: Any]
+    guard entry["dtype"] as? String == "F32" else { continue }
+    let offsets = entry["data_offsets"] as! [Int]
+    let bytes = data.subdata(in: (8 + n + offsets[0])..<(8 + n + offsets[1]))
+    out[name] = bytes.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+  }
+  return out
+}
