@@ -59,10 +59,12 @@ struct SVGChart {
     return svg + "</svg>"
   }
 
-  /// The data range widened by 5% (a single value gets a unit range).
+  /// The data range widened by 5%. Values that all but coincide (variants trained for the same time
+  /// budget) get the range from 0, so that the axis does not magnify measurement noise.
   private func niceRange(_ values: [Double]) -> (Double, Double) {
     let lo = values.min()!, hi = values.max()!
-    if hi - lo < 1e-12 { return (lo - 1, hi + 1) }
+    if hi - lo < 1e-12 && abs(hi) < 1e-12 { return (lo - 1, hi + 1) }
+    if hi - lo <= 0.01 * max(abs(lo), abs(hi)) { return lo > 0 ? (0, hi * 1.1) : (min(lo * 1.1, hi - 1), max(hi * 1.1, lo + 1)) }
     let pad = (hi - lo) * 0.05
     return (lo - pad, hi + pad)
   }
