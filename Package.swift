@@ -61,6 +61,8 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: swiftSettings),
+    // The reader's fuzz target (scripts/fuzz_torch_reader.sh); a plain build replays saved inputs.
+    .executableTarget(name: "fuzz-torch-file", dependencies: ["Engine", "Evaluation"], swiftSettings: swiftSettings),
     .testTarget(name: "EngineTests", dependencies: ["Engine"]),
     .testTarget(name: "NNTests", dependencies: ["NN"]),
     .testTarget(name: "MaskDMTests", dependencies: ["MaskDM"]),
