@@ -37,6 +37,7 @@ struct ConvShape {
 
   size_t rows() const { return size_t(n) * oh * ow; }
   size_t depth() const { return size_t(kh) * kw * c; }
+  bool operator==(const ConvShape&) const = default;
   bool pointwise() const { return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 && oh == h && ow == w; }
 };
 
@@ -146,7 +147,7 @@ class ConvBiasReLU : public mx::UnaryPrimitive {
   const char* name() const override { return "MaskDMConvBiasReLU"; }
   bool is_equivalent(const mx::Primitive& other) const override {
     auto& o = static_cast<const ConvBiasReLU&>(other);
-    return std::memcmp(&o.g_, &g_, sizeof g_) == 0 && o.hi_ == hi_;
+    return o.g_ == g_ && o.hi_ == hi_;
   }
   std::vector<mx::Shape> output_shapes(const std::vector<mx::array>&) override { return {{g_.n, g_.oh, g_.ow, g_.o}}; }
 
