@@ -171,7 +171,8 @@ mx::array conv2d_bias_relu(const mx::array& x, const mx::array& w, const std::op
               lo[0], lo[1], 0, 0, relu};
   g.oh = (g.h + lo[0] + hi[0] - g.kh) / g.sh + 1;
   g.ow = (g.w + lo[1] + hi[1] - g.kw) / g.sw + 1;
-  if (g.sh < 1 || g.sw < 1 || g.oh < 1 || g.ow < 1 || std::min({lo[0], lo[1], hi[0], hi[1]}) < 0)
+  if (g.sh < 1 || g.sw < 1 || g.oh < 1 || g.ow < 1 || std::min({lo[0], lo[1], hi[0], hi[1]}) < 0 ||
+      std::min({g.n, g.c, g.o, g.kh, g.kw}) < 1)
     return conv_composed(x, w, b, stride, lo, hi, relu);  // MLX reports the error or handles the edge case
   auto bias = b ? *b : mx::zeros({g.o}, mx::float32);
   return mx::array({g.n, g.oh, g.ow, g.o}, mx::float32, std::make_shared<ConvBiasReLU>(*s, g, hi),
