@@ -10,9 +10,11 @@
 //      hangs over the border, so no padded copy of the input is made), two threads;
 //   2. multiplied: (rows, KH*KW*C) x (O, KH*KW*C)ᵀ by one cblas_sgemm (OpenBLAS threads itself, so it
 //      is called from one thread, between our parallel sections);
-//   3. finished: + bias, ReLU, while the rows are still in cache (merged with the next chunk's gather).
+//   3. finished: the output rows start as the bias (set while gathering, so the product accumulates
+//      onto them with beta = 1), and the ReLU runs on them while they are still in cache, in the
+//      parallel section that gathers the next chunk.
 // A 1x1 convolution with stride 1 and no padding needs no gather: the input is already (N*H*W, C).
-// On the GPU, for other dtypes and for groups/dilation != 1 MLX's own conv_general + add + maximum
+// On the GPU and for other dtypes MLX's own conv_general + add + maximum
 // serve; `fast = false` forces them (the reference the kernel is tested against). The gradient is the
 // gradient of that composition (Inception's FID features need none; it keeps the op differentiable).
 #include <cblas.h>
@@ -66,20 +68,19 @@ void gather_rows(const ConvShape& g, const float* x, float* col, size_t r0, size
   }
 }
 
-/** y[r] = max(y[r] + b, 0) (or without the max) for rows [r0, r1) of O columns. */
-MASKDM_VECTORIZE void finish_rows(float* y, const float* b, size_t r0, size_t r1, size_t o, bool relu) {
-  for (size_t r = r0; r < r1; ++r) {
-    float* yr = y + r * o;
-    if (relu)
-      for (size_t j = 0; j < o; ++j) yr[j] = std::max(yr[j] + b[j], 0.0f);
-    else
-      for (size_t j = 0; j < o; ++j) yr[j] += b[j];
-  }
+/** Rows [r0, r1) of y (O columns each) set to the bias: the product then accumulates onto them. */
+void fill_bias(float* y, const float* b, size_t r0, size_t r1, size_t o) {
+  for (size_t r = r0; r < r1; ++r) std::memcpy(y + r * o, b, o * sizeof(float));
 }
 
-/** (m, k) x (o, k)ᵀ -> (m, o), all row-major. */
-void gemm_nt(const float* a, size_t lda, const float* w, size_t ldw, float* y, size_t m, size_t o, size_t k) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(m), int(o), int(k), 1.0f, a, int(lda), w, int(ldw), 0.0f, y,
+MASKDM_VECTORIZE void relu_rows(float* y, size_t r0, size_t r1, size_t o) {
+  for (size_t i = r0 * o, e = r1 * o; i < e; ++i) y[i] = std::max(y[i], 0.0f);
+}
+
+/** y (m, o) += a (m, k) x w (o, k)ᵀ, all row-major. beta = 1 also spares OpenBLAS its pass that
+ *  scales or zeroes y before the product. */
+void gemm_nt_acc(const float* a, size_t lda, const float* w, size_t ldw, float* y, size_t m, size_t o, size_t k) {
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(m), int(o), int(k), 1.0f, a, int(lda), w, int(ldw), 1.0f, y,
               int(o));
 }
 
@@ -87,26 +88,28 @@ void conv_forward(const ConvShape& g, const float* x, const float* w, const floa
   size_t rows = g.rows(), o = g.o, depth = g.depth();
   const size_t grain = 64;
   if (g.pointwise()) {
-    gemm_nt(x, g.c, w, g.c, y, rows, o, g.c);
-    parallel_for(rows, grain * 16, [&](size_t r0, size_t r1) { finish_rows(y, b, r0, r1, o, g.relu); });
+    parallel_for(rows, grain * 16, [&](size_t r0, size_t r1) { fill_bias(y, b, r0, r1, o); });
+    gemm_nt_acc(x, g.c, w, g.c, y, rows, o, g.c);
+    if (g.relu) parallel_for(rows, grain * 16, [&](size_t r0, size_t r1) { relu_rows(y, r0, r1, o); });
     return;
   }
   size_t chunk = std::min(rows, chunk_rows(g));
   std::vector<float> col(chunk * depth);
-  // Each parallel section gathers chunk i and finishes chunk i - 1, so threads start once per chunk.
+  // Each parallel section gathers chunk i, sets its output rows to the bias, and applies the ReLU to
+  // chunk i - 1 (still in cache), so threads start once per chunk.
   size_t prev0 = 0, prev1 = 0;
   for (size_t c0 = 0; c0 < rows; c0 += chunk) {
-    size_t c1 = std::min(rows, c0 + chunk), n = c1 - c0, done = prev1 - prev0;
+    size_t c1 = std::min(rows, c0 + chunk), n = c1 - c0, done = g.relu ? prev1 - prev0 : 0;
     parallel_for(n, grain, [&](size_t a, size_t e) {
       gather_rows(g, x, col.data(), c0 + a, c0 + e, c0);
-      size_t f0 = prev0 + a * done / n, f1 = prev0 + e * done / n;
-      finish_rows(y, b, f0, f1, o, g.relu);
+      fill_bias(y, b, c0 + a, c0 + e, o);
+      relu_rows(y, prev0 + a * done / n, prev0 + e * done / n, o);
     });
-    gemm_nt(col.data(), depth, w, depth, y + c0 * o, n, o, depth);
+    gemm_nt_acc(col.data(), depth, w, depth, y + c0 * o, n, o, depth);
     prev0 = c0;
     prev1 = c1;
   }
-  parallel_for(prev1 - prev0, grain, [&](size_t a, size_t e) { finish_rows(y, b, prev0 + a, prev0 + e, o, g.relu); });
+  if (g.relu) parallel_for(prev1 - prev0, grain, [&](size_t a, size_t e) { relu_rows(y, prev0 + a, prev0 + e, o); });
 }
 
 /** MLX's ops: conv_general, + bias, maximum(·, 0). */
