@@ -95,4 +95,22 @@ extension Tensor {
     let d = [Int32(dilation.0), Int32(dilation.1)]
     return try Tensor.make("conv2d") { mlxs_conv2d($0, handle, weight.handle, s, lo, hi, d, Int32(groups)) }
   }
+
+  /// `max(conv2d(x, weight) + bias, 0)` (without the max when `relu` is false) in one op: NHWC input,
+  /// OHWI weight, bias of shape (O) or none, explicit padding on each side. In float32 on the CPU it
+  /// runs this project's kernel (chunked im2col, one BLAS product per chunk, fused epilogue), else
+  /// MLX's `conv2d`, add and maximum; `fast: false` forces the latter. Differentiable.
+  public func conv2dBiasReLU(
+    weight: Tensor, bias: Tensor?, stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0),
+    paddingHigh: (Int, Int)? = nil, relu: Bool = true, fast: Bool = true
+  ) throws -> Tensor {
+    let s = [Int32(stride.0), Int32(stride.1)]
+    let lo = [Int32(padding.0), Int32(padding.1)]
+    let high = paddingHigh ?? padding
+    let hi = [Int32(high.0), Int32(high.1)]
+    return try Tensor.make("conv2d_bias_relu") {
+      mlxs_conv2d_bias_relu($0, handle, weight.handle, bias?.handle ?? mlxs_array(ctx: nil), s, lo, hi, relu ? 1 : 0,
+                            fast ? 1 : 0)
+    }
+  }
 }

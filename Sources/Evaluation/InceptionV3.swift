@@ -88,7 +88,7 @@ extension InceptionNode {
   func callAsFunction(_ x: Tensor) throws -> Tensor {
     switch self {
     case let .conv(weight, bias, stride, padding):
-      return try (x.conv2d(weight: weight, stride: (stride, stride), padding: padding) + bias).maximum(Tensor.scalar(0))
+      return try x.conv2dBiasReLU(weight: weight, bias: bias, stride: (stride, stride), padding: padding)
     case let .pool(isMax, k, s, p, includePad):
       return try pool2d(x, max: isMax, kernel: k, stride: s, padding: p, includePad: includePad)
     case let .sequence(nodes):

@@ -198,6 +198,12 @@ int mlxs_gelu(mlxs_array* out, mlxs_array x, int fast);
  */
 int mlxs_attention(mlxs_array* out, mlxs_array qkv, int heads, float scale, int fast);
 /**
+ * y = conv2d(x, w) + bias, then max(y, 0) when relu: NHWC x, OHWI w, bias (O) or a null handle, stride
+ * and padding below/above per spatial axis (2 each). fast = 0 forces MLX's conv_general + add + maximum.
+ */
+int mlxs_conv2d_bias_relu(mlxs_array* out, mlxs_array x, mlxs_array w, mlxs_array bias, const int* stride,
+                          const int* pad_lo, const int* pad_hi, int relu, int fast);
+/**
  * AdamW (PyTorch's formula) then the EMA update of one parameter, in one pass. scalars: float32
  * [lr, lr * weight_decay, lr / bias1, sqrt(bias2), ema_decay]. Appends p', m', v', ema' to out.
  */
