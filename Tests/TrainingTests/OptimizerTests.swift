@@ -10,6 +10,9 @@ final class OptimizerTests: XCTestCase {
       let adam = AdamW(beta1: 0.9, beta2: 0.99, weightDecay: 0.03)
       var p: [Double] = [0.5, -1.0, 2.0], m = [0.0, 0, 0], v = [0.0, 0, 0]
       var tp = try Tensor(p.map(Float.init)), tm = try Tensor.zeros([3]), tv = try Tensor.zeros([3])
+      // The fused AdamW + EMA update the training step runs, side by side (EMA decay 0.5).
+      var fp = tp, fm = tm, fv = tv, fe = tp
+      var ema = p
       let grads: [[Double]] = [[0.1, -0.2, 0.3], [0.05, 0.4, -0.1], [-0.3, 0.1, 0.2]]
       for (i, g) in grads.enumerated() {
         let step = i + 1, lr = 1e-2
@@ -23,9 +26,17 @@ final class OptimizerTests: XCTestCase {
         }
         let s = try adam.scalars(lr: lr, step: step).map { try Tensor.scalar($0) }
         (tp, tm, tv) = try adam.update(parameter: tp, gradient: Tensor(g.map(Float.init)), m: tm, v: tv, s: s, decay: true)
+        let scalars = try Tensor((adam.scalars(lr: lr, step: step) + [0.5]).map(Float.init))
+        (fp, fm, fv, fe) = try adam.updateWithEMA(parameter: fp, gradient: Tensor(g.map(Float.init)), m: fm, v: fv, ema: fe,
+                                                  scalars: scalars, decay: true)
+        for j in 0..<3 { ema[j] = ema[j] * 0.5 + p[j] * 0.5 }
       }
-      let got = try tp.doubles()
-      for j in 0..<3 { XCTAssertEqual(got[j], p[j], accuracy: 1e-6) }
+      let got = try tp.doubles(), fused = try fp.doubles(), fusedEMA = try fe.doubles()
+      for j in 0..<3 {
+        XCTAssertEqual(got[j], p[j], accuracy: 1e-6)
+        XCTAssertEqual(fused[j], p[j], accuracy: 1e-6)
+        XCTAssertEqual(fusedEMA[j], ema[j], accuracy: 1e-6)
+      }
       XCTAssertFalse(AdamW.decays("encoder.encoder_pos_embed"))
       XCTAssertTrue(AdamW.decays("encoder.in_blocks.0.attn.qkv.weight"))
     }
