@@ -81,7 +81,7 @@ public struct AuthorsCheckpoint {
     }
     let (kept, dropped) = networkNames(names.map(\.name))
     var tensors: [String: Tensor] = [:]
-    for ((stored, name), keep) in zip(names, kept) where keep != nil {
+    for ((stored, _), keep) in zip(names, kept) where keep != nil {
       guard tensors[keep!] == nil else { throw UntrustedFileError("\(source): two weights are both named \(keep!) once prefixes are removed") }
       tensors[keep!] = file.tensors[stored]!
     }

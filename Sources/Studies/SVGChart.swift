@@ -66,7 +66,7 @@ struct SVGChart {
     if hi - lo < 1e-12 && abs(hi) < 1e-12 { return (lo - 1, hi + 1) }
     if hi - lo <= 0.01 * max(abs(lo), abs(hi)) { return lo > 0 ? (0, hi * 1.1) : (min(lo * 1.1, hi - 1), max(hi * 1.1, lo + 1)) }
     let pad = (hi - lo) * 0.05
-    return (lo - pad, hi + pad)
+    return (lo >= 0 ? max(0, lo - pad) : lo - pad, hi + pad)  // counts and times do not go below 0
   }
 
   private func tick(_ v: Double) -> String {

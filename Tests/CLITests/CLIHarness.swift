@@ -17,9 +17,11 @@ enum CLI {
     var stderr: String
   }
 
-  /// Runs `maskdm args…` to completion.
+  /// Runs `maskdm args…` to completion. With a deadline (seconds), a process still running then gets
+  /// SIGTERM (a launcher stops its processes), SIGKILL 10 s later, and the test fails.
   @discardableResult
-  static func run(_ args: [String], environment: [String: String] = [:]) throws -> Output {
+  static func run(_ args: [String], environment: [String: String] = [:], deadline seconds: Double? = nil,
+                  file: StaticString = #filePath, line: UInt = #line) throws -> Output {
     let process = try start(args, environment: environment)
     let out = process.standardOutput as! Pipe, err = process.standardError as! Pipe
     var outData = Data(), errData = Data()
@@ -28,6 +30,17 @@ enum CLI {
     DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
     group.enter()
     DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    if let seconds {
+      let deadline = Date().addingTimeInterval(seconds)
+      while process.isRunning, Date() < deadline { usleep(50_000) }
+      if process.isRunning {
+        kill(process.processIdentifier, SIGTERM)
+        let grace = Date().addingTimeInterval(10)
+        while process.isRunning, Date() < grace { usleep(50_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        XCTFail("maskdm \(args.joined(separator: " ")) ran past \(Int(seconds)) s", file: file, line: line)
+      }
+    }
     process.waitUntilExit()
     group.wait()
     return Output(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),

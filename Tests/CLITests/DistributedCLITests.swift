@@ -163,30 +163,12 @@ final class DistributedCLITests: XCTestCase {
     return stat[stat.index(after: close)...].split(separator: " ").first != "Z"
   }
 
-  /// Runs the CLI with a hard deadline: past it the launcher gets SIGTERM (it stops its processes;
-  /// they also leave by themselves when the launcher is gone).
-  private func runBounded(_ args: [String], seconds: Double) throws -> CLI.Output {
-    let process = try CLI.start(args)
-    let out = process.standardOutput as! Pipe, err = process.standardError as! Pipe
-    var outData = Data(), errData = Data()
-    let group = DispatchGroup()
-    group.enter()
-    DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-    group.enter()
-    DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-    let deadline = Date().addingTimeInterval(seconds)
-    while process.isRunning, Date() < deadline { usleep(50_000) }
-    if process.isRunning {
-      kill(process.processIdentifier, SIGTERM)
-      let grace = Date().addingTimeInterval(10)
-      while process.isRunning, Date() < grace { usleep(50_000) }
-      if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-      XCTFail("maskdm \(args.joined(separator: " ")) ran past \(Int(seconds)) s")
-    }
-    process.waitUntilExit()
-    group.wait()
-    return CLI.Output(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData, as: UTF8.self))
+  /// Runs the CLI with a hard deadline (see `CLI.run`): the launcher stops its processes on SIGTERM,
+  /// and they also leave by themselves when the launcher is gone.
+  private func runBounded(_ args: [String], seconds: Double, file: StaticString = #filePath, line: UInt = #line)
+    throws -> CLI.Output
+  {
+    try CLI.run(args, deadline: seconds, file: file, line: line)
   }
 }
 
