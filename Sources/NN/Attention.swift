@@ -24,8 +24,7 @@ public final class Attention: Module {
 
   /// x: (B, L, D) -> (B, L, D).
   public func callAsFunction(_ x: Tensor) throws -> Tensor {
-    let s = x.shape
-    let (b, l, d) = (s[0], s[1], s[2])
+    let d = x.shape[2]
     var packed = try qkv(x)  // (B, L, 3D)
     if hasParameter("q_bias") {
       let bias = try Tensor.concatenate([self["q_bias"], Tensor.zeros([d]), self["v_bias"]])
