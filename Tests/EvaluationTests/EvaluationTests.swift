@@ -17,8 +17,11 @@ func inceptionGoldenFiles() -> [URL] {
 
 /// What disagrees with a golden case: resized image 0 (max abs ≤ 1e-4, in [0, 1]), features per image
 /// (max abs / max |reference| ≤ 1e-4), mu (same, float64 statistics of our features).
-func inceptionFailures(resized: [Float], features: [Float], mu: [Double], golden: [String: Tensor]) throws -> [String] {
+func inceptionFailures(resized: [Float], features: [Float], mu: [Double], golden: [String: Tensor])
+  throws -> (failures: [String], measured: String)
+{
   var failures: [String] = []
+  var worstFeature = 0.0
   let r0 = try golden["out.resized0"]!.floats()
   let rErr = zip(resized, r0).map { Double(abs($0 - $1)) }.max() ?? .infinity
   if rErr > 1e-4 || resized.count != r0.count { failures.append("out.resized0: max abs error \(rErr)") }
@@ -28,11 +31,12 @@ func inceptionFailures(resized: [Float], features: [Float], mu: [Double], golden
     let a = features[(i * d)..<((i + 1) * d)], b = ref[(i * d)..<((i + 1) * d)]
     let e = Double(zip(a, b).map { abs($0 - $1) }.max()!) / Double(b.map { abs($0) }.max()!)
     if e > 1e-4 { failures.append("out.features[\(i)]: relative error \(e)") }
+    worstFeature = max(worstFeature, e)
   }
   let refMu = try golden["out.mu"]!.doubles()
   let muErr = zip(mu, refMu).map { abs($0 - $1) }.max()! / refMu.map { abs($0) }.max()!
   if muErr > 1e-4 { failures.append("out.mu: relative error \(muErr)") }
-  return failures
+  return (failures, String(format: "out.resized0 %.2e, out.features %.2e, out.mu %.2e", rErr, worstFeature, muErr))
 }
 
 final class InceptionGoldenTests: XCTestCase {
@@ -55,8 +59,8 @@ final class InceptionGoldenTests: XCTestCase {
     XCTAssertFalse(files.isEmpty, "no inception_*.safetensors golden files found")
     for url in files {
       let r = try run(url)
-      let failures = try inceptionFailures(resized: r.resized, features: r.features, mu: r.mu, golden: r.golden)
-      print("golden \(url.path): \(failures.isEmpty ? "matches" : failures.joined(separator: "; "))")
+      let (failures, measured) = try inceptionFailures(resized: r.resized, features: r.features, mu: r.mu, golden: r.golden)
+      print("golden \(url.path): \(failures.isEmpty ? "matches" : failures.joined(separator: "; ")) (\(measured))")
       XCTAssertTrue(failures.isEmpty, "\(url.path): \(failures.joined(separator: "; "))")
     }
   }
@@ -71,7 +75,7 @@ final class InceptionGoldenTests: XCTestCase {
         var v = try t.doubles()
         v[v.count / 3] += 0.01 * (v.map { abs($0) }.max()! + 1)
         golden[key] = try Tensor(v, shape: t.shape).astype(t.dtype)
-        XCTAssertFalse(try inceptionFailures(resized: r.resized, features: r.features, mu: r.mu, golden: golden).isEmpty, key)
+        XCTAssertFalse(try inceptionFailures(resized: r.resized, features: r.features, mu: r.mu, golden: golden).failures.isEmpty, key)
       }
     }
   }
