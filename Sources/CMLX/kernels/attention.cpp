@@ -10,6 +10,7 @@
 // serves.
 #include <algorithm>
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "dispatch.h"
@@ -105,57 +106,59 @@ MASKDM_VECTORIZE void attention_grad_pairs(const float* qkv, const float* o, con
   }
 }
 
-class AttentionGrad : public mx::UnaryPrimitive {
+/** What the forward and backward primitives share: their settings, and running a kernel over the
+ *  (batch item, head) pairs on MLX's CPU stream with per-thread scratch memory. */
+class PerHeadPrimitive : public mx::UnaryPrimitive {
  public:
-  AttentionGrad(mx::Stream s, int heads, float scale) : UnaryPrimitive(s), heads_(heads), scale_(scale) {}
-  void eval_cpu(const std::vector<mx::array>& inputs, mx::array& out) override {
+  PerHeadPrimitive(mx::Stream s, int heads, float scale) : UnaryPrimitive(s), heads_(heads), scale_(scale) {}
+  void eval_gpu(const std::vector<mx::array>&, mx::array&) override {
+    throw std::runtime_error(std::string(name()) + " is a CPU kernel");
+  }
+  bool is_equivalent(const mx::Primitive& other) const override {
+    if (std::string(name()) != other.name()) return false;  // forward vs backward
+    auto& o = static_cast<const PerHeadPrimitive&>(other);
+    return o.heads_ == heads_ && o.scale_ == scale_;
+  }
+
+ protected:
+  /** kernel(in, out, dims, scale, first pair, end pair, scratch) on every pair, split across threads. */
+  template <typename Kernel>
+  void run_pairs(const std::vector<mx::array>& inputs, mx::array& out, Kernel kernel) {
     std::vector<mx::array> outs{out};
     int heads = heads_;
     float scale = scale_;
-    dispatch_cpu(stream(), inputs, outs, [heads, scale](std::vector<mx::array>& in, std::vector<mx::array>& os) {
+    dispatch_cpu(stream(), inputs, outs, [heads, scale, kernel](std::vector<mx::array>& in, std::vector<mx::array>& os) {
       Dims n(in[0], heads);
-      const float *qkv = in[0].data<float>(), *o = in[1].data<float>(), *g = in[2].data<float>();
-      float* dqkv = os[0].data<float>();
       parallel_for(n.pairs(), n.grain(), [&](size_t p0, size_t p1) {
         std::vector<float> scratch(scratch_size(n));
-        attention_grad_pairs(qkv, o, g, dqkv, n, scale, p0, p1, scratch.data());
+        kernel(in, os[0], n, scale, p0, p1, scratch.data());
       });
     });
   }
-  void eval_gpu(const std::vector<mx::array>&, mx::array&) override {
-    throw std::runtime_error("AttentionGrad is a CPU kernel");
-  }
-  const char* name() const override { return "MaskDMAttentionGrad"; }
-  bool is_equivalent(const mx::Primitive& other) const override {
-    auto& o = static_cast<const AttentionGrad&>(other);
-    return o.heads_ == heads_ && o.scale_ == scale_;
-  }
-  std::vector<mx::Shape> output_shapes(const std::vector<mx::array>& in) override { return {in[0].shape()}; }
-
- private:
   int heads_;
   float scale_;
 };
 
-class Attention : public mx::UnaryPrimitive {
+class AttentionGrad : public PerHeadPrimitive {
  public:
-  Attention(mx::Stream s, int heads, float scale) : UnaryPrimitive(s), heads_(heads), scale_(scale) {}
+  using PerHeadPrimitive::PerHeadPrimitive;
   void eval_cpu(const std::vector<mx::array>& inputs, mx::array& out) override {
-    std::vector<mx::array> outs{out};
-    int heads = heads_;
-    float scale = scale_;
-    dispatch_cpu(stream(), inputs, outs, [heads, scale](std::vector<mx::array>& in, std::vector<mx::array>& os) {
-      Dims n(in[0], heads);
-      const float* qkv = in[0].data<float>();
-      float* o = os[0].data<float>();
-      parallel_for(n.pairs(), n.grain(), [&](size_t p0, size_t p1) {
-        std::vector<float> scratch(scratch_size(n));
-        attention_pairs(qkv, o, n, scale, p0, p1, scratch.data());
-      });
+    run_pairs(inputs, out, [](auto& in, auto& dqkv, const Dims& n, float scale, size_t p0, size_t p1, float* scratch) {
+      attention_grad_pairs(in[0].template data<float>(), in[1].template data<float>(), in[2].template data<float>(),
+                           dqkv.template data<float>(), n, scale, p0, p1, scratch);
     });
   }
-  void eval_gpu(const std::vector<mx::array>&, mx::array&) override {
-    throw std::runtime_error("Attention is a CPU kernel");
+  const char* name() const override { return "MaskDMAttentionGrad"; }
+  std::vector<mx::Shape> output_shapes(const std::vector<mx::array>& in) override { return {in[0].shape()}; }
+};
+
+class Attention : public PerHeadPrimitive {
+ public:
+  using PerHeadPrimitive::PerHeadPrimitive;
+  void eval_cpu(const std::vector<mx::array>& inputs, mx::array& out) override {
+    run_pairs(inputs, out, [](auto& in, auto& o, const Dims& n, float scale, size_t p0, size_t p1, float* scratch) {
+      attention_pairs(in[0].template data<float>(), o.template data<float>(), n, scale, p0, p1, scratch);
+    });
   }
   std::vector<mx::array> vjp(const std::vector<mx::array>& primals, const std::vector<mx::array>& cotangents,
                              const std::vector<int>&, const std::vector<mx::array>& outputs) override {
@@ -165,19 +168,11 @@ class Attention : public mx::UnaryPrimitive {
                       {primals[0], outputs[0], g})};
   }
   const char* name() const override { return "MaskDMAttention"; }
-  bool is_equivalent(const mx::Primitive& other) const override {
-    auto& o = static_cast<const Attention&>(other);
-    return o.heads_ == heads_ && o.scale_ == scale_;
-  }
   std::vector<mx::Shape> output_shapes(const std::vector<mx::array>& in) override {
     auto shape = in[0].shape();
     shape.back() /= 3;
     return {shape};
   }
-
- private:
-  int heads_;
-  float scale_;
 };
 
 /** The composition of MLX ops: split the heads out, fast::scaled_dot_product_attention, merge them. */
