@@ -2,9 +2,10 @@
 // about 2^28 cycles after every matrix product before they sleep; on a 2-core machine that spinning
 // takes the second core from this project's own multi-threaded kernels (attention, LayerNorm, GELU,
 // AdamW), which run between the products. With OPENBLAS_THREAD_TIMEOUT=4 the workers sleep at once
-// and wake for the next product (`maskdm bench train --preset s32`, 2 cores: 90% masked 315 -> 352
-// img/s, unmasked 50 -> 55). OpenBLAS reads the variable only while it loads, before any code of
-// ours runs, so the CLI sets it and executes itself again, once; a value the user set is kept.
+// and wake for the next product (`maskdm bench train --preset s32`, 2 cores, OpenBLAS choosing its
+// own kernels, one run each: 90% masked 315 -> 352 img/s, unmasked 50 -> 55). OpenBLAS reads the
+// variable only while it loads, before any code of ours runs, so the CLI sets it and executes itself
+// again, once; a value the user set is kept.
 #if os(Linux)
 import Glibc
 
