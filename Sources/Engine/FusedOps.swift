@@ -10,6 +10,15 @@ extension Tensor {
     try make("attention") { mlxs_attention($0, qkv.handle, Int32(heads), scale, fast ? 1 : 0) }
   }
 
+  /// `x wᵀ + bias` for `x` (rows, in) and `w` (out, in), PyTorch's Linear. Its gradient of `w` is
+  /// computed as `gᵀ x`, row-major in `w`'s layout (MLX's own is a transposed view the optimizer must
+  /// copy). `fast: false` forces `addmm` on `w.transposed()` (the reference of the tests).
+  public static func linear(_ x: Tensor, weight w: Tensor, bias: Tensor?, fast: Bool = true) throws -> Tensor {
+    try make("linear") {
+      mlxs_linear($0, x.handle, w.handle, bias?.handle ?? mlxs_array(ctx: nil), fast ? 1 : 0)
+    }
+  }
+
   /// One AdamW step (PyTorch's `torch.optim.AdamW` formula) followed by the EMA update, for one
   /// parameter. `scalars` is float32 `[lr, lr·weight_decay, lr/bias1, sqrt(bias2), ema_decay]`.
   /// Returns the new parameter, first and second moments, and EMA weights.

@@ -79,7 +79,7 @@ public struct GaussianDiffusion {
     tables = try columns.mapValues { try Tensor($0.map(Float.init)) }
   }
 
-  /// `table[t]` shaped (B, 1, 1, 1) to scale images.
+  /// `table[t]` shaped (B, 1, 1, 1) to scale images (B, 1, 1 for patches: `rank` 3).
   func extract(_ name: String, _ t: Tensor, rank: Int = 4) throws -> Tensor {
     let v = try tables[name]!.take(t.astype(.int32), axis: 0)  // (B,)
     return try v.reshaped([t.shape[0]] + Array(repeating: 1, count: rank - 1))
@@ -87,7 +87,8 @@ public struct GaussianDiffusion {
 
   /// x_t = sqrt(ᾱ_t) x₀ + sqrt(1 - ᾱ_t) ε.
   public func qSample(x0: Tensor, t: Tensor, noise: Tensor) throws -> Tensor {
-    try extract("sqrt_ac", t) * x0 + extract("sqrt_1m_ac", t) * noise
+    let r = x0.shape.count
+    return try extract("sqrt_ac", t, rank: r) * x0 + extract("sqrt_1m_ac", t, rank: r) * noise
   }
 
   /// The regression target of the objective.
@@ -95,24 +96,36 @@ public struct GaussianDiffusion {
     switch objective {
     case .eps: return noise
     case .x0: return x0
-    case .v: return try extract("sqrt_ac", t) * noise - extract("sqrt_1m_ac", t) * x0
+    case .v:
+      let r = x0.shape.count
+      return try extract("sqrt_ac", t, rank: r) * noise - extract("sqrt_1m_ac", t, rank: r) * x0
     }
   }
 
-  /// The MSE loss: over whole images (DSM), or over the visible patches only (MDSM, `visible`
-  /// (B, Nvis)), where `model(x_t, t, visible)` returns (B, Nvis, p*p*C) and the target is patchified
-  /// in the same `(p1 p2 C)` layout. Per-sample mean, then batch mean.
+  /// The MSE loss, per-sample mean then batch mean. DSM (`visible` nil): `model(x_t, t, nil)` maps
+  /// noised images (B, C, H, W) to the same shape. MDSM (`visible` (B, K) patch indices): the loss is
+  /// over the visible patches, and only they are noised and given to the model: `model(x_t, t, visible)`
+  /// maps the visible patches (B, K, p*p*C) in `(p1 p2 C)` order to the same shape.
   public func loss(model: (Tensor, Tensor, Tensor?) throws -> Tensor, x0: Tensor, t: Tensor, noise: Tensor,
                    visible: Tensor?, patchSize: Int) throws -> Tensor {
+    guard let visible else { return try mse(model: model, x0: x0, t: t, noise: noise, visible: nil) }
+    func pick(_ images: Tensor) throws -> Tensor { try gatherPatches(patchify(images, patchSize: patchSize), visible) }
+    return try maskedLoss(model: model, x0: pick(x0), t: t, noise: pick(noise), visible: visible)
+  }
+
+  /// The MDSM loss of `loss` when the images are already cut to their visible patches: `x0` and
+  /// `noise` (B, K, p*p*C) in `(p1 p2 C)` order, at patch indices `visible` (B, K). Training draws
+  /// noise for the visible patches only.
+  public func maskedLoss(model: (Tensor, Tensor, Tensor?) throws -> Tensor, x0: Tensor, t: Tensor, noise: Tensor,
+                         visible: Tensor) throws -> Tensor {
+    try mse(model: model, x0: x0, t: t, noise: noise, visible: visible)
+  }
+
+  private func mse(model: (Tensor, Tensor, Tensor?) throws -> Tensor, x0: Tensor, t: Tensor, noise: Tensor,
+                   visible: Tensor?) throws -> Tensor {
     let xt = try qSample(x0: x0, t: t, noise: noise)
     let prediction = try model(xt, t, visible).astype(.float32)  // the loss in float32 under mixed precision
-    var target = try self.target(x0: x0, t: t, noise: noise)
-    if let visible {
-      let patches = try patchify(target, patchSize: patchSize)  // (B, N, p*p*C)
-      let s = patches.shape
-      let k = visible.shape[1]
-      target = try patches.takeAlongAxis(visible.astype(.int32).expandedDims(at: 2).broadcast(to: [s[0], k, s[2]]), axis: 1)
-    }
+    let target = try self.target(x0: x0, t: t, noise: noise)
     let perSample = try (prediction - target).square().reshaped([x0.shape[0], -1]).mean(axes: [1])  // (B,)
     return try perSample.mean()
   }

@@ -2,7 +2,9 @@
 // embedded, a sinusoidal time token (and a label token when class-conditional) is prepended, the
 // learned position embedding is added to every token *before* masking, masked patch tokens are dropped
 // (visible ones kept in index order), then depth//2 in-blocks, a mid-block and depth//2 out-blocks with
-// long skips, LayerNorm and a Linear head to patch pixels in `(p1 p2 C)` layout.
+// long skips, LayerNorm and a Linear head to patch pixels in `(p1 p2 C)` layout. Here the masked
+// patches are dropped first and only the visible ones embedded: the same tokens (embedding and position
+// are per token), without work that scales with the masked part.
 import Engine
 import Foundation
 import NN
@@ -26,12 +28,28 @@ public final class MaskedUViT: Module {
   /// Predicts for images `x` (B, C, H, W) at `timesteps` (B,). With `visible` (B, Nvis) patch indices
   /// the masked tokens are dropped and the result is (B, Nvis, p*p*C); without, it is (B, C, H, W).
   public func callAsFunction(_ x: Tensor, timesteps: Tensor, visible: Tensor? = nil, labels: Tensor? = nil) throws -> Tensor {
-    let tokens = try encoder(x, timesteps: timesteps, visible: visible, labels: labels)  // (B, extras + L, D)
-    let out = try head(tokens)
-    let s = out.shape
-    let patches = try out.slice(axis: 1, config.extraTokens..<s[1])  // (B, L, p*p*C)
-    return visible == nil ? try unpatchify(patches, config: config) : patches
+    let patches = try patchify(x, patchSize: config.patchSize)  // (B, N, p*p*C)
+    guard let visible else {
+      return try unpatchify(predict(patches: patches, visible: nil, timesteps: timesteps, labels: labels), config: config)
+    }
+    return try predict(patches: gatherPatches(patches, visible), visible: visible, timesteps: timesteps, labels: labels)
   }
+
+  /// Predicts patches from patches: `patches` (B, K, p*p*C) in `(p1 p2 C)` order are the images'
+  /// patches at indices `visible` (B, K), or all N of them in order when `visible` is nil. Masked
+  /// training feeds only the visible patches, so nothing is computed for the masked ones.
+  public func predict(patches: Tensor, visible: Tensor?, timesteps: Tensor, labels: Tensor? = nil) throws -> Tensor {
+    let tokens = try encoder(patches, visible: visible, timesteps: timesteps, labels: labels)  // (B, extras + K, D)
+    let out = try head(tokens)
+    return try out.slice(axis: 1, config.extraTokens..<out.shape[1])  // (B, K, p*p*C)
+  }
+}
+
+/// The rows of `patches` (B, N, F) at `indices` (B, K), in the order given: (B, K, F).
+public func gatherPatches(_ patches: Tensor, _ indices: Tensor) throws -> Tensor {
+  let s = patches.shape
+  let k = indices.shape[1]
+  return try patches.takeAlongAxis(indices.astype(.int32).expandedDims(at: 2).broadcast(to: [s[0], k, s[2]]), axis: 1)
 }
 
 /// The encoder: embeddings, blocks, final norm (parameter prefix `encoder.`).
@@ -88,16 +106,16 @@ final class Encoder: Module {
     addChild("norm", norm)
   }
 
-  func callAsFunction(_ x: Tensor, timesteps: Tensor, visible: Tensor?, labels: Tensor?) throws -> Tensor {
+  /// The tokens (B, extras + K, D) after the last norm for patches (B, K, p*p*C) in `(p1 p2 C)` order
+  /// at indices `visible` (B, K), or all patches when nil (see `MaskedUViT.predict`).
+  func callAsFunction(_ patches: Tensor, visible: Tensor?, timesteps: Tensor, labels: Tensor?) throws -> Tensor {
     let c = config
-    let b = x.shape[0]
-    let d = c.embedDim
-    // Patch embedding as a Linear over patches flattened in (C, p1, p2) order (= the strided conv).
-    let w = try patchProj["weight"].reshaped([d, -1])  // (D, C*p*p)
-    let patches = try patchify(x, patchSize: c.patchSize, channelsLast: false)  // (B, N, C*p*p)
+    let (b, k, d) = (patches.shape[0], patches.shape[1], c.embedDim)
+    // The authors' strided conv is a Linear over each patch: its weight (D, C, p1, p2) permuted to the
+    // patches' (p1 p2 C) order.
+    let w = try patchProj["weight"].transposed([0, 2, 3, 1]).reshaped([d, -1])  // (D, p*p*C)
     let rows = try patches.reshaped([-1, w.shape[1]]).astype(w.dtype)  // bf16 under mixed precision
-    var tokens = try Tensor.addmm(patchProj["bias"], rows, w.transposed())
-      .reshaped([b, c.numPatches, d])
+    var tokens = try Tensor.linear(rows, weight: w, bias: patchProj["bias"]).reshaped([b, k, d])
     var time = try timestepEmbedding(timesteps, dim: d)  // (B, D)
     if let (l1, l2) = timeMLP { time = try l2(l1(time) * l1(time).sigmoid()) }
     var front = [try time.expandedDims(at: 1)]
@@ -106,13 +124,18 @@ final class Encoder: Module {
         ?? self["uncond_embed"].broadcast(to: [b, d])
       front.insert(try label.expandedDims(at: 1), at: 0)  // the authors prepend the label before the time token
     }
-    tokens = try Tensor.concatenate(front + [tokens], axis: 1)  // (B, extras + N, D)
-    if c.usePositionEmbedding { tokens = try tokens + self["encoder_pos_embed"] }
-    if let visible {
-      let extras = try Tensor.arange(c.extraTokens).expandedDims(at: 0).broadcast(to: [b, c.extraTokens])
-      let keep = try Tensor.concatenate([extras, visible.astype(.int32) + Double(c.extraTokens)], axis: 1)  // (B, K)
-      let k = keep.shape[1]
-      tokens = try tokens.takeAlongAxis(keep.expandedDims(at: 2).broadcast(to: [b, k, d]), axis: 1)  // (B, K, D)
+    tokens = try Tensor.concatenate(front + [tokens], axis: 1)  // (B, extras + K, D)
+    if c.usePositionEmbedding {
+      // The authors add the embedding to every token, then drop the masked ones; the same as adding the
+      // rows of the kept ones.
+      let position = self["encoder_pos_embed"]  // (1, extras + N, D)
+      if let visible {
+        let extras = try Tensor.arange(c.extraTokens).expandedDims(at: 0).broadcast(to: [b, c.extraTokens])
+        let keep = try Tensor.concatenate([extras, visible.astype(.int32) + Double(c.extraTokens)], axis: 1)
+        tokens = try tokens + position.reshaped([c.extraTokens + c.numPatches, d]).take(keep, axis: 0)
+      } else {
+        tokens = try tokens + position
+      }
     }
     var skips: [Tensor] = []
     for block in inBlocks {
@@ -135,13 +158,19 @@ public func timestepEmbedding(_ timesteps: Tensor, dim: Int) throws -> Tensor {
   return try Tensor.concatenate(parts, axis: 1)
 }
 
-/// (B, C, H, W) -> (B, N, p*p*C) in `(p1 p2 C)` order, or `(C p1 p2)` order when not `channelsLast`.
-public func patchify(_ x: Tensor, patchSize p: Int, channelsLast: Bool = true) throws -> Tensor {
+/// (B, C, H, W) -> (B, N, p*p*C) in `(p1 p2 C)` order, patches in row-major order; from (B, H, W, C)
+/// when `channelsLastInput`.
+public func patchify(_ x: Tensor, patchSize p: Int, channelsLastInput: Bool = false) throws -> Tensor {
   let s = x.shape
+  guard s.count == 4, s[channelsLastInput ? 1 : 2] % p == 0, s[channelsLastInput ? 2 : 3] % p == 0 else {
+    throw ModelError("patchify takes images \(channelsLastInput ? "(B, H, W, C)" : "(B, C, H, W)") with sides divisible by the patch size \(p); got shape \(s)")
+  }
+  if channelsLastInput {
+    let (b, h, w, c) = (s[0], s[1] / p, s[2] / p, s[3])
+    return try x.reshaped([b, h, p, w, p, c]).transposed([0, 1, 3, 2, 4, 5]).reshaped([b, h * w, p * p * c])
+  }
   let (b, c, h, w) = (s[0], s[1], s[2] / p, s[3] / p)
-  let grid = try x.reshaped([b, c, h, p, w, p])  // B C h p1 w p2
-  let order = channelsLast ? [0, 2, 4, 3, 5, 1] : [0, 2, 4, 1, 3, 5]
-  return try grid.transposed(order).reshaped([b, h * w, p * p * c])
+  return try x.reshaped([b, c, h, p, w, p]).transposed([0, 2, 4, 3, 5, 1]).reshaped([b, h * w, p * p * c])
 }
 
 /// (B, N, p*p*C) in `(p1 p2 C)` order -> (B, C, H, W).

@@ -16,8 +16,7 @@ public final class Linear: Module {
     let x = input.dtype == w.dtype ? input : try input.astype(w.dtype)
     let shape = x.shape
     let flat = shape.count == 2 ? x : try x.reshaped([-1, shape[shape.count - 1]])  // (rows, in)
-    let y = hasParameter("bias")
-      ? try Tensor.addmm(self["bias"], flat, w.transposed()) : try flat.matmul(w.transposed())
+    let y = try Tensor.linear(flat, weight: w, bias: hasParameter("bias") ? self["bias"] : nil)
     return shape.count == 2 ? y : try y.reshaped(Array(shape.dropLast()) + [w.shape[0]])
   }
 }

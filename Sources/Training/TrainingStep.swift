@@ -123,19 +123,25 @@ final class TrainingStep {
     let global = b * worldSize
     let rows = (rank * b)..<((rank + 1) * b)
     let keys = try key.split(3)
-    // (B, H, W, C) uint8 -> (B, C, H, W) in [-1, 1]
-    let x0 = try (images.astype(.float32) / 127.5 - 1).transposed([0, 3, 1, 2])
     // Drawn for the global batch, then this rank's rows: W shards see what one process would.
     func mine(_ t: Tensor) throws -> Tensor { worldSize == 1 ? t : try t.slice(axis: 0, rows) }
     let t = try mine(Random.randint([global], low: 0, high: diffusion.timesteps, key: keys[0]))
-    let noise = try mine(Random.normal([global] + Array(x0.shape.dropFirst()), key: keys[1]))
-    var visible: Tensor? = nil
-    if let mask {
-      visible = try mine(sampleMasks(mask, grid: grid, batch: global, key: keys[2]).visible)
+    // (B, H, W, C) uint8 -> [-1, 1]
+    func scaled(_ x: Tensor) throws -> Tensor { try x.astype(.float32) / 127.5 - 1 }
+    guard let mask else {
+      let x0 = try scaled(images).transposed([0, 3, 1, 2])  // (B, C, H, W)
+      let noise = try mine(Random.normal([global] + Array(x0.shape.dropFirst()), key: keys[1]))
+      return try diffusion.loss(model: { [unowned self] xt, t, _ in try self.model(xt, timesteps: t) },
+                                x0: x0, t: t, noise: noise, visible: nil, patchSize: config.network.patchSize)
     }
-    return try diffusion.loss(
-      model: { [unowned self] xt, t, vis in try self.model(xt, timesteps: t, visible: vis) },
-      x0: x0, t: t, noise: noise, visible: visible, patchSize: config.network.patchSize)
+    // MDSM: only the visible patches are cut out, scaled, noised and seen by the model.
+    let visible = try mine(sampleMasks(mask, grid: grid, batch: global, key: keys[2]).visible)  // (B, K)
+    let x0 = try scaled(gatherPatches(patchify(images, patchSize: config.network.patchSize, channelsLastInput: true),
+                                      visible))  // (B, K, p*p*C)
+    let noise = try mine(Random.normal([global] + Array(x0.shape.dropFirst()), key: keys[1]))
+    return try diffusion.maskedLoss(
+      model: { [unowned self] xt, t, vis in try self.model.predict(patches: xt, visible: vis, timesteps: t) },
+      x0: x0, t: t, noise: noise, visible: visible)
   }
 
   /// Parameters that stay float32 under mixed precision: LayerNorm weights and biases.

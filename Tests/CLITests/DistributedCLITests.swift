@@ -21,6 +21,15 @@ final class DistributedCLITests: XCTestCase {
     let initial = try CLI.run(["train", tiny] + common + ["--set", "train_steps=0", "-o", start.path])
     XCTAssertEqual(initial.status, 0, initial.stderr)
 
+    // Training must have moved the weights far more than the tolerance for the comparison to mean
+    // anything. The two runs differ only in summation order (gradients summed over 16 rows, or over 8
+    // and then across processes); Adam turns such rounding into differences of up to ~1e-5 on weights
+    // whose gradient is near 0, while a wrong shard (other images, noise or masks on one rank) changes
+    // the trajectory by about as much as training moved it. The bound is 1% of that movement.
+    let w0 = try readSafetensors(start.appendingPathComponent("latest/model.safetensors"))
+    let w10 = try readSafetensors(single.appendingPathComponent("latest/model.safetensors"))
+    let moved = w0.map { name, x in zip(x, w10[name]!).map { abs(Double($0) - Double($1)) }.max() ?? 0 }.max() ?? 0
+    XCTAssertGreaterThan(moved, 1e-3)
     var worst = 0.0
     for file in ["model", "ema", "optimizer"] {
       let a = try readSafetensors(single.appendingPathComponent("latest/\(file).safetensors"))
@@ -30,14 +39,19 @@ final class DistributedCLITests: XCTestCase {
         let y = try XCTUnwrap(b[name])
         let diff = zip(x, y).map { abs(Double($0) - Double($1)) }.max() ?? 0
         worst = max(worst, diff)
-        XCTAssertLessThan(diff, 1e-5, "\(file) \(name) differs between 1 x 16 and 2 x 8")
+        XCTAssertLessThan(diff, moved / 100, "\(file) \(name) differs between 1 x 16 and 2 x 8")
       }
     }
-    // The comparison means something only if training moved the weights far more than the tolerance.
-    let w0 = try readSafetensors(start.appendingPathComponent("latest/model.safetensors"))
-    let w10 = try readSafetensors(single.appendingPathComponent("latest/model.safetensors"))
-    let moved = w0.map { name, x in zip(x, w10[name]!).map { abs(Double($0) - Double($1)) }.max() ?? 0 }.max() ?? 0
-    XCTAssertGreaterThan(moved, 1e-3)
+    // The logged losses (the mean over the global batch) agree to rounding.
+    let losses = { (dir: URL) throws -> [Double] in
+      try String(contentsOf: dir.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n")
+        .compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        .filter { $0["event"] as? String == "step" }.compactMap { $0["loss"] as? Double }
+    }
+    let (l1, l2) = (try losses(single), try losses(pair))
+    XCTAssertEqual(l1.count, 2)
+    XCTAssertEqual(l1.count, l2.count)
+    for (a, b) in zip(l1, l2) { XCTAssertEqual(a, b, accuracy: 1e-5 * abs(a), "logged losses differ") }
 
     // Rank 0 alone writes the log: one line per logged step, not one per process.
     let metrics = try String(contentsOf: pair.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
@@ -46,8 +60,8 @@ final class DistributedCLITests: XCTestCase {
       let s = try? JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("summary.json"))) as? [String: Any]
       return (s?["images_per_second"] ?? s?["imagesPerSecond"]) as? Double ?? .nan
     }
-    print(String(format: "data-parallel equivalence: max |2x8 - 1x16| = %.2e (weights moved %.2e); 1 process %.1f img/s, 2 processes %.1f img/s",
-                 worst, moved, rate(single), rate(pair)))
+    print(String(format: "data-parallel equivalence: max |2x8 - 1x16| = %.2e (weights moved %.2e), losses %@ vs %@; 1 process %.1f img/s, 2 processes %.1f img/s",
+                 worst, moved, "\(l1)", "\(l2)", rate(single), rate(pair)))
   }
 
   func testDistributedWithoutALauncherSaysHowToLaunch() throws {

@@ -55,8 +55,9 @@ extension KernelTests {
 extension KernelTests {
   func testAttention() throws {
     // (batch, tokens, heads, head_dim): odd token counts and head sizes exercise the kernel's edge
-    // tiles (16 columns, 4 rows at a time); one (batch, head) pair and many split across threads.
-    let cases = [(1, 1, 1, 8), (2, 7, 2, 5), (3, 65, 4, 16), (2, 130, 2, 64), (64, 7, 4, 64)]
+    // tiles (16 columns, 4 rows at a time; dot products of 8 lanes for the columns left over, with
+    // head sizes not a multiple of 8); one (batch, head) pair and many split across threads.
+    let cases = [(1, 1, 1, 8), (2, 7, 2, 5), (3, 65, 4, 16), (2, 130, 2, 64), (64, 7, 4, 64), (2, 19, 3, 12)]
     for (i, (b, l, h, hd)) in cases.enumerated() {
       try onEngine {
         let keys = try PRNGKey(seed: UInt64(40 + i)).split(2)
@@ -71,6 +72,35 @@ extension KernelTests {
           try grad([qkv]) { try (Tensor.attention(packedQKV: $0[0], heads: h, scale: scale, fast: useFast) * probe).sum() }[0]
         }
         assertClose(try g(true).doubles(), try g(false).doubles(), tolerance: 5e-5, "\(name) gradient")
+      }
+    }
+  }
+
+  func testLinear() throws {
+    // (rows, in, out, bias): the forward and the gradients of x, w and b against addmm on wᵀ.
+    let cases = [(1, 1, 1, true), (7, 5, 3, false), (448, 256, 768, true), (65, 48, 33, true)]
+    for (i, (rows, inputs, outputs, hasBias)) in cases.enumerated() {
+      try onEngine {
+        let keys = try PRNGKey(seed: UInt64(60 + i)).split(4)
+        let x = try Random.normal([rows, inputs], key: keys[0])
+        let w = try Random.normal([outputs, inputs], key: keys[1])
+        let b = try Random.normal([outputs], key: keys[2])
+        let probe = try Random.normal([rows, outputs], key: keys[3])
+        let name = "linear \(rows)x\(inputs) -> \(outputs)\(hasBias ? " with bias" : "")"
+        let run: (Bool, [Tensor]) throws -> Tensor = { fast, a in
+          try Tensor.linear(a[0], weight: a[1], bias: hasBias ? a[2] : nil, fast: fast)
+        }
+        assertClose(try run(true, [x, w, b]).doubles(), try run(false, [x, w, b]).doubles(), tolerance: 1e-5,
+                    "\(name) forward")
+        let argnums = hasBias ? [0, 1, 2] : [0, 1]
+        let grads: (Bool) throws -> [Tensor] = { fast in
+          try valueAndGrad([x, w, b], argnums: argnums) { [try (run(fast, $0) * probe).sum()] }.grads
+        }
+        let (fast, slow) = (try grads(true), try grads(false))
+        for (j, label) in ["x", "w", "b"].prefix(argnums.count).enumerated() {
+          XCTAssertEqual(fast[j].shape, slow[j].shape, "\(name) gradient of \(label)")
+          assertClose(try fast[j].doubles(), try slow[j].doubles(), tolerance: 1e-4, "\(name) gradient of \(label)")
+        }
       }
     }
   }

@@ -69,7 +69,7 @@ struct UViTGolden {
     out.append(("out.p_x0", x0, tensors["out.p_x0"]!, 1e-5))
     out.append(("out.p_mean", mean, tensors["out.p_mean"]!, 1e-5))
     out.append(("out.p_logvar", logVar, tensors["out.p_logvar"]!, 1e-5))
-    let loss = try cosine.loss(model: { try model($0, timesteps: $1, visible: $2) }, x0: x, t: t, noise: noise,
+    let loss = try cosine.loss(model: { try model.predict(patches: $0, visible: $2, timesteps: $1) }, x0: x, t: t, noise: noise,
                                visible: visible, patchSize: modelConfig().patchSize)
     out.append(("loss_cosine_l2", loss, try Tensor([double("loss_cosine_l2")]), 1e-5))
     return out

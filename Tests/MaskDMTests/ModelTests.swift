@@ -27,6 +27,23 @@ final class ModelTests: XCTestCase {
     }
   }
 
+  func testPatchesFromEitherImageLayoutAgree() throws {
+    // Training cuts the visible patches straight from (B, H, W, C) batches; the model and the golden
+    // files take (B, C, H, W). Both must give the same `(p1 p2 C)` patches, and a wrong shape is refused.
+    try Engine.run {
+      let nchw = try Random.normal([2, 3, 8, 12], key: PRNGKey(seed: 7))
+      let a = try patchify(nchw, patchSize: 4)
+      let b = try patchify(nchw.transposed([0, 2, 3, 1]), patchSize: 4, channelsLastInput: true)
+      XCTAssertEqual(a.shape, [2, 6, 48])
+      XCTAssertEqual(try a.floats(), try b.floats())
+      // Patch 1 of image 0 is rows 0..<4, columns 4..<8; its first values are channels 0, 1, 2 of pixel (0, 4).
+      let pixel = try nchw.slice(axis: 0, 0..<1).slice(axis: 2, 0..<1).slice(axis: 3, 4..<5).floats()
+      XCTAssertEqual(Array(try a.slice(axis: 1, 1..<2).floats().prefix(3)), pixel)
+      XCTAssertThrowsError(try patchify(nchw, patchSize: 5))
+      XCTAssertThrowsError(try patchify(a, patchSize: 4))
+    }
+  }
+
   func testMaskedLossGradientMatchesFiniteDifferences() throws {
     try Engine.run {
       let model = try MaskedUViT(tiny, key: PRNGKey(seed: 4))
@@ -41,7 +58,7 @@ final class ModelTests: XCTestCase {
       let params = model.parameters()
       func loss(_ p: Parameters) throws -> Tensor {
         try model.update(p)
-        return try diffusion.loss(model: { try model($0, timesteps: $1, visible: $2) }, x0: x, t: t, noise: noise,
+        return try diffusion.loss(model: { try model.predict(patches: $0, visible: $2, timesteps: $1) }, x0: x, t: t, noise: noise,
                                   visible: visible, patchSize: 4)
       }
       let (_, grads) = try valueAndGrad(params) { p, _ in [try loss(p)] }

@@ -53,10 +53,21 @@ MASKDM_VECTORIZE void softmax_rows(float* s, size_t m, size_t n, size_t ld) {
   }
 }
 
+/** C (l x l) = alpha A Bᵀ for A and B (l x hd) with leading dimensions lda and ldb; bt is scratch of
+ *  hd x l. Columns in whole tiles of 16 run as small_gemm on Bᵀ, the rest as dot products of rows. */
+inline void token_products(const float* a, size_t lda, const float* b, size_t ldb, const Dims& n, float alpha,
+                           float* bt, float* c) {
+  size_t l16 = n.l - n.l % 16;
+  if (l16 > 0) {
+    transpose_into(b, ldb, l16, n.hd, bt, n.l);
+    small_gemm({a, lda, 1}, bt, n.l, c, n.l, n.l, l16, n.hd, alpha);
+  }
+  if (l16 < n.l) small_gemm_nt(a, lda, b + l16 * ldb, ldb, c + l16, n.l, n.l, n.l - l16, n.hd, alpha);
+}
+
 /** S = scale Q Kᵀ and P = softmax(S) for one (batch item, head); kt is scratch of hd x l. */
 inline void probabilities(const float* q, const float* k, size_t ld, const Dims& n, float scale, float* kt, float* p) {
-  transpose_into(k, ld, n.l, n.hd, kt, n.l);
-  small_gemm({q, ld, 1}, kt, n.l, p, n.l, n.l, n.l, n.hd, scale);
+  token_products(q, ld, k, ld, n, scale, kt, p);
   softmax_rows(p, n.l, n.l, n.l);
 }
 
@@ -96,8 +107,7 @@ MASKDM_VECTORIZE void attention_grad_pairs(const float* qkv, const float* o, con
       for (size_t c = 0; c < n.hd; ++c) s += g[i * n.d + c] * oo[i * n.d + c];
       rowdot[i] = s;
     }
-    transpose_into(v, ld, n.l, n.hd, vt, n.l);
-    small_gemm({g, n.d, 1}, vt, n.l, ds, n.l, n.l, n.l, n.hd, 1.0f);  // dP = dO Vᵀ
+    token_products(g, n.d, v, ld, n, 1.0f, vt, ds);  // dP = dO Vᵀ
     for (size_t i = 0; i < n.l; ++i)
       for (size_t j = 0; j < n.l; ++j) ds[i * n.l + j] = p[i * n.l + j] * (ds[i * n.l + j] - rowdot[i]);
     small_gemm({ds, n.l, 1}, k, ld, dq, ld, n.l, n.hd, n.l, scale);  // dQ = scale dS K

@@ -28,7 +28,52 @@ inline __attribute__((always_inline)) void gemm_tile(StridedA a, const float* b,
   }
 }
 
+/** The sum of a vector's lanes. */
+inline __attribute__((always_inline)) float lanes_sum(v8f v) {
+  float s = 0;
+  for (int i = 0; i < 8; ++i) s += v[i];
+  return s;
+}
+
+/** R rows of A against C columns of B: R x C dot products of length kn, kept in R*C vector registers. */
+template <int R, int C>
+inline __attribute__((always_inline)) void dot_tile(const float* a, size_t lda, const float* b, size_t ldb, float* c,
+                                                    size_t ldc, size_t i, size_t j, size_t kn, float alpha) {
+  v8f acc[R][C];
+  for (int r = 0; r < R; ++r)
+    for (int q = 0; q < C; ++q) acc[r][q] = v8f{};
+  size_t k8 = kn - kn % 8;
+  for (size_t k = 0; k < k8; k += 8) {
+    v8f bv[C];
+    for (int q = 0; q < C; ++q) bv[q] = *reinterpret_cast<const v8f*>(b + (j + q) * ldb + k);
+    for (int r = 0; r < R; ++r) {
+      v8f av = *reinterpret_cast<const v8f*>(a + (i + r) * lda + k);
+      for (int q = 0; q < C; ++q) acc[r][q] += av * bv[q];
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int q = 0; q < C; ++q) {
+      float s = lanes_sum(acc[r][q]);
+      for (size_t k = k8; k < kn; ++k) s += a[(i + r) * lda + k] * b[(j + q) * ldb + k];
+      c[(i + r) * ldc + j + q] = alpha * s;
+    }
+}
 }  // namespace
+
+MASKDM_VECTORIZE void small_gemm_nt(const float* a, size_t lda, const float* b, size_t ldb, float* c, size_t ldc,
+                                    size_t m, size_t n, size_t kn, float alpha) {
+  size_t m2 = m - m % 2, n4 = n - n % 4;
+  for (size_t i = 0; i < m2; i += 2) {
+    size_t j = 0;
+    for (; j < n4; j += 4) dot_tile<2, 4>(a, lda, b, ldb, c, ldc, i, j, kn, alpha);
+    for (; j < n; ++j) dot_tile<2, 1>(a, lda, b, ldb, c, ldc, i, j, kn, alpha);
+  }
+  if (m2 < m) {
+    size_t j = 0;
+    for (; j < n4; j += 4) dot_tile<1, 4>(a, lda, b, ldb, c, ldc, m2, j, kn, alpha);
+    for (; j < n; ++j) dot_tile<1, 1>(a, lda, b, ldb, c, ldc, m2, j, kn, alpha);
+  }
+}
 
 MASKDM_VECTORIZE void small_gemm(StridedA a, const float* b, size_t ldb, float* c, size_t ldc, size_t m, size_t n, size_t kn,
                        float alpha) {

@@ -19,4 +19,10 @@ struct StridedA {
 /** C (m x n) = alpha * A (m x kn) * B (kn x n). */
 void small_gemm(StridedA a, const float* b, size_t ldb, float* c, size_t ldc, size_t m, size_t n, size_t kn,
                 float alpha);
+
+/** C (m x n) = alpha * A (m x kn) * Bᵀ for row-major A and B (n x kn): each element a dot product of two
+ *  contiguous rows, vectorised along kn. For the products with few columns (n < 16: the token-by-token
+ *  scores of heavily masked images), where small_gemm's 16-wide tiles do not apply. */
+void small_gemm_nt(const float* a, size_t lda, const float* b, size_t ldb, float* c, size_t ldc, size_t m, size_t n,
+                   size_t kn, float alpha);
 }  // namespace cmlx
