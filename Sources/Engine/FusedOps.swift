@@ -14,8 +14,16 @@ extension Tensor {
   /// computed as `gᵀ x`, row-major in `w`'s layout (MLX's own is a transposed view the optimizer must
   /// copy). `fast: false` forces `addmm` on `w.transposed()` (the reference of the tests).
   public static func linear(_ x: Tensor, weight w: Tensor, bias: Tensor?, fast: Bool = true) throws -> Tensor {
+    try linear(concatenationOf: [x], weight: w, bias: bias, fast: fast)
+  }
+
+  /// `linear` of the concatenation of `parts` (rows, inᵢ) along the features, without building it:
+  /// each part meets its block of `w`'s columns (U-ViT's long skips, `skip_linear(cat(x, skip))`).
+  public static func linear(concatenationOf parts: [Tensor], weight w: Tensor, bias: Tensor?, fast: Bool = true) throws
+    -> Tensor
+  {
     try make("linear") {
-      mlxs_linear($0, x.handle, w.handle, bias?.handle ?? mlxs_array(ctx: nil), fast ? 1 : 0)
+      mlxs_linear($0, parts.map(\.handle), Int32(parts.count), w.handle, bias?.handle ?? mlxs_array(ctx: nil), fast ? 1 : 0)
     }
   }
 

@@ -61,7 +61,7 @@ public final class TransformerBlock: Module {
 
   public func callAsFunction(_ input: Tensor, skip: Tensor? = nil) throws -> Tensor {
     var x = input
-    if let skipLinear, let skip { x = try skipLinear(Tensor.concatenate([x, skip], axis: -1)) }
+    if let skipLinear, let skip { x = try skipLinear(concatenationOf: [x, skip]) }
     x = try x + attn(norm1(x))
     return try x + mlp(norm2(x))
   }

@@ -12,11 +12,18 @@ public final class Linear: Module {
 
   /// Computes in the weight's precision: under bf16 mixed precision the input is cast to bfloat16.
   public func callAsFunction(_ input: Tensor) throws -> Tensor {
+    try callAsFunction(concatenationOf: [input])
+  }
+
+  /// The layer on the concatenation of `parts` along the last axis, without building it.
+  public func callAsFunction(concatenationOf parts: [Tensor]) throws -> Tensor {
     let w = self["weight"]
-    let x = input.dtype == w.dtype ? input : try input.astype(w.dtype)
-    let shape = x.shape
-    let flat = shape.count == 2 ? x : try x.reshaped([-1, shape[shape.count - 1]])  // (rows, in)
-    let y = try Tensor.linear(flat, weight: w, bias: hasParameter("bias") ? self["bias"] : nil)
+    let shape = parts[0].shape
+    let flat = try parts.map { part in
+      let x = part.dtype == w.dtype ? part : try part.astype(w.dtype)
+      return x.shape.count == 2 ? x : try x.reshaped([-1, x.shape[x.shape.count - 1]])  // (rows, in_i)
+    }
+    let y = try Tensor.linear(concatenationOf: flat, weight: w, bias: hasParameter("bias") ? self["bias"] : nil)
     return shape.count == 2 ? y : try y.reshaped(Array(shape.dropLast()) + [w.shape[0]])
   }
 }

@@ -193,10 +193,11 @@ int mlxs_all_sum(mlxs_array* out, mlxs_array a, mlxs_group g);
 /** Exact GELU; fast = 0 forces the composition of MLX ops (the reference the kernel is tested against). */
 int mlxs_gelu(mlxs_array* out, mlxs_array x, int fast);
 /**
- * y = x wᵀ + bias for x (rows, in), w (out, in), bias (out) or a null handle; its gradient of w comes
- * out row-major in (out, in) order. fast = 0 forces MLX's addmm on a transposed view of w.
+ * y = [x_1 ... x_n] wᵀ + bias for parts x_i (rows, in_i) concatenated along the features, w (out, Σ in_i),
+ * bias (out) or a null handle; w's gradient comes out row-major in (out, in) order and nothing is
+ * concatenated. fast = 0 forces MLX's concatenate + addmm on a transposed view of w.
  */
-int mlxs_linear(mlxs_array* out, mlxs_array x, mlxs_array w, mlxs_array bias, int fast);
+int mlxs_linear(mlxs_array* out, const mlxs_array* parts, int n, mlxs_array w, mlxs_array bias, int fast);
 /**
  * Multi-head self-attention from the packed projection: qkv (B, L, 3*D) laid out as (B, L, 3, heads,
  * head_dim) -> (B, L, D), softmax(q kᵀ * scale) v per head. fast = 0 forces MLX's composition.

@@ -14,6 +14,19 @@
 
 namespace cmlx {
 
+/** Eight floats in vector registers (AVX in the x86-64-v3 clones, two SSE registers otherwise); loads
+ *  and stores need no alignment. Float sums are not reassociated by the compiler, so reductions that
+ *  should vectorise accumulate in these lanes explicitly. Helpers are macros or take references: a
+ *  function passing this type by value has a different ABI in the two clones. */
+typedef float v8f __attribute__((vector_size(32), aligned(4)));
+#define CMLX_LOAD8(p) (*reinterpret_cast<const v8f*>(p))
+#define CMLX_STORE8(p, v) (*reinterpret_cast<v8f*>(p) = (v))
+inline __attribute__((always_inline)) float lanes_sum(const v8f& v) {
+  float s = 0;
+  for (int i = 0; i < 8; ++i) s += v[i];
+  return s;
+}
+
 inline float fast_exp(float x) {
   x = std::fmin(std::fmax(x, -87.3f), 88.3f);
   // exp(x) = 2^k * exp(r), r = x - k ln2 in [-ln2/2, ln2/2], ln2 split in two for accuracy.

@@ -13,14 +13,20 @@ namespace cmlx {
 namespace {
 
 /** Mean and 1/sqrt(biased variance + eps) of one row (two passes, as PyTorch, for accuracy). */
-inline void row_stats(const float* xr, size_t d, float eps, float& mean, float& rstd) {
-  float sum = 0, sq = 0;
-  for (size_t i = 0; i < d; ++i) sum += xr[i];
+inline __attribute__((always_inline)) void row_stats(const float* xr, size_t d, float eps, float& mean, float& rstd) {
+  const size_t d8 = d - d % 8;
+  v8f s = {};
+  for (size_t i = 0; i < d8; i += 8) s += CMLX_LOAD8(xr + i);
+  float sum = lanes_sum(s);
+  for (size_t i = d8; i < d; ++i) sum += xr[i];
   mean = sum / float(d);
-  for (size_t i = 0; i < d; ++i) {
-    float c = xr[i] - mean;
-    sq += c * c;
+  v8f q = {}, m = v8f{} + mean;
+  for (size_t i = 0; i < d8; i += 8) {
+    v8f c = CMLX_LOAD8(xr + i) - m;
+    q += c * c;
   }
+  float sq = lanes_sum(q);
+  for (size_t i = d8; i < d; ++i) sq += (xr[i] - mean) * (xr[i] - mean);
   rstd = 1.0f / std::sqrt(sq / float(d) + eps);
 }
 
@@ -37,14 +43,24 @@ MASKDM_VECTORIZE void ln_rows(const float* x, const float* w, const float* b, fl
 
 MASKDM_VECTORIZE void ln_grad_rows(const float* x, const float* w, const float* g, float* dx, float* dw, float* db,
                                    size_t r0, size_t r1, size_t d, float eps) {
+  const size_t d8 = d - d % 8;
   for (size_t r = r0; r < r1; ++r) {
     const float* xr = x + r * d;
     const float* gr = g + r * d;
     float* dxr = dx + r * d;
     float mean, rstd;
     row_stats(xr, d, eps, mean, rstd);
-    float m1 = 0, m2 = 0;
-    for (size_t i = 0; i < d; ++i) {
+    // m1 = mean(g * w), m2 = mean(g * w * xhat); dw += g * xhat, db += g.
+    v8f a1 = {}, a2 = {}, vm = v8f{} + mean, vr = v8f{} + rstd;
+    for (size_t i = 0; i < d8; i += 8) {
+      v8f gi = CMLX_LOAD8(gr + i), xh = (CMLX_LOAD8(xr + i) - vm) * vr, dxh = gi * CMLX_LOAD8(w + i);
+      a1 += dxh;
+      a2 += dxh * xh;
+      CMLX_STORE8(dw + i, CMLX_LOAD8(dw + i) + gi * xh);
+      CMLX_STORE8(db + i, CMLX_LOAD8(db + i) + gi);
+    }
+    float m1 = lanes_sum(a1), m2 = lanes_sum(a2);
+    for (size_t i = d8; i < d; ++i) {
       float xh = (xr[i] - mean) * rstd;
       float dxh = gr[i] * w[i];
       m1 += dxh;

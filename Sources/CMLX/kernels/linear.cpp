@@ -1,37 +1,126 @@
-// y = x Wᵀ + b with PyTorch's weight layout (out, in), and a gradient that keeps that layout.
+// y = [x₁ … xₙ] Wᵀ + b with PyTorch's weight layout (out, in): a Linear layer whose input is the
+// concatenation of n parts along the features (n = 2 for U-ViT's long skips, `skip_linear(cat(x, skip))`),
+// with a gradient that keeps W's layout.
 //
-// Built from addmm on a transposed view of W, MLX's own gradient of W is the transpose of xᵀ·g: a
-// strided view that every consumer (the optimizer) must first copy into (out, in) order with MLX's
-// generic, single-threaded copy — about a tenth of a 90%-masked training step on 2 cores. Here the
-// gradient is gᵀ·x, which BLAS writes directly in (out, in) order (the transposed operand is passed as
-// a flag, not copied), and the bias gradient is the column sum of g.
-#include "../internal.h"
+// Composed from MLX ops, W's gradient is a transposed view that the optimizer must first copy with
+// MLX's generic single-threaded copy; the concatenation is copied forward, and its gradient's halves are
+// strided views that every matmul consuming them copies again. Here each part meets its column block of
+// W in place (gemm.h reads views through their leading dimension), the products accumulate into one
+// output, W's gradient is computed as gᵀ xᵢ in (out, in) order, and b's as the column sum of g.
+#include <cstring>
+
+#include "dispatch.h"
+#include "fastmath.h"
+#include "gemm.h"
+#include "parallel.h"
 
 namespace cmlx {
+namespace {
 
-mx::array linear(const mx::array& x, const mx::array& w, const std::optional<mx::array>& b, bool fast) {
-  auto forward = [](const std::vector<mx::array>& in) -> std::vector<mx::array> {
-    auto wt = mx::transpose(in[1]);
-    return {in.size() > 2 ? mx::addmm(in[2], in[0], wt) : mx::matmul(in[0], wt)};
+/** out[j] = Σ_i g[i][j] for the columns [c0, c1) of a row-major (rows x n) g, summed in blocks of
+ *  rows so that rounding grows with the block count rather than with the rows. */
+MASKDM_VECTORIZE void column_sum_loop(const float* g, size_t rows, size_t n, size_t c0, size_t c1, float* out,
+                                      float* block) {
+  const size_t width = c1 - c0, block_rows = 64;
+  for (size_t j = 0; j < width; ++j) out[c0 + j] = 0;
+  for (size_t r0 = 0; r0 < rows; r0 += block_rows) {
+    size_t r1 = r0 + block_rows < rows ? r0 + block_rows : rows;
+    for (size_t j = 0; j < width; ++j) block[j] = 0;
+    for (size_t i = r0; i < r1; ++i) {
+      const float* row = g + i * n + c0;
+      for (size_t j = 0; j < width; ++j) block[j] += row[j];
+    }
+    for (size_t j = 0; j < width; ++j) out[c0 + j] += block[j];
+  }
+}
+
+/** The bias gradient: the sum of g's rows, split by columns across threads. */
+class ColumnSum : public mx::UnaryPrimitive {
+ public:
+  explicit ColumnSum(mx::Stream s) : UnaryPrimitive(s) {}
+  void eval_cpu(const std::vector<mx::array>& inputs, mx::array& out) override {
+    std::vector<mx::array> outs{out};
+    dispatch_cpu(stream(), inputs, outs, [](std::vector<mx::array>& in, std::vector<mx::array>& o) {
+      size_t rows = in[0].shape(0), n = in[0].shape(1);
+      const float* g = in[0].data<float>();
+      float* y = o[0].data<float>();
+      parallel_for(n, std::max<size_t>(8, (size_t(1) << 15) / std::max<size_t>(rows, 1)), [&](size_t c0, size_t c1) {
+        std::vector<float> block(c1 - c0);
+        column_sum_loop(g, rows, n, c0, c1, y, block.data());
+      });
+    });
+  }
+  void eval_gpu(const std::vector<mx::array>&, mx::array&) override {
+    throw std::runtime_error("ColumnSum is a CPU kernel");
+  }
+  const char* name() const override { return "MaskDMColumnSum"; }
+  bool is_equivalent(const mx::Primitive&) const override { return true; }
+  std::vector<mx::Shape> output_shapes(const std::vector<mx::array>& in) override { return {{in[0].shape(1)}}; }
+};
+
+mx::array column_sum(const mx::array& g) {
+  auto s = kernel_stream({&g});
+  if (!s || g.ndim() != 2) return mx::sum(g, 0);
+  return mx::array({g.shape(1)}, mx::float32, std::make_shared<ColumnSum>(*s), {mx::contiguous(g, false, *s)});
+}
+
+/** W's columns [offset, offset + width): a view. */
+mx::array columns(const mx::array& w, int offset, int width) {
+  return mx::slice(w, {0, offset}, {w.shape(0), offset + width});
+}
+
+/** MLX's ops on the concatenated input: the reference of the tests, and everything not 2-D. */
+mx::array composed(const std::vector<mx::array>& parts, const mx::array& w, const std::optional<mx::array>& b) {
+  auto x = parts.size() == 1 ? parts[0] : mx::concatenate(parts, -1);
+  auto wt = mx::transpose(w);
+  return b ? mx::addmm(*b, x, wt) : mx::matmul(x, wt);
+}
+}  // namespace
+
+mx::array linear(const std::vector<mx::array>& parts, const mx::array& w, const std::optional<mx::array>& b, bool fast) {
+  int total = 0;
+  bool flat = w.ndim() == 2;
+  for (auto& p : parts) {
+    flat = flat && p.ndim() == 2;
+    total += p.ndim() > 0 ? p.shape(-1) : 0;
+  }
+  if (parts.empty() || total != (w.ndim() > 0 ? w.shape(-1) : -1))
+    throw std::invalid_argument("linear: the inputs' features do not add up to the weight's columns");
+  if (!fast || !flat) return composed(parts, w, b);
+  size_t n = parts.size();
+  std::vector<int> offsets(n + 1, 0);
+  for (size_t i = 0; i < n; ++i) offsets[i + 1] = offsets[i] + parts[i].shape(1);
+  // Inputs of the traced function: the parts, then W, then b when present.
+  auto forward = [n, offsets](const std::vector<mx::array>& in) -> std::vector<mx::array> {
+    const auto& w = in[n];
+    auto block = [&](size_t i) { return mx::transpose(columns(w, offsets[i], offsets[i + 1] - offsets[i])); };
+    auto y = in.size() > n + 1 ? gemm(in[0], block(0), GemmStart::bias, in[n + 1]) : gemm(in[0], block(0));
+    for (size_t i = 1; i < n; ++i) y = gemm(in[i], block(i), GemmStart::addend, y);
+    return {y};
   };
-  std::vector<mx::array> inputs = {x, w};
-  if (b) inputs.push_back(*b);
-  if (!fast || x.ndim() != 2 || w.ndim() != 2) return forward(inputs)[0];
-  auto vjp = [](const std::vector<mx::array>& in, const std::vector<mx::array>& cotangents,
-                const std::vector<mx::array>&) -> std::vector<mx::array> {
+  auto vjp = [n, offsets](const std::vector<mx::array>& in, const std::vector<mx::array>& cotangents,
+                          const std::vector<mx::array>&) -> std::vector<mx::array> {
     const auto& g = cotangents[0];  // (rows, out)
-    std::vector<mx::array> grads = {
-        mx::matmul(g, in[1]),                 // dx (rows, in)
-        mx::matmul(mx::transpose(g), in[0]),  // dW (out, in), row-major
-    };
-    if (in.size() > 2) grads.push_back(mx::sum(g, 0));  // db (out)
+    const auto& w = in[n];
+    auto gt = mx::transpose(g);
+    std::vector<mx::array> grads, weight_blocks;
+    for (size_t i = 0; i < n; ++i) {
+      grads.push_back(gemm(g, columns(w, offsets[i], offsets[i + 1] - offsets[i])));  // dxᵢ = g Wᵢ
+      weight_blocks.push_back(gemm(gt, in[i]));                                       // dWᵢ = gᵀ xᵢ
+    }
+    grads.push_back(n == 1 ? weight_blocks[0] : mx::concatenate(weight_blocks, 1));
+    if (in.size() > n + 1) grads.push_back(column_sum(g));  // db
     return grads;
   };
+  std::vector<mx::array> inputs = parts;
+  inputs.push_back(w);
+  if (b) inputs.push_back(*b);
   return mx::custom_vjp(forward, vjp)(inputs)[0];
 }
 }  // namespace cmlx
 
-extern "C" int mlxs_linear(mlxs_array* out, mlxs_array x, mlxs_array w, mlxs_array bias, int fast) {
-  return cmlx::guard(
-      [&] { cmlx::put(out, cmlx::linear(cmlx::get(x), cmlx::get(w), cmlx::optional(bias), fast != 0)); });
+extern "C" int mlxs_linear(mlxs_array* out, const mlxs_array* parts, int n, mlxs_array w, mlxs_array bias, int fast) {
+  return cmlx::guard([&] {
+    cmlx::put(out, cmlx::linear(cmlx::arrays(parts, n), cmlx::get(w), cmlx::optional(bias), fast != 0));
+  });
 }

@@ -6,7 +6,6 @@
 
 namespace cmlx {
 namespace {
-typedef float v8f __attribute__((vector_size(32), aligned(4)));
 
 template <int R>
 inline __attribute__((always_inline)) void gemm_tile(StridedA a, const float* b, size_t ldb, float* c, size_t ldc,
@@ -26,13 +25,6 @@ inline __attribute__((always_inline)) void gemm_tile(StridedA a, const float* b,
     *reinterpret_cast<v8f*>(c + (i + r) * ldc + j) = acc[r][0] * alpha;
     *reinterpret_cast<v8f*>(c + (i + r) * ldc + j + 8) = acc[r][1] * alpha;
   }
-}
-
-/** The sum of a vector's lanes. */
-inline __attribute__((always_inline)) float lanes_sum(v8f v) {
-  float s = 0;
-  for (int i = 0; i < 8; ++i) s += v[i];
-  return s;
 }
 
 /** R rows of A against C columns of B: R x C dot products of length kn, kept in R*C vector registers. */
