@@ -110,6 +110,32 @@ extension KernelTests {
     }
   }
 
+  func testLinearOnViews() throws {
+    // Inputs as MLX hands them over: transposed, a column slice (a leading dimension wider than the
+    // row), a broadcast row (stride 0, which BLAS cannot read and the kernel copies), and a weight that
+    // is itself a column slice.
+    try onEngine {
+      let keys = try PRNGKey(seed: 70).split(5)
+      let w = try Random.normal([4, 10], key: keys[0]).slice(axis: 1, 3..<8)  // (4, 5)
+      let b = try Random.normal([4], key: keys[1])
+      let views = [
+        ("transposed", try Random.normal([5, 9], key: keys[2]).transposed()),
+        ("column slice", try Random.normal([9, 12], key: keys[3]).slice(axis: 1, 2..<7)),
+        ("broadcast row", try Random.normal([1, 5], key: keys[4]).broadcast(to: [9, 5])),
+      ]
+      for (name, x) in views {
+        let fast = try Tensor.linear(x, weight: w, bias: b), slow = try Tensor.linear(x, weight: w, bias: b, fast: false)
+        assertClose(try fast.doubles(), try slow.doubles(), tolerance: 1e-5, "linear on a \(name) input")
+        let grads: (Bool) throws -> [Tensor] = { useFast in
+          try grad([x, w, b]) { try Tensor.linear($0[0], weight: $0[1], bias: $0[2], fast: useFast).square().sum() }
+        }
+        for (g1, g2) in zip(try grads(true), try grads(false)) {
+          assertClose(try g1.doubles(), try g2.doubles(), tolerance: 1e-4, "linear gradient on a \(name) input")
+        }
+      }
+    }
+  }
+
   func testAdamWEMAUpdate() throws {
     // The fused update against the same formula composed from MLX ops, for a decayed and an
     // exempt parameter, on a size that does not split evenly across threads.

@@ -96,7 +96,7 @@ void conv_forward(const ConvShape& g, const float* x, const float* w, const floa
   size_t chunk = std::min(rows, chunk_rows(g));
   std::vector<float> col(chunk * depth);
   // Each parallel section gathers chunk i, sets its output rows to the bias, and applies the ReLU to
-  // chunk i - 1 (still in cache), so threads start once per chunk.
+  // chunk i - 1 (still in cache), so the helper threads are woken once per chunk.
   size_t prev0 = 0, prev1 = 0;
   for (size_t c0 = 0; c0 < rows; c0 += chunk) {
     size_t c1 = std::min(rows, c0 + chunk), n = c1 - c0, done = g.relu ? prev1 - prev0 : 0;

@@ -1,9 +1,9 @@
 // A minimal parallel-for for this project's CPU kernels. MLX runs one CPU task at a time on its
 // stream, and OpenBLAS is idle while our kernels run, so the kernels may use every core.
 //
-// The helpers are a pool started once: a training step runs about 150 kernel calls, most of them
-// small at high mask ratios (7 tokens per image at 90% on 32px), and starting a thread per call cost
-// more than the work it took over. Idle helpers spin briefly, then sleep (see parallel.cpp).
+// The helpers are a pool started once and kept: a training step makes about 150 kernel calls, most of
+// them small at high mask ratios (7 tokens per image at 90% on 32px), too small to start a thread for
+// each. Idle helpers spin briefly, then sleep (see parallel.cpp).
 #pragma once
 #include <algorithm>
 #include <cstddef>
