@@ -49,6 +49,15 @@ bool spin_until(P ready) {
   }
 }
 
+/** Returns with `lk` locked once `ready()` holds: polling for kSpin first, then sleeping on `cv`
+ *  (whoever makes `ready()` true notifies `cv` under the lock). */
+template <typename P>
+void await(std::unique_lock<std::mutex>& lk, std::condition_variable& cv, P ready) {
+  bool early = spin_until(ready);
+  lk.lock();
+  if (!early) cv.wait(lk, ready);
+}
+
 thread_local bool on_helper = false;
 
 class Pool {
@@ -75,14 +84,8 @@ class Pool {
     }
     wake_.notify_all();
     claim(task, context, tasks);
-    auto all_done = [&] { return finished_.load(std::memory_order_acquire) == tasks; };
     std::unique_lock<std::mutex> lk(mu_, std::defer_lock);
-    if (!spin_until(all_done)) {
-      lk.lock();
-      done_.wait(lk, all_done);
-    } else {
-      lk.lock();
-    }
+    await(lk, done_, [&] { return finished_.load(std::memory_order_acquire) == tasks; });
     open_ = false;
     done_.wait(lk, [&] { return active_ == 0; });
   }
@@ -103,14 +106,8 @@ class Pool {
     on_helper = true;
     uint64_t seen = generation_.load(std::memory_order_acquire);
     for (;;) {
-      auto fresh = [&] { return generation_.load(std::memory_order_acquire) != seen; };
       std::unique_lock<std::mutex> lk(mu_, std::defer_lock);
-      if (!spin_until(fresh)) {
-        lk.lock();
-        wake_.wait(lk, fresh);
-      } else {
-        lk.lock();
-      }
+      await(lk, wake_, [&] { return generation_.load(std::memory_order_acquire) != seen; });
       seen = generation_.load(std::memory_order_relaxed);
       if (!open_) continue;
       auto task = task_;
