@@ -58,7 +58,8 @@ void await(std::unique_lock<std::mutex>& lk, std::condition_variable& cv, P read
   if (!early) cv.wait(lk, ready);
 }
 
-thread_local bool on_helper = false;
+/** True on the helpers, and on a caller while its job runs: a parallel_for inside a task runs inline. */
+thread_local bool in_job = false;
 
 class Pool {
  public:
@@ -67,11 +68,12 @@ class Pool {
   }
 
   void run(size_t tasks, void (*task)(void*, size_t), void* context) {
-    std::unique_lock<std::mutex> one(caller_, std::try_to_lock);
-    if (!one.owns_lock() || on_helper) {  // nested, or another thread's job is running
+    std::unique_lock<std::mutex> one(caller_, std::defer_lock);
+    if (in_job || !one.try_lock()) {  // nested, or another thread's job is running
       for (size_t i = 0; i < tasks; ++i) task(context, i);
       return;
     }
+    in_job = true;
     {
       std::lock_guard<std::mutex> lk(mu_);
       task_ = task;
@@ -88,6 +90,7 @@ class Pool {
     await(lk, done_, [&] { return finished_.load(std::memory_order_acquire) == tasks; });
     open_ = false;
     done_.wait(lk, [&] { return active_ == 0; });
+    in_job = false;
   }
 
  private:
@@ -103,7 +106,7 @@ class Pool {
   }
 
   void work() {
-    on_helper = true;
+    in_job = true;
     uint64_t seen = generation_.load(std::memory_order_acquire);
     for (;;) {
       std::unique_lock<std::mutex> lk(mu_, std::defer_lock);
