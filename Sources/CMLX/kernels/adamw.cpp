@@ -49,26 +49,8 @@ class AdamWEMA : public mx::Primitive {
   AdamWEMA(mx::Stream s, AdamWConstants c) : Primitive(s), c_(c) {}
 
   void eval_cpu(const std::vector<mx::array>& inputs, std::vector<mx::array>& outputs) override {
-    // Outputs p1, m1, v1, e1 may take over the buffers of inputs p, m, v, e.
-    static const int donors[4] = {0, 2, 3, 4};
-    auto& encoder = mx::cpu::get_command_encoder(stream());
-    std::vector<mx::array> in, out;
-    for (auto& a : inputs) {
-      encoder.set_input_array(a);
-      in.push_back(mx::array::unsafe_weak_copy(a));
-    }
-    for (size_t i = 0; i < outputs.size(); ++i) {
-      auto& o = outputs[i];
-      const auto& donor = inputs[donors[i]];
-      if (donor.is_donatable() && donor.flags().row_contiguous)
-        o.copy_shared_buffer(donor);
-      else
-        o.set_data(mx::allocator::malloc(o.nbytes()));
-      encoder.set_output_array(o);
-      out.push_back(mx::array::unsafe_weak_copy(o));
-    }
     AdamWConstants c = c_;
-    encoder.dispatch([in = std::move(in), out = std::move(out), c]() mutable {
+    auto body = [c](std::vector<mx::array>& in, std::vector<mx::array>& out) {
       const float* sc = in[5].data<float>();
       StepScalars s{sc[1], sc[2], sc[3], sc[4]};
       const float *p = in[0].data<float>(), *g = in[1].data<float>(), *m = in[2].data<float>();
@@ -77,7 +59,9 @@ class AdamWEMA : public mx::Primitive {
       float* eo = out[3].data<float>();
       parallel_for(out[0].size(), 1 << 16,
                    [&](size_t b, size_t end) { adamw_ema_loop(p, g, m, v, e, po, mo, vo, eo, b, end, c, s); });
-    });
+    };
+    // Outputs p1, m1, v1, e1 may take over the buffers of inputs p, m, v, e.
+    dispatch_cpu(stream(), inputs, outputs, body, {0, 2, 3, 4});
   }
   void eval_gpu(const std::vector<mx::array>&, std::vector<mx::array>&) override {
     throw std::runtime_error("AdamWEMA is a CPU kernel");

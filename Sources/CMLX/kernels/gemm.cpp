@@ -47,22 +47,11 @@ class Gemm : public mx::UnaryPrimitive {
   Gemm(mx::Stream s, GemmStart start) : UnaryPrimitive(s), start_(start) {}
 
   void eval_cpu(const std::vector<mx::array>& inputs, mx::array& out) override {
-    auto& encoder = mx::cpu::get_command_encoder(stream());
-    bool take_addend = start_ == GemmStart::addend && inputs[2].is_donatable() && inputs[2].flags().row_contiguous;
-    if (take_addend)
-      out.copy_shared_buffer(inputs[2]);
-    else
-      out.set_data(mx::allocator::malloc(out.nbytes()));
-    std::vector<mx::array> in;
-    for (auto& a : inputs) {
-      encoder.set_input_array(a);
-      in.push_back(mx::array::unsafe_weak_copy(a));
-    }
-    encoder.set_output_array(out);
+    std::vector<mx::array> outs{out};
     auto start = start_;
-    encoder.dispatch([in = std::move(in), out = mx::array::unsafe_weak_copy(out), start, take_addend]() mutable {
-      size_t m = out.shape(0), n = out.shape(1), k = in[0].shape(1);
-      float* c = out.data<float>();
+    auto body = [start](std::vector<mx::array>& in, std::vector<mx::array>& o) {
+      size_t m = o[0].shape(0), n = o[0].shape(1), k = in[0].shape(1);
+      float* c = o[0].data<float>();
       if (start == GemmStart::bias) {
         const float* bias = in[2].data<float>();
         size_t step = in[2].strides()[0];
@@ -74,7 +63,7 @@ class Gemm : public mx::UnaryPrimitive {
               for (size_t j = 0; j < n; ++j) c[i * n + j] = bias[j * step];
           }
         });
-      } else if (start == GemmStart::addend && !take_addend) {
+      } else if (start == GemmStart::addend && c != in[2].data<float>()) {  // the addend's buffer was not taken
         std::vector<float> scratch;
         auto view = blas_view(in[2]);
         auto from = view && !view->transposed ? *view : packed_copy(in[2], scratch);
@@ -88,7 +77,8 @@ class Gemm : public mx::UnaryPrimitive {
       float beta = start == GemmStart::zero ? 0.0f : 1.0f;
       cblas_sgemm(CblasRowMajor, oa.transposed ? CblasTrans : CblasNoTrans, ob.transposed ? CblasTrans : CblasNoTrans,
                   int(m), int(n), int(k), 1.0f, oa.data, oa.ld, ob.data, ob.ld, beta, c, int(n));
-    });
+    };
+    dispatch_cpu(stream(), inputs, outs, body, {start_ == GemmStart::addend ? 2 : -1});
   }
   void eval_gpu(const std::vector<mx::array>&, mx::array&) override {
     throw std::runtime_error("Gemm is a CPU kernel");

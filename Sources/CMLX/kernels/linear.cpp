@@ -7,8 +7,6 @@
 // strided views that every matmul consuming them copies again. Here each part meets its column block of
 // W in place (gemm.h reads views through their leading dimension), the products accumulate into one
 // output, W's gradient is computed as gᵀ xᵢ in (out, in) order, and b's as the column sum of g.
-#include <cstring>
-
 #include "dispatch.h"
 #include "fastmath.h"
 #include "gemm.h"
