@@ -29,21 +29,9 @@ public struct AdamW: Equatable, Sendable {
     return [lr, lr * weightDecay, lr / bias1, bias2.squareRoot()]
   }
 
-  /// One update of one parameter. `s` holds `scalars(lr:step:)` as a float32 tensor of 4.
-  /// Returns the new parameter, first moment and second moment.
-  public func update(parameter p: Tensor, gradient g: Tensor, m: Tensor, v: Tensor, s: [Tensor], decay: Bool)
-    throws -> (Tensor, Tensor, Tensor)
-  {
-    let decayed = decay ? try p * (1 - s[1]) : p
-    let m1 = try m + (g - m) * (1 - beta1)  // lerp(m, g, 1 - beta1)
-    let v1 = try v * beta2 + g * g * (1 - beta2)
-    let denom = try v1.sqrt() / s[3] + eps
-    let p1 = try decayed - m1 / denom * s[2]
-    return (p1, m1, v1)
-  }
-
-  /// `update` followed by the EMA step `ema·d + p'·(1 - d)`, fused into one pass per parameter on the
-  /// CPU. `scalars` is float32 `scalars(lr:step:) + [d]`. Returns p', m', v' and the new EMA weights.
+  /// One AdamW update of one parameter followed by the EMA step `ema·d + p'·(1 - d)`, fused into one
+  /// pass per parameter on the CPU (`Tensor.adamwEMAUpdate`; MLX's ops elsewhere). `scalars` is float32
+  /// `scalars(lr:step:) + [d]`. Returns p', m', v' and the new EMA weights.
   public func updateWithEMA(parameter p: Tensor, gradient g: Tensor, m: Tensor, v: Tensor, ema: Tensor,
                             scalars: Tensor, decay: Bool) throws -> (Tensor, Tensor, Tensor, Tensor)
   {

@@ -24,9 +24,11 @@ final class OptimizerTests: XCTestCase {
           v[j] = v[j] * 0.99 + g[j] * g[j] * (1 - 0.99)
           p[j] -= lr / b1c * m[j] / (v[j].squareRoot() / b2c.squareRoot() + 1e-8)
         }
-        let s = try adam.scalars(lr: lr, step: step).map { try Tensor.scalar($0) }
-        (tp, tm, tv) = try adam.update(parameter: tp, gradient: Tensor(g.map(Float.init)), m: tm, v: tv, s: s, decay: true)
         let scalars = try Tensor((adam.scalars(lr: lr, step: step) + [0.5]).map(Float.init))
+        // MLX's composition of the same update (the GPU's path), EMA ignored here.
+        (tp, tm, tv, _) = try Tensor.adamwEMAUpdate(parameter: tp, gradient: Tensor(g.map(Float.init)), m: tm, v: tv, ema: tp,
+                                                    scalars: scalars, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: true,
+                                                    fast: false)
         (fp, fm, fv, fe) = try adam.updateWithEMA(parameter: fp, gradient: Tensor(g.map(Float.init)), m: fm, v: fv, ema: fe,
                                                   scalars: scalars, decay: true)
         for j in 0..<3 { ema[j] = ema[j] * 0.5 + p[j] * 0.5 }
