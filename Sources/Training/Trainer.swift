@@ -103,8 +103,10 @@ public final class Trainer {
       if let group, world > 1 {
         // Every rank must start from the same step: a rank that sees another checkpoint (a run
         // directory not on a shared file system) would silently train different weights.
-        let steps = try group.allSum(try Tensor([Float(1), Float(state.step)])).floats()
-        guard steps[1] == Float(state.step) * steps[0] else {
+        // Compared with rank 0's step, and agreed on by all, so that every rank stops (a sum of the
+        // steps could match one rank's step times the world size while the steps differ).
+        let same = try group.broadcastFromRoot(Double(state.step)) == Double(state.step)
+        guard try group.allSucceeded(same) else {
           throw ConfigError("the \(world) processes start from different steps (this one: \(state.step)); the run directory \(run.url.path) must be the same shared directory for every process")
         }
       }

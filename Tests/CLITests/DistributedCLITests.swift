@@ -81,6 +81,35 @@ final class DistributedCLITests: XCTestCase {
     XCTAssertTrue(r.stderr.contains("divisible by the number of processes"), r.stderr)
   }
 
+  func testRanksStartingFromDifferentStepsAllStop() throws {
+    // Three ranks with a run directory each (not shared: the mistake the check is for). Rank 0's holds
+    // a checkpoint at step 4, rank 1's is empty (step 0), rank 2's holds one at step 8 (with rank 0's
+    // config.yaml, so that only the steps differ). The steps sum to rank 0's step times three: that
+    // must not let rank 0 go on alone into the first collective; every rank has to stop with the error.
+    let base = CLI.temporaryDirectory("dp-steps")
+    defer { try? FileManager.default.removeItem(at: base) }
+    let settings = ["--set", "batch_size=15", "--set", "num_samples=0", "--set", "log_every=4", "--set", "save_and_sample_every=4"]
+    let dirs = (0..<3).map { base.appendingPathComponent("rank\($0)") }
+    for (rank, steps) in [(0, 4), (2, 8)] {
+      let r = try CLI.run(["train", tiny, "--set", "train_steps=\(steps)", "-o", dirs[rank].path] + settings)
+      XCTAssertEqual(r.status, 0, r.stderr)
+    }
+    let config = try Data(contentsOf: dirs[0].appendingPathComponent("config.yaml"))
+    try config.write(to: dirs[2].appendingPathComponent("config.yaml"))
+    // Each rank's status is handed to the launcher 3 s late, so that the launcher (which stops the
+    // others at the first failure) cannot stop rank 0 before it has shown whether it went on; the
+    // rank's parent is then bash, so its launcher watchdog is switched off.
+    let script = "MASKDM_LAUNCHER_PID= \"$0\" train \"$1\" --set train_steps=4 \(settings.joined(separator: " ")) -o \"$2/rank$MLX_RANK\" " +
+      "--resume --distributed; status=$?; sleep 3; exit $status"
+    let r = try runBounded(["launch", "-n", "3", "--timeout", "120", "--", "bash", "-c", script, CLI.binary.path, tiny, base.path],
+                           seconds: 180)
+    XCTAssertNotEqual(r.status, 0)
+    XCTAssertTrue(r.stderr.contains("start from different steps"), r.stderr)
+    // Rank 0 (the one that would report progress) must not go on to train. Which ranks get to print
+    // the error varies: a rank that leaves first can break its peers' last collective on the ring.
+    XCTAssertFalse((r.stdout + r.stderr).contains("resuming rank0"), r.stdout + r.stderr)
+  }
+
   func testStudyRunsDataParallelWithFailuresRecorded() throws {
     let dir = CLI.temporaryDirectory("dp-study")
     defer { try? FileManager.default.removeItem(at: dir) }
