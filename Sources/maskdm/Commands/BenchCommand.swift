@@ -79,8 +79,8 @@ struct BenchTrain: ParsableCommand {
     bench.warmup = warmup
     bench.config.compile = compile
     bench.config.precision = precision
-    try bench.config.validate()
     if let batchSize { bench.config.batchSize = batchSize }
+    try bench.config.validate()
     try Engine.select(common.device)
     var result = try bench.run()
     result.preset = preset
