@@ -13,3 +13,16 @@ func assertClose(_ a: [Double], _ b: [Double], tolerance: Double, _ message: Str
     return
   }
 }
+
+/// Asserts two results of a sum of products agree within `tolerance` times their typical size (the root
+/// mean square of `b`), the scale at which summing in another order rounds: an element that cancels to
+/// near zero carries the rounding of the large terms that cancelled.
+func assertCloseAtScale(_ a: [Double], _ b: [Double], tolerance: Double, _ message: String = "",
+                        file: StaticString = #filePath, line: UInt = #line) {
+  XCTAssertEqual(a.count, b.count, "lengths differ \(message)", file: file, line: line)
+  let scale = b.isEmpty ? 0 : (b.reduce(0) { $0 + $1 * $1 } / Double(b.count)).squareRoot()
+  for (i, (x, y)) in zip(a, b).enumerated() where Swift.abs(x - y) > tolerance * (1 + scale) {
+    XCTFail("element \(i): \(x) vs \(y) (scale \(scale)) \(message)", file: file, line: line)
+    return
+  }
+}

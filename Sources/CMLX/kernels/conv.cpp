@@ -8,8 +8,8 @@
 // chunks whose im2col block fits the caches; each chunk is
 //   1. gathered: row (n, oh, ow) = KH runs of KW*C contiguous input floats (zeros where the window
 //      hangs over the border, so no padded copy of the input is made), two threads;
-//   2. multiplied: (rows, KH*KW*C) x (O, KH*KW*C)ᵀ by one cblas_sgemm (OpenBLAS threads itself, so it
-//      is called from one thread, between our parallel sections);
+//   2. multiplied: (rows, KH*KW*C) x (O, KH*KW*C)ᵀ by one call of sgemm.h's product or of OpenBLAS
+//      (each threads itself, so it is called from one thread, between our parallel sections);
 //   3. finished: the output rows start as the bias (set while gathering, so the product accumulates
 //      onto them with beta = 1), and the ReLU runs on them while they are still in cache, in the
 //      parallel section that gathers the next chunk.
@@ -25,6 +25,7 @@
 #include "dispatch.h"
 #include "fastmath.h"
 #include "parallel.h"
+#include "sgemm.h"
 
 namespace cmlx {
 namespace {
@@ -77,9 +78,11 @@ MASKDM_VECTORIZE void relu_rows(float* y, size_t r0, size_t r1, size_t o) {
   for (size_t i = r0 * o, e = r1 * o; i < e; ++i) y[i] = std::max(y[i], 0.0f);
 }
 
-/** y (m, o) += a (m, k) x w (o, k)ᵀ, all row-major. beta = 1 also spares OpenBLAS its pass that
- *  scales or zeroes y before the product. */
+/** y (m, o) += a (m, k) x w (o, k)ᵀ, all row-major: our product where the CPU has AVX-512 (sgemm.h),
+ *  else OpenBLAS, whose beta = 1 spares it the pass that scales or zeroes y before the product. */
 void gemm_nt_acc(const float* a, size_t lda, const float* w, size_t ldw, float* y, size_t m, size_t o, size_t k) {
+  if (sgemm_available())
+    return sgemm(m, o, k, StridedMatrix{a, int64_t(lda), 1}, StridedMatrix{w, 1, int64_t(ldw)}, y, o, true);
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(m), int(o), int(k), 1.0f, a, int(lda), w, int(ldw), 1.0f, y,
               int(o));
 }

@@ -1,11 +1,12 @@
-// The matrix products of Linear layers, straight to BLAS.
+// The matrix products of Linear layers, straight to our AVX-512 product (sgemm.h) or, on other CPUs, to
+// BLAS.
 //
 // MLX's CPU matmul copies an operand whenever it is neither row-major nor transposed with a packed
 // leading dimension (a column slice of a weight, a slice of a concatenation's gradient), and its addmm
 // first copies the broadcast bias into the output with its generic single-threaded copy, after which
 // BLAS runs a pass of its own to scale the output by beta. Here BLAS reads views in place through
-// their leading dimension, the output starts as the bias rows (filled on every core) or as an addend
-// whose buffer it takes over, and BLAS accumulates with beta = 1.
+// their leading dimension (sgemm through any strides), the output starts as the bias rows (filled on
+// every core) or as an addend whose buffer it takes over, and the product accumulates onto it.
 #include <cblas.h>
 
 #include <cstring>
@@ -13,6 +14,7 @@
 #include "dispatch.h"
 #include "gemm.h"
 #include "parallel.h"
+#include "sgemm.h"
 
 namespace cmlx {
 namespace {
@@ -70,6 +72,11 @@ class Gemm : public mx::UnaryPrimitive {
         for (size_t i = 0; i < m; ++i) std::memcpy(c + i * n, from.data + i * from.ld, n * sizeof(float));
       }
       if (m == 0 || n == 0) return;
+      if (sgemm_available()) {
+        auto strided = [](const mx::array& x) { return StridedMatrix{x.data<float>(), x.strides()[0], x.strides()[1]}; };
+        sgemm(m, n, k, strided(in[0]), strided(in[1]), c, n, start != GemmStart::zero);
+        return;
+      }
       std::vector<float> scratch_a, scratch_b;
       auto a = blas_view(in[0]);
       auto b = blas_view(in[1]);

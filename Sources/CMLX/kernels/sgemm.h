@@ -1,0 +1,26 @@
+// Our own float32 matrix product for CPUs with AVX-512 (sgemm.cpp).
+//
+// OpenBLAS picks its kernels by CPU model, and where it is told to use AVX2 kernels
+// (OPENBLAS_CORETYPE=Haswell, as on the machines this project runs on) or does not know the CPU, it
+// leaves half of an AVX-512 core's multiply-add width unused. This product always uses the full width
+// when the CPU has it, runs on our kernels' thread pool (no second pool to wake), and reads its operands
+// through any strides, so that no caller copies a view first.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace cmlx {
+
+/** A matrix read through strides: element (i, j) is data[i * row_stride + j * column_stride]. */
+struct StridedMatrix {
+  const float* data;
+  int64_t row_stride, column_stride;
+};
+
+/** Whether sgemm() runs here: the CPU has AVX-512F and $MASKDM_GEMM is not `blas`. */
+bool sgemm_available();
+
+/** C = A B, or C += A B when `accumulate`, for A (m x k), B (k x n) and a row-major C with row stride
+ *  ldc; split across the kernel threads when large enough. Only call when sgemm_available(). */
+void sgemm(size_t m, size_t n, size_t k, StridedMatrix a, StridedMatrix b, float* c, size_t ldc, bool accumulate);
+}  // namespace cmlx
