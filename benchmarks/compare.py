@@ -142,8 +142,9 @@ def machine():
             model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), None)
     except OSError:
         pass
-    # OpenBLAS's kernel choice (OPENBLAS_CORETYPE pins it) changes ours' matrix products about 2x on
-    # AVX-512 machines; PyTorch brings its own BLAS. Recorded so that runs are compared like with like.
+    # OpenBLAS's kernel choice (OPENBLAS_CORETYPE pins it) changes its matrix products about 2x on
+    # AVX-512 machines (ours' Linear layers use their own product there, unless MASKDM_GEMM=blas);
+    # PyTorch brings its own BLAS. Recorded so that runs are compared like with like.
     openblas = {k: v for k, v in os.environ.items() if k.startswith("OPENBLAS_")}
     return {"system": platform.system(), "machine": platform.machine(), "cpu": model, "cpu_count": os.cpu_count(),
             "python": platform.python_version(), "openblas_env": openblas}
@@ -253,7 +254,11 @@ def main():
         text += (f"\nWARNING: busy machine (median 1-minute load {load:.1f} on {os.cpu_count()} CPUs before the runs); "
                  "other processes distort both sides, PyTorch's OpenMP threads especially: re-measure on a quiet machine.")
     pinned = {k: v for k, v in os.environ.items() if k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
-    text += ("\nOpenBLAS (ours' matrix products): " +
+    product = next((r["result"].get("cpu_matrix_product") for r in runs
+                    if r["side"] == "ours" and r["kind"] == "train"), None)
+    if product:
+        text += f"\nOurs' Linear products: {product}"
+    text += ("\nOpenBLAS (ours' other matrix products" + (", and Linear's" if product == "OpenBLAS" else "") + "): " +
              (", ".join(f"{k}={v}" for k, v in sorted(pinned.items())) + " (kernel pinned by the environment)"
               if pinned else "kernel chosen by OpenBLAS for this CPU"))
     torch_version = next((r["result"].get("torch") for r in runs if r["side"] == "theirs"), None)

@@ -1,5 +1,6 @@
 // Random numbers from explicit keys, devices and memory statistics of the C shim.
 #include "internal.h"
+#include "kernels/sgemm.h"
 
 using namespace cmlx;
 
@@ -81,5 +82,8 @@ int mlxs_clear_cache(void) {
 const char* mlxs_version(void) {
   static std::string v = mx::version();
   return v.c_str();
+}
+const char* mlxs_cpu_matrix_product(void) {
+  return cmlx::sgemm_available() ? "own AVX-512" : "OpenBLAS";
 }
 }

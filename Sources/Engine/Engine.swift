@@ -27,6 +27,10 @@ public enum Engine {
     return String(cString: mlxs_version())
   }
 
+  /// Who multiplies float32 matrices for Linear layers and convolutions on the CPU: "own AVX-512" where
+  /// the CPU has AVX-512F (unless MASKDM_GEMM=blas), else "OpenBLAS".
+  public static var cpuMatrixProduct: String { String(cString: mlxs_cpu_matrix_product()) }
+
   /// Whether a GPU backend is usable in this process (a CUDA `libmlx.so` with a driver present).
   public static var gpuAvailable: Bool { (try? run { mlxs_gpu_available() != 0 }) ?? false }
 

@@ -111,6 +111,21 @@ extension KernelTests {
     }
   }
 
+  func testOurProductServesWhereTheCPUHasAVX512() throws {
+    // The Linear and convolution tests above compare whichever product this machine dispatches to with
+    // MLX's matmul on OpenBLAS; on an AVX-512 machine that must be ours, or they would compare OpenBLAS
+    // with itself.
+    let flags = ((try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? "")
+      .split(separator: "\n").first { $0.hasPrefix("flags") }?.split(separator: " ") ?? []
+    #if arch(x86_64)
+    let avx512 = flags.contains("avx512f")
+    #else
+    let avx512 = false
+    #endif
+    let forcedBLAS = ProcessInfo.processInfo.environment["MASKDM_GEMM"] == "blas"
+    XCTAssertEqual(Engine.cpuMatrixProduct, avx512 && !forcedBLAS ? "own AVX-512" : "OpenBLAS")
+  }
+
   func testLinearOnViews() throws {
     // Inputs as MLX hands them over: transposed, a column slice (a leading dimension wider than the
     // row), a broadcast row (stride 0, which BLAS cannot read and the kernel copies), and a weight that

@@ -173,6 +173,9 @@ size_t mlxs_memory(int which);
 int mlxs_reset_peak_memory(void);
 int mlxs_clear_cache(void);
 const char* mlxs_version(void);
+/** Who multiplies float32 matrices for Linear layers and convolutions on the CPU: "own AVX-512" (our
+ *  product, kernels/sgemm.h) or "OpenBLAS". */
+const char* mlxs_cpu_matrix_product(void);
 
 /* ---- distributed (MLX's own backends: "ring", "mpi", "nccl", or "any") ---- */
 /** 1 when the backend (NULL: any) can be used in this process, else 0. */
