@@ -22,25 +22,36 @@ extension DeviceChoice: ExpressibleByArgument {}
 struct BenchGemm: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "gemm",
-    abstract: "float32 matrix multiply of two size x size matrices: MLX's matmul and the Linear layers' product.",
+    abstract: "float32 matrix product a bᵀ, a (m, k) and b (n, k): MLX's matmul and the Linear layers' product.",
     discussion: """
-      On the CPU, MLX's matmul calls OpenBLAS; Linear layers (a times bᵀ) use this project's AVX-512 \
-      product where the CPU has AVX-512F (MASKDM_GEMM=blas sends them to OpenBLAS too). The two are \
-      timed alternately in one run.
+      On the CPU, MLX's matmul calls OpenBLAS; Linear layers use this project's AVX-512 product where \
+      the CPU has AVX-512F (MASKDM_GEMM=blas sends them to OpenBLAS too). The two are timed \
+      alternately in one run. The s32 model's forward products are m = 512 (90% masked) or 4160 \
+      (unmasked) rows with (n, k) = (768, 256), (1024, 256), (256, 1024).
       """)
 
-  @Option(help: "Matrix size.") var size = 1024
+  @Option(help: "m, n and k when not given one by one.") var size = 1024
+  @Option(help: "Rows of a and of the product.") var m: Int?
+  @Option(help: "Rows of b: columns of the product.") var n: Int?
+  @Option(help: "The summed dimension.") var k: Int?
   @Option(help: "Timed repetitions (after two warm-up runs).") var repeats = 20
   @OptionGroup var common: BenchOptions
 
+  func validate() throws {
+    guard [size, m ?? 1, n ?? 1, k ?? 1].allSatisfy({ $0 > 0 }), repeats > 0 else {
+      throw ValidationError("sizes and --repeats must be positive")
+    }
+  }
+
   func run() throws {
+    let (m, n, k) = (self.m ?? size, self.n ?? size, self.k ?? size)
     let result = try Engine.run { () -> [String: Any] in
       let device = try Engine.select(common.device)
       let keys = try PRNGKey(seed: 0).split(2)
-      let a = try Random.normal([size, size], key: keys[0])
-      let b = try Random.normal([size, size], key: keys[1])
+      let a = try Random.normal([m, k], key: keys[0])
+      let b = try Random.normal([n, k], key: keys[1])
       try eval(a, b)
-      let products: [() throws -> Tensor] = [{ try a.matmul(b) }, { try Tensor.linear(a, weight: b, bias: nil) }]
+      let products: [() throws -> Tensor] = [{ try a.matmul(b.transposed()) }, { try Tensor.linear(a, weight: b, bias: nil) }]
       for product in products { for _ in 0..<2 { try eval(product()) } }
       var times: [[Double]] = [[], []]
       for _ in 0..<repeats {
@@ -52,17 +63,18 @@ struct BenchGemm: ParsableCommand {
       }
       let gflops = times.map { t -> Double in
         let median = t.sorted()[t.count / 2]
-        return (2 * pow(Double(size), 3) / median / 1e9 * 10).rounded() / 10
+        return (2 * Double(m) * Double(n) * Double(k) / median / 1e9 * 10).rounded() / 10
       }
-      return ["benchmark": "gemm", "size": size, "gflops": gflops[0], "gflops_linear": gflops[1],
-              "repeats": repeats, "device": device.rawValue, "mlx": Engine.mlxVersion]
+      return ["benchmark": "gemm", "m": m, "n": n, "k": k, "gflops": gflops[0], "gflops_linear": gflops[1],
+              "linear_product": device == .cpu ? Engine.cpuMatrixProduct : "MLX", "repeats": repeats,
+              "device": device.rawValue, "mlx": Engine.mlxVersion]
     }
     if common.json {
       let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
       print(String(decoding: data, as: UTF8.self))
     } else {
-      print("gemm \(size)x\(size) float32 on \(result["device"]!): matmul \(result["gflops"]!) GFLOP/s, "
-            + "Linear \(result["gflops_linear"]!) GFLOP/s (medians of \(repeats))")
+      print("gemm \(m)x\(n)x\(k) float32 on \(result["device"]!): matmul \(result["gflops"]!) GFLOP/s, "
+            + "Linear (\(result["linear_product"]!)) \(result["gflops_linear"]!) GFLOP/s (medians of \(repeats))")
     }
   }
 }
