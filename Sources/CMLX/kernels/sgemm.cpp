@@ -8,7 +8,7 @@
 // 2-core AMD EPYC with AVX-512), against MLX's matmul on OpenBLAS in the same run, in GFLOP/s:
 //   (m, n, k)            ours   OpenBLAS AVX2 (Haswell pin)   OpenBLAS AVX-512 (its own choice)
 //   512, 768, 256         375   200                           369 (ours 405 in that run)
-//   4160, 768, 256        417   221                           413 (ours 425)
+//   4160, 768, 256        417   220                           413 (ours 425)
 //   2048, 2048, 2048      419   240                           446 (ours 416)
 // KC = 512 and NC = 512 rather than 256 and 1024: 2048³ went from 388 to 416-419 GFLOP/s with the same
 // command, the s32 shapes moved by -3% to +1%, and the s32 training step by less than this machine's
