@@ -2,6 +2,7 @@
 // Commands/; every one does its MLX work on the engine thread and reports errors as messages, not
 // crashes.
 import ArgumentParser
+import Foundation
 import Engine
 
 @main
@@ -13,6 +14,10 @@ struct MaskDMCommand: ParsableCommand {
 
   static func main() {
     ThreadBudget.applyOpenBLASTimeout()
+    // ArgumentParser writes its error messages to stderr one byte at a time, and stderr is unbuffered:
+    // the ranks of a distributed job sharing one stderr interleaved their messages letter by letter.
+    // Line-buffered, each line goes out in one write (atomic on a pipe up to 4 KiB).
+    setvbuf(stderr, nil, _IOLBF, 1 << 16)
     main(nil)
   }
 }
