@@ -118,6 +118,11 @@ CMLX_AVX512 void transpose_runs(const float* src, int64_t stride, int rows, int 
   __m512 r[16];
   for (int k = 0; k < kc; k += 16) {
     __mmask16 m = lanes(kc - k);
+    // Sixteen rows are sixteen streams, more than the hardware prefetcher follows: fetch each row's
+    // next cache lines while this block is transposed (measured: the copy's share of a 90% masked
+    // step's profile 5.3-5.6% -> 4.2-4.4%; with the prefetch in pack_b the step 484.0 -> 487.7 img/s,
+    // medians of 5 alternating runs).
+    for (int i = 0; i < rows; ++i) _mm_prefetch(reinterpret_cast<const char*>(src + i * stride + k + 64), _MM_HINT_T0);
     for (int i = 0; i < 16; ++i) r[i] = i < rows ? _mm512_maskz_loadu_ps(m, src + i * stride + k) : _mm512_setzero_ps();
     transpose16(r);
     for (int i = 0; i < 16 && k + i < kc; ++i) _mm512_mask_storeu_ps(dst + (k + i) * pitch, keep, r[i]);
@@ -152,6 +157,11 @@ CMLX_AVX512 void pack_b(StridedMatrix b, size_t j0, int nr, size_t k0, int kc, f
     __mmask16 m0 = lanes(nr), m1 = lanes(nr - 16);
     for (int k = 0; k < kc; ++k) {
       const float* src = base + int64_t(k) * b.row_stride;
+      // Rows a leading dimension apart: fetch eight ahead (the copy's share of a 90% masked step's
+      // profile 4.6% -> 4.2-4.3%).
+      const char* ahead = reinterpret_cast<const char*>(src + 8 * b.row_stride);
+      _mm_prefetch(ahead, _MM_HINT_T0);
+      _mm_prefetch(ahead + 64, _MM_HINT_T0);
       _mm512_storeu_ps(bp + k * NR, _mm512_maskz_loadu_ps(m0, src));
       _mm512_storeu_ps(bp + k * NR + 16, _mm512_maskz_loadu_ps(m1, src + 16));
     }
