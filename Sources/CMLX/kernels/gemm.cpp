@@ -54,7 +54,10 @@ class Gemm : public mx::UnaryPrimitive {
     auto body = [start](std::vector<mx::array>& in, std::vector<mx::array>& o) {
       size_t m = o[0].shape(0), n = o[0].shape(1), k = in[0].shape(1);
       float* c = o[0].data<float>();
-      if (start == GemmStart::bias) {
+      // Our product adds a contiguous bias as it writes its first block: no pass over the output first.
+      const float* fused_bias =
+          start == GemmStart::bias && sgemm_available() && in[2].strides()[0] == 1 ? in[2].data<float>() : nullptr;
+      if (start == GemmStart::bias && !fused_bias) {
         const float* bias = in[2].data<float>();
         size_t step = in[2].strides()[0];
         parallel_for(m, std::max<size_t>(1, 8192 / std::max<size_t>(n, 1)), [&](size_t r0, size_t r1) {
@@ -74,7 +77,7 @@ class Gemm : public mx::UnaryPrimitive {
       if (m == 0 || n == 0) return;
       if (sgemm_available()) {
         auto strided = [](const mx::array& x) { return StridedMatrix{x.data<float>(), x.strides()[0], x.strides()[1]}; };
-        sgemm(m, n, k, strided(in[0]), strided(in[1]), c, n, start != GemmStart::zero);
+        sgemm(m, n, k, strided(in[0]), strided(in[1]), c, n, start != GemmStart::zero && !fused_bias, fused_bias);
         return;
       }
       std::vector<float> scratch_a, scratch_b;

@@ -43,12 +43,13 @@ inline __mmask16 lanes(int count) {
 }
 
 /**
- * C[0..mr)[0..16 * NV) (=|+=) Σ_k ap[k][i] bp[k][j] over kc steps, with the last vector's lanes limited
- * by `last`; rows of the tile beyond mr are computed from the panel's zero padding and not stored.
+ * C[0..mr)[0..16 * NV) = Σ_k ap[k][i] bp[k][j] over kc steps, plus C's own values when `accumulate`, or
+ * else plus bias[j] when `bias` is given; the last vector's lanes are limited by `last`, and rows of the
+ * tile beyond mr are computed from the panel's zero padding and not stored.
  */
 template <int NV>
 CMLX_AVX512 inline void tile_kernel(int kc, const float* __restrict ap, const float* __restrict bp, float* c, size_t ldc,
-                                    int mr, __mmask16 last, bool accumulate) {
+                                    int mr, __mmask16 last, bool accumulate, const float* bias) {
   __m512 acc[MR][NV];
 #pragma unroll
   for (int i = 0; i < MR; ++i)
@@ -67,6 +68,10 @@ CMLX_AVX512 inline void tile_kernel(int kc, const float* __restrict ap, const fl
     ap += MR;
     bp += NR;
   }
+  __m512 start[NV];
+#pragma unroll
+  for (int v = 0; v < NV; ++v)
+    start[v] = bias ? _mm512_maskz_loadu_ps(v == NV - 1 ? last : __mmask16(0xffff), bias + 16 * v) : _mm512_setzero_ps();
 #pragma unroll
   for (int i = 0; i < MR; ++i) {
     if (i >= mr) break;
@@ -74,8 +79,8 @@ CMLX_AVX512 inline void tile_kernel(int kc, const float* __restrict ap, const fl
 #pragma unroll
     for (int v = 0; v < NV; ++v) {
       __mmask16 m = v == NV - 1 ? last : __mmask16(0xffff);
-      __m512 x = accumulate ? _mm512_add_ps(acc[i][v], _mm512_maskz_loadu_ps(m, row + 16 * v)) : acc[i][v];
-      _mm512_mask_storeu_ps(row + 16 * v, m, x);
+      __m512 from = accumulate ? _mm512_maskz_loadu_ps(m, row + 16 * v) : start[v];
+      _mm512_mask_storeu_ps(row + 16 * v, m, _mm512_add_ps(acc[i][v], from));
     }
   }
 }
@@ -184,7 +189,7 @@ CMLX_AVX512 void pack_b(StridedMatrix b, size_t j0, int nr, size_t k0, int kc, f
 
 /** The whole product on one thread. */
 CMLX_AVX512 void sgemm_serial(size_t m, size_t n, size_t k, StridedMatrix a, StridedMatrix b, float* c, size_t ldc,
-                              bool accumulate) {
+                              bool accumulate, const float* bias) {
   static thread_local std::vector<float> a_panels, b_panels;
   a_panels.resize(size_t(MC + MR) * KC);
   b_panels.resize(size_t(NC + NR) * KC);
@@ -193,6 +198,7 @@ CMLX_AVX512 void sgemm_serial(size_t m, size_t n, size_t k, StridedMatrix a, Str
     for (size_t pc = 0; pc < k; pc += KC) {
       int kc = int(std::min<size_t>(KC, k - pc));
       bool add = accumulate || pc > 0;
+      const float* block_bias = add || !bias ? nullptr : bias + jc;  // the bias enters with the first block of k
       for (size_t jr = 0; jr < nc; jr += NR)
         pack_b(b, jc + jr, int(std::min<size_t>(NR, nc - jr)), pc, kc, b_panels.data() + jr * kc);
       for (size_t ic = 0; ic < m; ic += MC) {
@@ -206,10 +212,11 @@ CMLX_AVX512 void sgemm_serial(size_t m, size_t n, size_t k, StridedMatrix a, Str
             int mr = int(std::min<size_t>(MR, mc - ir));
             float* tile = c + (ic + ir) * ldc + jc + jr;
             const float* ap = a_panels.data() + ir * kc;
+            const float* tile_bias = block_bias ? block_bias + jr : nullptr;
             if (nr > 16)
-              tile_kernel<2>(kc, ap, bp, tile, ldc, mr, lanes(nr - 16), add);
+              tile_kernel<2>(kc, ap, bp, tile, ldc, mr, lanes(nr - 16), add, tile_bias);
             else
-              tile_kernel<1>(kc, ap, bp, tile, ldc, mr, lanes(nr), add);
+              tile_kernel<1>(kc, ap, bp, tile, ldc, mr, lanes(nr), add, tile_bias);
           }
         }
       }
@@ -227,11 +234,17 @@ bool sgemm_available() {
   return available;
 }
 
-void sgemm(size_t m, size_t n, size_t k, StridedMatrix a, StridedMatrix b, float* c, size_t ldc, bool accumulate) {
+void sgemm(size_t m, size_t n, size_t k, StridedMatrix a, StridedMatrix b, float* c, size_t ldc, bool accumulate,
+           const float* bias) {
   if (m == 0 || n == 0) return;
   if (k == 0) {
     if (!accumulate)
-      for (size_t i = 0; i < m; ++i) std::memset(c + i * ldc, 0, n * sizeof(float));
+      for (size_t i = 0; i < m; ++i) {
+        if (bias)
+          std::memcpy(c + i * ldc, bias, n * sizeof(float));
+        else
+          std::memset(c + i * ldc, 0, n * sizeof(float));
+      }
     return;
   }
   // Each thread takes a band of C's columns (and packs all of A) or of its rows (and packs all of B):
@@ -245,11 +258,11 @@ void sgemm(size_t m, size_t n, size_t k, StridedMatrix a, StridedMatrix b, float
     if (by_columns) {
       size_t j0 = t0 * NR, j1 = std::min(n, t1 * NR);
       StridedMatrix part{b.data + int64_t(j0) * b.column_stride, b.row_stride, b.column_stride};
-      sgemm_serial(m, j1 - j0, k, a, part, c + j0, ldc, accumulate);
+      sgemm_serial(m, j1 - j0, k, a, part, c + j0, ldc, accumulate, bias ? bias + j0 : nullptr);
     } else {
       size_t i0 = t0 * MR, i1 = std::min(m, t1 * MR);
       StridedMatrix part{a.data + int64_t(i0) * a.row_stride, a.row_stride, a.column_stride};
-      sgemm_serial(i1 - i0, n, k, part, b, c + i0 * ldc, ldc, accumulate);
+      sgemm_serial(i1 - i0, n, k, part, b, c + i0 * ldc, ldc, accumulate, bias);
     }
   });
 }
@@ -257,7 +270,7 @@ void sgemm(size_t m, size_t n, size_t k, StridedMatrix a, StridedMatrix b, float
 #else  // not x86-64: BLAS serves
 
 bool sgemm_available() { return false; }
-void sgemm(size_t, size_t, size_t, StridedMatrix, StridedMatrix, float*, size_t, bool) {
+void sgemm(size_t, size_t, size_t, StridedMatrix, StridedMatrix, float*, size_t, bool, const float*) {
   std::abort();  // callers check sgemm_available()
 }
 #endif

@@ -20,7 +20,9 @@ struct StridedMatrix {
 /** Whether sgemm() runs here: the CPU has AVX-512F and $MASKDM_GEMM is not `blas`. */
 bool sgemm_available();
 
-/** C = A B, or C += A B when `accumulate`, for A (m x k), B (k x n) and a row-major C with row stride
- *  ldc; split across the kernel threads when large enough. Only call when sgemm_available(). */
-void sgemm(size_t m, size_t n, size_t k, StridedMatrix a, StridedMatrix b, float* c, size_t ldc, bool accumulate);
+/** C = A B, or C += A B when `accumulate`, or C = bias + A B when a bias (n contiguous values, added to
+ *  every row) is given instead, for A (m x k), B (k x n) and a row-major C with row stride ldc; split
+ *  across the kernel threads when large enough. Only call when sgemm_available(). */
+void sgemm(size_t m, size_t n, size_t k, StridedMatrix a, StridedMatrix b, float* c, size_t ldc, bool accumulate,
+           const float* bias = nullptr);
 }  // namespace cmlx
