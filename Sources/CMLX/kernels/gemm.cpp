@@ -5,8 +5,9 @@
 // leading dimension (a column slice of a weight, a slice of a concatenation's gradient), and its addmm
 // first copies the broadcast bias into the output with its generic single-threaded copy, after which
 // BLAS runs a pass of its own to scale the output by beta. Here BLAS reads views in place through
-// their leading dimension (sgemm through any strides), the output starts as the bias rows (filled on
-// every core) or as an addend whose buffer it takes over, and the product accumulates onto it.
+// their leading dimension (sgemm through any strides); sgemm adds a bias as it writes its first block,
+// and otherwise the output starts as the bias rows (filled on every core) or as an addend whose buffer
+// it takes over, and the product accumulates onto it.
 #include <cblas.h>
 
 #include <cstring>
