@@ -60,7 +60,7 @@ inline void token_products(const float* a, size_t lda, const float* b, size_t ld
   size_t l16 = n.l - n.l % 16;
   if (l16 > 0) {
     transpose_into(b, ldb, l16, n.hd, bt, n.l);
-    small_gemm({a, lda, 1}, bt, n.l, c, n.l, n.l, l16, n.hd, alpha);
+    small_gemm(StridedMatrix::row_major(a, lda), bt, n.l, c, n.l, n.l, l16, n.hd, alpha);
   }
   if (l16 < n.l) small_gemm_nt(a, lda, b + l16 * ldb, ldb, c + l16, n.l, n.l, n.l - l16, n.hd, alpha);
 }
@@ -85,7 +85,7 @@ MASKDM_VECTORIZE void attention_pairs(const float* qkv, float* out, const Dims& 
     size_t bi = pair / n.h, hi = pair % n.h;
     const float* base = qkv + bi * n.l * ld + hi * n.hd;
     probabilities(base, base + n.d, ld, n, scale, kt, p);
-    small_gemm({p, n.l, 1}, base + 2 * n.d, ld, out + bi * n.l * n.d + hi * n.hd, n.d, n.l, n.hd, n.l, 1.0f);
+    small_gemm(StridedMatrix::row_major(p, n.l), base + 2 * n.d, ld, out + bi * n.l * n.d + hi * n.hd, n.d, n.l, n.hd, n.l, 1.0f);
   }
 }
 
@@ -110,9 +110,9 @@ MASKDM_VECTORIZE void attention_grad_pairs(const float* qkv, const float* o, con
     token_products(g, n.d, v, ld, n, 1.0f, vt, ds);  // dP = dO Vᵀ
     for (size_t i = 0; i < n.l; ++i)
       for (size_t j = 0; j < n.l; ++j) ds[i * n.l + j] = p[i * n.l + j] * (ds[i * n.l + j] - rowdot[i]);
-    small_gemm({ds, n.l, 1}, k, ld, dq, ld, n.l, n.hd, n.l, scale);  // dQ = scale dS K
-    small_gemm({ds, 1, n.l}, q, ld, dk, ld, n.l, n.hd, n.l, scale);  // dK = scale dSᵀ Q
-    small_gemm({p, 1, n.l}, g, n.d, dv, ld, n.l, n.hd, n.l, 1.0f);   // dV = Pᵀ dO
+    small_gemm(StridedMatrix::row_major(ds, n.l), k, ld, dq, ld, n.l, n.hd, n.l, scale);  // dQ = scale dS K
+    small_gemm(StridedMatrix::transposed(ds, n.l), q, ld, dk, ld, n.l, n.hd, n.l, scale);  // dK = scale dSᵀ Q
+    small_gemm(StridedMatrix::transposed(p, n.l), g, n.d, dv, ld, n.l, n.hd, n.l, 1.0f);   // dV = Pᵀ dO
   }
 }
 

@@ -82,7 +82,7 @@ MASKDM_VECTORIZE void relu_rows(float* y, size_t r0, size_t r1, size_t o) {
  *  else OpenBLAS, whose beta = 1 spares it the pass that scales or zeroes y before the product. */
 void gemm_nt_acc(const float* a, size_t lda, const float* w, size_t ldw, float* y, size_t m, size_t o, size_t k) {
   if (sgemm_available())
-    return sgemm(m, o, k, StridedMatrix{a, int64_t(lda), 1}, StridedMatrix{w, 1, int64_t(ldw)}, y, o, true);
+    return sgemm(m, o, k, StridedMatrix::row_major(a, lda), StridedMatrix::transposed(w, ldw), y, o, true);
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(m), int(o), int(k), 1.0f, a, int(lda), w, int(ldw), 1.0f, y,
               int(o));
 }

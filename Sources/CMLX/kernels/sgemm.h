@@ -7,15 +7,10 @@
 // through any strides, so that no caller copies a view first.
 #pragma once
 #include <cstddef>
-#include <cstdint>
+
+#include "strided.h"
 
 namespace cmlx {
-
-/** A matrix read through strides: element (i, j) is data[i * row_stride + j * column_stride]. */
-struct StridedMatrix {
-  const float* data;
-  int64_t row_stride, column_stride;
-};
 
 /** Whether sgemm() runs here: the CPU has AVX-512F and $MASKDM_GEMM is not `blas`. */
 bool sgemm_available();

@@ -8,7 +8,7 @@ namespace cmlx {
 namespace {
 
 template <int R>
-inline __attribute__((always_inline)) void gemm_tile(StridedA a, const float* b, size_t ldb, float* c, size_t ldc,
+inline __attribute__((always_inline)) void gemm_tile(StridedMatrix a, const float* b, size_t ldb, float* c, size_t ldc,
                                                      size_t i, size_t j, size_t kn, float alpha) {
   v8f acc[R][2];
   for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = v8f{};
@@ -67,7 +67,7 @@ MASKDM_VECTORIZE void small_gemm_nt(const float* a, size_t lda, const float* b, 
   }
 }
 
-MASKDM_VECTORIZE void small_gemm(StridedA a, const float* b, size_t ldb, float* c, size_t ldc, size_t m, size_t n, size_t kn,
+MASKDM_VECTORIZE void small_gemm(StridedMatrix a, const float* b, size_t ldb, float* c, size_t ldc, size_t m, size_t n, size_t kn,
                        float alpha) {
   size_t n16 = n - n % 16, m4 = m - m % 4;
   for (size_t j = 0; j < n16; j += 16) {

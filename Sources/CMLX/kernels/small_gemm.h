@@ -8,16 +8,12 @@
 #pragma once
 #include <cstddef>
 
+#include "strided.h"
+
 namespace cmlx {
 
-struct StridedA {
-  const float* data;
-  size_t row_stride, col_stride;
-  float at(size_t i, size_t k) const { return data[i * row_stride + k * col_stride]; }
-};
-
 /** C (m x n) = alpha * A (m x kn) * B (kn x n). */
-void small_gemm(StridedA a, const float* b, size_t ldb, float* c, size_t ldc, size_t m, size_t n, size_t kn,
+void small_gemm(StridedMatrix a, const float* b, size_t ldb, float* c, size_t ldc, size_t m, size_t n, size_t kn,
                 float alpha);
 
 /** C (m x n) = alpha * A (m x kn) * Bᵀ for row-major A and B (n x kn): each element a dot product of two
