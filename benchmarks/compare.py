@@ -254,7 +254,7 @@ def main():
         text += (f"\nWARNING: busy machine (median 1-minute load {load:.1f} on {os.cpu_count()} CPUs before the runs); "
                  "other processes distort both sides, PyTorch's OpenMP threads especially: re-measure on a quiet machine.")
     pinned = {k: v for k, v in os.environ.items() if k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
-    product = next((r["result"].get("cpu_matrix_product") for r in runs
+    product = next((r["result"].get("linear_product") for r in runs
                     if r["side"] == "ours" and r["kind"] == "train"), None)
     if product:
         text += f"\nOurs' Linear products: {product}"

@@ -31,6 +31,10 @@ public enum Engine {
   /// the CPU has AVX-512F (unless MASKDM_GEMM=blas), else "OpenBLAS".
   public static var cpuMatrixProduct: String { String(cString: mlxs_cpu_matrix_product()) }
 
+  /// Who runs Linear layers' products on the device new work runs on: `cpuMatrixProduct` on the CPU,
+  /// "MLX" (its own matmul) on the GPU.
+  public static var linearProduct: String { device == .cpu ? cpuMatrixProduct : "MLX" }
+
   /// Whether a GPU backend is usable in this process (a CUDA `libmlx.so` with a driver present).
   public static var gpuAvailable: Bool { (try? run { mlxs_gpu_available() != 0 }) ?? false }
 

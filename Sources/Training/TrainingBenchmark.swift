@@ -47,8 +47,8 @@ public struct TrainingBenchmark {
     public var peakMemoryBytes: Int
     public var compiled: Bool
     public var precision: String
-    /// Engine.cpuMatrixProduct: our AVX-512 product or OpenBLAS.
-    public var cpuMatrixProduct: String
+    /// Engine.linearProduct: our AVX-512 product, OpenBLAS, or MLX on the GPU.
+    public var linearProduct: String
   }
 
   /// Runs `warmup` untimed then `steps` timed steps; reports the median.
@@ -87,7 +87,7 @@ public struct TrainingBenchmark {
         preset: nil, imagesPerSecond: Double(config.batchSize) / (median / 1000), msPerStep: median, msPerStepAll: times,
         device: Engine.device.rawValue, maskRatio: config.dataset.maskRatio, maskType: config.dataset.maskType,
         batchSize: config.batchSize, parameters: params.values.reduce(0) { $0 + $1.size }, peakMemoryBytes: Memory.peak,
-        compiled: config.compile, precision: config.precision, cpuMatrixProduct: Engine.cpuMatrixProduct)
+        compiled: config.compile, precision: config.precision, linearProduct: Engine.linearProduct)
     }
   }
 }

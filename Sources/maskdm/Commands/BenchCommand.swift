@@ -66,7 +66,7 @@ struct BenchGemm: ParsableCommand {
         return (2 * Double(m) * Double(n) * Double(k) / median / 1e9 * 10).rounded() / 10
       }
       return ["benchmark": "gemm", "m": m, "n": n, "k": k, "gflops": gflops[0], "gflops_linear": gflops[1],
-              "linear_product": device == .cpu ? Engine.cpuMatrixProduct : "MLX", "repeats": repeats,
+              "linear_product": Engine.linearProduct, "repeats": repeats,
               "device": device.rawValue, "mlx": Engine.mlxVersion]
     }
     if common.json {
