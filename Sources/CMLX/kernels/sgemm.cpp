@@ -1,18 +1,25 @@
-// The blocked product of sgemm.h, in the classic layout of GotoBLAS and BLIS: B is copied ("packed")
-// block by block into panels of NR columns, A into panels of MR rows, each laid out in the order the
-// innermost kernel reads them, so that the kernel streams both from cache whatever the operands'
-// strides. The kernel keeps a 12 x 32 tile of C in 24 vector registers and does 24 multiply-adds per
-// step of k for 2 vector loads and 12 broadcasts.
+// The blocked product of sgemm.h, in the layout of GotoBLAS and BLIS: B is copied ("packed") block by
+// block into panels of NR columns, laid out in the order the innermost kernel reads them, so that the
+// kernel streams it from cache whatever B's strides. The kernel keeps a 12 x 32 tile of C in 24 vector
+// registers and does 24 multiply-adds per step of k for 2 vector loads and 12 broadcasts.
 //
-// Measured with `maskdm bench gemm --m M --n N --k K --repeats 30` (a bᵀ, 2 threads, this project's
-// 2-core AMD EPYC with AVX-512), against MLX's matmul on OpenBLAS in the same run, in GFLOP/s:
-//   (m, n, k)            ours   OpenBLAS AVX2 (Haswell pin)   OpenBLAS AVX-512 (its own choice)
-//   512, 768, 256         375   200                           369 (ours 405 in that run)
-//   4160, 768, 256        417   220                           413 (ours 425)
-//   2048, 2048, 2048      419   240                           446 (ours 416)
+// A is read where it lies when it is row-major or transposed (as in every product of a Linear layer:
+// x, the output gradient g and gᵀ), and packed into panels of MR rows only for partial tiles and other
+// strides. The broadcasts touch as many cache lines either way (one 64-byte line serves sixteen steps of
+// k of one row), so the copy bought nothing but its own cost, and without it the threads can split C by
+// columns with nothing copied twice. `maskdm bench gemm --m M --n N --k K --repeats 30` (a bᵀ, 2
+// threads, this project's 2-core AMD EPYC with AVX-512), medians of three runs alternating with A packed:
+//   (m, n, k)            A in place   A packed (GFLOP/s)
+//   512, 768, 256         417          407
+//   512, 256, 1024        427          411
+//   4160, 768, 256        464          442
+//   2048, 2048, 2048      465          425
+// For scale, MLX's matmul on OpenBLAS, same command: about 230 GFLOP/s on the first, third and fourth
+// shapes with the machine's Haswell pin (AVX2 kernels), 408, 428 and 462 with OpenBLAS's own choice of
+// AVX-512 kernels (`env -u OPENBLAS_CORETYPE`).
 // KC = 512 and NC = 512 rather than 256 and 1024: 2048³ went from 388 to 416-419 GFLOP/s with the same
-// command, the s32 shapes moved by -3% to +1%, and the s32 training step by less than this machine's
-// noise (about 2%, both directions, in alternating runs).
+// command (A packed), the s32 shapes moved by -3% to +1%, and the s32 training step by less than this
+// machine's noise (about 2%, both directions, in alternating runs).
 
 #include "sgemm.h"
 
@@ -42,30 +49,38 @@ inline __mmask16 lanes(int count) {
   return count >= 16 ? __mmask16(0xffff) : count <= 0 ? __mmask16(0) : __mmask16((1u << count) - 1);
 }
 
+/** How the kernel finds A's element (i, k) of a tile: at a[i * step + k] (a row-major A, read in place),
+ *  or at a[k * step + i] (runs of the tile's rows for each k: a packed panel, step MR, or a transposed
+ *  A read in place). */
+enum class ALayout { rows, runs };
+
 /**
- * C[0..mr)[0..16 * NV) = Σ_k ap[k][i] bp[k][j] over kc steps, plus C's own values when `accumulate`, or
- * else plus bias[j] when `bias` is given; the last vector's lanes are limited by `last`, and rows of the
- * tile beyond mr are computed from the panel's zero padding and not stored.
+ * C[0..mr)[0..16 * NV) = Σ_k A[i][k] bp[k][j] over kc steps, plus C's own values when `accumulate`, or
+ * else plus bias[j] when `bias` is given; the last vector's lanes are limited by `last`. A's tile has
+ * MR valid rows (partial tiles come packed, with zero rows); rows beyond mr are not stored.
  */
-template <int NV>
-CMLX_AVX512 inline void tile_kernel(int kc, const float* __restrict ap, const float* __restrict bp, float* c, size_t ldc,
-                                    int mr, __mmask16 last, bool accumulate, const float* bias) {
+template <int NV, ALayout L>
+CMLX_AVX512 inline void tile_kernel(int kc, const float* __restrict a, int64_t step, const float* __restrict bp,
+                                    float* c, size_t ldc, int mr, __mmask16 last, bool accumulate, const float* bias) {
   __m512 acc[MR][NV];
 #pragma unroll
   for (int i = 0; i < MR; ++i)
 #pragma unroll
     for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
+  const float* rows[MR];
+#pragma unroll
+  for (int i = 0; i < MR; ++i) rows[i] = a + i * step;
   for (int k = 0; k < kc; ++k) {
     __m512 b[NV];
 #pragma unroll
     for (int v = 0; v < NV; ++v) b[v] = _mm512_loadu_ps(bp + 16 * v);
 #pragma unroll
     for (int i = 0; i < MR; ++i) {
-      __m512 a = _mm512_set1_ps(ap[i]);
+      __m512 x = _mm512_set1_ps(L == ALayout::rows ? rows[i][k] : a[i]);
 #pragma unroll
-      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(a, b[v], acc[i][v]);
+      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(x, b[v], acc[i][v]);
     }
-    ap += MR;
+    if (L == ALayout::runs) a += step;
     bp += NR;
   }
   __m512 start[NV];
@@ -83,6 +98,16 @@ CMLX_AVX512 inline void tile_kernel(int kc, const float* __restrict ap, const fl
       _mm512_mask_storeu_ps(row + 16 * v, m, _mm512_add_ps(acc[i][v], from));
     }
   }
+}
+
+/** One tile through the kernel of its width: two vectors of columns, or one for the last nr <= 16. */
+template <ALayout L>
+CMLX_AVX512 inline void run_tile(int nr, int kc, const float* a, int64_t step, const float* bp, float* c, size_t ldc,
+                                 int mr, bool accumulate, const float* bias) {
+  if (nr > 16)
+    tile_kernel<2, L>(kc, a, step, bp, c, ldc, mr, lanes(nr - 16), accumulate, bias);
+  else
+    tile_kernel<1, L>(kc, a, step, bp, c, ldc, mr, lanes(nr), accumulate, bias);
 }
 
 /** Transposes the 16 x 16 block held in r[0..16) in place: r[j][i] takes r[i][j]. Pairs of rows are
@@ -187,12 +212,15 @@ CMLX_AVX512 void pack_b(StridedMatrix b, size_t j0, int nr, size_t k0, int kc, f
   }
 }
 
-/** The whole product on one thread. */
+/** The whole product on one thread. Full tiles of a row-major or transposed A are read where they lie;
+ *  partial tiles and A of other strides are packed first. */
 CMLX_AVX512 void sgemm_serial(size_t m, size_t n, size_t k, StridedMatrix a, StridedMatrix b, float* c, size_t ldc,
                               bool accumulate, const float* bias) {
   static thread_local std::vector<float> a_panels, b_panels;
   a_panels.resize(size_t(MC + MR) * KC);
   b_panels.resize(size_t(NC + NR) * KC);
+  const bool rows_in_place = a.column_stride == 1, runs_in_place = !rows_in_place && a.row_stride == 1;
+  const bool in_place = rows_in_place || runs_in_place;
   for (size_t jc = 0; jc < n; jc += NC) {
     size_t nc = std::min<size_t>(NC, n - jc);
     for (size_t pc = 0; pc < k; pc += KC) {
@@ -203,20 +231,25 @@ CMLX_AVX512 void sgemm_serial(size_t m, size_t n, size_t k, StridedMatrix a, Str
         pack_b(b, jc + jr, int(std::min<size_t>(NR, nc - jr)), pc, kc, b_panels.data() + jr * kc);
       for (size_t ic = 0; ic < m; ic += MC) {
         size_t mc = std::min<size_t>(MC, m - ic);
-        for (size_t ir = 0; ir < mc; ir += MR)
-          pack_a(a, ic + ir, int(std::min<size_t>(MR, mc - ir)), pc, kc, a_panels.data() + ir * kc);
+        for (size_t ir = 0; ir < mc; ir += MR) {
+          int mr = int(std::min<size_t>(MR, mc - ir));
+          if (mr < MR || !in_place)
+            pack_a(a, ic + ir, mr, pc, kc, a_panels.data() + ir * kc);
+        }
         for (size_t jr = 0; jr < nc; jr += NR) {
           int nr = int(std::min<size_t>(NR, nc - jr));
           const float* bp = b_panels.data() + jr * kc;
           for (size_t ir = 0; ir < mc; ir += MR) {
             int mr = int(std::min<size_t>(MR, mc - ir));
             float* tile = c + (ic + ir) * ldc + jc + jr;
-            const float* ap = a_panels.data() + ir * kc;
             const float* tile_bias = block_bias ? block_bias + jr : nullptr;
-            if (nr > 16)
-              tile_kernel<2>(kc, ap, bp, tile, ldc, mr, lanes(nr - 16), add, tile_bias);
+            const float* at = a.data + int64_t(ic + ir) * a.row_stride + int64_t(pc) * a.column_stride;
+            if (mr == MR && rows_in_place)
+              run_tile<ALayout::rows>(nr, kc, at, a.row_stride, bp, tile, ldc, mr, add, tile_bias);
+            else if (mr == MR && runs_in_place)
+              run_tile<ALayout::runs>(nr, kc, at, a.column_stride, bp, tile, ldc, mr, add, tile_bias);
             else
-              tile_kernel<1>(kc, ap, bp, tile, ldc, mr, lanes(nr), add, tile_bias);
+              run_tile<ALayout::runs>(nr, kc, a_panels.data() + ir * kc, MR, bp, tile, ldc, mr, add, tile_bias);
           }
         }
       }
@@ -247,14 +280,15 @@ void sgemm(size_t m, size_t n, size_t k, StridedMatrix a, StridedMatrix b, float
       }
     return;
   }
-  // Each thread takes a band of C's columns (and packs all of A) or of its rows (and packs all of B):
-  // the band that copies less, as long as it gives every thread two tiles (splitting the other way for
-  // masked-size products, m up to 4n by columns, made the 90% step 3.7% slower). Below about a million
-  // multiply-adds (about 5 µs at the 400 GFLOP/s measured above) one thread does it all; that threshold
-  // is a guess, not tuned.
+  // Each thread takes a band of C's columns, packing only its part of B, as long as that gives every
+  // thread two tiles; A read in place is then shared without a copy. Only an A that must be packed
+  // (other strides) is split by rows when it is the larger operand, so that each thread copies half of
+  // it and all of B rather than all of it. Below about a million multiply-adds (about 2 µs at the rates
+  // above) one thread does it all; that threshold is a guess, not tuned.
   size_t threads = std::min<size_t>(kernel_threads(), std::max<size_t>(1, m * n * k >> 20));
   size_t column_tiles = (n + NR - 1) / NR, row_tiles = (m + MR - 1) / MR;
-  bool by_columns = m <= n ? column_tiles >= 2 * threads : row_tiles < 2 * threads;
+  bool a_in_place = a.column_stride == 1 || a.row_stride == 1;
+  bool by_columns = (m <= n || a_in_place) ? column_tiles >= 2 * threads : row_tiles < 2 * threads;
   size_t tiles = by_columns ? column_tiles : row_tiles;
   parallel_for(tiles, std::max<size_t>(1, tiles / threads), [&](size_t t0, size_t t1) {
     if (by_columns) {
