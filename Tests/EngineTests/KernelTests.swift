@@ -243,3 +243,47 @@ extension KernelTests {
     }
   }
 }
+
+extension KernelTests {
+  func testKernelsOnViews() throws {
+    // Inputs as a graph hands them over after a transpose, a slice or a broadcast: not row-major, so the
+    // kernels read row-major copies made in their task (dispatch.h). The gradient of a plain sum
+    // reaches the backward kernels as a broadcast, too.
+    try onEngine {
+      let keys = try PRNGKey(seed: 80).split(8)
+      let views: [(String, Tensor)] = [
+        ("transposed", try Random.normal([6, 4, 24], key: keys[0]).transposed([1, 0, 2])),
+        ("sliced", try Random.normal([4, 6, 30], key: keys[1]).slice(axis: 2, 3..<27)),
+        ("broadcast", try Random.normal([1, 6, 24], key: keys[2]).broadcast(to: [4, 6, 24])),
+      ]
+      let w = try Random.normal([24], key: keys[3]) + 1, b = try Random.normal([24], key: keys[4])
+      let ops: [(String, (Tensor, Bool) throws -> Tensor)] = [
+        ("gelu", { try $0.gelu(fast: $1) }),
+        ("layer_norm", { try $0.layerNorm(weight: w, bias: b, fast: $1) }),
+        ("attention", { try Tensor.attention(packedQKV: $0, heads: 2, scale: 0.5, fast: $1) }),
+      ]
+      for (viewName, x) in views {
+        for (opName, op) in ops {
+          let name = "\(opName) on a \(viewName) input"
+          assertClose(try op(x, true).doubles(), try op(x, false).doubles(), tolerance: 2e-5, "\(name) forward")
+          let g: (Bool) throws -> Tensor = { fast in try grad([x]) { try op($0[0], fast).sum() }[0] }
+          assertClose(try g(true).doubles(), try g(false).doubles(), tolerance: 1e-4, "\(name) gradient")
+        }
+      }
+      // The optimizer's state as views: a transposed parameter, a broadcast gradient.
+      let p = try Random.normal([40, 30], key: keys[5]).transposed()
+      let gradient = try Random.normal([1, 40], scale: 0.1, key: keys[6]).broadcast(to: [30, 40])
+      let m = try Random.normal([30, 40], scale: 0.01, key: keys[7]), v = try m.square()
+      let scalars = try Tensor([1e-2, 1e-2 * 0.03, 1e-2 / 0.0199, 0.14, 0.75] as [Float])
+      let run: (Bool) throws -> [[Double]] = { fast in
+        let r = try Tensor.adamwEMAUpdate(parameter: p, gradient: gradient, m: m, v: v, ema: p, scalars: scalars,
+                                          beta1: 0.99, beta2: 0.99, eps: 1e-8, weightDecay: true, fast: fast)
+        return try [r.parameter, r.m, r.v, r.ema].map { try $0.doubles() }
+      }
+      let (fast, slow) = (try run(true), try run(false))
+      for (i, name) in ["parameter", "m", "v", "ema"].enumerated() {
+        assertClose(fast[i], slow[i], tolerance: 1e-6, "adamw_ema \(name) on views")
+      }
+    }
+  }
+}

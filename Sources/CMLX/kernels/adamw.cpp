@@ -61,7 +61,7 @@ class AdamWEMA : public mx::Primitive {
                    [&](size_t b, size_t end) { adamw_ema_loop(p, g, m, v, e, po, mo, vo, eo, b, end, c, s); });
     };
     // Outputs p1, m1, v1, e1 may take over the buffers of inputs p, m, v, e.
-    dispatch_cpu(stream(), inputs, outputs, body, {0, 2, 3, 4});
+    dispatch_cpu(stream(), inputs, outputs, body, {0, 2, 3, 4}, InputLayout::row_major);
   }
   void eval_gpu(const std::vector<mx::array>&, std::vector<mx::array>&) override {
     throw std::runtime_error("AdamWEMA is a CPU kernel");
@@ -107,12 +107,9 @@ std::vector<mx::array> adamw_ema(const mx::array& p, const mx::array& g, const m
   bool same = g.shape() == p.shape() && m.shape() == p.shape() && v.shape() == p.shape() && e.shape() == p.shape();
   if (fast && same && scalars.size() >= 5) s = kernel_stream({&p, &g, &m, &v, &e, &scalars});
   if (!s) return adamw_ema_composed(p, g, m, v, e, scalars, c);
-  auto contiguous = [&](const mx::array& a) { return mx::contiguous(a, false, *s); };
   return mx::array::make_arrays({p.shape(), p.shape(), p.shape(), p.shape()},
                                 {mx::float32, mx::float32, mx::float32, mx::float32},
-                                std::make_shared<AdamWEMA>(*s, c),
-                                {contiguous(p), contiguous(g), contiguous(m), contiguous(v), contiguous(e),
-                                 contiguous(scalars)});
+                                std::make_shared<AdamWEMA>(*s, c), {p, g, m, v, e, scalars});
 }
 }  // namespace cmlx
 

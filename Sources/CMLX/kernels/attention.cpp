@@ -143,7 +143,7 @@ class PerHeadPrimitive : public mx::UnaryPrimitive {
         std::vector<float> scratch(scratch_size(n));
         kernel(in, os[0], n, scale, p0, p1, scratch.data());
       });
-    });
+    }, {}, InputLayout::row_major);
   }
   int heads_;
   float scale_;
@@ -173,7 +173,7 @@ class Attention : public PerHeadPrimitive {
   std::vector<mx::array> vjp(const std::vector<mx::array>& primals, const std::vector<mx::array>& cotangents,
                              const std::vector<int>&, const std::vector<mx::array>& outputs) override {
     auto s = stream();
-    auto g = mx::contiguous(mx::astype(cotangents[0], mx::float32, s), false, s);
+    auto g = mx::astype(cotangents[0], mx::float32, s);
     return {mx::array(primals[0].shape(), mx::float32, std::make_shared<AttentionGrad>(s, heads_, scale_),
                       {primals[0], outputs[0], g})};
   }
@@ -202,7 +202,7 @@ mx::array attention(const mx::array& qkv, int heads, float scale, bool fast) {
   if (!s) return attention_composed(qkv, heads, scale);
   auto shape = qkv.shape();
   shape.back() /= 3;
-  return mx::array(shape, mx::float32, std::make_shared<Attention>(*s, heads, scale), {mx::contiguous(qkv, false, *s)});
+  return mx::array(shape, mx::float32, std::make_shared<Attention>(*s, heads, scale), {qkv});
 }
 }  // namespace cmlx
 

@@ -8,17 +8,49 @@
 
 namespace cmlx {
 
+/** Copies a float32 array of any strides into `dst` in row-major order. */
+inline void copy_row_major(const mx::array& a, float* dst) {
+  const float* src = a.data<float>();
+  const int dims = int(a.ndim());
+  std::vector<int64_t> index(dims, 0);
+  int64_t offset = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    dst[i] = src[offset];
+    for (int d = dims - 1; d >= 0; --d) {  // an odometer over the shape, the last axis fastest
+      offset += a.strides()[d];
+      if (++index[d] < a.shape(d)) break;
+      offset -= a.strides()[d] * a.shape(d);
+      index[d] = 0;
+    }
+  }
+}
+
+/** Whether a kernel's body reads its inputs through their strides, or needs them row-major. */
+enum class InputLayout { any, row_major };
+
 /** `donors[i]`, when present and not negative, names an input whose buffer output i may take over
  *  (MLX allows it when nothing else holds that input and it is row-major, as MLX's own in-place
- *  element-wise ops do); the body sees whether it did by comparing the two arrays' data pointers. */
+ *  element-wise ops do); the body sees whether it did by comparing the two arrays' data pointers.
+ *  With InputLayout::row_major, inputs that are not row-major (views) reach the body as row-major
+ *  copies made in the task. Kernels ask for this here instead of wrapping their inputs in
+ *  mx::contiguous when they build the graph: such a wrapper is a graph node of its own on every step,
+ *  and they were half of the s32 training step's 2,067 nodes (964, counted with a uprobe on
+ *  Contiguous::eval_cpu), nearly all of them no-ops. */
 template <typename F>
 void dispatch_cpu(mx::Stream stream, const std::vector<mx::array>& inputs, std::vector<mx::array>& outputs, F body,
-                  const std::vector<int>& donors = {}) {
+                  const std::vector<int>& donors = {}, InputLayout layout = InputLayout::any) {
   auto& encoder = mx::cpu::get_command_encoder(stream);
-  std::vector<mx::array> in, out;
+  std::vector<mx::array> in, out, sources;
+  std::vector<size_t> copied;
   for (auto& a : inputs) {
     encoder.set_input_array(a);
-    in.push_back(mx::array::unsafe_weak_copy(a));
+    if (layout == InputLayout::row_major && !a.flags().row_contiguous) {
+      copied.push_back(in.size());
+      sources.push_back(mx::array::unsafe_weak_copy(a));
+      in.push_back(mx::array(mx::allocator::malloc(a.nbytes()), a.shape(), a.dtype()));
+    } else {
+      in.push_back(mx::array::unsafe_weak_copy(a));
+    }
   }
   for (size_t i = 0; i < outputs.size(); ++i) {
     auto& o = outputs[i];
@@ -30,7 +62,11 @@ void dispatch_cpu(mx::Stream stream, const std::vector<mx::array>& inputs, std::
     encoder.set_output_array(o);
     out.push_back(mx::array::unsafe_weak_copy(o));
   }
-  encoder.dispatch([in = std::move(in), out = std::move(out), body]() mutable { body(in, out); });
+  encoder.dispatch([in = std::move(in), out = std::move(out), sources = std::move(sources),
+                    copied = std::move(copied), body]() mutable {
+    for (size_t i = 0; i < copied.size(); ++i) copy_row_major(sources[i], in[copied[i]].data<float>());
+    body(in, out);
+  });
 }
 
 /** The stream our kernels run on, or nothing when MLX's own ops must serve (GPU, other dtypes). */

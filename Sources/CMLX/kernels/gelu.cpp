@@ -36,7 +36,7 @@ class GeluGrad : public mx::UnaryPrimitive {
       const float* g = in[1].data<float>();
       float* y = o.data<float>();
       parallel_for(o.size(), 1 << 15, [&](size_t b, size_t e) { gelu_grad_loop(x, g, y, b, e); });
-    });
+    }, {}, InputLayout::row_major);
   }
   void eval_gpu(const std::vector<mx::array>&, mx::array&) override {
     throw std::runtime_error("GeluGrad is a CPU kernel");
@@ -56,14 +56,14 @@ class Gelu : public mx::UnaryPrimitive {
       const float* x = in[0].data<float>();
       float* y = o.data<float>();
       parallel_for(o.size(), 1 << 15, [&](size_t b, size_t e) { gelu_loop(x, y, b, e); });
-    });
+    }, {}, InputLayout::row_major);
   }
   void eval_gpu(const std::vector<mx::array>&, mx::array&) override {
     throw std::runtime_error("Gelu is a CPU kernel");
   }
   std::vector<mx::array> vjp(const std::vector<mx::array>& primals, const std::vector<mx::array>& cotangents,
                              const std::vector<int>&, const std::vector<mx::array>&) override {
-    auto g = mx::contiguous(mx::astype(cotangents[0], mx::float32, stream()), false, stream());
+    auto g = mx::astype(cotangents[0], mx::float32, stream());
     return {mx::array(primals[0].shape(), mx::float32, std::make_shared<GeluGrad>(stream()), {primals[0], g})};
   }
   const char* name() const override { return "MaskDMGelu"; }
@@ -84,8 +84,7 @@ mx::array gelu_composed_public(const mx::array& x) { return gelu_composed(x); }
 mx::array gelu(const mx::array& x) {
   auto s = kernel_stream({&x});
   if (!s) return gelu_composed(x);
-  auto c = mx::contiguous(x, false, *s);
-  return mx::array(x.shape(), mx::float32, std::make_shared<Gelu>(*s), {c});
+  return mx::array(x.shape(), mx::float32, std::make_shared<Gelu>(*s), {x});
 }
 }  // namespace cmlx
 

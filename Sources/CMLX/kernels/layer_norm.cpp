@@ -107,7 +107,7 @@ class LayerNormGrad : public mx::Primitive {
         dw[i] = a;
         db[i] = b;
       }
-    });
+    }, {}, InputLayout::row_major);
   }
   void eval_gpu(const std::vector<mx::array>&, std::vector<mx::array>&) override {
     throw std::runtime_error("LayerNormGrad is a CPU kernel");
@@ -135,7 +135,7 @@ class LayerNorm : public mx::UnaryPrimitive {
       const float *x = in[0].data<float>(), *w = in[1].data<float>(), *b = in[2].data<float>();
       float* y = o[0].data<float>();
       parallel_for(rows, row_grain(d), [&](size_t r0, size_t r1) { ln_rows(x, w, b, y, r0, r1, d, eps); });
-    });
+    }, {}, InputLayout::row_major);
   }
   void eval_gpu(const std::vector<mx::array>&, mx::array&) override {
     throw std::runtime_error("LayerNorm is a CPU kernel");
@@ -143,7 +143,7 @@ class LayerNorm : public mx::UnaryPrimitive {
   std::vector<mx::array> vjp(const std::vector<mx::array>& primals, const std::vector<mx::array>& cotangents,
                              const std::vector<int>& argnums, const std::vector<mx::array>&) override {
     auto s = stream();
-    auto g = mx::contiguous(mx::astype(cotangents[0], mx::float32, s), false, s);
+    auto g = mx::astype(cotangents[0], mx::float32, s);
     auto grads = mx::array::make_arrays(
         {primals[0].shape(), primals[1].shape(), primals[1].shape()}, {mx::float32, mx::float32, mx::float32},
         std::make_shared<LayerNormGrad>(s, eps_), {primals[0], primals[1], g});
@@ -170,7 +170,6 @@ mx::array layer_norm(const mx::array& x, const std::optional<mx::array>& w, cons
       b->size() == w->size())
     s = kernel_stream({&x, &*w, &*b});
   if (!s) return mx::fast::layer_norm(x, w, b, eps);
-  return mx::array(x.shape(), mx::float32, std::make_shared<LayerNorm>(*s, eps),
-                   {mx::contiguous(x, false, *s), mx::contiguous(*w, false, *s), mx::contiguous(*b, false, *s)});
+  return mx::array(x.shape(), mx::float32, std::make_shared<LayerNorm>(*s, eps), {x, *w, *b});
 }
 }  // namespace cmlx

@@ -46,7 +46,7 @@ class ColumnSum : public mx::UnaryPrimitive {
         std::vector<float> block(c1 - c0);
         column_sum_loop(g, rows, n, c0, c1, y, block.data());
       });
-    });
+    }, {}, InputLayout::row_major);
   }
   void eval_gpu(const std::vector<mx::array>&, mx::array&) override {
     throw std::runtime_error("ColumnSum is a CPU kernel");
@@ -59,7 +59,7 @@ class ColumnSum : public mx::UnaryPrimitive {
 mx::array column_sum(const mx::array& g) {
   auto s = kernel_stream({&g});
   if (!s || g.ndim() != 2) return mx::sum(g, 0);
-  return mx::array({g.shape(1)}, mx::float32, std::make_shared<ColumnSum>(*s), {mx::contiguous(g, false, *s)});
+  return mx::array({g.shape(1)}, mx::float32, std::make_shared<ColumnSum>(*s), {g});
 }
 
 /** W's columns [offset, offset + width): a view. */
