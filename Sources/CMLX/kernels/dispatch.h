@@ -2,21 +2,32 @@
 // inputs are ready, holding weak copies (MLX keeps the arrays alive for the task; the pattern of its
 // own CPU backend, mlx/backend/cpu/encoder.h).
 #pragma once
+#include <cstring>
 #include "../internal.h"
 #include "mlx/backend/cpu/encoder.h"
 #include "mlx/primitives.h"
 
 namespace cmlx {
 
-/** Copies a float32 array of any strides into `dst` in row-major order. */
+/** Copies a float32 array of any strides into `dst` in row-major order, a run of the last axis at a
+ *  time (one memcpy when that axis is contiguous). */
 inline void copy_row_major(const mx::array& a, float* dst) {
   const float* src = a.data<float>();
   const int dims = int(a.ndim());
+  if (dims == 0) {
+    dst[0] = src[0];
+    return;
+  }
+  const int64_t inner = a.shape(dims - 1), step = a.strides()[dims - 1];
+  const size_t runs = inner > 0 ? a.size() / size_t(inner) : 0;
   std::vector<int64_t> index(dims, 0);
   int64_t offset = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    dst[i] = src[offset];
-    for (int d = dims - 1; d >= 0; --d) {  // an odometer over the shape, the last axis fastest
+  for (size_t r = 0; r < runs; ++r, dst += inner) {
+    if (step == 1)
+      std::memcpy(dst, src + offset, size_t(inner) * sizeof(float));
+    else
+      for (int64_t j = 0; j < inner; ++j) dst[j] = src[offset + j * step];
+    for (int d = dims - 2; d >= 0; --d) {  // an odometer over the outer axes, the innermost fastest
       offset += a.strides()[d];
       if (++index[d] < a.shape(d)) break;
       offset -= a.strides()[d] * a.shape(d);
