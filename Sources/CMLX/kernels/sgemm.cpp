@@ -159,6 +159,10 @@ CMLX_AVX512 void transpose_runs(const float* src, int64_t stride, int rows, int 
   }
 }
 
+/** Whether the kernel reads A's full tiles where they lie: rows (row-major A) or runs (transposed A). */
+inline bool rows_in_place(StridedMatrix a) { return a.column_stride == 1; }
+inline bool runs_in_place(StridedMatrix a) { return !rows_in_place(a) && a.row_stride == 1; }
+
 /** Rows [i0, i0 + mr) and columns [k0, k0 + kc) of A as a panel: ap[k * MR + i], zero rows past mr. */
 CMLX_AVX512 void pack_a(StridedMatrix a, size_t i0, int mr, size_t k0, int kc, float* ap) {
   const float* base = a.data + int64_t(i0) * a.row_stride + int64_t(k0) * a.column_stride;
@@ -219,8 +223,7 @@ CMLX_AVX512 void sgemm_serial(size_t m, size_t n, size_t k, StridedMatrix a, Str
   static thread_local std::vector<float> a_panels, b_panels;
   a_panels.resize(size_t(MC + MR) * KC);
   b_panels.resize(size_t(NC + NR) * KC);
-  const bool rows_in_place = a.column_stride == 1, runs_in_place = !rows_in_place && a.row_stride == 1;
-  const bool in_place = rows_in_place || runs_in_place;
+  const bool rows = rows_in_place(a), runs = runs_in_place(a);
   for (size_t jc = 0; jc < n; jc += NC) {
     size_t nc = std::min<size_t>(NC, n - jc);
     for (size_t pc = 0; pc < k; pc += KC) {
@@ -233,7 +236,7 @@ CMLX_AVX512 void sgemm_serial(size_t m, size_t n, size_t k, StridedMatrix a, Str
         size_t mc = std::min<size_t>(MC, m - ic);
         for (size_t ir = 0; ir < mc; ir += MR) {
           int mr = int(std::min<size_t>(MR, mc - ir));
-          if (mr < MR || !in_place)
+          if (mr < MR || !(rows || runs))
             pack_a(a, ic + ir, mr, pc, kc, a_panels.data() + ir * kc);
         }
         for (size_t jr = 0; jr < nc; jr += NR) {
@@ -244,9 +247,9 @@ CMLX_AVX512 void sgemm_serial(size_t m, size_t n, size_t k, StridedMatrix a, Str
             float* tile = c + (ic + ir) * ldc + jc + jr;
             const float* tile_bias = block_bias ? block_bias + jr : nullptr;
             const float* at = a.data + int64_t(ic + ir) * a.row_stride + int64_t(pc) * a.column_stride;
-            if (mr == MR && rows_in_place)
+            if (mr == MR && rows)
               run_tile<ALayout::rows>(nr, kc, at, a.row_stride, bp, tile, ldc, mr, add, tile_bias);
-            else if (mr == MR && runs_in_place)
+            else if (mr == MR && runs)
               run_tile<ALayout::runs>(nr, kc, at, a.column_stride, bp, tile, ldc, mr, add, tile_bias);
             else
               run_tile<ALayout::runs>(nr, kc, a_panels.data() + ir * kc, MR, bp, tile, ldc, mr, add, tile_bias);
@@ -287,7 +290,7 @@ void sgemm(size_t m, size_t n, size_t k, StridedMatrix a, StridedMatrix b, float
   // above) one thread does it all; that threshold is a guess, not tuned.
   size_t threads = std::min<size_t>(kernel_threads(), std::max<size_t>(1, m * n * k >> 20));
   size_t column_tiles = (n + NR - 1) / NR, row_tiles = (m + MR - 1) / MR;
-  bool a_in_place = a.column_stride == 1 || a.row_stride == 1;
+  bool a_in_place = rows_in_place(a) || runs_in_place(a);
   bool by_columns = (m <= n || a_in_place) ? column_tiles >= 2 * threads : row_tiles < 2 * threads;
   size_t tiles = by_columns ? column_tiles : row_tiles;
   parallel_for(tiles, std::max<size_t>(1, tiles / threads), [&](size_t t0, size_t t1) {
