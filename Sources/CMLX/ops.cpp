@@ -154,6 +154,10 @@ int mlxs_transpose(mlxs_array* out, mlxs_array a, const int* axes, int n) {
   return guard([&] { put(out, mx::transpose(get(a), ints(axes, n))); });
 }
 
+int mlxs_row_major(mlxs_array* out, mlxs_array a) {
+  return guard([&] { put(out, mx::contiguous(get(a))); });
+}
+
 int mlxs_broadcast_to(mlxs_array* out, mlxs_array a, const int* shape, int n) {
   return guard([&] { put(out, mx::broadcast_to(get(a), shape_of(shape, n))); });
 }

@@ -14,6 +14,11 @@ extension Tensor {
     let ax = (axes ?? Array((0..<ndim).reversed())).map(Int32.init)
     return try Tensor.make("transpose") { mlxs_transpose($0, handle, ax, Int32(ax.count)) }
   }
+  /// The same elements laid out row-major in a buffer of their own (a transpose or slice is otherwise a
+  /// strided view of its source, and the CPU kernels copy such views on every use).
+  public func rowMajor() throws -> Tensor {
+    try Tensor.make("row_major") { mlxs_row_major($0, handle) }
+  }
   /// The last two axes swapped.
   public func swappedLastAxes() throws -> Tensor {
     var axes = Array(0..<ndim)

@@ -59,7 +59,7 @@ public final class InceptionFeatureExtractor {
     let rx = try Tensor(tf1ResizeMatrix(from: w, to: out), shape: [out, w])
     let nchw = try x.transposed([0, 3, 1, 2])  // (N, 3, H, W)
     let resized = try ry.matmul(nchw).matmul(rx.transposed())  // (N, 3, 299, 299)
-    return try resized.transposed([0, 2, 3, 1])
+    return try resized.transposed([0, 2, 3, 1]).rowMajor()  // laid out once for the convolutions
   }
 
   /// Features of `count` images given as (count, height, width, channels) uint8 bytes: count x 2048.

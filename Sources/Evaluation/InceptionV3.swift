@@ -56,7 +56,8 @@ func buildInception(_ file: TorchFile) throws -> InceptionNode {
       let scale = try (variance + 1e-3).rsqrt()
       let folded = try w * scale.reshaped([-1, 1, 1, 1])
       let bias = try beta - mean * scale
-      return .conv(weight: try folded.transposed([0, 2, 3, 1]), bias: bias, stride: stride, padding: padding)
+      // OHWI laid out once here, not a transposed view that every batch would copy again.
+      return .conv(weight: try folded.transposed([0, 2, 3, 1]).rowMajor(), bias: bias, stride: stride, padding: padding)
     }
     if let p = inceptionPools[cls] {
       return .pool(max: p.max, kernel: p.kernel, stride: p.stride, padding: p.padding, includePad: p.includePad)

@@ -52,6 +52,9 @@ final class OpsTests: XCTestCase {
       let a = try Tensor.arange(12, dtype: .float32).reshaped([3, 4])
       XCTAssertEqual(a.shape, [3, 4])
       XCTAssertEqual(try a.transposed().floats(), [0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11])
+      let laidOut = try a.transposed().rowMajor()
+      XCTAssertEqual(laidOut.shape, [4, 3])
+      XCTAssertEqual(try laidOut.floats(), [0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11])
       XCTAssertEqual(try a.slice(axis: 1, 1..<3).floats(), [1, 2, 5, 6, 9, 10])
       XCTAssertEqual(try a.slice(start: [0, 0], stop: [3, 4], strides: [2, 3]).floats(), [0, 3, 8, 11])
       XCTAssertEqual(try Tensor.concatenate([a.slice(axis: 0, 0..<1), a.slice(axis: 0, 2..<3)]).floats(),

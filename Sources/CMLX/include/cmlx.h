@@ -90,6 +90,7 @@ int mlxs_sort(mlxs_array* out, mlxs_array a, int axis, bool arg);
 /* ---- shapes and indexing ---- */
 int mlxs_reshape(mlxs_array* out, mlxs_array a, const int* shape, int n);
 int mlxs_transpose(mlxs_array* out, mlxs_array a, const int* axes, int n);
+int mlxs_row_major(mlxs_array* out, mlxs_array a);
 int mlxs_broadcast_to(mlxs_array* out, mlxs_array a, const int* shape, int n);
 int mlxs_expand_dims(mlxs_array* out, mlxs_array a, int axis);
 int mlxs_squeeze(mlxs_array* out, mlxs_array a, const int* axes, int n);
