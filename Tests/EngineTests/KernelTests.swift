@@ -164,19 +164,25 @@ extension KernelTests {
       let m = try Random.normal(shape, scale: 0.01, key: keys[2])
       let v = try Random.uniform(shape, low: 0, high: 1e-3, key: keys[3])
       let e = try Random.normal(shape, key: keys[4])
-      // A large learning rate and a small EMA decay, so that every term moves the outputs visibly.
-      let scalars = try Tensor([1e-2, 1e-2 * 0.03, 1e-2 / 0.0199, 0.14, 0.75] as [Float])
       for decay in [true, false] {
-        let run: (Bool) throws -> [[Double]] = { fast in
-          let r = try Tensor.adamwEMAUpdate(parameter: p, gradient: g, m: m, v: v, ema: e, scalars: scalars,
-                                            beta1: 0.99, beta2: 0.99, eps: 1e-8, weightDecay: decay, fast: fast)
-          return try [r.parameter, r.m, r.v, r.ema].map { try $0.doubles() }
-        }
-        let (fast, slow) = (try run(true), try run(false))
-        for (i, name) in ["parameter", "m", "v", "ema"].enumerated() {
-          assertClose(fast[i], slow[i], tolerance: 1e-6, "adamw_ema \(name) (decay \(decay))")
-        }
+        try assertFusedAdamWMatchesComposed(p: p, g: g, m: m, v: v, ema: e, decay: decay, "(decay \(decay))")
       }
+    }
+  }
+
+  /// The fused AdamW + EMA update against the same formula composed from MLX ops, output by output.
+  func assertFusedAdamWMatchesComposed(p: Tensor, g: Tensor, m: Tensor, v: Tensor, ema: Tensor, decay: Bool,
+                                       _ label: String) throws {
+    // A large learning rate and a small EMA decay, so that every term moves the outputs visibly.
+    let scalars = try Tensor([1e-2, 1e-2 * 0.03, 1e-2 / 0.0199, 0.14, 0.75] as [Float])
+    let run: (Bool) throws -> [[Double]] = { fast in
+      let r = try Tensor.adamwEMAUpdate(parameter: p, gradient: g, m: m, v: v, ema: ema, scalars: scalars,
+                                        beta1: 0.99, beta2: 0.99, eps: 1e-8, weightDecay: decay, fast: fast)
+      return try [r.parameter, r.m, r.v, r.ema].map { try $0.doubles() }
+    }
+    let (fast, slow) = (try run(true), try run(false))
+    for (i, name) in ["parameter", "m", "v", "ema"].enumerated() {
+      assertClose(fast[i], slow[i], tolerance: 1e-6, "adamw_ema \(name) \(label)")
     }
   }
 }
@@ -274,16 +280,7 @@ extension KernelTests {
       let p = try Random.normal([40, 30], key: keys[5]).transposed()
       let gradient = try Random.normal([1, 40], scale: 0.1, key: keys[6]).broadcast(to: [30, 40])
       let m = try Random.normal([30, 40], scale: 0.01, key: keys[7]), v = try m.square()
-      let scalars = try Tensor([1e-2, 1e-2 * 0.03, 1e-2 / 0.0199, 0.14, 0.75] as [Float])
-      let run: (Bool) throws -> [[Double]] = { fast in
-        let r = try Tensor.adamwEMAUpdate(parameter: p, gradient: gradient, m: m, v: v, ema: p, scalars: scalars,
-                                          beta1: 0.99, beta2: 0.99, eps: 1e-8, weightDecay: true, fast: fast)
-        return try [r.parameter, r.m, r.v, r.ema].map { try $0.doubles() }
-      }
-      let (fast, slow) = (try run(true), try run(false))
-      for (i, name) in ["parameter", "m", "v", "ema"].enumerated() {
-        assertClose(fast[i], slow[i], tolerance: 1e-6, "adamw_ema \(name) on views")
-      }
+      try assertFusedAdamWMatchesComposed(p: p, g: gradient, m: m, v: v, ema: p, decay: true, "on views")
     }
   }
 }
