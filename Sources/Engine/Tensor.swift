@@ -150,6 +150,12 @@ public final class Tensor: @unchecked Sendable {
 
   /// Evaluates the tensor and returns its elements as `T` (converting the dtype if needed).
   public func toArray<T: TensorElement>(_ type: T.Type = T.self) throws -> [T] {
+    if T.dtype == .float64 && dtype != .float64 {
+      // GPUs have no float64, so widen on the host: exact from float32 and narrower floats, and from
+      // integers through Int64.
+      let wide = dtype.isFloatingPoint ? try toArray(Float.self).map(Double.init) : try toArray(Int64.self).map(Double.init)
+      return wide as! [T]
+    }
     let source = dtype == T.dtype ? self : try astype(T.dtype)
     let count = size
     return try [T](unsafeUninitializedCapacity: count) { buffer, initialized in
