@@ -32,7 +32,7 @@ std::vector<mx::array> arrays(const mlxs_array* handles, int n);
 mx::array gelu(const mx::array& x);
 mx::array layer_norm(const mx::array& x, const std::optional<mx::array>& w, const std::optional<mx::array>& b,
                      float eps, bool fast);
-mx::array attention(const mx::array& qkv, int heads, float scale, bool fast);
+mx::array attention(const mx::array& qkv, int heads, float scale, bool fast, int pad_to = 0);
 std::vector<mx::array> adamw_ema(const mx::array& p, const mx::array& g, const mx::array& m, const mx::array& v,
                                  const mx::array& e, const mx::array& scalars, double beta1, double beta2, double eps,
                                  bool weight_decay, bool fast);

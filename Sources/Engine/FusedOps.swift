@@ -6,8 +6,13 @@ import CMLX
 extension Tensor {
   /// Multi-head self-attention from a packed projection: `qkv` (B, L, 3·D) laid out as
   /// (B, L, 3, heads, D/heads) -> (B, L, D), `softmax(q kᵀ · scale) v` per head.
-  public static func attention(packedQKV qkv: Tensor, heads: Int, scale: Float, fast: Bool = true) throws -> Tensor {
-    try make("attention") { mlxs_attention($0, qkv.handle, Int32(heads), scale, fast ? 1 : 0) }
+  /// `padTokensTo`: nil is automatic (on the GPU, bf16/fp16 tokens are padded to a multiple of 128
+  /// when that adds at most half again, for cuDNN's fused backward; MASKDM_ATTENTION_PAD=0 turns it
+  /// off); a number forces MLX's composition with the tokens padded to a multiple of it, the padded
+  /// keys masked out (1: no padding).
+  public static func attention(packedQKV qkv: Tensor, heads: Int, scale: Float, fast: Bool = true,
+                               padTokensTo: Int? = nil) throws -> Tensor {
+    try make("attention") { mlxs_attention($0, qkv.handle, Int32(heads), scale, fast ? 1 : 0, Int32(padTokensTo ?? 0)) }
   }
 
   /// `x wᵀ + bias` for `x` (rows, in) and `w` (out, in), PyTorch's Linear. Its gradient of `w` is

@@ -76,6 +76,34 @@ extension KernelTests {
     }
   }
 
+  func testPaddedAttentionMatchesUnpadded() throws {
+    // The GPU pads the tokens for cuDNN's fused backward (257 -> 384) and masks the padded keys out;
+    // the same composition runs here on the CPU: padding to multiples of 8 and 128 must not change the
+    // output or the gradient, in float32 and in bfloat16 (the mixed-precision path it is meant for).
+    for (i, (b, l, h, hd, dtype)) in [(2, 13, 2, 8, DType.float32), (1, 257, 2, 16, .float32), (2, 37, 3, 8, .bfloat16)].enumerated() {
+      try onEngine {
+        let keys = try PRNGKey(seed: UInt64(90 + i)).split(2)
+        let qkv = try Random.normal([b, l, 3 * h * hd], scale: 1.5, key: keys[0]).astype(dtype)
+        let probe = try Random.normal([b, l, h * hd], key: keys[1]).astype(dtype)
+        let scale = Float(1 / Double(hd).squareRoot())
+        let run: (Int, Tensor) throws -> Tensor = { pad, x in
+          try Tensor.attention(packedQKV: x, heads: h, scale: scale, fast: false, padTokensTo: pad)
+        }
+        let tolerance = dtype == .float32 ? 2e-5 : 2e-2
+        let plain = try run(1, qkv)
+        XCTAssertEqual(plain.shape, [b, l, h * hd])
+        for pad in [8, 128] {
+          let name = "attention \(b)x\(l) \(dtype) padded to a multiple of \(pad)"
+          let padded = try run(pad, qkv)
+          XCTAssertEqual(padded.shape, plain.shape, name)
+          assertCloseAtScale(try padded.doubles(), try plain.doubles(), tolerance: tolerance, "\(name) forward")
+          let g: (Int) throws -> Tensor = { p in try grad([qkv]) { try (run(p, $0[0]) * probe).astype(.float32).sum() }[0] }
+          assertCloseAtScale(try g(pad).doubles(), try g(1).doubles(), tolerance: tolerance, "\(name) gradient")
+        }
+      }
+    }
+  }
+
   func testLinear() throws {
     // (rows, features of each input part, out, bias): the forward and the gradients of every part, w
     // and b against MLX's concatenate + addmm on wᵀ; several parts are U-ViT's `skip_linear(cat(x, skip))`.

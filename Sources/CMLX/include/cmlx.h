@@ -205,8 +205,11 @@ int mlxs_linear(mlxs_array* out, const mlxs_array* parts, int n, mlxs_array w, m
 /**
  * Multi-head self-attention from the packed projection: qkv (B, L, 3*D) laid out as (B, L, 3, heads,
  * head_dim) -> (B, L, D), softmax(q kᵀ * scale) v per head. fast = 0 forces MLX's composition.
+ * pad_to = 0 is automatic (on the GPU, half-precision tokens are padded to a multiple of 128 when that
+ * adds at most half again, so that cuDNN's fused backward applies); pad_to > 0 forces MLX's composition
+ * with the tokens padded to a multiple of pad_to and the padded keys masked out (1: no padding).
  */
-int mlxs_attention(mlxs_array* out, mlxs_array qkv, int heads, float scale, int fast);
+int mlxs_attention(mlxs_array* out, mlxs_array qkv, int heads, float scale, int fast, int pad_to);
 /**
  * y = conv2d(x, w) + bias, then max(y, 0) when relu: NHWC x, OHWI w, bias (O) or a null handle, stride
  * and padding below/above per spatial axis (2 each). fast = 0 forces MLX's conv_general + add + maximum.
