@@ -30,6 +30,23 @@ public final class InceptionFeatureExtractor {
   public init(weights: URL? = nil) throws {
     let url = try weights ?? InceptionFeatureExtractor.defaultWeights()
     network = try Engine.run { try buildInception(try TorchFile(contentsOf: url)) }
+    compiledForward = Engine.device == .gpu
+  }
+
+  /// Whether the network runs as one compiled graph (traced once per batch shape). On by default on
+  /// the GPU, where MLX then fuses each convolution's bias and ReLU, and each pool's slices, into one
+  /// pass instead of separate kernels over the feature maps; off on the CPU, where the convolution is
+  /// this project's fused kernel already.
+  public var compiledForward: Bool
+  private var compiled: CompiledFunction?
+
+  func forward(_ x: Tensor) throws -> Tensor {
+    guard compiledForward else { return try network(x) }
+    if compiled == nil {
+      let network = self.network
+      compiled = try CompiledFunction { [try network($0[0])] }
+    }
+    return try compiled!([x])[0]
   }
 
   /// Where the FID weights are, or an error saying how to get them.
@@ -67,8 +84,52 @@ public final class InceptionFeatureExtractor {
     try Engine.run {
       let batch = try images.withUnsafeBytes { try Tensor(bytes: $0, shape: [count, height, width, channels], dtype: .uint8) }
       let x = try InceptionFeatureExtractor.resize(batch) / 128 - 1
-      let f = try network(x).reshaped([count, InceptionFeatureExtractor.dimension])
+      let f = try forward(x).reshaped([count, InceptionFeatureExtractor.dimension])
       return try f.floats()
+    }
+  }
+}
+
+extension InceptionFeatureExtractor {
+  /// Where a batch's time goes: the resize, then each top-level stage of the network, each evaluated
+  /// on its own (MLX's eval waits for the device), as (label, seconds). Slower than `features` (no
+  /// overlap between stages); for finding the expensive stage, not for throughput.
+  public func stageSeconds(images: [UInt8], count: Int, height: Int, width: Int, channels: Int) throws -> [(String, Double)] {
+    try Engine.run {
+      func timed(_ label: String, _ body: () throws -> Tensor) throws -> (Tensor, (String, Double)) {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let y = try body()
+        try eval(y)
+        return (y, (label, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
+      }
+      let batch = try images.withUnsafeBytes { try Tensor(bytes: $0, shape: [count, height, width, channels], dtype: .uint8) }
+      var (x, first) = try timed("upload + resize") { try InceptionFeatureExtractor.resize(batch) / 128 - 1 }
+      var stages = [first]
+      func flattened(_ node: InceptionNode) -> [InceptionNode] {
+        if case let .sequence(inner) = node { return inner.flatMap(flattened) }
+        return [node]
+      }
+      for node in flattened(network) {
+        let (y, stage) = try timed(node.label) { try node(x) }
+        stages.append((stage.0 + " -> " + y.shape.dropFirst().map(String.init).joined(separator: "x"), stage.1))
+        x = y
+      }
+      return stages
+    }
+  }
+}
+
+extension InceptionNode {
+  /// A short description for stage timings.
+  var label: String {
+    switch self {
+    case let .conv(weight, _, stride, _):
+      let s = weight.shape
+      return "conv \(s[1])x\(s[2])/\(stride)"
+    case let .pool(isMax, k, s, _, _): return "\(isMax ? "max" : "avg")pool \(k)/\(s)"
+    case let .sequence(nodes): return "sequence of \(nodes.count)"
+    case let .branches(nodes): return "mixed, \(nodes.count) branches"
+    case .inceptionE: return "mixed E"
     }
   }
 }

@@ -41,13 +41,20 @@ func inceptionFailures(resized: [Float], features: [Float], mu: [Double], golden
 
 final class InceptionGoldenTests: XCTestCase {
   static let extractor = Result { try InceptionFeatureExtractor() }
+  /// The network as one compiled graph, as it runs on the GPU (here on the CPU).
+  static let compiledExtractor = Result { () throws -> InceptionFeatureExtractor in
+    let extractor = try InceptionFeatureExtractor()
+    extractor.compiledForward = true
+    return extractor
+  }
 
-  func run(_ url: URL) throws -> (resized: [Float], features: [Float], mu: [Double], golden: [String: Tensor]) {
-    try Engine.run {
+  func run(_ url: URL, compiled: Bool = false) throws -> (resized: [Float], features: [Float], mu: [Double], golden: [String: Tensor]) {
+    let extractor = try (compiled ? Self.compiledExtractor : Self.extractor).get()
+    return try Engine.run {
       let golden = try SafetensorsFile.load(url).tensors
       let images = golden["in.images"]!
       let s = images.shape
-      let features = try Self.extractor.get().features(images: try images.toArray(UInt8.self), count: s[0], height: s[1], width: s[2], channels: s[3])
+      let features = try extractor.features(images: try images.toArray(UInt8.self), count: s[0], height: s[1], width: s[2], channels: s[3])
       let resized = try (InceptionFeatureExtractor.resize(images).slice(axis: 0, 0..<1).transposed([0, 3, 1, 2]) / 255).floats()
       let mu = FeatureStatistics(features: features, count: s[0]).mu
       return (resized, features, mu, golden)
@@ -55,12 +62,21 @@ final class InceptionGoldenTests: XCTestCase {
   }
 
   func testEveryGoldenFile() throws {
+    try checkEveryGoldenFile(compiled: false)
+  }
+
+  /// The compiled graph the GPU runs (fused bias + ReLU, fused pooling slices) against the same files.
+  func testEveryGoldenFileCompiled() throws {
+    try checkEveryGoldenFile(compiled: true)
+  }
+
+  func checkEveryGoldenFile(compiled: Bool) throws {
     let files = inceptionGoldenFiles()
     XCTAssertFalse(files.isEmpty, "no inception_*.safetensors golden files found")
     for url in files {
-      let r = try run(url)
+      let r = try run(url, compiled: compiled)
       let (failures, measured) = try inceptionFailures(resized: r.resized, features: r.features, mu: r.mu, golden: r.golden)
-      print("golden \(url.path): \(failures.isEmpty ? "matches" : failures.joined(separator: "; ")) (\(measured))")
+      print("golden \(url.path)\(compiled ? " (compiled)" : ""): \(failures.isEmpty ? "matches" : failures.joined(separator: "; ")) (\(measured))")
       XCTAssertTrue(failures.isEmpty, "\(url.path): \(failures.joined(separator: "; "))")
     }
   }

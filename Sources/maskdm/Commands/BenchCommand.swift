@@ -126,6 +126,7 @@ struct BenchFID: ParsableCommand {
   @Option(help: "Images per batch.") var batch = 16
   @Option(help: "Side of the input images (they are resized to 299).") var size = 32
   @Option(help: "Timed batches (after one warm-up batch).") var repeats = 3
+  @Flag(help: "Also time each stage of the network alone (medians over the repeats), to stderr.") var stages = false
   @OptionGroup var common: BenchOptions
 
   func run() throws {
@@ -134,6 +135,16 @@ struct BenchFID: ParsableCommand {
     var rng = SystemRandomNumberGenerator()
     let pixels = (0..<(batch * size * size * 3)).map { _ in UInt8.random(in: 0...255, using: &rng) }
     _ = try extractor.features(images: pixels, count: batch, height: size, width: size, channels: 3)
+    if stages {
+      let runs = try (0..<repeats).map { _ in
+        try extractor.stageSeconds(images: pixels, count: batch, height: size, width: size, channels: 3)
+      }
+      let total = runs[0].indices.reduce(0.0) { sum, i in sum + runs.map { $0[i].1 }.sorted()[repeats / 2] }
+      for (i, stage) in runs[0].enumerated() {
+        let median = runs.map { $0[i].1 }.sorted()[repeats / 2]
+        FileHandle.standardError.write(Data(String(format: "%8.2f ms %5.1f%%  %@\n", median * 1000, 100 * median / total, stage.0).utf8))
+      }
+    }
     var times: [Double] = []
     for _ in 0..<repeats {
       let start = DispatchTime.now().uptimeNanoseconds

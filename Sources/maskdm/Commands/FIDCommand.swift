@@ -1,5 +1,6 @@
 // `maskdm fid stats PATH -o stats.npz` and `maskdm fid A B [--kid] [--json]` (TTUR protocol).
 import ArgumentParser
+import Engine
 import Evaluation
 import Foundation
 
@@ -36,6 +37,8 @@ struct FIDOptions: ParsableArguments {
   @Option(help: "Images per Inception batch.") var batchSize = 16
   @Option(help: "Use at most this many images of a prepared dataset.") var limit: Int?
   @Option(help: "The TF-FID weights (default: .deps/fid/default_1.pt or $MASKDM_FID_WEIGHTS).") var weights: String?
+  @Option(help: "Device for the network: cpu, gpu or auto (the statistics are float64 on the CPU).")
+  var device: DeviceChoice = .auto
 }
 
 struct FIDCompare: ParsableCommand {
@@ -47,6 +50,7 @@ struct FIDCompare: ParsableCommand {
   @OptionGroup var options: FIDOptions
 
   func run() throws {
+    try Engine.select(options.device)
     var cached: InceptionFeatureExtractor?
     let extractor = { () throws -> InceptionFeatureExtractor in
       if let cached { return cached }
@@ -81,6 +85,7 @@ struct FIDStats: ParsableCommand {
   @OptionGroup var options: FIDOptions
 
   func run() throws {
+    try Engine.select(options.device)
     let extractor = try InceptionFeatureExtractor(weights: options.weights.map { URL(fileURLWithPath: $0) })
     let side = try FIDSide.load(path, extractor: { extractor }, batchSize: options.batchSize, limit: options.limit)
     try side.statistics.save(npz: URL(fileURLWithPath: out))
