@@ -6,16 +6,22 @@ machine, the same way as ours. This driver imports THEIR code from a checkout gi
 utils.lr_schedule); nothing of theirs is copied or stubbed. What it adds is what their main.py and
 train_step.py get from libraries and the data loader:
 
-  batch  : random uint8-range images (fixed, like ours), per step converted to float in [0, 1] as
-           their ToTensor does, and one patch mask per image from their RandomMaskingGenerator with
-           a 0 prepended for the time token (as their datasets' __getitem__ do), stacked as the
-           DataLoader's collate does. Their loader runs in worker processes; here it is in the timed
-           step (well under 1% of it), as ours draws its masks inside its step too.
+  batch  : random uint8-range images (fixed, like ours) converted to float in [0, 1] as their
+           ToTensor does, and one patch mask per image from their RandomMaskingGenerator with a 0
+           prepended for the time token (as their datasets' __getitem__ do), stacked as the
+           DataLoader's collate does. Their loader runs in worker processes beside the training loop;
+           here a pool of 8 such batches is made before the timed steps and cycled, and each step
+           moves its batch to the device as accelerate's loader does.
   step   : loss = diffusion([img, mask])["loss"]; loss.item(); isnan check; backward;
            AdamW(betas (0.99, 0.99), weight decay 0.03) step; their LambdaLR step; zero_grad;
            EMA update (decay 0.999, every step) done as ema-pytorch's update_moving_average does it:
            lerp_ of every EMA parameter towards the model's, buffers copied.
   dtype  : float32 on CPU (their accelerate fp16 autocast is a GPU setting), torch.set_num_threads.
+           With --device cuda --precision fp16: what their accelerate setting (mixed_precision 'fp16')
+           does, torch.autocast(float16) around the forward and loss, a GradScaler around backward and
+           the optimizer step. Each timed step ends with torch.cuda.synchronize().
+  flops  : with --count-flops, one extra untimed step under torch.utils.flop_counter.FlopCounterMode
+           gives the step's matrix FLOPs (forward + backward), reported as flops_per_step.
 
 Prints one JSON object with the same fields as `maskdm bench train --json` where they mean the same.
 Run it with the benchmark venv's python; benchmarks/compare.sh does.
@@ -46,6 +52,10 @@ def parse_args():
     p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
     p.add_argument("--lr", type=float, default=2e-4, help="ours' TrainConfig default")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--precision", default="fp32", choices=["fp32", "fp16"],
+                   help="fp16: their accelerate mixed_precision (autocast float16 + GradScaler); CUDA only")
+    p.add_argument("--count-flops", action="store_true", help="count one step's FLOPs (FlopCounterMode)")
     return p.parse_args()
 
 
@@ -69,6 +79,13 @@ def main():
     import numpy as np
     import torch
 
+    if args.precision == "fp16" and args.device != "cuda":
+        sys.exit("authors_train_step: --precision fp16 is their GPU setting; use it with --device cuda")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        sys.exit("authors_train_step: --device cuda, but torch sees no CUDA device")
+    device = torch.device(args.device)
+    sync = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
+
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
@@ -86,6 +103,7 @@ def main():
     diffusion = GaussianDiffusion(model, image_size=size, timesteps=1000, sampling_timesteps=500, loss_type="l2",
                                   normalization=True, clip_denoised=True, clip_max=1, clip_min=-1, channels=3,
                                   beta_schedule="linear")
+    diffusion.to(device)
     diffusion.train()
     opt = torch.optim.AdamW(diffusion.parameters(), lr=args.lr, betas=(0.99, 0.99), weight_decay=0.03)
     scheduler = lr_schedule.prepare_lr_schedule(optimizer=opt, warmup_steps=0)
@@ -105,24 +123,50 @@ def main():
     window = size // network["patch_size"]
     mask_generator = RandomMaskingGenerator(window, args.mask_ratio)
     images = torch.randint(0, 256, (batch, 3, size, size), dtype=torch.uint8)
+    scaler = torch.amp.GradScaler("cuda") if args.precision == "fp16" else None
 
-    def next_batch():
+    def collate():
         img = images.float().div(255)  # ToTensor
         masks = [torch.cat([torch.tensor([0]), torch.from_numpy(mask_generator())], dim=0) for _ in range(batch)]
-        return [img, torch.stack(masks)]
+        return img, torch.stack(masks)
+
+    # Their DataLoader's workers make batches beside the training loop; here a pool of 8 is made before
+    # it (on a GPU, drawing 128 masks in Python would otherwise be a visible part of a masked step).
+    pool = [collate() for _ in range(8)]
+    drawn = iter(range(1 << 30))
+
+    def next_batch():
+        img, masks = pool[next(drawn) % len(pool)]
+        # As accelerate's prepared DataLoader: the collated batch moves to the device every step.
+        return [img.to(device, non_blocking=True), masks.to(device, non_blocking=True)]
 
     def step():
-        loss_dict = diffusion(next_batch())
-        loss = loss_dict["loss"]
-        value = loss.item()
+        with torch.autocast("cuda", dtype=torch.float16, enabled=scaler is not None):
+            loss_dict = diffusion(next_batch())
+            loss = loss_dict["loss"]
+            value = loss.item()
         if torch.isnan(loss).sum() != 0:
             print("Nan occurs in loss", file=sys.stderr)
-        loss.backward()
-        opt.step()
+        if scaler is None:
+            loss.backward()
+            opt.step()
+        else:
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
         scheduler.step()
         opt.zero_grad()
         ema_update()
+        sync()
         return value
+
+    flops = None
+    if args.count_flops:
+        from torch.utils.flop_counter import FlopCounterMode
+        counter = FlopCounterMode(display=False)
+        with counter:
+            step()
+        flops = counter.get_total_flops()
 
     times, losses = [], []
     for i in range(args.warmup + args.steps):
@@ -143,12 +187,15 @@ def main():
         "masked_patches": mask_generator.num_mask,
         "batch_size": batch,
         "parameters": sum(p.numel() for p in diffusion.parameters() if p.requires_grad),
-        "device": "cpu",
-        "precision": "fp32",
+        "device": args.device,
+        "gpu": torch.cuda.get_device_name() if args.device == "cuda" else None,
+        "precision": args.precision,
+        "flops_per_step": flops,
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "loss_first_last": [losses[0], losses[-1]],
         "self_max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "gpu_peak_bytes": torch.cuda.max_memory_allocated() if args.device == "cuda" else None,
     }
     print(json.dumps(result, sort_keys=True))
 

@@ -12,6 +12,12 @@ of its N steps, and the table shows the median over repetitions.
   fid   : torch_fid_features.py (default_1.pt via torch.jit.load, F.interpolate resize) vs
           `maskdm bench fid --batch B --size S --json`
 
+--device cuda runs both on the GPU: theirs with their accelerate setting (fp16 autocast + GradScaler),
+ours with --precision bf16 (both changeable); it first measures the GPU's bf16 matrix-product ceiling
+(cuda_peak.py) and counts each setting's FLOPs per step once with PyTorch's FlopCounterMode on their
+model (the same model as ours: the parameter counts are compared), so that the table gives model FLOPs
+utilisation (FLOPs per step x steps per second / ceiling) for both sides.
+
 Memory: the peak resident set (ru_maxrss of the child, from os.wait4) of each child process, the
 same measure for both sides; ours' JSON also gives MLX's own peak of allocated buffers.
 Started by benchmarks/compare.sh (which makes the venv and builds maskdm); run it with the venv's
@@ -47,8 +53,16 @@ def parse_args():
     p.add_argument("--fid-batches", type=int, default=3, help="timed FID batches per repetition (after 1 warm-up)")
     p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads for the PyTorch side")
     p.add_argument("--taskset", default=None, help="pin both sides to these CPUs (taskset -c LIST), e.g. 0,1")
-    p.add_argument("--results", default=None, help="JSON file to write (default benchmarks/results/DATE-cpu.json)")
+    p.add_argument("--results", default=None, help="JSON file to write (default benchmarks/results/DATE-DEVICE.json)")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where both sides run")
+    p.add_argument("--their-precision", choices=["fp32", "fp16"], default=None,
+                   help="their training precision (default: fp32 on cpu, fp16 autocast on cuda as their config)")
+    p.add_argument("--our-precision", choices=["fp32", "bf16"], default=None,
+                   help="ours' training precision (default: fp32 on cpu, bf16 on cuda)")
     args = p.parse_args()
+    gpu = args.device == "cuda"
+    args.their_precision = args.their_precision or ("fp16" if gpu else "fp32")
+    args.our_precision = args.our_precision or ("bf16" if gpu else "fp32")
     if args.reps < 1 or args.steps < 1 or args.fid_batches < 1:
         p.error("--reps, --steps and --fid-batches must be at least 1")
     if args.only in ("train", "all") and not args.authors:
@@ -65,9 +79,9 @@ def shown(path):
     return path if rel.startswith("..") else rel
 
 
-def default_results_path():
+def default_results_path(device):
     folder = os.path.join(HERE, "results")
-    stem = datetime.date.today().isoformat() + "-cpu"
+    stem = datetime.date.today().isoformat() + "-" + device
     path, n = os.path.join(folder, stem + ".json"), 2
     while os.path.exists(path):  # never overwrite a kept result
         path, n = os.path.join(folder, f"{stem}-{n}.json"), n + 1
@@ -102,21 +116,41 @@ def settings(args):
     return out
 
 
+def their_train_command(args, s):
+    return [sys.executable, os.path.join(HERE, "authors_train_step.py"), "--authors", args.authors,
+            "--preset", s["preset"], "--mask-ratio", str(s["mask_ratio"]), "--threads", str(args.threads),
+            "--device", args.device, "--precision", args.their_precision]
+
+
 def commands(args, kind, s):
-    py = sys.executable
     pin = ["taskset", "-c", args.taskset] if args.taskset else []
+    ours_device = "gpu" if args.device == "cuda" else "cpu"
     if kind == "train":
-        theirs = [py, os.path.join(HERE, "authors_train_step.py"), "--authors", args.authors, "--preset", s["preset"],
-                  "--mask-ratio", str(s["mask_ratio"]), "--steps", str(args.steps), "--threads", str(args.threads)]
+        theirs = their_train_command(args, s) + ["--steps", str(args.steps)]
         ours = [args.maskdm, "bench", "train", "--preset", s["preset"], "--mask-type", "patch",
-                "--mask-ratio", str(s["mask_ratio"]), "--steps", str(args.steps), "--device", "cpu", "--json"]
+                "--mask-ratio", str(s["mask_ratio"]), "--steps", str(args.steps), "--precision", args.our_precision,
+                "--device", ours_device, "--json"]
     else:
-        theirs = [py, os.path.join(HERE, "torch_fid_features.py"), "--weights", args.fid_weights, "--batch",
-                  str(s["batch"]), "--size", str(s["size"]), "--repeats", str(args.fid_batches),
-                  "--threads", str(args.threads)]
+        theirs = [sys.executable, os.path.join(HERE, "torch_fid_features.py"), "--weights", args.fid_weights,
+                  "--batch", str(s["batch"]), "--size", str(s["size"]), "--repeats", str(args.fid_batches),
+                  "--threads", str(args.threads), "--device", args.device]
         ours = [args.maskdm, "bench", "fid", "--batch", str(s["batch"]), "--size", str(s["size"]),
-                "--repeats", str(args.fid_batches), "--device", "cpu", "--json"]
+                "--repeats", str(args.fid_batches), "--device", ours_device, "--json"]
     return {"theirs": pin + theirs, "ours": pin + ours}
+
+
+def gpu_measures(args):
+    """On CUDA: the bf16 ceiling and, per training setting, FLOPs per step (one counted step of theirs)."""
+    peak, _, _ = run_child([sys.executable, os.path.join(HERE, "cuda_peak.py")], "cuda_peak.py")
+    print(f"compare: {peak['gpu']}: bf16 matmul {peak['bf16_matmul_tflops']:.0f} TFLOP/s, "
+          f"copy {peak['copy_tb_per_s']:.2f} TB/s", file=sys.stderr)
+    flops = {}
+    for kind, s in settings(args):
+        if kind == "train":
+            counted, _, _ = run_child(their_train_command(args, s) + ["--count-flops", "--steps", "1", "--warmup", "0"],
+                                      f"FLOP count ({describe(kind, s)})")
+            flops[describe(kind, s)] = counted["flops_per_step"]
+    return peak, flops
 
 
 def describe(kind, s):
@@ -154,8 +188,8 @@ def median(values):
     return statistics.median(values) if values else None
 
 
-def summarize(runs, args):
-    """Per setting: medians, spreads, ratio ours/theirs, peaks; per preset: masked speed-ups."""
+def summarize(runs, args, peak=None, flops=None):
+    """Per setting: medians, spreads, ratio ours/theirs, peaks, MFU on a GPU; per preset: masked speed-ups."""
     rows = []
     for kind, s in settings(args):
         row = {"kind": kind, **s}
@@ -167,6 +201,11 @@ def summarize(runs, args):
                          "max_rss_bytes": max(r["max_rss_bytes"] for r in mine)}
             if side == "ours" and kind == "train":
                 row[side]["mlx_peak_bytes"] = max(r["result"]["peak_memory_bytes"] for r in mine)
+            if side == "theirs" and kind == "train" and mine[0]["result"].get("gpu_peak_bytes") is not None:
+                row[side]["torch_gpu_peak_bytes"] = max(r["result"]["gpu_peak_bytes"] for r in mine)
+            if peak and flops and kind == "train":
+                steps_per_second = row[side]["images_per_second_median"] / mine[0]["result"]["batch_size"]
+                row[side]["mfu"] = flops[describe(kind, s)] * steps_per_second / (peak["bf16_matmul_tflops"] * 1e12)
         row["ratio_ours_over_theirs"] = row["ours"]["images_per_second_median"] / row["theirs"]["images_per_second_median"]
         rows.append(row)
     speedups = []
@@ -188,9 +227,10 @@ def table(summary, args):
                           f"{side['images_per_second_max']:.{digits(side['images_per_second_max'])}f})")
     lines = []
     train = [r for r in summary["rows"] if r["kind"] == "train"]
+    where = "CUDA" if args.device == "cuda" else "CPU"
     if train:
-        lines += [f"Training step, fp32 CPU. img/s: median over {args.reps} reps of each rep's median of {args.steps} "
-                  "timed steps (min-max over reps)",
+        lines += [f"Training step on {where}, theirs {args.their_precision}, ours {args.our_precision}. img/s: median "
+                  f"over {args.reps} reps of each rep's median of {args.steps} timed steps (min-max over reps)",
                   f"{'setting':<20}  {'theirs img/s':>20}  {'ours img/s':>20}  {'ours/theirs':>11}  "
                   f"{'theirs maxRSS':>13}  {'ours maxRSS':>11}  {'ours MLX peak':>13}"]
         for r in train:
@@ -198,6 +238,18 @@ def table(summary, args):
             lines.append(f"{describe('train', r):<20}  {speed(t):>20}  {speed(o):>20}  "
                          f"{r['ratio_ours_over_theirs']:>10.2f}x  {mb(t['max_rss_bytes']):>13}  "
                          f"{mb(o['max_rss_bytes']):>11}  {mb(o['mlx_peak_bytes']):>13}")
+        if any("mfu" in r["ours"] for r in train):
+            peak = summary["gpu_peak"]
+            lines.append(f"model FLOPs utilisation against the measured bf16 matmul ceiling "
+                         f"({peak['bf16_matmul_tflops']:.0f} TFLOP/s on {peak['gpu']}); FLOPs per step from "
+                         "FlopCounterMode on their model:")
+            for r in train:
+                lines.append(f"  {describe('train', r):<20}  {summary['flops_per_step'][describe('train', r)] / 1e12:.3f} "
+                             f"TFLOP/step  theirs {100 * r['theirs']['mfu']:.1f}%  ours {100 * r['ours']['mfu']:.1f}%")
+            for r in train:
+                if "torch_gpu_peak_bytes" in r["theirs"]:
+                    lines.append(f"  GPU memory peak, {describe('train', r)}: theirs (torch max allocated) "
+                                 f"{mb(r['theirs']['torch_gpu_peak_bytes'])}, ours (MLX peak) {mb(r['ours']['mlx_peak_bytes'])}")
         for s in summary["masked_speedups"]:
             lines.append(f"masked speed-up, {s['preset']} mask {s['mask_ratio']:g} over mask 0: "
                          f"theirs {s['theirs']:.2f}x, ours {s['ours']:.2f}x")
@@ -205,7 +257,7 @@ def table(summary, args):
     if fid:
         if lines:
             lines.append("")
-        lines += [f"FID features (resize + TF-FID Inception-v3), fp32 CPU. img/s: median over {args.reps} reps of "
+        lines += [f"FID features (resize + TF-FID Inception-v3), fp32 {where}. img/s: median over {args.reps} reps of "
                   f"each rep's median of {args.fid_batches} batches (min-max over reps)",
                   f"{'setting':<26}  {'torch img/s':>20}  {'ours img/s':>20}  {'ours/torch':>10}  "
                   f"{'torch maxRSS':>12}  {'ours maxRSS':>11}"]
@@ -218,13 +270,14 @@ def table(summary, args):
 
 def main():
     args = parse_args()
-    results_path = args.results or default_results_path()
+    results_path = args.results or default_results_path(args.device)
     plan = settings(args)
     total = len(plan) * args.reps * 2
     print(f"compare: {len(plan)} settings x {args.reps} reps x 2 sides = {total} runs; results -> "
           f"{shown(results_path)}", file=sys.stderr)
     gemm, _, _ = run_child([args.maskdm, "bench", "gemm", "--size", "64", "--repeats", "1", "--device", "cpu", "--json"],
                            "maskdm (version check)")
+    peak, flops = gpu_measures(args) if args.device == "cuda" else (None, None)
     runs, done = [], 0
     started = datetime.datetime.now().astimezone()
     # Repetitions outermost: every setting is measured once per pass, so slow drift spreads over all.
@@ -242,7 +295,9 @@ def main():
                 print(f"[{done}/{total}] rep {rep + 1} {describe(kind, s):<26} {side:<6} "
                       f"{result['images_per_second']:8.2f} img/s  maxRSS {rss / 2**20:6.0f} MiB  {wall:5.0f} s  "
                       f"load {load_before:.1f}", file=sys.stderr)
-    summary = summarize(runs, args)
+    summary = summarize(runs, args, peak, flops)
+    if peak:
+        summary["gpu_peak"], summary["flops_per_step"] = peak, flops
     text = table(summary, args)
     for kind, s in plan:  # both sides must have built the same model
         counts = {r["side"]: r["result"].get("parameters") for r in runs if r["kind"] == "train" and r["setting"] == s}
@@ -272,7 +327,9 @@ def main():
         "settings": {"reps": args.reps, "steps": args.steps, "warmup_steps": 3, "presets": args.presets,
                      "mask_ratios": args.mask_ratios, "mask_type": "patch", "fid_batch": args.fid_batch,
                      "fid_sizes": args.fid_sizes, "fid_batches": args.fid_batches, "fid_warmup_batches": 1,
-                     "torch_threads": args.threads, "taskset": args.taskset, "only": args.only},
+                     "torch_threads": args.threads, "taskset": args.taskset, "only": args.only,
+                     "device": args.device, "their_precision": args.their_precision,
+                     "our_precision": args.our_precision},
         "memory_measure": "max_rss_bytes: ru_maxrss of each child process from os.wait4 (both sides); "
                           "mlx_peak_bytes: ours' MLX peak of allocated buffers",
         "loadavg_1min_median": load,

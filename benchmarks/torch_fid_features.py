@@ -4,7 +4,9 @@ Why: ours runs the TF-FID Inception-v3 (the TorchScript file default_1.pt from f
 through MLX; this runs the same file with torch.jit.load, so both sides do the same work per batch:
 random uint8 images of side --size -> float -> bilinear resize to 299x299 (F.interpolate,
 align_corners False) -> scale to [-1, 1] as ours does (x / 128 - 1) -> network -> (N, 2048)
-features, under torch.no_grad, float32 on CPU with torch.set_num_threads(--threads).
+features, under torch.no_grad, float32 on CPU with torch.set_num_threads(--threads), or on CUDA with
+--device cuda (PyTorch's defaults there; the uint8 batch moves from host memory to the device inside
+the timed batch, as ours does, and each timed batch ends with torch.cuda.synchronize()).
 One warm-up batch, then --repeats timed batches; reports the median, like ours.
 Prints one JSON object with the fields of `maskdm bench fid --json`.
 """
@@ -21,6 +23,7 @@ def main():
     p.add_argument("--size", type=int, default=32, help="side of the input images before the resize")
     p.add_argument("--repeats", type=int, default=3, help="timed batches after one warm-up batch")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     args = p.parse_args()
 
     import torch
@@ -28,13 +31,18 @@ def main():
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    net = torch.jit.load(args.weights, map_location="cpu").eval()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("torch_fid_features: --device cuda, but torch sees no CUDA device")
+    sync = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
+    net = torch.jit.load(args.weights, map_location=args.device).eval()
     images = torch.randint(0, 256, (args.batch, 3, args.size, args.size), dtype=torch.uint8)
 
     @torch.no_grad()
     def features():
-        x = F.interpolate(images.float(), size=(299, 299), mode="bilinear", align_corners=False)
-        return net(x / 128 - 1)
+        x = F.interpolate(images.to(args.device).float(), size=(299, 299), mode="bilinear", align_corners=False)
+        out = net(x / 128 - 1)
+        sync()
+        return out
 
     out = features()
     assert tuple(out.shape) == (args.batch, 2048), out.shape
@@ -52,7 +60,7 @@ def main():
         "seconds_per_batch_all": times,
         "batch": args.batch,
         "size": args.size,
-        "device": "cpu",
+        "device": args.device,
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "self_max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
