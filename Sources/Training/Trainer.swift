@@ -50,7 +50,17 @@ public final class Trainer {
       throw ConfigError("\(run.url.path) already holds a checkpoint; pass --resume to continue it or choose another directory")
     }
     if existing != nil, let old = try? String(contentsOf: run.config, encoding: .utf8), old != config.yaml() {
-      throw ConfigError("the configuration differs from the one \(run.url.path) was started with (config.yaml); resume with the same configuration or use a new directory")
+      // How long to train and how often to log, save and sample do not change the steps already taken
+      // (the learning rate is warm-up then constant), so a run may be extended or logged differently.
+      var started = try? TrainConfig(yaml: old, source: run.config.path)
+      started?.trainSteps = config.trainSteps
+      started?.logEvery = config.logEvery
+      started?.saveAndSampleEvery = config.saveAndSampleEvery
+      if started?.yaml() != config.yaml() {
+        throw ConfigError("the configuration differs from the one \(run.url.path) was started with (config.yaml) in more "
+                          + "than train_steps, log_every and save_and_sample_every; resume with the same configuration "
+                          + "or use a new directory")
+      }
     }
     if root { try writeAtomically(Data(config.yaml().utf8), to: run.config) }
 

@@ -33,6 +33,27 @@ final class TrainCLITests: XCTestCase {
     }
   }
 
+  func testResumeExtendsARunButRefusesOtherChanges() throws {
+    // More train_steps (and other logging/saving cadence) on --resume continue the run: 40 steps, then
+    // extended to 60, ends with the weights of 60 steps in one go. A changed learning rate is refused.
+    let common = [tiny, "--set", "num_samples=0", "--set", "save_and_sample_every=20"]
+    let straight = CLI.temporaryDirectory("straight60"), extended = CLI.temporaryDirectory("extended")
+    defer { [straight, extended].forEach { try? FileManager.default.removeItem(at: $0) } }
+    XCTAssertEqual(try CLI.run(["train"] + common + ["--set", "train_steps=60", "-o", straight.path]).status, 0)
+    let first = try CLI.run(["train"] + common + ["--set", "train_steps=40", "-o", extended.path])
+    XCTAssertEqual(first.status, 0, first.stderr)
+    let more = try CLI.run(["train"] + common + ["--set", "train_steps=60", "--set", "log_every=3", "-o", extended.path, "--resume"])
+    XCTAssertEqual(more.status, 0, more.stderr)
+    for file in ["model.safetensors", "ema.safetensors", "optimizer.safetensors"] {
+      let x = try Data(contentsOf: straight.appendingPathComponent("latest/\(file)"))
+      let y = try Data(contentsOf: extended.appendingPathComponent("latest/\(file)"))
+      XCTAssertEqual(x, y, "\(file) differs between 60 steps and 40 extended to 60")
+    }
+    let changed = try CLI.run(["train"] + common + ["--set", "train_steps=80", "--set", "lr=2e-3", "-o", extended.path, "--resume"])
+    XCTAssertNotEqual(changed.status, 0)
+    XCTAssertTrue(changed.stderr.contains("differs from the one"), changed.stderr)
+  }
+
   func testNaNLossStopsWithTheLastCheckpointKept() throws {
     let dir = CLI.temporaryDirectory("nan")
     defer { try? FileManager.default.removeItem(at: dir) }
