@@ -103,8 +103,8 @@ extension InceptionFeatureExtractor {
         return (y, (label, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
       }
       let batch = try images.withUnsafeBytes { try Tensor(bytes: $0, shape: [count, height, width, channels], dtype: .uint8) }
-      var (x, first) = try timed("upload + resize") { try InceptionFeatureExtractor.resize(batch) / 128 - 1 }
-      var stages = [first]
+      let (resized, first) = try timed("upload + resize") { try InceptionFeatureExtractor.resize(batch) / 128 - 1 }
+      var x = resized, stages = [first]
       func flattened(_ node: InceptionNode) -> [InceptionNode] {
         if case let .sequence(inner) = node { return inner.flatMap(flattened) }
         return [node]

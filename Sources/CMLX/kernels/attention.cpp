@@ -195,25 +195,23 @@ mx::array attention_composed(const mx::array& qkv, int heads, float scale, int p
   auto split = mx::transpose(mx::reshape(qkv, {b, l, 3, heads, hd}), {2, 0, 3, 1, 4});  // (3, B, H, L, hd)
   auto part = [&](int i) { return mx::squeeze(mx::slice(split, {i, 0, 0, 0, 0}, {i + 1, b, heads, l, hd}), 0); };
   int padded = pad_to > 1 ? (l + pad_to - 1) / pad_to * pad_to : l;
-  mx::array o = mx::array(0.0f);
-  if (padded == l) {
-    o = mx::fast::scaled_dot_product_attention(part(0), part(1), part(2), scale);  // (B, H, L, hd)
-  } else {
+  auto heads_out = [&]() {  // (B, H, L, hd)
+    if (padded == l) return mx::fast::scaled_dot_product_attention(part(0), part(1), part(2), scale);
     auto pad = [&](const mx::array& x) { return mx::pad(x, {2}, {0}, {padded - l}); };
-    auto key = mx::arange(padded);
     auto lowest = mx::array(mx::finfo(qkv.dtype()).min, qkv.dtype());
-    auto mask = mx::where(mx::less(key, mx::array(l)), mx::array(0.0f, qkv.dtype()), lowest);  // (L',)
-    mask = mx::broadcast_to(mx::reshape(mask, {1, padded}), {padded, padded});
-    o = mx::fast::scaled_dot_product_attention(pad(part(0)), pad(part(1)), pad(part(2)), scale, "", mask);
-    o = mx::slice(o, {0, 0, 0, 0}, {b, heads, l, hd});
-  }
-  return mx::reshape(mx::transpose(o, {0, 2, 1, 3}), {b, l, d});
+    auto keep = mx::less(mx::arange(padded), mx::array(l));
+    auto mask = mx::broadcast_to(mx::reshape(mx::where(keep, mx::array(0.0f, qkv.dtype()), lowest), {1, padded}),
+                                 {padded, padded});
+    auto o = mx::fast::scaled_dot_product_attention(pad(part(0)), pad(part(1)), pad(part(2)), scale, "", mask);
+    return mx::slice(o, {0, 0, 0, 0}, {b, heads, l, hd});
+  };
+  return mx::reshape(mx::transpose(heads_out(), {0, 2, 1, 3}), {b, l, d});
 }
 
 /** The padding for the GPU: MLX's CUDA backend runs cuDNN's fused attention backward only when the
  *  token count is a multiple of 128; otherwise the backward is the composition (batched products,
- *  softmax, element-wise), which took 1.8 ms of the 7 ms per layer of the celeba64 training step's
- *  kernels (257 tokens, bf16, on an H100). So for half-precision inputs on the GPU the tokens are
+ *  softmax, element-wise), which took about 1.7 ms of the 7.4 ms of kernels per layer of the celeba64
+ *  training step (257 tokens, bf16, on an H100; benchmarks/results/2026-11-25-cuda-h100-kernels.txt). So for half-precision inputs on the GPU the tokens are
  *  padded to the next multiple of 128 when that adds at most half again (257 -> 384, not 27 -> 128).
  *  MASKDM_ATTENTION_PAD=0 turns it off. */
 int gpu_attention_padding(const mx::array& qkv) {
