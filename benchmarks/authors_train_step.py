@@ -28,6 +28,7 @@ Run it with the benchmark venv's python; benchmarks/compare.sh does.
 """
 import argparse
 import copy
+import itertools
 import json
 import os
 import resource
@@ -132,11 +133,10 @@ def main():
 
     # Their DataLoader's workers make batches beside the training loop; here a pool of 8 is made before
     # it (on a GPU, drawing 128 masks in Python would otherwise be a visible part of a masked step).
-    pool = [collate() for _ in range(8)]
-    drawn = iter(range(1 << 30))
+    pool = itertools.cycle([collate() for _ in range(8)])
 
     def next_batch():
-        img, masks = pool[next(drawn) % len(pool)]
+        img, masks = next(pool)
         # As accelerate's prepared DataLoader: the collated batch moves to the device every step.
         return [img.to(device, non_blocking=True), masks.to(device, non_blocking=True)]
 
