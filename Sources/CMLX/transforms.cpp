@@ -1,9 +1,13 @@
 // Evaluation and function transformations of the C shim: value_and_grad, vjp and compile over
 // closures written by the caller (a C function pointer plus a payload).
 #include <atomic>
+#include <cstdio>
+#include <map>
+#include <unordered_set>
 
 #include "internal.h"
 #include "mlx/compile_impl.h"
+#include "mlx/primitives.h"
 
 using namespace cmlx;
 
@@ -36,6 +40,28 @@ std::atomic<std::uintptr_t> next_id{1};
 extern "C" {
 int mlxs_eval(const mlxs_array* hs, int n) {
   return guard([&] { mx::eval(arrays(hs, n)); });
+}
+
+int mlxs_graph_census(const mlxs_array* hs, int n, char* buffer, int capacity, int* needed) {
+  return guard([&] {
+    // Every unevaluated node reachable from the outputs, once, counted by primitive name: what an
+    // evaluation of these outputs will run.
+    std::map<std::string, int> counts;
+    std::unordered_set<std::uintptr_t> seen;
+    std::vector<mx::array> stack = arrays(hs, n);
+    while (!stack.empty()) {
+      auto a = stack.back();
+      stack.pop_back();
+      if (!seen.insert(a.id()).second || a.status() != mx::array::Status::unscheduled || !a.has_primitive()) continue;
+      counts[a.primitive().name()] += 1;
+      for (auto& sibling : a.siblings()) seen.insert(sibling.id());
+      for (auto& input : a.inputs()) stack.push_back(input);
+    }
+    std::string text;
+    for (auto& [name, count] : counts) text += name + " " + std::to_string(count) + "\n";
+    *needed = int(text.size()) + 1;
+    if (capacity > 0) std::snprintf(buffer, size_t(capacity), "%s", text.c_str());
+  });
 }
 
 int mlxs_async_eval(const mlxs_array* hs, int n) {

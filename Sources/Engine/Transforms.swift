@@ -8,6 +8,25 @@ public func eval(_ tensors: [Tensor]) throws {
   try Engine.run { try checkStatus(mlxs_eval(hs, Int32(hs.count)), "eval") }
 }
 public func eval(_ tensors: Tensor...) throws { try eval(tensors) }
+
+/// The nodes an evaluation of `tensors` would run, counted by MLX primitive name (for finding where a
+/// step's graph has more nodes than it needs; each node costs time on the thread that walks the graph).
+public func graphCensus(_ tensors: [Tensor]) throws -> [String: Int] {
+  let hs = tensors.map(\.handle)
+  let text: String = try Engine.run {
+    var needed: Int32 = 0
+    try checkStatus(mlxs_graph_census(hs, Int32(hs.count), nil, 0, &needed), "graph census")
+    var buffer = [CChar](repeating: 0, count: Int(needed))
+    try checkStatus(mlxs_graph_census(hs, Int32(hs.count), &buffer, needed, &needed), "graph census")
+    return String(cString: buffer)
+  }
+  var counts: [String: Int] = [:]
+  for line in text.split(separator: "\n") {
+    let parts = line.split(separator: " ")
+    if parts.count == 2, let n = Int(parts[1]) { counts[String(parts[0]), default: 0] += n }
+  }
+  return counts
+}
 /// Starts evaluating the tensors and returns at once (the next eval waits for them).
 public func asyncEval(_ tensors: [Tensor]) throws {
   let hs = tensors.map(\.handle)

@@ -9,6 +9,9 @@ public struct TrainingBenchmark {
   public var config: TrainConfig
   public var steps = 20
   public var warmup = 3
+  /// Called with one step's graph (the last warm-up step's), counted by MLX primitive (`graphCensus`),
+  /// before it runs.
+  public var census: (([String: Int]) -> Void)?
 
   /// `s32`: 32px, patch 4, dim 256, depth 13, 4 heads, batch 64. `celeba64`: the paper's CelebA-64
   /// model (64px, patch 4, 512, depth 13, 8 heads), batch 128. `tiny`: for tests.
@@ -73,6 +76,9 @@ public struct TrainingBenchmark {
         let scalars = try Tensor((step.adam.scalars(lr: config.lr, step: i + 1) + [0.999]).map(Float.init))
         let out = try step(.init(params: names.map { params[$0]! }, m: names.map { m[$0]! }, v: names.map { v[$0]! },
                                  ema: names.map { ema[$0]! }, images: images, key: PRNGKey(seed: UInt64(i)), scalars: scalars))
+        if i == Swift.max(warmup - 1, 0), let census {  // a warm-up step: the walk is not timed
+          census(try graphCensus(out.params + out.m + out.v + out.ema + [out.loss]))
+        }
         try eval(out.params + out.m + out.v + out.ema + [out.loss])
         for (j, name) in names.enumerated() {
           params[name] = out.params[j]

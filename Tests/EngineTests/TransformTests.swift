@@ -30,6 +30,20 @@ final class TransformTests: XCTestCase {
     }
   }
 
+  func testGraphCensusCountsTheNodesAnEvaluationWouldRun() throws {
+    try onEngine {
+      let a = try Tensor([1, 2, 3] as [Float], shape: [3])
+      let b = try Tensor([4, 5, 6] as [Float], shape: [3])
+      let shared = try a + b
+      let y = try (shared * shared + shared).reshaped([3, 1])
+      XCTAssertEqual(try graphCensus([y]), ["Add": 2, "Multiply": 1, "Reshape": 1])
+      try eval(shared)
+      XCTAssertEqual(try graphCensus([y]), ["Add": 1, "Multiply": 1, "Reshape": 1], "evaluated nodes are not counted")
+      try eval(y)
+      XCTAssertEqual(try graphCensus([y]), [:])
+    }
+  }
+
   func testKeysAreReproducibleAndSplitStreamsIndependent() throws {
     try onEngine {
       let a = try Random.normal([1000], key: PRNGKey(seed: 42)).floats()

@@ -137,6 +137,11 @@ int mlxs_random_permutation(mlxs_array* out, int n, mlxs_array key);
 
 /* ---- evaluation and transformations ---- */
 int mlxs_eval(const mlxs_array* arrays, int n);
+/**
+ * The unevaluated graph behind the arrays, as "primitive count" lines (one per primitive name) written
+ * into buffer (at most capacity bytes, NUL-terminated); *needed receives the full length + 1.
+ */
+int mlxs_graph_census(const mlxs_array* arrays, int n, char* buffer, int capacity, int* needed);
 int mlxs_async_eval(const mlxs_array* arrays, int n);
 
 /**

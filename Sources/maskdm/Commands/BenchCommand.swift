@@ -94,6 +94,7 @@ struct BenchTrain: ParsableCommand {
   @Flag(inversion: .prefixedNo, help: "Trace and fuse the step with MLX compile.") var compile = true
   @Option(help: "fp32, or bf16 mixed precision (bf16 matmuls; float32 master weights, LayerNorm, softmax, loss).")
   var precision = "fp32"
+  @Flag(help: "Print the nodes of one step's graph by MLX primitive, to stderr.") var graph = false
   @OptionGroup var common: BenchOptions
 
   func run() throws {
@@ -103,6 +104,12 @@ struct BenchTrain: ParsableCommand {
     bench.config.compile = compile
     bench.config.precision = precision
     if let batchSize { bench.config.batchSize = batchSize }
+    if graph {
+      bench.census = { counts in
+        let lines = counts.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { String(format: "%6d  %@", $0.value, $0.key) }
+        FileHandle.standardError.write(Data((["\(counts.values.reduce(0, +)) nodes in one step:"] + lines).joined(separator: "\n").utf8 + [10]))
+      }
+    }
     try bench.config.validate()
     try Engine.select(common.device)
     var result = try bench.run()
