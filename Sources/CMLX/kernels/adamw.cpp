@@ -6,7 +6,10 @@
 //   p1 = p' - m1 / (sqrt(v1) / sqrt(bias2) + eps) * (lr / bias1)
 //   e1 = e * d + p1 * (1 - d)
 // Composed from MLX ops this is about a dozen passes over memory per parameter; here it is one, split
-// across threads, and the outputs reuse the inputs' buffers when MLX says they may (donation).
+// across threads. The outputs get fresh buffers: MLX never lets a primitive of several outputs take
+// over an input's buffer (each output keeps its own copy of the input list, so no input is held once;
+// a debug count over `maskdm bench train` found no AdamW input donatable, while the single-output
+// products' addends were).
 #include <cmath>
 
 #include "dispatch.h"
@@ -60,8 +63,7 @@ class AdamWEMA : public mx::Primitive {
       parallel_for(out[0].size(), 1 << 16,
                    [&](size_t b, size_t end) { adamw_ema_loop(p, g, m, v, e, po, mo, vo, eo, b, end, c, s); });
     };
-    // Outputs p1, m1, v1, e1 may take over the buffers of inputs p, m, v, e.
-    dispatch_cpu(stream(), inputs, outputs, body, {0, 2, 3, 4}, InputLayout::row_major);
+    dispatch_cpu(stream(), inputs, outputs, body, {}, InputLayout::row_major);
   }
   void eval_gpu(const std::vector<mx::array>&, std::vector<mx::array>&) override {
     throw std::runtime_error("AdamWEMA is a CPU kernel");

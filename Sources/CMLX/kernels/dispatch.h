@@ -41,7 +41,8 @@ enum class InputLayout { any, row_major };
 
 /** `donors[i]`, when present and not negative, names an input whose buffer output i may take over
  *  (MLX allows it when nothing else holds that input and it is row-major, as MLX's own in-place
- *  element-wise ops do); the body sees whether it did by comparing the two arrays' data pointers.
+ *  element-wise ops do; never for a primitive of several outputs, whose outputs each hold the inputs);
+ *  the body sees whether it did by comparing the two arrays' data pointers.
  *  With InputLayout::row_major, inputs that are not row-major (views) reach the body as row-major
  *  copies made in the task. Kernels ask for this here instead of wrapping their inputs in
  *  mx::contiguous when they build the graph: such a wrapper is a graph node of its own on every step,
