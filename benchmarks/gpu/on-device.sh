@@ -5,7 +5,7 @@
 # its PyTorch, which libmlx's RPATH expects), unpacks the binary (every call: it may have been rebuilt),
 # sets the environment and runs the command given, e.g.
 #
-#   bash benchmarks/gpu/on-device.sh benchmarks/gpu/device-bench.sh
+#   bash benchmarks/gpu/on-device.sh bash benchmarks/gpu/device-compare.sh
 #
 # Environment for the command: MASKDM (the binary), AUTHORS (their checkout), MASKDM_FID_WEIGHTS.
 set -euo pipefail
