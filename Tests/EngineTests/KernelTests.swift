@@ -23,6 +23,16 @@ final class KernelTests: XCTestCase {
     try compare("gelu", shapes: [[1], [7, 13], [3, 65, 257], [40_001]], tolerance: 2e-6,
                 fast: { try $0.gelu() }, reference: { try $0.gelu(fast: false) })
   }
+
+  func testGeluInHalfPrecisionRecomputesItsGradient() throws {
+    // bf16 and fp16 (mixed precision; on the GPU every dtype) take MLX's composition with our own
+    // gradient from x: it must equal the composition's automatic gradient (float32 reference).
+    for dtype in [DType.bfloat16, .float16] {
+      try compare("gelu \(dtype)", shapes: [[7, 13], [3, 65, 257]], tolerance: 2e-2,
+                  fast: { try $0.astype(dtype).gelu().astype(.float32) },
+                  reference: { try $0.gelu(fast: false) })
+    }
+  }
 }
 
 extension KernelTests {
