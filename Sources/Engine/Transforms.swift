@@ -22,11 +22,13 @@ public func graphCensus(_ tensors: [Tensor]) throws -> [String: Int] {
   }
   var counts: [String: Int] = [:]
   for line in text.split(separator: "\n") {
-    let parts = line.split(separator: " ")
-    if parts.count == 2, let n = Int(parts[1]) { counts[String(parts[0]), default: 0] += n }
+    if let space = line.lastIndex(of: " "), let n = Int(line[line.index(after: space)...]) {
+      counts[String(line[..<space]), default: 0] += n
+    }
   }
   return counts
 }
+
 /// Starts evaluating the tensors and returns at once (the next eval waits for them).
 public func asyncEval(_ tensors: [Tensor]) throws {
   let hs = tensors.map(\.handle)
