@@ -30,7 +30,11 @@ def main():
     header, units = rows[0], rows[1]
     name_col = header.index("Kernel Name")
     time_col = header.index("gpu__time_duration.sum")
-    scale = {"nsecond": 1e-6, "usecond": 1e-3, "msecond": 1.0, "second": 1e3}[units[time_col]]
+    # Nsight Compute 2025 writes "ns"/"us"/"ms" (older versions "nsecond"...); to milliseconds.
+    per_ms = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3, "nsecond": 1e-6, "usecond": 1e-3, "msecond": 1.0, "second": 1e3}
+    if units[time_col] not in per_ms:
+        raise SystemExit(f"kernel_table: unknown time unit {units[time_col]!r} in {args.log}")
+    scale = per_ms[units[time_col]]
     totals, counts = collections.Counter(), collections.Counter()
     for row in rows[2:]:
         try:
