@@ -79,11 +79,16 @@ public final class InceptionFeatureExtractor {
     return try resized.transposed([0, 2, 3, 1]).rowMajor()  // laid out once for the convolutions
   }
 
+  /// The network's input for (count, height, width, channels) uint8 bytes: resized, scaled to [-1, 1].
+  static func networkInput(images: [UInt8], count: Int, height: Int, width: Int, channels: Int) throws -> Tensor {
+    let batch = try images.withUnsafeBytes { try Tensor(bytes: $0, shape: [count, height, width, channels], dtype: .uint8) }
+    return try resize(batch) / 128 - 1
+  }
+
   /// Features of `count` images given as (count, height, width, channels) uint8 bytes: count x 2048.
   public func features(images: [UInt8], count: Int, height: Int, width: Int, channels: Int) throws -> [Float] {
     try Engine.run {
-      let batch = try images.withUnsafeBytes { try Tensor(bytes: $0, shape: [count, height, width, channels], dtype: .uint8) }
-      let x = try InceptionFeatureExtractor.resize(batch) / 128 - 1
+      let x = try Self.networkInput(images: images, count: count, height: height, width: width, channels: channels)
       let f = try forward(x).reshaped([count, InceptionFeatureExtractor.dimension])
       return try f.floats()
     }
@@ -102,8 +107,9 @@ extension InceptionFeatureExtractor {
         try eval(y)
         return (y, (label, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
       }
-      let batch = try images.withUnsafeBytes { try Tensor(bytes: $0, shape: [count, height, width, channels], dtype: .uint8) }
-      let (resized, first) = try timed("upload + resize") { try InceptionFeatureExtractor.resize(batch) / 128 - 1 }
+      let (resized, first) = try timed("upload + resize") {
+        try Self.networkInput(images: images, count: count, height: height, width: width, channels: channels)
+      }
       var x = resized, stages = [first]
       func flattened(_ node: InceptionNode) -> [InceptionNode] {
         if case let .sequence(inner) = node { return inner.flatMap(flattened) }

@@ -146,9 +146,9 @@ struct BenchFID: ParsableCommand {
       let runs = try (0..<repeats).map { _ in
         try extractor.stageSeconds(images: pixels, count: batch, height: size, width: size, channels: 3)
       }
-      let total = runs[0].indices.reduce(0.0) { sum, i in sum + runs.map { $0[i].1 }.sorted()[repeats / 2] }
-      for (i, stage) in runs[0].enumerated() {
-        let median = runs.map { $0[i].1 }.sorted()[repeats / 2]
+      let medians = runs[0].indices.map { i in runs.map { $0[i].1 }.sorted()[repeats / 2] }
+      let total = medians.reduce(0, +)
+      for (stage, median) in zip(runs[0], medians) {
         FileHandle.standardError.write(Data(String(format: "%8.2f ms %5.1f%%  %@\n", median * 1000, 100 * median / total, stage.0).utf8))
       }
     }
