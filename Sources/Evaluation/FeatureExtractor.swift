@@ -36,7 +36,9 @@ public final class InceptionFeatureExtractor {
   /// Whether the network runs as one compiled graph (traced once per batch shape). On by default on
   /// the GPU, where MLX then fuses each convolution's bias and ReLU, and each pool's slices, into one
   /// pass instead of separate kernels over the feature maps; off on the CPU, where the convolution is
-  /// this project's fused kernel already.
+  /// this project's kernel with bias and ReLU fused already and compiling measured no different
+  /// (`bench fid --batch 16 --repeats 8`, 10 runs each alternating on a throwaway build with the switch
+  /// read from the environment: medians 19.6 compiled vs 18.6 img/s, both ranging 14-22).
   public var compiledForward: Bool
   private var compiled: CompiledFunction?
 
