@@ -62,10 +62,21 @@ MASKDM_NO_OPENBLAS=1 swift build -c release --product maskdm --static-swift-stdl
   || die "the device build failed; see the compiler output above"
 rm -rf "$work/bin" && mkdir -p "$work/bin/lib"
 cp .build-gpu/release/maskdm "$work/bin/" && strip "$work/bin/maskdm"
-for lib in $(ldd "$work/bin/maskdm" | awk '/libopenblas|libgfortran|libquadmath|libpng|libjpeg/ {print $3}') \
-           $(ldd "$(ldd "$work/bin/maskdm" | awk '/libopenblas/ {print $3}')" | awk '/libgfortran|libquadmath/ {print $3}'); do
-  cp -L "$lib" "$work/bin/lib/"
-done
+# copy_needs FILE PATTERN: the libraries FILE itself names (not ldd's whole closure, which would bring
+# the CPU libmlx's own bundled libraries too) whose names match, under those names.
+copy_needs() {
+  local so path
+  for so in $(readelf -d "$1" | awk '/NEEDED/ {gsub(/[][]/, "", $5); print $5}' | grep -E "$2"); do
+    path=$(ldd "$1" | awk -v so="$so" '$1 == so {print $3}')
+    [[ -f $path ]] || die "cannot find $so, which $1 needs"
+    cp -L "$path" "$work/bin/lib/$so"
+  done
+}
+copy_needs "$work/bin/maskdm" 'libopenblas|libpng|libjpeg'
+openblas=$(ldd "$work/bin/maskdm" | awk '$1 ~ /^libopenblas/ {print $3}')
+copy_needs "$openblas" 'libgfortran|libquadmath'
+copy_needs "$(ldd "$openblas" | awk '$1 ~ /^libgfortran/ {print $3}')" 'libquadmath'
+
 tar -C "$work/bin" -cf - . | xz -T2 -6 > .gpu/bin/maskdm-bin.tar.xz
 rm -rf "$work/bin"
 pywt=$(sed -n 's/^PyWavelets==//p' benchmarks/requirements.txt)
