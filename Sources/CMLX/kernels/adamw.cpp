@@ -10,11 +10,29 @@
 // over an input's buffer (each output keeps its own copy of the input list, so no input is held once;
 // a debug count over `maskdm bench train` found no AdamW input donatable, while the single-output
 // products' addends were).
+//
+// The pass is bound by memory, and a plain store to a fresh buffer first reads the line it writes
+// (52 bytes of traffic per parameter instead of 36). Where the CPU has AVX-512 the outputs are
+// therefore 64-byte aligned and written with streaming stores, which skip that read and do not evict
+// the cache. On this project's 2-core AMD EPYC, `maskdm bench train --preset s32 --mask-ratio 0.9
+// --steps 15`, the binaries before and after alternating, medians of 6: 525.3 -> 549.7 img/s (unmasked
+// 67.9 -> 69.3, medians of 4). A throwaway benchmark of the pass alone over the s32 model's tensors
+// (11.1M parameters, caches flushed before each pass, 2 threads): this loop 7.1-7.4 ms, the same with
+// plain AVX-512 stores 9.4 ms, the compiler-vectorised AVX2 loop (the fallback) 16.5-16.9 ms.
+//
+// Both loops round as the composed form does, one operation at a time (no fused multiply-adds), so
+// the three agree bit for bit (tested).
 #include <cmath>
+#include <cstdint>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include "dispatch.h"
 #include "fastmath.h"
 #include "parallel.h"
+#include "sgemm.h"
 
 namespace cmlx {
 namespace {
@@ -35,6 +53,7 @@ MASKDM_VECTORIZE void adamw_ema_loop(const float* __restrict p, const float* __r
                                      const float* __restrict v, const float* __restrict e, float* __restrict po,
                                      float* __restrict mo, float* __restrict vo, float* __restrict eo, size_t b,
                                      size_t end, AdamWConstants c, StepScalars s) {
+#pragma clang fp contract(off)
   const float keep = c.weight_decay ? 1.0f - s.lr_wd : 1.0f;
   const float one_minus_decay = 1.0f - s.decay;
   for (size_t i = b; i < end; ++i) {
@@ -50,6 +69,88 @@ MASKDM_VECTORIZE void adamw_ema_loop(const float* __restrict p, const float* __r
   }
 }
 
+#if defined(__x86_64__)
+#define CMLX_AVX512 __attribute__((target("avx512f")))
+
+/** The update's constants in vector registers. */
+struct AdamWVectors {
+  __m512 keep, one_minus_beta1, beta2, one_minus_beta2, eps, sqrt_bias2, step_size, decay, one_minus_decay;
+};
+
+/** adamw_ema_loop for the sixteen values at i (those in `lanes`); with `Stream`, a full vector is
+ *  written with aligned streaming stores, which bypass the cache. */
+template <bool Stream>
+CMLX_AVX512 inline void adamw_ema16(const float* p, const float* g, const float* m, const float* v, const float* e,
+                                    float* po, float* mo, float* vo, float* eo, size_t i, __mmask16 lanes,
+                                    const AdamWVectors& k) {
+  __m512 gi = _mm512_maskz_loadu_ps(lanes, g + i), mi = _mm512_maskz_loadu_ps(lanes, m + i);
+  __m512 m1 = _mm512_add_ps(mi, _mm512_mul_ps(_mm512_sub_ps(gi, mi), k.one_minus_beta1));
+  __m512 v1 = _mm512_add_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(lanes, v + i), k.beta2),
+                            _mm512_mul_ps(_mm512_mul_ps(gi, gi), k.one_minus_beta2));
+  __m512 denom = _mm512_add_ps(_mm512_div_ps(_mm512_sqrt_ps(v1), k.sqrt_bias2), k.eps);
+  __m512 p1 = _mm512_sub_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(lanes, p + i), k.keep),
+                            _mm512_mul_ps(_mm512_div_ps(m1, denom), k.step_size));
+  __m512 e1 = _mm512_add_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(lanes, e + i), k.decay),
+                            _mm512_mul_ps(p1, k.one_minus_decay));
+  if (Stream && lanes == __mmask16(0xffff)) {
+    _mm512_stream_ps(po + i, p1);
+    _mm512_stream_ps(mo + i, m1);
+    _mm512_stream_ps(vo + i, v1);
+    _mm512_stream_ps(eo + i, e1);
+  } else {
+    _mm512_mask_storeu_ps(po + i, lanes, p1);
+    _mm512_mask_storeu_ps(mo + i, lanes, m1);
+    _mm512_mask_storeu_ps(vo + i, lanes, v1);
+    _mm512_mask_storeu_ps(eo + i, lanes, e1);
+  }
+}
+
+/** adamw_ema_loop sixteen lanes at a time. `b` is a multiple of 16 and the outputs are 64-byte
+ *  aligned, so every full vector is an aligned store. */
+template <bool Stream>
+CMLX_AVX512 void adamw_ema_avx512(const float* p, const float* g, const float* m, const float* v, const float* e,
+                                  float* po, float* mo, float* vo, float* eo, size_t b, size_t end, AdamWConstants c,
+                                  StepScalars s) {
+  const AdamWVectors k{_mm512_set1_ps(c.weight_decay ? 1.0f - s.lr_wd : 1.0f),
+                       _mm512_set1_ps(c.one_minus_beta1),
+                       _mm512_set1_ps(c.beta2),
+                       _mm512_set1_ps(c.one_minus_beta2),
+                       _mm512_set1_ps(c.eps),
+                       _mm512_set1_ps(s.sqrt_bias2),
+                       _mm512_set1_ps(s.step_size),
+                       _mm512_set1_ps(s.decay),
+                       _mm512_set1_ps(1.0f - s.decay)};
+  size_t i = b;
+  for (; i + 16 <= end; i += 16) adamw_ema16<Stream>(p, g, m, v, e, po, mo, vo, eo, i, __mmask16(0xffff), k);
+  if (i < end) adamw_ema16<Stream>(p, g, m, v, e, po, mo, vo, eo, i, __mmask16((1u << (end - i)) - 1), k);
+  if (Stream) _mm_sfence();  // streaming stores are weakly ordered: complete them before the task ends
+}
+#endif
+
+/** Runs the update over [0, n) on the kernel threads, in chunks that start on multiples of 16. Tensors
+ *  of 16K values or more are streamed past the cache: the outputs of one step are next read by the
+ *  following step, after the rest of it has gone through the cache. */
+void adamw_ema_all(const float* p, const float* g, const float* m, const float* v, const float* e, float* po,
+                   float* mo, float* vo, float* eo, size_t n, AdamWConstants c, StepScalars s) {
+  size_t threads = std::min<size_t>(kernel_threads(), std::max<size_t>(1, n >> 16));
+  size_t chunk = ((n + threads - 1) / threads + 15) / 16 * 16;
+  parallel_for(threads, 1, [&](size_t t0, size_t t1) {
+    for (size_t t = t0; t < t1; ++t) {
+      size_t b = std::min(n, t * chunk), end = std::min(n, b + chunk);
+#if defined(__x86_64__)
+      if (sgemm_available()) {  // the CPU has AVX-512F, and our AVX-512 code is not switched off
+        if (n >= (1 << 14))
+          adamw_ema_avx512<true>(p, g, m, v, e, po, mo, vo, eo, b, end, c, s);
+        else
+          adamw_ema_avx512<false>(p, g, m, v, e, po, mo, vo, eo, b, end, c, s);
+        continue;
+      }
+#endif
+      adamw_ema_loop(p, g, m, v, e, po, mo, vo, eo, b, end, c, s);
+    }
+  });
+}
+
 class AdamWEMA : public mx::Primitive {
  public:
   AdamWEMA(mx::Stream s, AdamWConstants c) : Primitive(s), c_(c) {}
@@ -63,10 +164,9 @@ class AdamWEMA : public mx::Primitive {
       const float *v = in[3].data<float>(), *e = in[4].data<float>();
       float *po = out[0].data<float>(), *mo = out[1].data<float>(), *vo = out[2].data<float>();
       float* eo = out[3].data<float>();
-      parallel_for(out[0].size(), 1 << 16,
-                   [&](size_t b, size_t end) { adamw_ema_loop(p, g, m, v, e, po, mo, vo, eo, b, end, c, s); });
+      adamw_ema_all(p, g, m, v, e, po, mo, vo, eo, out[0].size(), c, s);
     };
-    dispatch_cpu(stream(), inputs, outputs, body, {}, InputLayout::row_major);
+    dispatch_cpu(stream(), inputs, outputs, body, {}, InputLayout::row_major, /* output_alignment */ 64);
   }
   void eval_gpu(const std::vector<mx::array>&, std::vector<mx::array>&) override {
     throw std::runtime_error("AdamWEMA is a CPU kernel");

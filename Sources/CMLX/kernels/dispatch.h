@@ -2,6 +2,8 @@
 // inputs are ready, holding weak copies (MLX keeps the arrays alive for the task; the pattern of its
 // own CPU backend, mlx/backend/cpu/encoder.h).
 #pragma once
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include "../internal.h"
 #include "mlx/backend/cpu/encoder.h"
@@ -39,6 +41,23 @@ inline void copy_row_major(const mx::array& a, float* dst) {
 /** Whether a kernel's body reads its inputs through their strides, or needs them row-major. */
 enum class InputLayout { any, row_major };
 
+/** Gives `o` a fresh row-major buffer whose first element lies on an `alignment`-byte boundary (MLX's
+ *  CPU allocator puts a size header in front of each buffer, so its data is only 8-byte aligned): the
+ *  buffer is `alignment` bytes larger and the array starts at an offset into it. */
+inline void allocate_aligned(mx::array& o, size_t alignment) {
+  auto data = mx::allocator::malloc(o.nbytes() + alignment);
+  auto address = reinterpret_cast<uintptr_t>(data.buffer().raw_ptr());
+  int64_t offset = int64_t((alignment - address % alignment) % alignment);
+  mx::Strides strides(o.ndim(), 1);
+  for (int d = int(o.ndim()) - 2; d >= 0; --d) strides[d] = strides[d + 1] * o.shape(d + 1);
+  mx::array::Flags flags;
+  flags.contiguous = true;
+  flags.row_contiguous = true;
+  // As MLX's own set_data: column-contiguous too when at most one axis is longer than 1.
+  flags.col_contiguous = o.size() <= 1 || std::find(o.shape().begin(), o.shape().end(), int(o.size())) != o.shape().end();
+  o.set_data(std::move(data), o.size(), std::move(strides), flags, offset);
+}
+
 /** `donors[i]`, when present and not negative, names an input whose buffer output i may take over
  *  (MLX allows it when nothing else holds that input and it is row-major, as MLX's own in-place
  *  element-wise ops do; never for a primitive of several outputs, whose outputs each hold the inputs);
@@ -47,10 +66,13 @@ enum class InputLayout { any, row_major };
  *  copies made in the task. Kernels ask for this here instead of wrapping their inputs in
  *  mx::contiguous when they build the graph: such a wrapper is a graph node of its own on every step,
  *  and they were half of the s32 training step's 2,067 nodes (964, counted with a uprobe on
- *  Contiguous::eval_cpu), nearly all of them no-ops. */
+ *  Contiguous::eval_cpu), nearly all of them no-ops.
+ *  A non-zero `output_alignment` gives every output that is not donated a buffer aligned to it
+ *  (allocate_aligned). */
 template <typename F>
 void dispatch_cpu(mx::Stream stream, const std::vector<mx::array>& inputs, std::vector<mx::array>& outputs, F body,
-                  const std::vector<int>& donors = {}, InputLayout layout = InputLayout::any) {
+                  const std::vector<int>& donors = {}, InputLayout layout = InputLayout::any,
+                  size_t output_alignment = 0) {
   auto& encoder = mx::cpu::get_command_encoder(stream);
   std::vector<mx::array> in, out, sources;
   std::vector<size_t> copied;
@@ -69,6 +91,8 @@ void dispatch_cpu(mx::Stream stream, const std::vector<mx::array>& inputs, std::
     int d = i < donors.size() ? donors[i] : -1;
     if (d >= 0 && inputs[d].is_donatable() && inputs[d].flags().row_contiguous && inputs[d].nbytes() == o.nbytes())
       o.copy_shared_buffer(inputs[d]);
+    else if (output_alignment > 0)
+      allocate_aligned(o, output_alignment);
     else
       o.set_data(mx::allocator::malloc(o.nbytes()));
     encoder.set_output_array(o);
