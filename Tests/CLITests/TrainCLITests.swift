@@ -81,6 +81,16 @@ final class TrainCLITests: XCTestCase {
     XCTAssertTrue(noData.stderr.contains("/no/such/dataset"), noData.stderr)
   }
 
+  func testBenchmarksRefuseCountsThatMeasureNothing() throws {
+    for (args, message) in [(["bench", "train", "--steps", "0", "--json"], "--steps must be at least 1"),
+                            (["bench", "train", "--batch-size", "0"], "--batch-size must be positive"),
+                            (["bench", "fid", "--repeats", "0"], "--repeats must be positive")] {
+      let result = try CLI.run(args)
+      XCTAssertNotEqual(result.status, 0, args.joined(separator: " "))
+      XCTAssertTrue(result.stderr.contains(message), result.stderr)
+    }
+  }
+
   func testDryRunPrintsTheResolvedConfiguration() throws {
     let r = try CLI.run(["train", tiny, "--set", "dataset.MASK_RATIO=0.75", "--dry-run", "-o", "unused"])
     XCTAssertEqual(r.status, 0, r.stderr)

@@ -97,6 +97,13 @@ struct BenchTrain: ParsableCommand {
   @Flag(help: "Print the nodes of one step's graph by MLX primitive, to stderr.") var graph = false
   @OptionGroup var common: BenchOptions
 
+  func validate() throws {
+    // A median of no steps is no throughput (the JSON encoder would meet an infinity).
+    guard steps > 0 else { throw ValidationError("--steps must be at least 1 (got \(steps))") }
+    guard warmup >= 0 else { throw ValidationError("--warmup cannot be negative (got \(warmup))") }
+    if let batchSize, batchSize <= 0 { throw ValidationError("--batch-size must be positive (got \(batchSize))") }
+  }
+
   func run() throws {
     var bench = try TrainingBenchmark(preset: preset, maskType: maskType, maskRatio: maskRatio, blockSize: blockSize)
     bench.steps = steps
@@ -135,6 +142,12 @@ struct BenchFID: ParsableCommand {
   @Option(help: "Timed batches (after one warm-up batch).") var repeats = 3
   @Flag(help: "Also time each stage of the network alone (medians over the repeats), to stderr.") var stages = false
   @OptionGroup var common: BenchOptions
+
+  func validate() throws {
+    guard batch > 0, size > 0, repeats > 0 else {
+      throw ValidationError("--batch, --size and --repeats must be positive")
+    }
+  }
 
   func run() throws {
     try Engine.select(common.device)
