@@ -66,8 +66,11 @@ extension KernelTests {
   func testAttention() throws {
     // (batch, tokens, heads, head_dim): odd token counts and head sizes exercise the kernel's edge
     // tiles (16 columns, 4 rows at a time; dot products of 8 lanes for the columns left over, with
-    // head sizes not a multiple of 8); one (batch, head) pair and many split across threads.
-    let cases = [(1, 1, 1, 8), (2, 7, 2, 5), (3, 65, 4, 16), (2, 130, 2, 64), (64, 7, 4, 64), (2, 19, 3, 12)]
+    // head sizes not a multiple of 8); one (batch, head) pair and many split across threads. Up to 16
+    // tokens with head sizes that are multiples of 16 (at most 256) take the small-token kernel on
+    // AVX-512 CPUs: 1, 7 and 16 tokens, head sizes 16 to 256; 17 tokens do not.
+    let cases = [(1, 1, 1, 8), (2, 7, 2, 5), (3, 65, 4, 16), (2, 130, 2, 64), (64, 7, 4, 64), (2, 19, 3, 12),
+                 (1, 1, 1, 16), (3, 16, 2, 32), (5, 8, 1, 256), (2, 17, 2, 16)]
     for (i, (b, l, h, hd)) in cases.enumerated() {
       try onEngine {
         let keys = try PRNGKey(seed: UInt64(40 + i)).split(2)

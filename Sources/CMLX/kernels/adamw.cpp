@@ -25,10 +25,7 @@
 #include <cmath>
 #include <cstdint>
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
-
+#include "avx512.h"
 #include "dispatch.h"
 #include "fastmath.h"
 #include "parallel.h"
@@ -70,8 +67,6 @@ MASKDM_VECTORIZE void adamw_ema_loop(const float* __restrict p, const float* __r
 }
 
 #if defined(__x86_64__)
-#define CMLX_AVX512 __attribute__((target("avx512f")))
-
 /** The update's constants in vector registers. */
 struct AdamWVectors {
   __m512 keep, one_minus_beta1, beta2, one_minus_beta2, eps, sqrt_bias2, step_size, decay, one_minus_decay;

@@ -7,13 +7,14 @@
 // Reading and writing the packed layout directly saves the transposes to (B, H, L, hd) and back that
 // the composed form needs, forward and backward; work is split over (batch item, head) pairs.
 // On the GPU and for other dtypes the composition of MLX ops (fast::scaled_dot_product_attention)
-// serves.
+// serves; for at most 16 tokens on AVX-512 CPUs, the loops of attention_small.cpp.
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
+#include "attention_small.h"
 #include "dispatch.h"
 #include "fastmath.h"
 #include "parallel.h"
@@ -23,10 +24,10 @@ namespace cmlx {
 namespace {
 
 /** Sizes of one call: batch, tokens, heads, head dim, model dim. */
-struct Dims {
-  size_t b, l, h, hd, d;
+struct Dims : AttentionSizes {
   Dims(const mx::array& qkv, int heads)
-      : b(qkv.shape(0)), l(qkv.shape(1)), h(heads), hd(qkv.shape(2) / 3 / heads), d(qkv.shape(2) / 3) {}
+      : AttentionSizes{size_t(qkv.shape(0)), size_t(qkv.shape(1)), size_t(heads), size_t(qkv.shape(2) / 3 / heads),
+                       size_t(qkv.shape(2) / 3)} {}
   size_t pairs() const { return b * h; }
   /** (batch item, head) pairs per thread worth starting a thread for. */
   size_t grain() const { return std::max<size_t>(1, (size_t(1) << 16) / std::max<size_t>(1, l * (l + hd))); }
@@ -155,8 +156,12 @@ class AttentionGrad : public PerHeadPrimitive {
   using PerHeadPrimitive::PerHeadPrimitive;
   void eval_cpu(const std::vector<mx::array>& inputs, mx::array& out) override {
     run_pairs(inputs, out, [](auto& in, auto& dqkv, const Dims& n, float scale, size_t p0, size_t p1, float* scratch) {
-      attention_grad_pairs(in[0].template data<float>(), in[1].template data<float>(), in[2].template data<float>(),
-                           dqkv.template data<float>(), n, scale, p0, p1, scratch);
+      const float *qkv = in[0].template data<float>(), *o = in[1].template data<float>();
+      const float* go = in[2].template data<float>();
+      if (small_attention_applies(n))
+        small_attention_grad_pairs(qkv, o, go, dqkv.template data<float>(), n, scale, p0, p1);
+      else
+        attention_grad_pairs(qkv, o, go, dqkv.template data<float>(), n, scale, p0, p1, scratch);
     });
   }
   const char* name() const override { return "MaskDMAttentionGrad"; }
@@ -168,7 +173,10 @@ class Attention : public PerHeadPrimitive {
   using PerHeadPrimitive::PerHeadPrimitive;
   void eval_cpu(const std::vector<mx::array>& inputs, mx::array& out) override {
     run_pairs(inputs, out, [](auto& in, auto& o, const Dims& n, float scale, size_t p0, size_t p1, float* scratch) {
-      attention_pairs(in[0].template data<float>(), o.template data<float>(), n, scale, p0, p1, scratch);
+      if (small_attention_applies(n))
+        small_attention_pairs(in[0].template data<float>(), o.template data<float>(), n, scale, p0, p1);
+      else
+        attention_pairs(in[0].template data<float>(), o.template data<float>(), n, scale, p0, p1, scratch);
     });
   }
   std::vector<mx::array> vjp(const std::vector<mx::array>& primals, const std::vector<mx::array>& cotangents,

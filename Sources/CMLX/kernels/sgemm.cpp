@@ -28,11 +28,8 @@
 #include <cstring>
 #include <vector>
 
+#include "avx512.h"
 #include "parallel.h"
-
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
 
 namespace cmlx {
 
@@ -41,13 +38,6 @@ namespace {
 
 constexpr int MR = 12, NR = 32;
 constexpr int KC = 512, MC = 144, NC = 512;
-
-#define CMLX_AVX512 __attribute__((target("avx512f")))
-
-/** Lanes [0, count) of a vector of 16, count clamped to [0, 16]. */
-inline __mmask16 lanes(int count) {
-  return count >= 16 ? __mmask16(0xffff) : count <= 0 ? __mmask16(0) : __mmask16((1u << count) - 1);
-}
 
 /** How the kernel finds A's element (i, k) of a tile: at a[i * step + k] (a row-major A, read in place),
  *  or at a[k * step + i] (runs of the tile's rows for each k: a packed panel, step MR, or a transposed
@@ -108,35 +98,6 @@ CMLX_AVX512 inline void run_tile(int nr, int kc, const float* a, int64_t step, c
     tile_kernel<2, L>(kc, a, step, bp, c, ldc, mr, lanes(nr - 16), accumulate, bias);
   else
     tile_kernel<1, L>(kc, a, step, bp, c, ldc, mr, lanes(nr), accumulate, bias);
-}
-
-/** Transposes the 16 x 16 block held in r[0..16) in place: r[j][i] takes r[i][j]. Pairs of rows are
- *  interleaved by elements, then by element pairs, which leaves each 128-bit lane holding a 4 x 4 block
- *  transposed; two rounds of lane shuffles put the blocks in place. */
-CMLX_AVX512 inline void transpose16(__m512 r[16]) {
-  __m512 t[16];
-  for (int i = 0; i < 8; ++i) {
-    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-  }
-  for (int g = 0; g < 4; ++g) {  // r[4g + c], lane L: column 4L + c of rows 4g .. 4g + 3
-    __m512d lo = _mm512_castps_pd(t[4 * g]), hi = _mm512_castps_pd(t[4 * g + 1]);
-    __m512d lo2 = _mm512_castps_pd(t[4 * g + 2]), hi2 = _mm512_castps_pd(t[4 * g + 3]);
-    r[4 * g] = _mm512_castpd_ps(_mm512_unpacklo_pd(lo, lo2));
-    r[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(lo, lo2));
-    r[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(hi, hi2));
-    r[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(hi, hi2));
-  }
-  for (int c = 0; c < 4; ++c) {  // column 4L + c gathers lane L of r[c], r[4 + c], r[8 + c], r[12 + c]
-    __m512 even = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x88), odd = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xdd);
-    __m512 even2 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x88);
-    __m512 odd2 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xdd);
-    t[c] = _mm512_shuffle_f32x4(even, even2, 0x88);
-    t[4 + c] = _mm512_shuffle_f32x4(odd, odd2, 0x88);
-    t[8 + c] = _mm512_shuffle_f32x4(even, even2, 0xdd);
-    t[12 + c] = _mm512_shuffle_f32x4(odd, odd2, 0xdd);
-  }
-  for (int i = 0; i < 16; ++i) r[i] = t[i];
 }
 
 /**

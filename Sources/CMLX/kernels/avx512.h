@@ -1,0 +1,64 @@
+// AVX-512 helpers shared by this project's kernels for CPUs that have it (sgemm.cpp, adamw.cpp,
+// attention_small.cpp). Functions are compiled for AVX-512F by attribute, so the rest of the build
+// keeps its baseline target; callers check for the CPU feature first (sgemm_available()).
+#pragma once
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define CMLX_AVX512 __attribute__((target("avx512f")))
+
+namespace cmlx {
+
+/** Lanes [0, count) of a vector of 16, count clamped to [0, 16]. */
+inline __mmask16 lanes(int count) {
+  return count >= 16 ? __mmask16(0xffff) : count <= 0 ? __mmask16(0) : __mmask16((1u << count) - 1);
+}
+
+/** Transposes the 16 x 16 block held in r[0..16) in place: r[j][i] takes r[i][j]. Pairs of rows are
+ *  interleaved by elements, then by element pairs, which leaves each 128-bit lane holding a 4 x 4 block
+ *  transposed; two rounds of lane shuffles put the blocks in place. */
+CMLX_AVX512 inline void transpose16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int g = 0; g < 4; ++g) {  // r[4g + c], lane L: column 4L + c of rows 4g .. 4g + 3
+    __m512d lo = _mm512_castps_pd(t[4 * g]), hi = _mm512_castps_pd(t[4 * g + 1]);
+    __m512d lo2 = _mm512_castps_pd(t[4 * g + 2]), hi2 = _mm512_castps_pd(t[4 * g + 3]);
+    r[4 * g] = _mm512_castpd_ps(_mm512_unpacklo_pd(lo, lo2));
+    r[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(lo, lo2));
+    r[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(hi, hi2));
+    r[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(hi, hi2));
+  }
+  for (int c = 0; c < 4; ++c) {  // column 4L + c gathers lane L of r[c], r[4 + c], r[8 + c], r[12 + c]
+    __m512 even = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x88), odd = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xdd);
+    __m512 even2 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x88);
+    __m512 odd2 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xdd);
+    t[c] = _mm512_shuffle_f32x4(even, even2, 0x88);
+    t[4 + c] = _mm512_shuffle_f32x4(odd, odd2, 0x88);
+    t[8 + c] = _mm512_shuffle_f32x4(even, even2, 0xdd);
+    t[12 + c] = _mm512_shuffle_f32x4(odd, odd2, 0xdd);
+  }
+  for (int i = 0; i < 16; ++i) r[i] = t[i];
+}
+
+/** fast_exp (fastmath.h) on sixteen lanes: the same clamp, reduction and polynomial, 2^k applied by
+ *  scalef. */
+CMLX_AVX512 inline __m512 exp16(__m512 x) {
+  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.3f));
+  __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fmadd_ps(k, _mm512_set1_ps(-0.693145751953125f), x);
+  r = _mm512_fmadd_ps(k, _mm512_set1_ps(-1.428606765330187045e-06f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_add_ps(_mm512_fmadd_ps(_mm512_mul_ps(p, r), r, r), _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(p, k);
+}
+}  // namespace cmlx
+#endif
