@@ -231,19 +231,31 @@ bool sgemm_available() {
   return available;
 }
 
+namespace {
+/** The products with nothing to compute (m, n or k zero): C starts as the bias or zero unless it
+ *  accumulates. True when that was all. */
+bool empty_product(size_t m, size_t n, size_t k, float* c, size_t ldc, bool accumulate, const float* bias) {
+  if (m == 0 || n == 0) return true;
+  if (k > 0) return false;
+  if (!accumulate)
+    for (size_t i = 0; i < m; ++i) {
+      if (bias)
+        std::memcpy(c + i * ldc, bias, n * sizeof(float));
+      else
+        std::memset(c + i * ldc, 0, n * sizeof(float));
+    }
+  return true;
+}
+}  // namespace
+
+void sgemm_on_this_thread(size_t m, size_t n, size_t k, StridedMatrix a, StridedMatrix b, float* c, size_t ldc,
+                          bool accumulate, const float* bias) {
+  if (!empty_product(m, n, k, c, ldc, accumulate, bias)) sgemm_serial(m, n, k, a, b, c, ldc, accumulate, bias);
+}
+
 void sgemm(size_t m, size_t n, size_t k, StridedMatrix a, StridedMatrix b, float* c, size_t ldc, bool accumulate,
            const float* bias) {
-  if (m == 0 || n == 0) return;
-  if (k == 0) {
-    if (!accumulate)
-      for (size_t i = 0; i < m; ++i) {
-        if (bias)
-          std::memcpy(c + i * ldc, bias, n * sizeof(float));
-        else
-          std::memset(c + i * ldc, 0, n * sizeof(float));
-      }
-    return;
-  }
+  if (empty_product(m, n, k, c, ldc, accumulate, bias)) return;
   // Each thread takes a band of C's columns, packing only its part of B, as long as that gives every
   // thread two tiles; A read in place is then shared without a copy. Only an A that must be packed
   // (other strides) is split by rows when it is the larger operand, so that each thread copies half of
@@ -272,6 +284,9 @@ void sgemm(size_t m, size_t n, size_t k, StridedMatrix a, StridedMatrix b, float
 bool sgemm_available() { return false; }
 void sgemm(size_t, size_t, size_t, StridedMatrix, StridedMatrix, float*, size_t, bool, const float*) {
   std::abort();  // callers check sgemm_available()
+}
+void sgemm_on_this_thread(size_t, size_t, size_t, StridedMatrix, StridedMatrix, float*, size_t, bool, const float*) {
+  std::abort();
 }
 #endif
 }  // namespace cmlx

@@ -20,4 +20,9 @@ bool sgemm_available();
  *  across the kernel threads when large enough. Only call when sgemm_available(). */
 void sgemm(size_t m, size_t n, size_t k, StridedMatrix a, StridedMatrix b, float* c, size_t ldc, bool accumulate,
            const float* bias = nullptr);
+
+/** sgemm on the calling thread alone, for callers that split the work among the threads themselves.
+ *  Each element of C comes out as sgemm computes it, whatever band of C a call covers. */
+void sgemm_on_this_thread(size_t m, size_t n, size_t k, StridedMatrix a, StridedMatrix b, float* c, size_t ldc,
+                          bool accumulate, const float* bias = nullptr);
 }  // namespace cmlx
