@@ -76,8 +76,8 @@ mx::array column_sum(const mx::array& g) {
  * configs/tiny.yaml`, masked and unmasked, wrote identical checkpoints before and after). On this
  * project's 2-core AMD EPYC the s32 step's graph went from 1,102 to 918 nodes, and `maskdm bench train
  * --preset s32 --mask-ratio 0.9 --steps 30`, the binaries alternating, from 567.7 to 572.8 img/s (medians
- * of 6; faster by 4-7% in five of the six pairs); unmasked 68.9 and 67.4 (medians of 3, 67.1-69.9: no
- * difference the runs can show).
+ * of 6; faster by 4-7% in five of the six pairs); unmasked 75.55 and 75.58 (medians of 7, with the
+ * column sums first as below).
  */
 class LinearGrad : public mx::Primitive {
  public:
