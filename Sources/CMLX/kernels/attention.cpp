@@ -84,10 +84,9 @@ MASKDM_VECTORIZE void attention_pairs(const float* qkv, float* out, const Dims& 
   float *kt = scratch, *p = kt + n.hd * n.l;
   const size_t ld = 3 * n.d;
   for (size_t pair = p0; pair < p1; ++pair) {
-    size_t bi = pair / n.h, hi = pair % n.h;
-    const float* base = qkv + bi * n.l * ld + hi * n.hd;
+    const float* base = qkv + packed_offset(n, pair);
     probabilities(base, base + n.d, ld, n, scale, kt, p);
-    small_gemm(StridedMatrix::row_major(p, n.l), base + 2 * n.d, ld, out + bi * n.l * n.d + hi * n.hd, n.d, n.l, n.hd, n.l, 1.0f);
+    small_gemm(StridedMatrix::row_major(p, n.l), base + 2 * n.d, ld, out + output_offset(n, pair), n.d, n.l, n.hd, n.l, 1.0f);
   }
 }
 
@@ -96,12 +95,10 @@ MASKDM_VECTORIZE void attention_grad_pairs(const float* qkv, const float* o, con
   float *kt = scratch, *vt = kt + n.hd * n.l, *p = vt + n.hd * n.l, *ds = p + n.l * n.l, *rowdot = ds + n.l * n.l;
   const size_t ld = 3 * n.d;
   for (size_t pair = p0; pair < p1; ++pair) {
-    size_t bi = pair / n.h, hi = pair % n.h;
-    const float* q = qkv + bi * n.l * ld + hi * n.hd;
+    const float* q = qkv + packed_offset(n, pair);
     const float *k = q + n.d, *v = q + 2 * n.d;
-    const float* oo = o + bi * n.l * n.d + hi * n.hd;
-    const float* g = go + bi * n.l * n.d + hi * n.hd;
-    float* dq = dqkv + bi * n.l * ld + hi * n.hd;
+    const float *oo = o + output_offset(n, pair), *g = go + output_offset(n, pair);
+    float* dq = dqkv + packed_offset(n, pair);
     float *dk = dq + n.d, *dv = dq + 2 * n.d;
     probabilities(q, k, ld, n, scale, kt, p);
     for (size_t i = 0; i < n.l; ++i) {

@@ -68,10 +68,9 @@ CMLX_AVX512 void forward_pairs(const float* qkv, float* out, const AttentionSize
   alignas(64) float kt[kMaxHeadDim * 16], p[16 * 16];
   const size_t ld = 3 * n.d;
   for (size_t pair = p0; pair < p1; ++pair) {
-    size_t bi = pair / n.h, hi = pair % n.h;
-    const float* q = qkv + bi * n.l * ld + hi * n.hd;
+    const float* q = qkv + packed_offset(n, pair);
     probabilities(q, q + n.d, ld, n, scale, kt, p);
-    weighted_rows(p, 1, 16, q + 2 * n.d, ld, n.l, n.hd, 1.0f, out + bi * n.l * n.d + hi * n.hd, n.d);  // O = P V
+    weighted_rows(p, 1, 16, q + 2 * n.d, ld, n.l, n.hd, 1.0f, out + output_offset(n, pair), n.d);  // O = P V
   }
 }
 
@@ -81,12 +80,10 @@ CMLX_AVX512 void backward_pairs(const float* qkv, const float* o, const float* g
   const size_t ld = 3 * n.d;
   const __mmask16 valid = lanes(int(n.l));
   for (size_t pair = p0; pair < p1; ++pair) {
-    size_t bi = pair / n.h, hi = pair % n.h;
-    const float* q = qkv + bi * n.l * ld + hi * n.hd;
+    const float* q = qkv + packed_offset(n, pair);
     const float *k = q + n.d, *v = q + 2 * n.d;
-    const float* oo = o + bi * n.l * n.d + hi * n.hd;
-    const float* g = go + bi * n.l * n.d + hi * n.hd;
-    float* dq = dqkv + bi * n.l * ld + hi * n.hd;
+    const float *oo = o + output_offset(n, pair), *g = go + output_offset(n, pair);
+    float* dq = dqkv + packed_offset(n, pair);
     probabilities(q, k, ld, n, scale, kt, p);
     transpose_tokens(v, ld, n.l, n.hd, vt);
     for (size_t i = 0; i < n.l; ++i) {

@@ -17,6 +17,15 @@ struct AttentionSizes {
   size_t b, l, h, hd, d;
 };
 
+/** Where a (batch item, head) pair's head columns start: in the packed (B, L, 3D) qkv and its gradient
+ *  (q there, k at + D, v at + 2D; rows 3D apart), and in the (B, L, D) output and its gradient. */
+inline size_t packed_offset(const AttentionSizes& n, size_t pair) {
+  return (pair / n.h) * n.l * 3 * n.d + (pair % n.h) * n.hd;
+}
+inline size_t output_offset(const AttentionSizes& n, size_t pair) {
+  return (pair / n.h) * n.l * n.d + (pair % n.h) * n.hd;
+}
+
 /** Whether the small-token kernels serve: AVX-512 (and our AVX-512 code not switched off), at most 16
  *  tokens, and a head dim that is a multiple of 16, at most 256. */
 bool small_attention_applies(const AttentionSizes& n);
