@@ -86,7 +86,8 @@ MASKDM_VECTORIZE void attention_pairs(const float* qkv, float* out, const Dims& 
   for (size_t pair = p0; pair < p1; ++pair) {
     const float* base = qkv + packed_offset(n, pair);
     probabilities(base, base + n.d, ld, n, scale, kt, p);
-    small_gemm(StridedMatrix::row_major(p, n.l), base + 2 * n.d, ld, out + output_offset(n, pair), n.d, n.l, n.hd, n.l, 1.0f);
+    small_gemm(StridedMatrix::row_major(p, n.l), base + 2 * n.d, ld, out + output_offset(n, pair), n.d, n.l, n.hd,
+               n.l, 1.0f);
   }
 }
 

@@ -54,7 +54,8 @@ inline void allocate_aligned(mx::array& o, size_t alignment) {
   flags.contiguous = true;
   flags.row_contiguous = true;
   // As MLX's own set_data: column-contiguous too when at most one axis is longer than 1.
-  flags.col_contiguous = o.size() <= 1 || std::find(o.shape().begin(), o.shape().end(), int(o.size())) != o.shape().end();
+  const auto& shape = o.shape();
+  flags.col_contiguous = o.size() <= 1 || std::find(shape.begin(), shape.end(), int(o.size())) != shape.end();
   o.set_data(std::move(data), o.size(), std::move(strides), flags, offset);
 }
 

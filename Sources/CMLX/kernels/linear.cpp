@@ -81,7 +81,8 @@ mx::array column_sum(const mx::array& g) {
  */
 class LinearGrad : public mx::Primitive {
  public:
-  LinearGrad(mx::Stream s, std::vector<int> offsets, bool bias) : Primitive(s), offsets_(std::move(offsets)), bias_(bias) {}
+  LinearGrad(mx::Stream s, std::vector<int> offsets, bool bias)
+      : Primitive(s), offsets_(std::move(offsets)), bias_(bias) {}
 
   void eval_cpu(const std::vector<mx::array>& inputs, std::vector<mx::array>& outputs) override {
     std::vector<int> offsets = offsets_;
