@@ -50,7 +50,7 @@ CMLX_AVX512 void probabilities(const float* q, const float* k, size_t ld, const 
   }
 }
 
-/** out[r] (hd values, r < rows) = alpha Σ_t w[t * wstep + r * rstep] x[t] over the l token rows x[t]
+/** out[r] (hd values, r < l) = alpha Σ_t w[t * wstep + r * rstep] x[t] over the l token rows x[t]
  *  (row stride ld): the products of P or dS (or their transposes) with token rows. */
 CMLX_AVX512 void weighted_rows(const float* w, size_t wstep, size_t rstep, const float* x, size_t ld, size_t l,
                                size_t hd, float alpha, float* out, size_t out_ld) {
