@@ -129,20 +129,18 @@ void adamw_ema_all(const float* p, const float* g, const float* m, const float* 
                    float* mo, float* vo, float* eo, size_t n, AdamWConstants c, StepScalars s) {
   size_t threads = std::min<size_t>(kernel_threads(), std::max<size_t>(1, n >> 16));
   size_t chunk = ((n + threads - 1) / threads + 15) / 16 * 16;
-  parallel_for(threads, 1, [&](size_t t0, size_t t1) {
-    for (size_t t = t0; t < t1; ++t) {
-      size_t b = std::min(n, t * chunk), end = std::min(n, b + chunk);
+  parallel_tasks(threads, [&](size_t t) {
+    size_t b = std::min(n, t * chunk), end = std::min(n, b + chunk);
 #if defined(__x86_64__)
-      if (sgemm_available()) {  // the CPU has AVX-512F, and our AVX-512 code is not switched off
-        if (n >= (1 << 14))
-          adamw_ema_avx512<true>(p, g, m, v, e, po, mo, vo, eo, b, end, c, s);
-        else
-          adamw_ema_avx512<false>(p, g, m, v, e, po, mo, vo, eo, b, end, c, s);
-        continue;
-      }
-#endif
-      adamw_ema_loop(p, g, m, v, e, po, mo, vo, eo, b, end, c, s);
+    if (sgemm_available()) {  // the CPU has AVX-512F, and our AVX-512 code is not switched off
+      if (n >= (1 << 14))
+        adamw_ema_avx512<true>(p, g, m, v, e, po, mo, vo, eo, b, end, c, s);
+      else
+        adamw_ema_avx512<false>(p, g, m, v, e, po, mo, vo, eo, b, end, c, s);
+      return;
     }
+#endif
+    adamw_ema_loop(p, g, m, v, e, po, mo, vo, eo, b, end, c, s);
   });
 }
 

@@ -63,8 +63,10 @@ CMLX_AVX512 void weighted_rows(const float* w, size_t wstep, size_t rstep, const
     }
 }
 
-CMLX_AVX512 void forward_pairs(const float* qkv, float* out, const AttentionSizes& n, float scale, size_t p0,
-                               size_t p1) {
+}  // namespace
+
+CMLX_AVX512 void small_attention_pairs(const float* qkv, float* out, const AttentionSizes& n, float scale, size_t p0,
+                                       size_t p1) {
   alignas(64) float kt[kMaxHeadDim * 16], p[16 * 16];
   const size_t ld = 3 * n.d;
   for (size_t pair = p0; pair < p1; ++pair) {
@@ -74,8 +76,8 @@ CMLX_AVX512 void forward_pairs(const float* qkv, float* out, const AttentionSize
   }
 }
 
-CMLX_AVX512 void backward_pairs(const float* qkv, const float* o, const float* go, float* dqkv,
-                                const AttentionSizes& n, float scale, size_t p0, size_t p1) {
+CMLX_AVX512 void small_attention_grad_pairs(const float* qkv, const float* o, const float* go, float* dqkv,
+                                            const AttentionSizes& n, float scale, size_t p0, size_t p1) {
   alignas(64) float kt[kMaxHeadDim * 16], vt[kMaxHeadDim * 16], p[16 * 16], ds[16 * 16];
   const size_t ld = 3 * n.d;
   const __mmask16 valid = lanes(int(n.l));
@@ -99,19 +101,9 @@ CMLX_AVX512 void backward_pairs(const float* qkv, const float* o, const float* g
     weighted_rows(p, 16, 1, g, n.d, n.l, n.hd, 1.0f, dq + 2 * n.d, ld);  // dV = Pᵀ dO
   }
 }
-}  // namespace
 
 bool small_attention_applies(const AttentionSizes& n) {
   return sgemm_available() && n.l >= 1 && n.l <= 16 && n.hd % 16 == 0 && n.hd > 0 && n.hd <= kMaxHeadDim;
-}
-
-void small_attention_pairs(const float* qkv, float* out, const AttentionSizes& n, float scale, size_t p0, size_t p1) {
-  forward_pairs(qkv, out, n, scale, p0, p1);
-}
-
-void small_attention_grad_pairs(const float* qkv, const float* o, const float* go, float* dqkv, const AttentionSizes& n,
-                                float scale, size_t p0, size_t p1) {
-  backward_pairs(qkv, o, go, dqkv, n, scale, p0, p1);
 }
 #else  // not x86-64: the general kernel serves
 bool small_attention_applies(const AttentionSizes&) { return false; }

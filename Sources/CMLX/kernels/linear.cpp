@@ -116,33 +116,22 @@ class LinearGrad : public mx::Primitive {
             items.push_back({what, i, 0, width});
           }
         }
-      struct Context {
-        const std::vector<Item>& items;
-        const std::vector<int>& offsets;
-        std::vector<mx::array>& in;
-        std::vector<mx::array>& out;
-        const float *g, *w;
-        float* dw;
-        size_t parts, total, rows, features;
-      } context{items, offsets, in, out, g, w, dw, parts, total, rows, features};
-      auto run = [](void* p, size_t index) {
-        auto& c = *static_cast<Context*>(p);
-        const Item& item = c.items[index];
-        size_t width = size_t(c.offsets[item.part + 1] - c.offsets[item.part]), band = item.j1 - item.j0;
+      parallel_tasks(items.size(), [&](size_t index) {
+        const Item& item = items[index];
+        size_t width = size_t(offsets[item.part + 1] - offsets[item.part]), band = item.j1 - item.j0;
         if (item.what == 0) {  // dxᵢ[:, band] = g Wᵢ[:, band]
-          StridedMatrix wi{c.w + c.offsets[item.part] + item.j0, int64_t(c.total), 1};
-          sgemm_on_this_thread(c.rows, band, c.features, StridedMatrix::row_major(c.g, c.features), wi,
-                               c.out[item.part].data<float>() + item.j0, width, false);
+          StridedMatrix wi{w + offsets[item.part] + item.j0, int64_t(total), 1};
+          sgemm_on_this_thread(rows, band, features, StridedMatrix::row_major(g, features), wi,
+                               out[item.part].data<float>() + item.j0, width, false);
         } else if (item.what == 1) {  // dW[:, offset + band] = gᵀ xᵢ[:, band]
-          StridedMatrix xi{c.in[1 + item.part].data<float>() + item.j0, int64_t(width), 1};
-          sgemm_on_this_thread(c.features, band, c.rows, StridedMatrix::transposed(c.g, c.features), xi,
-                               c.dw + c.offsets[item.part] + item.j0, c.total, false);
+          StridedMatrix xi{in[1 + item.part].data<float>() + item.j0, int64_t(width), 1};
+          sgemm_on_this_thread(features, band, rows, StridedMatrix::transposed(g, features), xi,
+                               dw + offsets[item.part] + item.j0, total, false);
         } else {  // db[band]
           std::vector<float> block(band);
-          column_sum_loop(c.g, c.rows, c.features, item.j0, item.j1, c.out[c.parts + 1].data<float>(), block.data());
+          column_sum_loop(g, rows, features, item.j0, item.j1, out[parts + 1].data<float>(), block.data());
         }
-      };
-      run_parallel(items.size(), run, &context);
+      });
     }, {}, InputLayout::row_major);
   }
   void eval_gpu(const std::vector<mx::array>&, std::vector<mx::array>&) override {

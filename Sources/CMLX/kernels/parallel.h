@@ -8,6 +8,7 @@
 #pragma once
 #include <algorithm>
 #include <cstddef>
+#include <type_traits>
 
 namespace cmlx {
 
@@ -18,6 +19,15 @@ int kernel_threads();
  *  are done. Calls from a pool thread, or while another thread's call is running, run inline. */
 void run_parallel(size_t tasks, void (*task)(void* context, size_t i), void* context);
 
+/** Calls task(i) for every i in [0, tasks), the tasks claimed by the pool's threads and the caller
+ *  (run_parallel for a callable with captures). */
+template <typename F>
+void parallel_tasks(size_t tasks, F&& task) {
+  run_parallel(
+      tasks, [](void* f, size_t i) { (*static_cast<std::remove_reference_t<F>*>(f))(i); },
+      const_cast<void*>(static_cast<const void*>(&task)));
+}
+
 /** Calls body(begin, end) over [0, n) split into contiguous chunks, one per thread, when n is large
  *  enough (`grain` elements per thread at least) to pay for waking a helper. */
 template <typename F>
@@ -27,17 +37,10 @@ void parallel_for(size_t n, size_t grain, F&& body) {
     body(size_t(0), n);
     return;
   }
-  struct Split {
-    F& body;
-    size_t n, chunk;
-  } split{body, n, (n + threads - 1) / threads};
-  run_parallel(
-      threads,
-      [](void* c, size_t i) {
-        auto& s = *static_cast<Split*>(c);
-        size_t b = i * s.chunk, e = std::min(s.n, b + s.chunk);
-        if (b < e) s.body(b, e);
-      },
-      &split);
+  size_t chunk = (n + threads - 1) / threads;
+  parallel_tasks(threads, [&](size_t i) {
+    size_t b = i * chunk, e = std::min(n, b + chunk);
+    if (b < e) body(b, e);
+  });
 }
 }  // namespace cmlx
