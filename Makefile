@@ -17,7 +17,7 @@ build: bootstrap
 
 test: bootstrap
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --disable-swift-testing
 
 demo: build
 	bash scripts/demo.sh

@@ -6,7 +6,7 @@ import XCTest
 /// `maskdm fid` as a user runs it.
 final class FIDCLITests: XCTestCase {
   func testStatsOfGoldenPNGsReproduceTheReferenceMean() throws {
-    let golden = CLI.packageRoot.deletingLastPathComponent().appendingPathComponent("shared/golden/inception_small.safetensors")
+    let golden = CLI.packageRoot.appendingPathComponent("Tests/Fixtures/golden/inception_small.safetensors")
     let dir = CLI.temporaryDirectory("fidpngs")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: dir) }

@@ -104,7 +104,7 @@ final class StudyCLITests: XCTestCase {
     let dir = CLI.temporaryDirectory("seeds")
     defer { try? FileManager.default.removeItem(at: dir) }
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    let seeds = CLI.packageRoot.deletingLastPathComponent().appendingPathComponent("shared/seeds")
+    let seeds = CLI.packageRoot.appendingPathComponent("plans/seeds")
     let files = try FileManager.default.contentsOfDirectory(atPath: seeds.path).filter { $0.hasSuffix(".txt") }.sorted()
     XCTAssertGreaterThanOrEqual(files.count, 2)
     for file in files {

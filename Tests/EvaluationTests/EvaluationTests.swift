@@ -4,10 +4,10 @@ import Engine
 import Foundation
 import XCTest
 
-/// The golden Inception cases: `inception_*.safetensors` in ../shared/golden and $MASKDM_GOLDEN_DIR.
+/// The golden Inception cases: `inception_*.safetensors` in Tests/Fixtures/golden and $MASKDM_GOLDEN_DIR.
 func inceptionGoldenFiles() -> [URL] {
   let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-  var dirs = [root.deletingLastPathComponent().appendingPathComponent("shared/golden")]
+  var dirs = [root.appendingPathComponent("Tests/Fixtures/golden")]
   if let extra = ProcessInfo.processInfo.environment["MASKDM_GOLDEN_DIR"], !extra.isEmpty { dirs.append(URL(fileURLWithPath: extra)) }
   return dirs.flatMap { dir in
     ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).sorted()

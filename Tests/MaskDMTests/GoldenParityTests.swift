@@ -9,10 +9,10 @@ struct UViTGolden {
   let tensors: [String: Tensor]
   let json: [String: Any]
 
-  /// Every golden pair in ../shared/golden and in $MASKDM_GOLDEN_DIR.
+  /// Every golden pair in Tests/Fixtures/golden and in $MASKDM_GOLDEN_DIR.
   static func all() throws -> [UViTGolden] {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    var dirs = [root.deletingLastPathComponent().appendingPathComponent("shared/golden")]
+    var dirs = [root.appendingPathComponent("Tests/Fixtures/golden")]
     if let extra = ProcessInfo.processInfo.environment["MASKDM_GOLDEN_DIR"], !extra.isEmpty { dirs.append(URL(fileURLWithPath: extra)) }
     var cases: [UViTGolden] = []
     for dir in dirs {

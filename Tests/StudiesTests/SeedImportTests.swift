@@ -1,4 +1,4 @@
-// Every markdown plan in ../shared/seeds (and $MASKDM_SEEDS_DIR) imports into a plan that expands,
+// Every markdown plan in plans/seeds (and $MASKDM_SEEDS_DIR) imports into a plan that expands,
 // with one study per `###` ablation and the parts read as the seed means them.
 import Foundation
 import XCTest
@@ -6,7 +6,7 @@ import XCTest
 
 final class SeedImportTests: XCTestCase {
   static var seeds: [URL] {
-    var dirs = [PlanTests.root.deletingLastPathComponent().appendingPathComponent("shared/seeds")]
+    var dirs = [PlanTests.root.appendingPathComponent("plans/seeds")]
     if let extra = ProcessInfo.processInfo.environment["MASKDM_SEEDS_DIR"] { dirs.append(URL(fileURLWithPath: extra)) }
     return dirs.flatMap { (try? FileManager.default.contentsOfDirectory(at: $0, includingPropertiesForKeys: nil)) ?? [] }
       .filter { $0.pathExtension == "txt" || $0.pathExtension == "md" }.sorted { $0.path < $1.path }
@@ -14,7 +14,7 @@ final class SeedImportTests: XCTestCase {
 
   func testEverySeedImportsIntoARunnablePlan() throws {
     let seeds = Self.seeds
-    XCTAssertGreaterThanOrEqual(seeds.count, 2, "the seed plans in ../shared/seeds")
+    XCTAssertGreaterThanOrEqual(seeds.count, 2, "the seed plans in plans/seeds")
     for url in seeds {
       let text = try String(contentsOf: url, encoding: .utf8)
       let headings = text.components(separatedBy: "Ablation Plan").last!.components(separatedBy: .newlines).filter { $0.hasPrefix("### ") }
