@@ -14,8 +14,10 @@ void clinalg_gram(int n, int d, const double* a, double scale, double* c) {
   // Row-major A (n x d) is column-major A^T (d x n): C = (A^T)(A^T)^T = op "N" on A^T with k = n.
   double alpha = 1.0 / scale, beta = 0.0;
   dsyrk_("U", "N", &d, &n, &alpha, a, &d, &beta, c, &d);
+  // The column-major upper triangle that dsyrk wrote is the row-major lower one (row i, column j <= i):
+  // mirror it into the row-major upper triangle.
   for (int i = 0; i < d; ++i)
-    for (int j = 0; j < i; ++j) c[(size_t)i * d + j] = c[(size_t)j * d + i];
+    for (int j = 0; j < i; ++j) c[(size_t)j * d + i] = c[(size_t)i * d + j];
 }
 
 int clinalg_symmetric_eigen(int d, double* a, double* w) {
