@@ -12,6 +12,9 @@ import Training
 /// The measured quality of one trained stage.
 public struct EvaluationResult: Codable, Equatable, Sendable {
   public var fid: Double
+  /// FID ∓ 1.96 bootstrap standard errors over resamples of the generated samples (evaluation noise).
+  public var fidBootstrapLow: Double?
+  public var fidBootstrapHigh: Double?
   public var kidMean: Double?
   public var kidStd: Double?
   /// Generated images in the FID.
@@ -38,6 +41,9 @@ final class Evaluator {
   let studyDirectory: URL
   private var extractorStorage: InceptionFeatureExtractor?
   private var references: [String: ReferenceSet] = [:]
+
+  /// Resamples behind each FID's bootstrap interval.
+  static let bootstrapRounds = 100
 
   init(studyDirectory: URL) { self.studyDirectory = studyDirectory }
 
@@ -100,8 +106,10 @@ final class Evaluator {
     }, progress: progress)
     let statistics = FeatureStatistics(features: features, count: spec.samples)
     let fid = try frechetDistance(statistics, reference.statistics)
+    let error = try bootstrapFIDStandardError(features, count: spec.samples, reference: reference.statistics,
+                                              rounds: Self.bootstrapRounds, seed: spec.seed)
     var result = EvaluationResult(
-      fid: fid, kidMean: nil, kidStd: nil, samples: spec.samples, referenceSamples: reference.statistics.count,
+      fid: fid, fidBootstrapLow: fid - 1.96 * error, fidBootstrapHigh: fid + 1.96 * error, kidMean: nil, kidStd: nil, samples: spec.samples, referenceSamples: reference.statistics.count,
       sampler: spec.sampler == "ddpm" ? "DDPM, EMA weights" : String(format: "DDIM %d steps, eta %g, EMA weights", spec.samplingSteps, spec.eta),
       seconds: 0, samplesPerSecond: 0, grid: grid)
     if spec.kid, let real = reference.features {

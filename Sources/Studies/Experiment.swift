@@ -14,6 +14,9 @@ public struct PlannedStage: Equatable {
   public var parent: String?
   /// A hash of the configuration, budget and parent: equal stages share one run.
   public var id: String
+  /// The seconds of training this stage stands for (`compare: time`); with a calibration its
+  /// configuration trains the steps those seconds buy.
+  public var budgetSeconds: Double?
   /// The run directory's name inside the study's `runs/`.
   public var directoryName: String { "\(name)-\(id)" }
   /// True for masked (MDSM) stages.
@@ -54,9 +57,14 @@ public struct Experiment {
   public var variants: [Variant]
   public var studies: [StudySection]
 
-  /// Expands `plan`; every replacement is checked here, before anything runs.
-  public init(plan: StudyPlan) throws {
+  /// The step rates that turn time budgets into steps (nil: stages keep their seconds).
+  public var calibration: Calibration?
+
+  /// Expands `plan`; every replacement is checked here, before anything runs. With `calibration`,
+  /// each time budget becomes the step count its stage setting trains in that time.
+  public init(plan: StudyPlan, calibration: Calibration? = nil) throws {
     self.plan = plan
+    self.calibration = calibration
     var variants: [Variant] = []
     var studies: [StudySection] = []
     let baselineDrafts = try plan.stages.map { stage -> StageDraft in
@@ -65,8 +73,8 @@ public struct Experiment {
 
     /// Adds a variant (or finds the equal one already there) and returns its slug.
     func add(_ name: String, _ drafts: [StageDraft], _ evaluation: EvaluationProtocol, study: String?) throws -> String {
-      let stages = try resolve(drafts, plan: plan)
-      let key = fnv1aHex(stages.map(\.id).joined(separator: "/") + "|\(evaluation)")
+      let stages = try resolve(drafts, plan: plan, calibration: calibration)
+      let key = variantKey(stages, evaluation)
       if let i = variants.firstIndex(where: { $0.key == key }) {
         if let study, !variants[i].studies.contains(study) { variants[i].studies.append(study) }
         return variants[i].slug
@@ -123,6 +131,43 @@ public struct Experiment {
     var seen = Set<String>()
     return variants.flatMap(\.stages).filter { seen.insert($0.id).inserted }
   }
+
+  /// The training seeds of `repeats` repeats: the base configuration's seed, then the next ones.
+  public func seeds(repeats: Int) -> [UInt64] { (0..<UInt64(max(1, repeats))).map { plan.base.seed &+ $0 } }
+
+  /// `variant` trained with the `index`-th seed: every stage's seed moved by `index` (so a stage two
+  /// variants share stays shared within a seed), the sampling seed too, and identities and key anew.
+  /// Index 0 is the variant itself.
+  public func seeded(_ variant: Variant, repeat index: Int) -> Variant {
+    guard index > 0 else { return variant }
+    var v = variant
+    var ids: [String: String] = [:]
+    for i in v.stages.indices {
+      v.stages[i].config.seed = variant.stages[i].config.seed &+ UInt64(index)
+      v.stages[i].parent = v.stages[i].parent.map { ids[$0] ?? $0 }
+      v.stages[i].id = stageIdentity(name: v.stages[i].name, config: v.stages[i].config, parent: v.stages[i].parent)
+      ids[variant.stages[i].id] = v.stages[i].id
+    }
+    v.evaluation.seed = variant.evaluation.seed &+ UInt64(index)
+    v.key = variantKey(v.stages, v.evaluation)
+    return v
+  }
+
+  /// One configuration per stage setting that trains for a time budget (what a calibration measures).
+  public var timedSettings: [TrainConfig] {
+    var seen = Set<String>()
+    return uniqueStages.filter { $0.budgetSeconds != nil }.map(\.config).filter { seen.insert(speedSignature($0)).inserted }
+  }
+}
+
+/// The identity of a stage: its name, resolved configuration (budget and seed included) and parent.
+func stageIdentity(name: String, config: TrainConfig, parent: String?) -> String {
+  String(fnv1aHex(name + "\n" + config.yaml() + "\n" + (parent ?? "")).prefix(10))
+}
+
+/// What a variant computes: its stages and its evaluation protocol.
+func variantKey(_ stages: [PlannedStage], _ evaluation: EvaluationProtocol) -> String {
+  fnv1aHex(stages.map(\.id).joined(separator: "/") + "|\(evaluation)")
 }
 
 /// A stage before its identity is known.
@@ -136,7 +181,7 @@ private func applying(_ config: TrainConfig, _ changes: [ConfigOverride], source
 }
 
 /// Gives each draft its budget and identity.
-private func resolve(_ drafts: [StageDraft], plan: StudyPlan) throws -> [PlannedStage] {
+private func resolve(_ drafts: [StageDraft], plan: StudyPlan, calibration: Calibration?) throws -> [PlannedStage] {
   var out: [PlannedStage] = []
   for d in drafts {
     var c = d.config
@@ -144,6 +189,10 @@ private func resolve(_ drafts: [StageDraft], plan: StudyPlan) throws -> [Planned
     case .time:
       c.trainSeconds = d.spec.seconds
       if let steps = d.spec.steps { c.trainSteps = steps }
+      if let seconds = d.spec.seconds, let steps = calibration?.steps(for: c, seconds: seconds) {
+        c.trainSeconds = nil
+        c.trainSteps = min(steps, d.spec.steps ?? .max)  // a stage's `steps:` stays a cap
+      }
     case .steps:
       c.trainSeconds = nil
       c.trainSteps = d.spec.steps ?? c.trainSteps
@@ -154,8 +203,9 @@ private func resolve(_ drafts: [StageDraft], plan: StudyPlan) throws -> [Planned
       guard let p = out.first(where: { $0.name == name }) else { throw PlanError("stage \(d.spec.name) starts from \(name), which this variant does not have") }
       return p.id
     }
-    let id = String(fnv1aHex(d.spec.name + "\n" + c.yaml() + "\n" + (parent ?? "")).prefix(10))
-    out.append(PlannedStage(name: d.spec.name, config: c, parent: parent, id: id))
+    let id = stageIdentity(name: d.spec.name, config: c, parent: parent)
+    out.append(PlannedStage(name: d.spec.name, config: c, parent: parent, id: id,
+                            budgetSeconds: plan.compare == .time ? d.spec.seconds : nil))
   }
   return out
 }

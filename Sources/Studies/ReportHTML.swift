@@ -12,32 +12,38 @@ extension StudyReport {
       body{font-family:sans-serif;margin:24px;max-width:1200px;color:#222}table{border-collapse:collapse;margin:8px 0 16px}
       td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;font-size:13px}th{background:#f4f4f4}
       .grids{display:flex;flex-wrap:wrap;gap:16px}.grids figure{margin:0}.grids img{image-rendering:pixelated;width:256px}
-      figcaption{font-size:12px;max-width:256px}.failed{color:#b00}pre{background:#f8f8f8;padding:8px;font-size:12px;overflow:auto}
+      figcaption{font-size:12px;max-width:256px}.verdict.better{color:#080;font-weight:bold}.verdict.worse{color:#b00;font-weight:bold}.failed{color:#b00}pre{background:#f8f8f8;padding:8px;font-size:12px;overflow:auto}
       </style></head><body>
       <h1>\(escapeHTML(plan.title))</h1>
       <p>Plan <code>\(escapeHTML(plan.name))</code>, preset <code>\(escapeHTML(plan.preset))</code>. \(escapeHTML(plan.description))</p>
-      <p>\(escapeHTML(budgetSentence)) \(escapeHTML(evaluationSentence))</p>
+      <p>\(escapeHTML(budgetSentence))</p><p>\(escapeHTML(evaluationSentence.replacingOccurrences(of: "*", with: "")))</p>
       <p>Machine: \(escapeHTML(machine.summary)).</p>
-      <h2>All variants</h2>
       """
-    h += htmlTable(rows: experiment.variants.map { ($0.name, $0.slug) })
+    if !comparisons.isEmpty {
+      h += "<h2>Verdicts</h2><table><tr><th>study</th><th>variant</th><th>against</th><th>ΔFID [95% CI]</th><th>relative</th><th>verdict</th></tr>"
+      for c in comparisons {
+        h += "<tr><td>\(escapeHTML(c.study))</td><td>\(escapeHTML(c.label))</td><td>\(escapeHTML(c.reference))</td>"
+          + "<td>\(escapeHTML(c.fidDifference.text(signed: true)))</td><td>"
+          + (c.relativeDifference.map { String(format: "%+.0f%%", $0 * 100) } ?? "")
+          + "</td><td class=\"verdict \(verdictClass(c.verdict))\">\(escapeHTML(c.verdict.label))</td></tr>"
+      }
+      h += "</table>"
+    }
     for study in experiment.studies {
       h += "<h2>\(escapeHTML(study.name))</h2><p>\(study.action.rawValue) \(escapeHTML(study.part)); metrics: "
-        + escapeHTML(study.metrics.joined(separator: ", ")) + ".</p>"
-      h += htmlTable(rows: study.rows.map { ($0.label, $0.slug) })
-      let rows = study.rows.compactMap { row in result(row.slug).map { (row.label, $0) } }.filter { $0.1.finished }
-      let fid = SVGChart(title: "\(study.name): FID against training time", xLabel: "training time (s)", yLabel: "FID",
-                         series: rows.map { ChartSeries(label: $0.0, points: fidPoints($0.1)) }, lines: true)
-      let loss = SVGChart(title: "\(study.name): training loss", xLabel: "step (stages in sequence)", yLabel: "loss",
-                          series: rows.map { ChartSeries(label: $0.0, points: lossPoints($0.1)) }, lines: true)
-      h += "<div>" + fid.render() + " " + loss.render() + "</div>"
+        + escapeHTML(study.metrics.joined(separator: ", ")) + ". The first row is the reference of the others.</p>"
+      h += htmlTable(study: study)
+      let rows = study.rows.compactMap { row in summary(row.slug).map { (row.label, $0) } }.filter { $0.1.finished }
+      h += "<div>" + fidChart(study.name, rows).render() + " " + lossChart(study.name, rows).render() + "</div>"
     }
     let failed = results.filter { !$0.finished }
     if !failed.isEmpty {
-      h += "<h2>Failed variants</h2><ul>" + failed.map { "<li class=\"failed\"><b>\(escapeHTML($0.name))</b>: \(escapeHTML($0.error ?? ""))</li>" }.joined() + "</ul>"
+      h += "<h2>Failed runs</h2><ul>" + failed.map {
+        "<li class=\"failed\"><b>\(escapeHTML($0.name))</b>, seed \($0.seed.map(String.init) ?? "?"): \(escapeHTML($0.error ?? ""))</li>"
+      }.joined() + "</ul>"
     }
-    h += "<h2>Samples</h2><div class=\"grids\">"
-    for r in results where r.finished {
+    h += "<h2>Samples (first seed)</h2><div class=\"grids\">"
+    for r in results where r.finished && r.seed == experiment.plan.base.seed {
       guard let grid = r.grid, let png = try? Data(contentsOf: studyDirectory.appendingPathComponent(grid)) else { continue }
       h += "<figure><img alt=\"samples of \(escapeHTML(r.name))\" src=\"data:image/png;base64,\(png.base64EncodedString())\">"
         + "<figcaption>\(escapeHTML(r.name)): FID \(r.fid.map { formatted($0, digits: 2) } ?? "—")</figcaption></figure>"
@@ -56,35 +62,50 @@ extension StudyReport {
     return h + "<p>Data: results.json, results.csv.</p></body></html>\n"
   }
 
-  func htmlTable(rows: [(String, String)]) -> String {
+  func htmlTable(study: StudySection) -> String {
     var t = "<table><tr><th>variant</th>" + Self.columns.map { "<th>\(escapeHTML($0))</th>" }.joined() + "</tr>"
-    for (label, slug) in rows {
-      let r = result(slug)
-      let cls = r.map { $0.finished ? "" : " class=\"failed\"" } ?? ""
-      t += "<tr\(cls)><td>\(escapeHTML(label))</td>" + cells(r).map { "<td>\(escapeHTML($0))</td>" }.joined() + "</tr>"
+    for (row, cells) in zip(study.rows, rows(study)) {
+      let s = summary(row.slug)
+      let cls = s.map { $0.finished ? "" : " class=\"failed\"" } ?? ""
+      t += "<tr\(cls)><td>\(escapeHTML(cells.label))</td>" + cells.cells.map { "<td>\(escapeHTML($0))</td>" }.joined() + "</tr>"
     }
     return t + "</table>"
   }
 
-  /// (cumulative training seconds, FID) after each evaluated stage.
-  func fidPoints(_ r: VariantResult) -> [(Double, Double)] {
-    var elapsed = 0.0
-    var points: [(Double, Double)] = []
-    for s in r.stages {
-      elapsed += s.trainSeconds
-      if let fid = s.evaluation?.fid { points.append((elapsed, fid)) }
+  /// FID (mean over seeds, 95% bar) against training time (mean over seeds), one point per row.
+  func fidChart(_ study: String, _ rows: [(String, VariantSummary)]) -> SVGChart {
+    let series = rows.compactMap { label, s -> ChartSeries? in
+      guard let fid = s.fid, let t = s.trainingSeconds else { return nil }
+      let bar = fid.low.flatMap { lo in fid.high.map { (lo, $0) } }
+      return ChartSeries(label: label, points: [(t.mean, fid.mean)], intervals: [bar])
     }
-    return points
+    return SVGChart(title: "\(study): FID against training time", xLabel: "training time (s)", yLabel: "FID", series: series,
+                    lines: false, note: repeats >= 2 ? "bars: 95% interval over \(repeats) training seeds"
+                      : "bars: bootstrap over the samples (evaluation noise only, 1 seed)")
   }
 
-  /// (cumulative step, loss) over the stages in sequence.
-  func lossPoints(_ r: VariantResult) -> [(Double, Double)] {
-    var offset = 0.0
-    var points: [(Double, Double)] = []
-    for s in r.stages {
-      points += s.lossCurve.compactMap { $0.count == 2 ? (offset + $0[0], $0[1]) : nil }
-      offset += Double(s.steps)
+  /// Each row's loss (first seed) against training time, its stages in sequence; masked stages dashed.
+  func lossChart(_ study: String, _ rows: [(String, VariantSummary)]) -> SVGChart {
+    var series: [ChartSeries] = []
+    for (i, (label, s)) in rows.enumerated() {
+      guard let r = s.perSeed.first(where: \.finished) else { continue }
+      var elapsed = 0.0
+      for (k, stage) in r.stages.enumerated() {
+        let perStep = stage.steps > 0 ? stage.trainSeconds / Double(stage.steps) : 0
+        let points = stage.lossCurve.compactMap { $0.count == 2 ? (elapsed + $0[0] * perStep, $0[1]) : nil }
+        series.append(ChartSeries(label: label, points: points, dashed: stage.maskRatio > 0, colour: i, inLegend: k == 0))
+        elapsed += stage.trainSeconds
+      }
     }
-    return points
+    return SVGChart(title: "\(study): training loss", xLabel: "training time (s), stages in sequence", yLabel: "loss",
+                    series: series, lines: true, note: "dashed: masked pre-training (loss on visible patches); solid: whole images")
+  }
+}
+
+func verdictClass(_ v: Verdict) -> String {
+  switch v {
+  case .better: return "better"
+  case .worse: return "worse"
+  case .noClearDifference, .oneSeed: return "unclear"
   }
 }

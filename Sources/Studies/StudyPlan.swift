@@ -90,11 +90,16 @@ public struct StudyPlan {
   /// `target` is the fine-tuning data of a pre-training-dataset study.
   public var datasets: [String: [ConfigOverride]]
   public var ablations: [Ablation]
+  /// Training seeds per variant (`evaluation.repeats`): the base seed and the next ones.
+  public var repeats: Int
+  /// Step rates the plan carries for its time budgets (`calibration:`), so that every machine trains
+  /// the same steps.
+  public var calibration: Calibration?
   /// The merged plan as YAML (what the report shows as the resolved settings).
   public var resolvedYAML: String
 
   static let topKeys = ["name", "title", "description", "preset", "compare", "baseline", "base", "stages",
-                        "evaluation", "datasets", "ablations", "presets"]
+                        "evaluation", "datasets", "ablations", "presets", "calibration"]
 
   /// Reads the plan file at `url` with `preset` (default: the plan's `preset:` key, else `quick`).
   public static func load(_ url: URL, preset: String? = nil) throws -> StudyPlan {
@@ -146,6 +151,12 @@ public struct StudyPlan {
     self.base = base
     self.stages = try Self.readStages(m.sequence("stages"), compare: compare)
     self.evaluation = try Self.readEvaluation(m["evaluation"])
+    self.repeats = try PlanMapping(m["evaluation"], path: "evaluation", allowed: Self.evaluationKeys).int("repeats") ?? 1
+    guard (1...100).contains(repeats) else { throw PlanError("evaluation.repeats must be 1 to 100 training seeds per variant (got \(repeats))") }
+    self.calibration = try Calibration.read(m["calibration"])
+    if calibration != nil, compare != .time {
+      throw PlanError("calibration: turns time budgets into steps, but this plan compares at equal steps (compare: steps); remove one")
+    }
     self.datasets = try Self.readDatasets(m["datasets"])
     self.ablations = try m.sequence("ablations").enumerated().map { try Self.readAblation($1, index: $0) }
     self.resolvedYAML = (try? Yams.serialize(node: doc)) ?? ""
@@ -176,9 +187,11 @@ public struct StudyPlan {
     return stages
   }
 
+  static let evaluationKeys = ["samples", "sampler", "sampling_steps", "eta", "batch_size", "reference", "kid", "grid", "when",
+                               "seed", "repeats"]
+
   static func readEvaluation(_ node: Node?) throws -> EvaluationProtocol {
-    let m = try PlanMapping(node, path: "evaluation", allowed: ["samples", "sampler", "sampling_steps", "eta", "batch_size",
-                                                                 "reference", "kid", "grid", "when", "seed"])
+    let m = try PlanMapping(node, path: "evaluation", allowed: evaluationKeys)
     var e = EvaluationProtocol()
     e.samples = try m.int("samples") ?? e.samples
     e.sampler = try m.string("sampler") ?? e.sampler

@@ -1,29 +1,47 @@
 // The report of a study: `report.md` (tables people read in a terminal or on GitHub), a
-// self-contained `report.html` (charts and grids inline), and `results.json` / `results.csv` (one
-// entry per variant) for people who plot their own.
+// self-contained `report.html` (charts and grids inline), and `results.json` / `results.csv` for
+// people who plot their own. Every number with a spread says so: mean and 95% interval over training
+// seeds, differences paired by seed with a verdict, and the protocol on record.
 import Foundation
 import Training
 
-/// Everything the report shows, gathered from the plan and the recorded results.
+/// Everything the report shows, gathered from the plan and the recorded per-seed results.
 public struct StudyReport {
   public var experiment: Experiment
+  /// One result per (variant, seed).
   public var results: [VariantResult]
+  public var repeats: Int
   public var machine: MachineInfo
 
-  public init(experiment: Experiment, results: [VariantResult], machine: MachineInfo) {
+  public init(experiment: Experiment, results: [VariantResult], repeats: Int, machine: MachineInfo) {
     self.experiment = experiment
     self.results = results
+    self.repeats = max(1, repeats)
     self.machine = machine
   }
 
-  func result(_ slug: String) -> VariantResult? { results.first { $0.slug == slug } }
+  /// results.json: the protocol, each variant over its seeds (per-seed values inside), the comparisons.
+  public struct Document: Codable {
+    public var plan: String
+    public var title: String
+    public var preset: String
+    public var `protocol`: StudyProtocol
+    public var variants: [VariantSummary]
+    public var comparisons: [Comparison]
+  }
+
+  public var document: Document {
+    Document(plan: experiment.plan.name, title: experiment.plan.title, preset: experiment.plan.preset,
+             protocol: StudyProtocol(experiment: experiment, repeats: repeats, machine: machine),
+             variants: summaries, comparisons: comparisons)
+  }
 
   /// Writes the four files into the study directory (each atomically).
   public func write(to directory: StudyDirectory) throws {
     try FileManager.default.createDirectory(at: directory.url, withIntermediateDirectories: true)
     try writeAtomically(Data(markdown().utf8), to: directory.report)
     try writeAtomically(Data(html(studyDirectory: directory.url).utf8), to: directory.html)
-    try writeAtomically(try resultsEncoder.encode(results), to: directory.resultsJSON)
+    try writeAtomically(try resultsEncoder.encode(document), to: directory.resultsJSON)
     try writeAtomically(Data(csv().utf8), to: directory.resultsCSV)
   }
 
@@ -33,9 +51,15 @@ public struct StudyReport {
     switch plan.compare {
     case .time:
       let total = plan.stages.compactMap(\.seconds).reduce(0, +)
-      return String(format: "Variants are compared at equal total training time: %.0f s of training steps each (%@); "
-                      + "the first step of each stage (tracing and kernel compilation) is not counted.", total,
-                    plan.stages.map { String(format: "%@ %.0f s", $0.name, $0.seconds ?? 0) }.joined(separator: " + "))
+      var s = String(format: "Variants are compared at equal total training time: %.0f s of training steps each (%@). ", total,
+                     plan.stages.map { String(format: "%@ %.0f s", $0.name, $0.seconds ?? 0) }.joined(separator: " + "))
+      if let c = experiment.calibration, !c.entries.isEmpty {
+        let sources = Set(c.entries.values.map(\.source))
+        s += "Each budget was turned into steps by a calibration (\(sources.contains("plan") ? "carried by the plan" : "measured before training")"
+          + (c.measuredOn.map { ", measured on \($0)" } ?? "") + "), so every seed and rerun trains the same steps; "
+          + "the tables give the steps and the measured time."
+      }
+      return s
     case .steps:
       let total = plan.stages.compactMap(\.steps).reduce(0, +)
       return "Variants are compared at equal total steps: \(total) each (" + plan.stages.map { "\($0.name) \($0.steps ?? 0)" }.joined(separator: " + ") + ")."
@@ -46,64 +70,126 @@ public struct StudyReport {
     let e = experiment.plan.evaluation
     let reference = e.reference.statistics.map { "the statistics in \($0)" }
       ?? "\(e.reference.count) real images of the \(e.reference.split) split of the final stage's data"
+    let seeds = experiment.seeds(repeats: repeats).map(String.init).joined(separator: ", ")
     return "FID (TF-FID Inception, TTUR protocol) of \(e.samples) samples (\(e.sampler.uppercased())"
       + (e.sampler == "ddim" ? " \(e.samplingSteps) steps, eta \(String(format: "%g", e.eta))" : "") + ", EMA weights) against \(reference)"
-      + (e.kid ? "; KID from the same features" : "") + ". FID is biased upward at small sample counts: compare only at equal counts."
+      + (e.kid ? "; KID from the same features" : "") + ". FID is biased upward at small sample counts: compare only at equal counts. "
+      + "Training seeds: \(seeds) (\(repeats) per variant). " + intervalSentence
   }
 
-  /// One row of a table: the cells every table shares.
-  func cells(_ r: VariantResult?) -> [String] {
-    guard let r else { return ["not run", "", "", "", "", "", ""] }
-    guard r.finished else { return ["failed", "", "", "", "", "", ""] }
-    let stageTimes = r.stages.map { "\($0.name) \(seconds($0.trainSeconds))" }.joined(separator: " + ")
-    return [r.fid.map { "\(formatted($0, digits: 2)) (n=\(r.fidSamples ?? 0))" } ?? "—",
-            r.kidMean.map { "\(formatted($0 * 1000, digits: 2)) ± \(formatted((r.kidStd ?? 0) * 1000, digits: 2))" } ?? "—",
-            stageTimes, seconds(r.trainingSeconds), seconds(r.wallSeconds), formatted(r.imagesPerSecond, digits: 0),
-            formatted(Double(r.peakMemoryBytes) / 1_048_576, digits: 0)]
+  var intervalSentence: String {
+    repeats >= 2
+      ? "Intervals are 95% over training seeds (Student t); a difference is paired by seed, and its verdict is "
+        + "*better* or *worse* when its interval excludes 0, *no clear difference at this budget* when it contains 0."
+      : "With one training seed the FID interval is a bootstrap over the generated samples: the evaluation's own noise, "
+        + "not the training seed's (which is usually larger); no verdicts. Run with repeats: 3 or more for verdicts."
   }
 
-  static let columns = ["FID (samples)", "KID ×10³", "training time per stage", "training total", "wall clock", "img/s", "peak MB"]
+  func summary(_ slug: String) -> VariantSummary? { summaries.first { $0.slug == slug } }
+  func comparison(_ study: String, _ slug: String) -> Comparison? { comparisons.first { $0.study == study && $0.slug == slug } }
+
+  static let columns = ["FID, mean [95% CI]", "ΔFID vs reference [95% CI]", "verdict", "KID ×10³", "steps per stage",
+                        "training time", "img/s", "peak MB"]
+
+  /// One row's cells (the reference row and unrun rows leave the comparison blank).
+  func cells(_ s: VariantSummary?, _ c: Comparison?, isReference: Bool) -> [String] {
+    guard let s else { return ["not run"] + Array(repeating: "", count: Self.columns.count - 1) }
+    guard s.finished else { return ["failed"] + Array(repeating: "", count: Self.columns.count - 1) }
+    let steps = s.stages.map { "\($0.name) \($0.steps)" }.joined(separator: " + ")
+    let difference = c.map { $0.fidDifference.text(signed: true) } ?? (isReference ? "reference" : "")
+    return [s.fid.map { $0.text() } ?? "—", difference, c?.verdict.label ?? "",
+            s.kid.map { $0.text(scale: 1000) } ?? "—", steps,
+            s.trainingSeconds.map { seconds($0.mean) } ?? "—", s.imagesPerSecond.map { formatted($0, digits: 0) } ?? "—",
+            formatted(Double(s.peakMemoryBytes) / 1_048_576, digits: 0)]
+  }
 
   /// report.md
   public func markdown() -> String {
     let plan = experiment.plan
     var md = "# \(plan.title)\n\nPlan `\(plan.name)`, preset `\(plan.preset)`. \(plan.description)\n\n"
-    md += "\(budgetSentence) \(evaluationSentence)\n\nMachine: \(machine.summary).\n\n"
-    md += "## All variants\n\n" + table(rows: experiment.variants.map { ($0.name, $0.slug) }) + "\n"
+    md += "\(budgetSentence)\n\n\(evaluationSentence)\n\nMachine: \(machine.summary).\n\n"
+    if !comparisons.isEmpty {
+      md += "## Verdicts\n\n| study | variant | against | ΔFID [95% CI] | relative | verdict |\n|---|---|---|---|---|---|\n"
+      for c in comparisons {
+        md += "| \(c.study) | \(c.label) | \(c.reference) | \(c.fidDifference.text(signed: true)) | "
+          + (c.relativeDifference.map { String(format: "%+.0f%%", $0 * 100) } ?? "") + " | \(c.verdict.label) |\n"
+      }
+      md += "\n"
+    }
     for study in experiment.studies {
       md += "## \(study.name)\n\n\(study.action.rawValue) \(study.part); metrics: \(study.metrics.joined(separator: ", ")).\n\n"
-      md += table(rows: study.rows.map { ($0.label, $0.slug) }) + "\n"
+      md += table(study: study) + "\n"
     }
-    let failed = results.filter { !$0.finished }
+    let failed = summaries.flatMap { s in s.failures.map { (s.name, $0) } }
     if !failed.isEmpty {
-      md += "## Failed variants\n\n" + failed.map { "- **\($0.name)**: \($0.error ?? "unknown error")" }.joined(separator: "\n") + "\n\n"
+      md += "## Failed runs\n\n" + failed.map { "- **\($0.0)**, seed \($0.1.seed): \($0.1.error)" }.joined(separator: "\n") + "\n\n"
     }
-    let grids = results.compactMap { r in r.grid.map { "### \(r.name)\n\n![\(r.name)](\($0))\n" } }
-    if !grids.isEmpty { md += "## Samples\n\n" + grids.joined(separator: "\n") + "\n" }
-    md += "Per-variant numbers: `results.json`, `results.csv`; the resolved plan: `plan.resolved.yaml`; charts: `report.html`.\n"
+    md += "## Per seed\n\n| variant | seed | FID | KID ×10³ | steps | training s |\n|---|---|---|---|---|---|\n"
+    for r in results where r.finished {
+      md += "| \(r.name) | \(r.seed.map(String.init) ?? "") | \(r.fid.map { formatted($0, digits: 2) } ?? "—") | "
+        + "\(r.kidMean.map { formatted($0 * 1000, digits: 2) } ?? "—") | \(r.stages.map { String($0.steps) }.joined(separator: " + ")) | "
+        + "\(formatted(r.trainingSeconds, digits: 1)) |\n"
+    }
+    let grids = results.filter { $0.seed == experiment.plan.base.seed }.compactMap { r in r.grid.map { "### \(r.name)\n\n![\(r.name)](\($0))\n" } }
+    if !grids.isEmpty { md += "\n## Samples (first seed)\n\n" + grids.joined(separator: "\n") + "\n" }
+    md += "\nPer-seed numbers and the protocol: `results.json`, `results.csv`; the resolved plan: `plan.resolved.yaml`; "
+      + (plan.compare == .time ? "the calibration: `calibration.json`; " : "") + "charts: `report.html`.\n"
     return md
   }
 
-  func table(rows: [(String, String)]) -> String {
+  /// A study's rows: the first is the reference the others are compared with.
+  func rows(_ study: StudySection) -> [(label: String, cells: [String])] {
+    study.rows.enumerated().map { i, row in
+      (row.label, cells(summary(row.slug), comparison(study.name, row.slug), isReference: i == 0))
+    }
+  }
+
+  func table(study: StudySection) -> String {
     var t = "| variant | " + Self.columns.joined(separator: " | ") + " |\n|" + String(repeating: "---|", count: Self.columns.count + 1) + "\n"
-    for (label, slug) in rows { t += "| \(label) | " + cells(result(slug)).joined(separator: " | ") + " |\n" }
+    for row in rows(study) { t += "| \(row.label) | " + row.cells.joined(separator: " | ") + " |\n" }
     return t
   }
 
-  /// results.csv: one line per variant.
+  /// results.csv: one line per variant and seed.
   public func csv() -> String {
-    let header = ["name", "status", "fid", "fid_samples", "reference_samples", "kid_mean", "kid_std", "training_seconds",
-                  "device_seconds", "warmup_seconds", "wall_seconds", "images_per_second", "peak_memory_bytes", "stages", "studies", "error"]
+    let header = ["name", "seed", "status", "fid", "fid_bootstrap_low", "fid_bootstrap_high", "fid_samples", "reference_samples",
+                  "kid_mean", "kid_std", "training_seconds", "device_seconds", "warmup_seconds", "wall_seconds", "images_per_second",
+                  "peak_memory_bytes", "stages", "studies", "error"]
     func field(_ s: String) -> String { s.contains(where: { ",\"\n".contains($0) }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s }
     func num(_ d: Double?) -> String { d.map { "\($0)" } ?? "" }
     var out = header.joined(separator: ",") + "\n"
     for r in results {
-      let stages = r.stages.map { "\($0.name):\(String(format: "%.1f", $0.trainSeconds))s" }.joined(separator: " ")
-      out += [r.name, r.status, num(r.fid), r.fidSamples.map(String.init) ?? "", r.referenceSamples.map(String.init) ?? "",
-              num(r.kidMean), num(r.kidStd), num(r.trainingSeconds), num(r.deviceSeconds), num(r.warmupSeconds), num(r.wallSeconds), num(r.imagesPerSecond),
-              String(r.peakMemoryBytes), stages, r.studies.joined(separator: "; "), r.error ?? ""].map(field).joined(separator: ",") + "\n"
+      let stages = r.stages.map { "\($0.name):\($0.steps) steps:\(String(format: "%.1f", $0.trainSeconds))s" }.joined(separator: " ")
+      let seed: String = r.seed.map { String($0) } ?? ""
+      let counts: [String] = [r.fidSamples.map { String($0) } ?? "", r.referenceSamples.map { String($0) } ?? ""]
+      let fids: [String] = [num(r.fid), num(r.fidBootstrapLow), num(r.fidBootstrapHigh)]
+      let kids: [String] = [num(r.kidMean), num(r.kidStd)]
+      let times: [String] = [num(r.trainingSeconds), num(r.deviceSeconds), num(r.warmupSeconds), num(r.wallSeconds), num(r.imagesPerSecond)]
+      let rest: [String] = [String(r.peakMemoryBytes), stages, r.studies.joined(separator: "; "), r.error ?? ""]
+      let fields: [String] = [r.name, seed, r.status] + fids.prefix(3) + counts + kids + times + rest
+      out += fields.map(field).joined(separator: ",") + "\n"
     }
     return out
+  }
+}
+
+extension Estimate {
+  /// "77.0 [70.1, 84.2] (3 seeds)", "+12.3 [-4.1, 28.7] (3 seeds)", or "77.0 [71.2, 83.0] bootstrap, 1 seed".
+  public func text(signed: Bool = false, scale: Double = 1) -> String { describe(self, signed: signed, scale: scale) }
+}
+
+private func describe(_ e: Estimate, signed: Bool, scale: Double) -> String {
+  func f(_ v: Double) -> String {
+    let x = v * scale
+    let digits = abs(x) >= 100 ? 1 : 2
+    return signed ? String(format: "%+.\(digits)f", x) : formatted(x, digits: digits)
+  }
+  guard let lo = e.low, let hi = e.high else { return "\(f(e.mean)) (1 seed)" }
+  let bounds = "[\(f(lo)), \(f(hi))]"
+  switch e.source {
+  case .seeds: return "\(f(e.mean)) \(bounds) (\(e.n) seeds)"
+  case .bootstrap: return "\(f(e.mean)) \(bounds) bootstrap, 1 seed"
+  case .single: return f(e.mean)
   }
 }
 

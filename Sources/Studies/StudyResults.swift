@@ -11,6 +11,8 @@ public struct StageResult: Codable, Equatable, Sendable {
   public var id: String
   /// The run directory, relative to the study directory.
   public var runDirectory: String
+  /// The time budget the steps were calibrated from (`compare: time`).
+  public var budgetSeconds: Double?
   public var steps: Int
   public var finalLoss: Double?
   /// Seconds spent in training steps (the budget a `compare: time` plan equalises).
@@ -37,7 +39,12 @@ public struct VariantResult: Codable, Equatable, Sendable {
   public var status: String
   public var error: String?
   public var key: String
+  /// The training seed of this repeat (every stage's `seed`).
+  public var seed: UInt64?
   public var fid: Double?
+  /// FID ∓ 1.96 bootstrap standard errors over the generated samples (the evaluation's own noise).
+  public var fidBootstrapLow: Double?
+  public var fidBootstrapHigh: Double?
   public var fidSamples: Int?
   public var referenceSamples: Int?
   public var kidMean: Double?
@@ -74,6 +81,7 @@ public struct VariantResult: Codable, Equatable, Sendable {
     studies = variant.studies
     status = "finished"
     key = variant.key
+    seed = variant.stages.first?.config.seed
     let images = stages.reduce(0) { $0 + $1.imagesPerSecond * $1.trainSeconds }
     trainingSeconds = stages.reduce(0) { $0 + $1.trainSeconds }
     deviceSeconds = stages.reduce(0) { $0 + $1.deviceSeconds }
@@ -83,6 +91,8 @@ public struct VariantResult: Codable, Equatable, Sendable {
     peakMemoryBytes = stages.map(\.peakMemoryBytes).max() ?? 0
     let e = stages.last?.evaluation
     fid = e?.fid
+    fidBootstrapLow = e?.fidBootstrapLow
+    fidBootstrapHigh = e?.fidBootstrapHigh
     fidSamples = e?.samples
     referenceSamples = e?.referenceSamples
     kidMean = e?.kidMean
@@ -123,9 +133,14 @@ public struct StudyDirectory {
   public var html: URL { url.appendingPathComponent("report.html") }
   public var resultsJSON: URL { url.appendingPathComponent("results.json") }
   public var resultsCSV: URL { url.appendingPathComponent("results.csv") }
+  /// The step rates of the study's time budgets (see `Calibration`).
+  public var calibration: URL { url.appendingPathComponent("calibration.json") }
 
   func run(_ stage: PlannedStage) -> URL { runs.appendingPathComponent(stage.directoryName) }
-  func result(_ slug: String) -> URL { results.appendingPathComponent("\(slug).json") }
+  /// The result of one repeat of a variant: `results/<slug>/seed-<seed>.json`.
+  func result(_ variant: Variant) -> URL {
+    results.appendingPathComponent(variant.slug).appendingPathComponent("seed-\(variant.stages.first?.config.seed ?? 0).json")
+  }
   func evaluation(stage: PlannedStage, key: String) -> URL {
     evaluations.appendingPathComponent("\(stage.directoryName)-\(key).json")
   }
@@ -141,8 +156,13 @@ public struct StudyDirectory {
     try writeAtomically(try resultsEncoder.encode(value), to: url)
   }
 
-  /// The recorded result of each variant of `experiment` that has one (in the experiment's order).
-  public func recordedResults(_ experiment: Experiment) -> [VariantResult] {
-    experiment.variants.compactMap { v in read(VariantResult.self, at: result(v.slug)).flatMap { $0.key == v.key ? $0 : nil } }
+  /// The recorded result of each repeat of each variant of `experiment` (variant order, then seed order).
+  public func recordedResults(_ experiment: Experiment, repeats: Int) -> [VariantResult] {
+    experiment.variants.flatMap { variant in
+      (0..<max(1, repeats)).compactMap { i in
+        let v = experiment.seeded(variant, repeat: i)
+        return read(VariantResult.self, at: result(v)).flatMap { $0.key == v.key ? $0 : nil }
+      }
+    }
   }
 }

@@ -7,7 +7,10 @@ import Training
 
 /// What a study run reports while it runs (the CLI prints them; the runner never prints).
 public enum StudyEvent {
-  case variantStarted(Variant, index: Int, total: Int)
+  /// A stage setting is being timed (`entry` nil) or was timed, for a time budget.
+  case calibrating(setting: String, entry: Calibration.Entry?)
+  /// One repeat (training seed) of a variant starts.
+  case variantStarted(Variant, seed: UInt64, index: Int, total: Int)
   /// A finished variant result from an earlier run is kept.
   case variantReused(VariantResult)
   case stageStarted(PlannedStage, variant: String, resuming: Bool)
@@ -35,47 +38,87 @@ public final class StudyRunner {
   public let group: DistributedGroup?
   var isRoot: Bool { (group?.rank ?? 0) == 0 }
 
-  public init(experiment: Experiment, directory: URL, group: DistributedGroup? = nil) {
+  public init(experiment: Experiment, directory: URL, repeats: Int? = nil, group: DistributedGroup? = nil) {
     self.group = group
+    self.repeats = max(1, repeats ?? experiment.plan.repeats)
     self.experiment = experiment
     self.directory = StudyDirectory(directory)
     self.evaluator = Evaluator(studyDirectory: self.directory.url)
   }
 
-  /// Runs the selected variants (all when `only` is nil) and writes the report; returns their results.
+  /// Training seeds per variant (the plan's `evaluation.repeats` unless the command line says).
+  public let repeats: Int
+
+  /// Runs the selected variants (all when `only` is nil), each with every seed, seed by seed (so that
+  /// an early report compares every variant), and writes the report; returns the per-seed results.
   @discardableResult
   public func run(only: String? = nil, events allEvents: @escaping (StudyEvent) -> Void = { _ in }) throws -> [VariantResult] {
     let root = isRoot
     let events: (StudyEvent) -> Void = { if root { allEvents($0) } }
     let selected = try experiment.select(only)
+    guard experiment.plan.compare == .steps || experiment.calibration != nil else {
+      throw PlanError("a compare: time study runs on calibrated steps: expand it with StudyRunner.calibrated(plan, directory:)")
+    }
     if root {
       try FileManager.default.createDirectory(at: directory.url, withIntermediateDirectories: true)
       try writeAtomically(Data(experiment.plan.resolvedYAML.utf8), to: directory.url.appendingPathComponent("plan.resolved.yaml"))
     }
     var results: [VariantResult] = []
-    for (i, variant) in selected.enumerated() {
-      if let done = directory.read(VariantResult.self, at: directory.result(variant.slug)), done.finished, done.key == variant.key {
-        events(.variantReused(done))
-        results.append(done)
-        continue
+    let total = selected.count * repeats
+    for index in 0..<repeats {
+      for (i, base) in selected.enumerated() {
+        let variant = experiment.seeded(base, repeat: index)
+        let seed = variant.stages.first?.config.seed ?? 0
+        if let done = directory.read(VariantResult.self, at: directory.result(variant)), done.finished, done.key == variant.key {
+          events(.variantReused(done))
+          results.append(done)
+          continue
+        }
+        events(.variantStarted(variant, seed: seed, index: index * selected.count + i + 1, total: total))
+        let result = run(variant, events: events)
+        results.append(result)
+        guard root else { continue }
+        try directory.write(result, to: directory.result(variant))
+        events(result.finished ? .variantFinished(result) : .variantFailed(result))
+        try writeReport(events: events)
       }
-      events(.variantStarted(variant, index: i + 1, total: selected.count))
-      let result = run(variant, events: events)
-      results.append(result)
-      guard root else { continue }
-      try directory.write(result, to: directory.result(variant.slug))
-      events(result.finished ? .variantFinished(result) : .variantFailed(result))
-      try writeReport(events: events)
     }
     if root { try writeReport(events: events) }
     return results
   }
 
+  /// The report of what is on record.
+  public func report() throws -> StudyReport {
+    StudyReport(experiment: experiment, results: directory.recordedResults(experiment, repeats: repeats), repeats: repeats, machine: .current)
+  }
+
   /// Rewrites report.md, report.html, results.json and results.csv from the recorded results.
   public func writeReport(events: (StudyEvent) -> Void = { _ in }) throws {
-    let report = StudyReport(experiment: experiment, results: directory.recordedResults(experiment), machine: .current)
-    try report.write(to: directory)
+    try report().write(to: directory)
     events(.reportWritten(directory.html))
+  }
+
+  /// The experiment of `plan` with its time budgets turned into steps: the plan's calibration, the one
+  /// on record in `directory`, and whatever is missing measured now (all of it with `recalibrate`).
+  /// A plan with step budgets is expanded as it is.
+  public static func calibrated(_ plan: StudyPlan, directory: URL, recalibrate: Bool = false, measure: Bool = true,
+                                events: (StudyEvent) -> Void = { _ in }) throws -> Experiment {
+    let experiment = try Experiment(plan: plan)
+    guard plan.compare == .time else { return experiment }
+    let dir = StudyDirectory(directory)
+    var calibration: Calibration
+    if measure {
+      try FileManager.default.createDirectory(at: dir.url, withIntermediateDirectories: true)
+      calibration = try Calibrator().calibration(for: experiment, directory: dir, recalibrate: recalibrate) {
+        events(.calibrating(setting: $0, entry: $1))
+      }
+    } else {
+      calibration = plan.calibration ?? Calibration()
+      for (k, v) in dir.read(Calibration.self, at: dir.calibration)?.entries ?? [:] where calibration.entries[k] == nil {
+        calibration.entries[k] = v
+      }
+    }
+    return try Experiment(plan: plan, calibration: calibration)
   }
 
   /// Trains and evaluates one variant; errors become a failed result.
@@ -86,7 +129,7 @@ public final class StudyRunner {
         if let reason = failedStages[stage.id] { throw PlanError("stage \(stage.name) failed earlier in this run: \(reason)") }
         let summary: RunSummary
         do {
-          summary = try train(stage, variant: variant.name, events: events)
+          summary = try train(stage, of: variant, events: events)
         } catch {
           failedStages[stage.id] = "\(error)"
           throw error
@@ -94,7 +137,8 @@ public final class StudyRunner {
         let last = i == variant.stages.count - 1
         let evaluation = isRoot && (last || variant.evaluation.when == .everyStage) ? try evaluate(stage, variant: variant, events: events) : nil
         stages.append(StageResult(
-          name: stage.name, id: stage.id, runDirectory: "runs/\(stage.directoryName)", steps: summary.steps, finalLoss: summary.finalLoss,
+          name: stage.name, id: stage.id, runDirectory: "runs/\(stage.directoryName)", budgetSeconds: stage.budgetSeconds,
+          steps: summary.steps, finalLoss: summary.finalLoss,
           trainSeconds: summary.trainSeconds, deviceSeconds: summary.deviceSeconds,
           warmupSeconds: summary.warmupSeconds, wallSeconds: summary.wallSeconds,
           imagesPerSecond: summary.imagesPerSecond, peakMemoryBytes: summary.peakMemoryBytes, device: summary.device,
@@ -107,7 +151,8 @@ public final class StudyRunner {
   }
 
   /// Trains `stage` (or resumes it, or reuses it when it has finished) and returns its summary.
-  private func train(_ stage: PlannedStage, variant: String, events: @escaping (StudyEvent) -> Void) throws -> RunSummary {
+  private func train(_ stage: PlannedStage, of owner: Variant, events: @escaping (StudyEvent) -> Void) throws -> RunSummary {
+    let variant = owner.name
     let url = directory.run(stage)
     let run = RunDirectory(url)
     var announcedWait = false
@@ -124,7 +169,7 @@ public final class StudyRunner {
     }
     var config = stage.config
     if let parent = stage.parent {
-      guard let p = experiment.uniqueStages.first(where: { $0.id == parent }) else { throw PlanError("stage \(stage.name) lost its parent") }
+      guard let p = owner.stages.first(where: { $0.id == parent }) else { throw PlanError("stage \(stage.name) lost its parent") }
       config.pretrainedModelCkpt = directory.run(p).path
     }
     let resuming = run.latestCheckpoint != nil

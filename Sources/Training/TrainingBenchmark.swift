@@ -13,6 +13,9 @@ public struct TrainingBenchmark {
   /// before it runs.
   public var census: (([String: Int]) -> Void)?
 
+  /// A benchmark of `config`'s training step (a study's calibration of one stage setting).
+  public init(config: TrainConfig) { self.config = config }
+
   /// `s32`: 32px, patch 4, dim 256, depth 13, 4 heads, batch 64. `celeba64`: the paper's CelebA-64
   /// model (64px, patch 4, 512, depth 13, 8 heads), batch 128. `tiny`: for tests.
   public init(preset: String, maskType: String = "patch", maskRatio: Double = 0, blockSize: Int = 2, cropSize: Int = -1) throws {

@@ -65,15 +65,25 @@ final class StudyCLITests: XCTestCase {
     let modifiedAfter = try FileManager.default.attributesOfItem(atPath: pretrain.appendingPathComponent("summary.json").path)[.modificationDate] as? Date
     XCTAssertEqual(modifiedBefore, modifiedAfter, "the finished pre-training was not trained again")
 
-    // results.json: one object per variant, the failure recorded with its cause.
-    let results = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("results.json"))) as? [[String: Any]])
+    // results.json: the protocol, one summary per variant with its per-seed results, the failure recorded with its cause.
+    let document = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("results.json"))) as? [String: Any])
+    let proto = try XCTUnwrap(document["protocol"] as? [String: Any])
+    XCTAssertEqual(proto["samples_per_fid"] as? Int, 6)
+    XCTAssertEqual(proto["training_seeds"] as? [Int], [3])
+    XCTAssertEqual(proto["budget"] as? String, "equal steps")
+    let variants = try XCTUnwrap(document["variants"] as? [[String: Any]])
+    XCTAssertEqual(variants.count, 3)
+    let results = variants.flatMap { ($0["per_seed"] as? [[String: Any]]) ?? [] }
     XCTAssertEqual(results.count, 3)
     let finished = results.filter { $0["status"] as? String == "finished" }
     XCTAssertEqual(finished.count, 2)
     for r in finished {
       XCTAssertTrue((r["fid"] as? Double)?.isFinite == true, "\(r)")
+      XCTAssertEqual(r["seed"] as? Int, 3)
       XCTAssertEqual(r["fid_samples"] as? Int, 6)
       XCTAssertNotNil(r["kid_mean"] as? Double)
+      let (lo, hi) = (r["fid_bootstrap_low"] as? Double ?? .nan, r["fid_bootstrap_high"] as? Double ?? .nan)
+      XCTAssertTrue(lo <= hi, "a bootstrap interval of the FID: \(r)")
       XCTAssertGreaterThan(r["training_seconds"] as? Double ?? 0, 0)
       XCTAssertEqual((r["stages"] as? [[String: Any]])?.map { $0["steps"] as? Int }, [6, 40])
     }
@@ -90,12 +100,12 @@ final class StudyCLITests: XCTestCase {
       XCTAssertTrue(html.contains(name), name)
     }
     let csv = try String(contentsOf: out.appendingPathComponent("results.csv"), encoding: .utf8)
-    XCTAssertTrue(csv.hasPrefix("name,status,fid,fid_samples"))
+    XCTAssertTrue(csv.hasPrefix("name,seed,status,fid,fid_bootstrap_low"))
     XCTAssertEqual(csv.split(separator: "\n").count, 4)
 
     // A third run keeps every finished variant and trains nothing.
     let third = try CLI.run(args)
-    XCTAssertTrue(third.stderr.contains("two-stage (MaskDM): finished earlier"), third.stderr)
+    XCTAssertTrue(third.stderr.contains("two-stage (MaskDM), seed 3: finished earlier"), third.stderr)
     XCTAssertFalse(third.stderr.contains("stage finetune"), third.stderr)
     XCTAssertEqual(third.stderr.components(separatedBy: " starts").count - 1, 1, "only the failed variant is tried again: \(third.stderr)")
   }

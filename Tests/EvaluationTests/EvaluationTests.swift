@@ -204,3 +204,44 @@ final class TorchReaderTests: XCTestCase {
     print("fuzzed \(iterations) archives: \(outcomes.ok) loaded, \(outcomes.refused) refused, no crash")
   }
 }
+
+/// The bootstrap of one evaluation's FID: its sample-space distance equals the full one, and the
+/// standard error is reproducible, positive and shrinks with more samples.
+final class FIDBootstrapTests: XCTestCase {
+  func features(_ n: Int, _ d: Int, seed: UInt64, shift: Double = 0) -> [Float] {
+    var g = SplitMix64(seed: seed)
+    return (0..<(n * d)).map { i in Float(Double(g.next() % 10_000) / 10_000 - 0.5 + shift * Double(i % d) / Double(d)) }
+  }
+
+  /// numpy 2.4.6 on the same SplitMix64 features: np.cov(X, rowvar=False)[0, 1] for n = 5, and the
+  /// Fréchet distance with the symmetric trace term (eigh of sqrt(S1) S2 sqrt(S1)) for n = 5, 12, 30.
+  static let numpyCovariance01 = 0.04548572399499007
+  static let numpyFID: [Int: Double] = [5: 4.079991151167446, 12: 2.5264866488388944, 30: 1.675961015167175]
+
+  func testStatisticsAndDistanceMatchNumpy() throws {
+    let d = 24
+    let reference = FeatureStatistics(features: features(40, d, seed: 1), count: 40, dimension: d)
+    let five = FeatureStatistics(features: features(5, d, seed: 5, shift: 0.3), count: 5, dimension: d)
+    XCTAssertEqual(five.sigma[1], Self.numpyCovariance01, accuracy: 1e-12, "the covariance's off-diagonal entries")
+    XCTAssertEqual(five.sigma[d], Self.numpyCovariance01, accuracy: 1e-12, "and its symmetry")
+    for n in [5, 12, 30] {
+      let x = features(n, d, seed: UInt64(n), shift: 0.3)
+      let full = try frechetDistance(FeatureStatistics(features: x, count: n, dimension: d), reference)
+      let fast = try sampleSpaceFrechetDistance(x.map(Double.init), count: n, reference: reference)
+      XCTAssertEqual(full, Self.numpyFID[n]!, accuracy: 1e-7, "n \(n)")  // sqrt of eigenvalues near 0 carries ~1e-8
+      XCTAssertEqual(fast, full, accuracy: 1e-7, "n \(n): the sample-space distance equals the full one")
+    }
+  }
+
+  func testStandardErrorIsReproducibleAndShrinksWithSamples() throws {
+    let d = 16
+    let reference = FeatureStatistics(features: features(200, d, seed: 9), count: 200, dimension: d)
+    let few = features(20, d, seed: 3, shift: 0.2), many = features(320, d, seed: 3, shift: 0.2)
+    let a = try bootstrapFIDStandardError(few, count: 20, reference: reference, rounds: 200, seed: 5)
+    XCTAssertEqual(a, try bootstrapFIDStandardError(few, count: 20, reference: reference, rounds: 200, seed: 5))
+    XCTAssertNotEqual(a, try bootstrapFIDStandardError(few, count: 20, reference: reference, rounds: 200, seed: 6))
+    let b = try bootstrapFIDStandardError(many, count: 320, reference: reference, rounds: 200, seed: 5)
+    XCTAssertGreaterThan(b, 0)
+    XCTAssertLessThan(b, a / 2, "16 times the samples, about a quarter of the error")
+  }
+}

@@ -1,4 +1,5 @@
-// `maskdm study run PLAN [--preset quick|paper] [--only NAME] [--out DIR] [--emit-slurm] [--dry-run]`,
+// `maskdm study run PLAN [--preset quick|paper] [--only NAME] [--out DIR] [--repeats N] [--recalibrate]
+//  [--calibrate-only] [--emit-slurm] [--dry-run]`,
 // `maskdm study import SEED.md -o plan.yaml`, `maskdm study report PLAN --out DIR`.
 import ArgumentParser
 import Foundation
@@ -15,11 +16,16 @@ struct StudyOptions: ParsableArguments {
   @Option(help: "quick (Fashion-MNIST on a CPU, minutes) or paper (CelebA-64 at the authors' settings, GPU).") var preset: String?
   @Option(name: .shortAndLong, help: "The study directory (default: studies/<plan>-<preset>).") var out: String?
 
+  /// The plan and its study directory.
+  func load() throws -> (StudyPlan, URL) {
+    let resolved = try StudyPlan.load(URL(fileURLWithPath: plan), preset: preset)
+    return (resolved, URL(fileURLWithPath: out ?? "studies/\(resolved.name)-\(resolved.preset)"))
+  }
+
+  /// The experiment with the calibration on record (the plan's and the study directory's), measuring nothing.
   func experiment() throws -> (Experiment, URL) {
-    let url = URL(fileURLWithPath: plan)
-    let resolved = try StudyPlan.load(url, preset: preset)
-    let dir = URL(fileURLWithPath: out ?? "studies/\(resolved.name)-\(resolved.preset)")
-    return (try Experiment(plan: resolved), dir)
+    let (plan, dir) = try load()
+    return (try StudyRunner.calibrated(plan, directory: dir, measure: false), dir)
   }
 }
 
@@ -28,17 +34,34 @@ struct StudyRun: ParsableCommand {
     commandName: "run", abstract: "Train and evaluate every variant of a plan (re-running resumes and skips what is done).")
   @OptionGroup var options: StudyOptions
   @Option(help: "Run only this variant or study (its name or slug).") var only: String?
+  @Option(help: "Training seeds per variant (default: the plan's evaluation.repeats, else 1); more seeds reuse the finished ones.")
+  var repeats: Int?
+  @Flag(help: "Time the stage settings again (compare: time) instead of using the calibration on record or in the plan.")
+  var recalibrate = false
+  @Flag(help: "Calibrate the time budgets (write DIR/calibration.json and the plan block that carries it) and exit.")
+  var calibrateOnly = false
   @Flag(help: "Write DIR/slurm.sh (an array job, one variant per task) and exit.") var emitSlurm = false
   @Flag(help: "List the variants and their stages and exit.") var dryRun = false
   @OptionGroup var parallel: DistributedOptions
 
   func run() throws {
-    let (experiment, dir) = try options.experiment()
+    if let repeats, !(1...100).contains(repeats) { throw ValidationError("--repeats must be 1 to 100 (got \(repeats))") }
+    let (plan, dir) = try options.load()
     if dryRun {
-      print(describe(experiment), terminator: "")
+      print(describe(try StudyRunner.calibrated(plan, directory: dir, measure: false), repeats: repeats ?? plan.repeats), terminator: "")
+      return
+    }
+    if calibrateOnly {
+      let printer = StudyPrinter()
+      let e = try StudyRunner.calibrated(plan, directory: dir, recalibrate: recalibrate) { printer.handle($0) }
+      printer.finish()
+      guard let c = e.calibration else { print("\(plan.name) compares at equal steps: nothing to calibrate"); return }
+      print("wrote \(dir.appendingPathComponent("calibration.json").path); a plan carries it as:\n\(c.planYAML)", terminator: "")
       return
     }
     if emitSlurm {
+      let experiment = try StudyRunner.calibrated(plan, directory: dir, measure: false)
+      try requireCalibration(experiment, dir, for: "an array job's tasks")
       try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
       let script = dir.appendingPathComponent("slurm.sh")
       let executable = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path
@@ -52,28 +75,51 @@ struct StudyRun: ParsableCommand {
     let group = try parallel.join()
     let printer = StudyPrinter()
     let started = Date()
-    let results = try StudyRunner(experiment: experiment, directory: dir, group: group).run(only: only) { printer.handle($0) }
+    let experiment: Experiment
+    if group != nil {
+      // Every rank must train the same steps: they read the calibration on record, none measures.
+      experiment = try StudyRunner.calibrated(plan, directory: dir, measure: false)
+      try requireCalibration(experiment, dir, for: "a data-parallel study's ranks")
+    } else {
+      experiment = try StudyRunner.calibrated(plan, directory: dir, recalibrate: recalibrate) { printer.handle($0) }
+    }
+    let runner = StudyRunner(experiment: experiment, directory: dir, repeats: repeats, group: group)
+    let results = try runner.run(only: only) { printer.handle($0) }
     printer.finish()
     if let group, group.rank != 0 { return }
     let failed = results.filter { !$0.finished }
-    print("study \(experiment.plan.name) (\(experiment.plan.preset)): \(results.count - failed.count) of \(results.count) variants finished in "
-            + duration(Date().timeIntervalSince(started)))
-    print(headline(results))
+    print("study \(experiment.plan.name) (\(experiment.plan.preset)): \(results.count - failed.count) of \(results.count) runs "
+            + "(\(runner.repeats) seed\(runner.repeats == 1 ? "" : "s") per variant) finished in " + duration(Date().timeIntervalSince(started)))
+    print(headline(try runner.report()))
     print("report: \(dir.appendingPathComponent("report.html").path) (and report.md, results.json, results.csv)")
     if !failed.isEmpty { throw ExitCode(3) }
   }
 }
 
+/// Fails when a time-budget stage has no calibration on record (`what` would measure different steps).
+func requireCalibration(_ experiment: Experiment, _ dir: URL, for what: String) throws {
+  guard experiment.plan.compare == .time else { return }
+  let missing = experiment.timedSettings.map(speedSignature).filter { experiment.calibration?.entries[$0] == nil }
+  guard missing.isEmpty else {
+    throw ValidationError("\(what) must train the same steps, so the time budgets need a calibration first (missing: "
+                            + missing.joined(separator: "; ") + "). Run `maskdm study run PLAN --out "
+                            + "\(dir.path) --calibrate-only` once on the machine kind the study runs on, or give calibration: in the plan.")
+  }
+}
+
 /// The variants, their stages (shared ones marked) and budgets.
-func describe(_ e: Experiment) -> String {
+func describe(_ e: Experiment, repeats: Int) -> String {
   var uses: [String: Int] = [:]
   for v in e.variants { for s in v.stages { uses[s.id, default: 0] += 1 } }
+  let seeds = e.seeds(repeats: repeats)
   var out = "\(e.plan.title) (preset \(e.plan.preset), compare at equal \(e.plan.compare == .time ? "training time" : "steps")): "
-    + "\(e.variants.count) variants, \(e.uniqueStages.count) training runs\n"
+    + "\(e.variants.count) variants × \(seeds.count) training seed\(seeds.count == 1 ? "" : "s") (\(seeds.map(String.init).joined(separator: ", "))), "
+    + "\(e.uniqueStages.count * seeds.count) training runs\n"
   for v in e.variants {
     out += "- \(v.name) [\(v.slug)]" + (v.studies.isEmpty ? "" : " in: \(v.studies.joined(separator: "; "))") + "\n"
     for s in v.stages {
-      let budget = s.config.trainSeconds.map { String(format: "%.0f s", $0) } ?? "\(s.config.trainSteps) steps"
+      var budget = s.config.trainSeconds.map { String(format: "%.0f s (not calibrated yet)", $0) } ?? "\(s.config.trainSteps) steps"
+      if let seconds = s.budgetSeconds, s.config.trainSeconds == nil { budget += String(format: " (%.0f s, calibrated)", seconds) }
       out += "    \(s.directoryName): mask \(s.config.dataset.maskRatio) \(s.config.dataset.maskType), \(budget)"
         + (s.parent != nil ? ", from its predecessor" : "") + ((uses[s.id] ?? 0) > 1 ? ", shared by \(uses[s.id]!) variants" : "") + "\n"
     }
@@ -81,25 +127,31 @@ func describe(_ e: Experiment) -> String {
   return out
 }
 
-/// The headline table: name, FID, KID, training time.
-func headline(_ results: [VariantResult]) -> String {
+/// The headline table: per variant FID over seeds and training time; per study row its verdict.
+func headline(_ report: StudyReport) -> String {
   func pad(_ s: String, _ n: Int, left: Bool = false) -> String {
     s.count >= n ? s : left ? String(repeating: " ", count: n - s.count) + s : s + String(repeating: " ", count: n - s.count)
   }
-  let width = max(8, results.map(\.name.count).max() ?? 8)
-  var lines = [pad("variant", width) + pad("FID", 10, left: true) + pad("KID x1e3", 16, left: true) + pad("train s", 10, left: true)]
-  for r in results {
-    guard r.finished else {
-      lines.append(pad(r.name, width) + "  failed: \(r.error ?? "")")
-      continue
+  let summaries = report.summaries
+  let width = max(8, summaries.map { $0.name.count }.max() ?? 8) + 2
+  var lines = [pad("variant", width) + pad("FID, mean [95% CI]", 36) + pad("train s", 9, left: true) + "  failed"]
+  for s in summaries {
+    let fid: String = s.fid.map { $0.text() } ?? "-"
+    let seconds: String = s.trainingSeconds.map { String(format: "%.0f", $0.mean) } ?? "-"
+    let failures: String = s.failures.map { "seed \($0.seed): \($0.error)" }.joined(separator: "; ")
+    lines.append(pad(s.name, width) + pad(fid, 36) + pad(seconds, 9, left: true) + (failures.isEmpty ? "" : "  " + failures))
+  }
+  let comparisons = report.comparisons
+  if !comparisons.isEmpty {
+    let w = max(8, comparisons.map { $0.label.count }.max() ?? 8) + 2
+    lines += ["", pad("verdicts (ΔFID = variant - reference, paired by seed)", 0)]
+    for c in comparisons {
+      lines.append("  " + pad(c.label, w) + "vs " + pad(c.reference, 22) + pad(c.fidDifference.text(signed: true), 36) + c.verdict.label)
     }
-    let kid = r.kidMean.map { String(format: "%.2f ± %.2f", $0 * 1000, (r.kidStd ?? 0) * 1000) } ?? "-"
-    lines.append(pad(r.name, width) + pad(r.fid.map { String(format: "%.2f", $0) } ?? "-", 10, left: true) + pad(kid, 16, left: true)
-                   + pad(String(format: "%.0f", r.trainingSeconds), 10, left: true))
   }
-  if let n = results.first(where: { $0.fidSamples != nil }) {
-    lines.append("FID and KID from \(n.fidSamples!) samples against \(n.referenceSamples ?? 0) real images each.")
-  }
+  let e = report.experiment.plan.evaluation
+  lines.append("FID from \(e.samples) samples against \(e.reference.statistics == nil ? "\(e.reference.count) real images" : "reference statistics"); "
+                 + "\(report.repeats) training seed\(report.repeats == 1 ? "" : "s") per variant.")
   return lines.joined(separator: "\n")
 }
 
@@ -123,12 +175,13 @@ struct StudyReportCommand: ParsableCommand {
   static let configuration = CommandConfiguration(commandName: "report", abstract: "Rewrite a study's report from its recorded results.")
   @OptionGroup var options: StudyOptions
 
+  @Option(help: "Training seeds per variant to report (default: the plan's evaluation.repeats).") var repeats: Int?
+
   func run() throws {
     let (experiment, dir) = try options.experiment()
-    let runner = StudyRunner(experiment: experiment, directory: dir)
+    let runner = StudyRunner(experiment: experiment, directory: dir, repeats: repeats)
     try runner.writeReport()
-    let results = runner.directory.recordedResults(experiment)
-    print(headline(results))
+    print(headline(try runner.report()))
     print("report: \(runner.directory.html.path)")
   }
 }

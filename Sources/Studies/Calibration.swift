@@ -1,0 +1,122 @@
+// Time budgets that do not depend on the machine's load. A `compare: time` plan gives each stage
+// seconds of training; before anything trains, each distinct stage setting is timed for a short run
+// (after its warm-up steps, the median step) and its seconds become a step count. The rates are written
+// to the study directory (`calibration.json`), so every seed and every rerun trains the same steps; a
+// plan may carry them (`calibration:`), so that a study repeats on another machine with the same steps.
+import Engine
+import Foundation
+import Training
+import Yams
+
+/// The measured training speed of each stage setting, keyed by `speedSignature`.
+public struct Calibration: Codable, Equatable, Sendable {
+  /// One stage setting's speed.
+  public struct Entry: Codable, Equatable, Sendable {
+    public var stepsPerSecond: Double
+    /// `measured` (on this machine, into calibration.json) or `plan` (given by the plan).
+    public var source: String
+    /// Where it was measured: CPU model (or GPU), cores, matrix product path.
+    public var machine: String?
+    /// Timed steps (after warm-up) the median came from.
+    public var timedSteps: Int?
+
+    public init(stepsPerSecond: Double, source: String, machine: String? = nil, timedSteps: Int? = nil) {
+      (self.stepsPerSecond, self.source, self.machine, self.timedSteps) = (stepsPerSecond, source, machine, timedSteps)
+    }
+  }
+
+  public var entries: [String: Entry]
+  /// What the plan says of where its rates come from (`calibration.measured_on`).
+  public var measuredOn: String?
+
+  public init(entries: [String: Entry] = [:], measuredOn: String? = nil) {
+    (self.entries, self.measuredOn) = (entries, measuredOn)
+  }
+
+  /// The steps that `seconds` of training buy at the rate of `config`'s setting (at least 1); nil when
+  /// that setting has not been calibrated.
+  public func steps(for config: TrainConfig, seconds: Double) -> Int? {
+    entries[speedSignature(config)].map { max(1, Int(($0.stepsPerSecond * seconds).rounded())) }
+  }
+
+  /// The plan's `calibration:` block: `{measured_on: TEXT, steps_per_second: {SIGNATURE: RATE, ...}}`.
+  static func read(_ node: Node?) throws -> Calibration? {
+    guard let node, !node.isNullNode else { return nil }
+    let m = try PlanMapping(node, path: "calibration", allowed: ["measured_on", "steps_per_second"])
+    guard let rates = m["steps_per_second"]?.mapping else {
+      throw PlanError("calibration.steps_per_second must map stage settings (as `maskdm study run --dry-run` lists them) to steps per second")
+    }
+    var entries: [String: Entry] = [:]
+    for (k, v) in rates {
+      guard let key = k.string, let rate = v.float, rate.isFinite, rate > 0 else {
+        throw PlanError("calibration.steps_per_second.\(k.string ?? "?"): a positive number of steps per second (got \(v.text))")
+      }
+      entries[key] = Entry(stepsPerSecond: rate, source: "plan", machine: try m.string("measured_on"))
+    }
+    return Calibration(entries: entries, measuredOn: try m.string("measured_on"))
+  }
+
+  /// The block a plan can carry to train these steps anywhere.
+  public var planYAML: String {
+    var out = "calibration:\n  measured_on: \"\(measuredOn ?? entries.values.compactMap(\.machine).first ?? "unknown")\"\n  steps_per_second:\n"
+    for key in entries.keys.sorted() { out += "    \"\(key)\": \(String(format: "%.4g", entries[key]!.stepsPerSecond))\n" }
+    return out
+  }
+}
+
+/// What decides a training step's speed, in words: image and patch size, channels, width, depth,
+/// heads, MLP ratio, batch, the mask (kind and ratio), precision, device and compilation. Settings that
+/// do not change the work of a step (seed, learning rate, objective, schedule, position embedding,
+/// which images) are left out, so stages that differ only in them share one calibration.
+public func speedSignature(_ c: TrainConfig) -> String {
+  let n = c.network
+  var mask = "unmasked"
+  if c.isMasked {
+    mask = "\(c.dataset.maskType) \(String(format: "%g", c.dataset.maskRatio))"
+    if c.dataset.maskType == "block" { mask += " b\(c.dataset.maskBlockSize)" }
+    if c.dataset.maskType == "crop" { mask += " c\(c.dataset.maskCropSize)" }
+  }
+  return "\(n.imgSize)px p\(n.patchSize) c\(n.inChans) d\(n.encoderEmbedDim)x\(n.encoderDepth) h\(n.encoderHeads) "
+    + "mlp\(String(format: "%g", n.mlpRatio)) batch \(c.batchSize), \(mask), \(c.precision) \(c.device)\(c.compile ? "" : " eager")"
+}
+
+/// Times stage settings for a plan.
+public struct Calibrator {
+  /// Untimed steps first (tracing, compilation, caches), then timed ones; the median counts.
+  public var warmupSteps = 5
+  public var timedSteps = 30
+
+  public init() {}
+
+  /// The rate of `config`'s setting on this machine, from a short run on random images.
+  public func measure(_ config: TrainConfig) throws -> Calibration.Entry {
+    var benchmark = TrainingBenchmark(config: config)
+    benchmark.warmup = warmupSteps
+    benchmark.steps = timedSteps
+    let result = try benchmark.run()
+    return .init(stepsPerSecond: 1000 / result.msPerStep, source: "measured",
+                 machine: "\(MachineInfo.current.summary), \(result.linearProduct) products", timedSteps: timedSteps)
+  }
+
+  /// The calibration a study runs with: the plan's rates, then those on record in the study directory
+  /// (unless `recalibrate`), and every setting still missing measured now and recorded.
+  public func calibration(for experiment: Experiment, directory: StudyDirectory, recalibrate: Bool,
+                          progress: (String, Calibration.Entry?) -> Void) throws -> Calibration {
+    var calibration = recalibrate ? Calibration() : (experiment.plan.calibration ?? Calibration())
+    if !recalibrate, let recorded = directory.read(Calibration.self, at: directory.calibration) {
+      for (k, v) in recorded.entries where calibration.entries[k] == nil { calibration.entries[k] = v }
+    }
+    var measuredAny = false
+    for config in experiment.timedSettings where calibration.entries[speedSignature(config)] == nil {
+      progress(speedSignature(config), nil)
+      let entry = try measure(config)
+      calibration.entries[speedSignature(config)] = entry
+      progress(speedSignature(config), entry)
+      measuredAny = true
+    }
+    if measuredAny || recalibrate || !FileManager.default.fileExists(atPath: directory.calibration.path) {
+      try directory.write(calibration, to: directory.calibration)
+    }
+    return calibration
+  }
+}

