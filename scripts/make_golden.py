@@ -6,6 +6,7 @@ default_1.pt). The Swift parity tests (GoldenParityTests, InceptionGoldenTests) 
   make_golden.py check   AUTHORS DIR        recompute every case in DIR from its stored inputs and print
                                             the largest relative error of each output (exit 1 if > 1e-5)
   make_golden.py check   AUTHORS DIR --write  ... and rewrite the outputs
+  make_golden.py check   AUTHORS DIR --add-missing  ... and add the quantities a case lacks (loss_cosine_l1)
   make_golden.py uvit    AUTHORS DIR NAME [--seed S --img-size 16 --patch 4 --dim 64 --depth 5 --heads 4
                                             --mask block --ratio 0.5 --block 2 --batch 3]
                                             a new uvit_NAME case: the authors' weight init and inputs
@@ -83,6 +84,8 @@ def uvit_outputs(authors, tensors, cfg):
         out["out.p_mean"], out["out.p_logvar"], out["out.p_x0"] = mean.numpy(), logvar.reshape(-1).numpy(), x0.numpy()
         _, model_out = cosine.p_losses(x, t, mask=mask, noise=noise)
         loss = cosine.loss_fn(noise, x, t, model_out, mask=mask)["loss"]
+        cosine.loss_type = "l1"
+        out["loss_cosine_l1"] = float(cosine.loss_fn(noise, x, t, model_out, mask=mask)["loss"])
     return out, float(loss)
 
 
@@ -122,6 +125,7 @@ def new_uvit(authors, args):
                note="out.masked rows follow the official order: visible tokens in index order, time token dropped")
     out, loss = uvit_outputs(authors, tensors, cfg)
     cfg["loss_cosine_l2"] = loss
+    cfg["loss_cosine_l1"] = out.pop("loss_cosine_l1")
     tensors.update(out)
     path = os.path.join(args.dir, f"uvit_{args.name}.safetensors")
     save(path, tensors)
@@ -185,7 +189,7 @@ def relative_error(a, b):
     return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
 
 
-def check(authors, directory, write):
+def check(authors, directory, write, add_missing=False):
     worst = 0.0
     names = sorted(os.listdir(directory))
     for name in names:
@@ -197,10 +201,16 @@ def check(authors, directory, write):
             with open(path[:-len(".safetensors")] + ".json") as f:
                 cfg = json.load(f)
             out, loss = uvit_outputs(authors, tensors, cfg)
+            l1 = out.pop("loss_cosine_l1")
             errors = {k: relative_error(v, tensors[k]) for k, v in out.items()}
             errors["loss_cosine_l2"] = relative_error(loss, cfg["loss_cosine_l2"])
-            if write:
-                cfg["loss_cosine_l2"] = loss
+            if "loss_cosine_l1" in cfg:
+                errors["loss_cosine_l1"] = relative_error(l1, cfg["loss_cosine_l1"])
+            if write or (add_missing and "loss_cosine_l1" not in cfg):
+                if write:
+                    cfg["loss_cosine_l2"] = loss
+                cfg["loss_cosine_l1"] = l1
+                print(f"{name}: loss_cosine_l1 = {l1!r} written to its .json")
                 with open(path[:-len(".safetensors")] + ".json", "w") as f:
                     json.dump(cfg, f, indent=1)
         elif name.startswith("inception_"):
@@ -222,6 +232,7 @@ def main():
     sub = p.add_subparsers(dest="what", required=True)
     c = sub.add_parser("check")
     c.add_argument("authors"), c.add_argument("dir"), c.add_argument("--write", action="store_true")
+    c.add_argument("--add-missing", action="store_true", help="write outputs a case lacks (newer quantities), keep the rest")
     u = sub.add_parser("uvit")
     u.add_argument("authors"), u.add_argument("dir"), u.add_argument("name")
     for flag, default in [("--seed", 7), ("--img-size", 16), ("--patch", 4), ("--dim", 64), ("--depth", 5),
@@ -235,7 +246,7 @@ def main():
         i.add_argument(flag, type=int, default=default)
     args = p.parse_args()
     if args.what == "check":
-        sys.exit(check(args.authors, args.dir, args.write))
+        sys.exit(check(args.authors, args.dir, args.write, args.add_missing))
     if args.what == "uvit":
         new_uvit(args.authors, args)
     else:

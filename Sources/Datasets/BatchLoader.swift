@@ -51,7 +51,8 @@ public final class BatchLoader: @unchecked Sendable {
   public let dataset: PackedDataset
   public let batchSize: Int
   public let seed: UInt64
-  public let flip: Bool
+  /// The probability that an image is mirrored left-right (`hflip_prob`), drawn per image.
+  public let flipProbability: Double
   /// The indices trained on: all, or the fixed seeded subset.
   public let indices: [Int]
   /// The rows of each global batch this loader returns.
@@ -67,7 +68,7 @@ public final class BatchLoader: @unchecked Sendable {
   /// The position after the last batch `next()` returned.
   public private(set) var position: LoaderPosition
 
-  public init(dataset: PackedDataset, batchSize: Int, seed: UInt64, flip: Bool, subsetFraction: Double? = nil,
+  public init(dataset: PackedDataset, batchSize: Int, seed: UInt64, flipProbability: Double, subsetFraction: Double? = nil,
               subsetSeed: UInt64 = 0, start: LoaderPosition = .init(epoch: 0, index: 0), prefetch: Int = 4,
               shard: LoaderShard = .all) throws {
     guard shard.count >= 1, shard.groups >= 1, (0..<shard.count).contains(shard.rank), batchSize % (shard.count * shard.groups) == 0 else {
@@ -78,7 +79,10 @@ public final class BatchLoader: @unchecked Sendable {
     self.dataset = dataset
     self.batchSize = batchSize
     self.seed = seed
-    self.flip = flip
+    guard (0...1).contains(flipProbability) else {
+      throw DatasetError("hflip_prob must be a probability between 0 and 1 (got \(flipProbability))")
+    }
+    self.flipProbability = flipProbability
     self.prefetch = max(1, prefetch)
     indices = BatchLoader.subset(count: dataset.count, fraction: subsetFraction, seed: subsetSeed)
     guard batchSize > 0, indices.count >= batchSize else {
@@ -92,6 +96,15 @@ public final class BatchLoader: @unchecked Sendable {
   }
 
   deinit { stop() }
+
+  /// Whether the draw `u` mirrors an image with probability `p`: `u`'s top 53 bits as a uniform number
+  /// below `p`. At 0.5 the draw's lowest bit decides instead, the coin of earlier versions, so that
+  /// their runs (hflip_prob 0.5 is the usual setting) resume bit for bit.
+  public static func mirrors(_ u: UInt64, probability p: Double) -> Bool {
+    if p <= 0 { return false }
+    if p == 0.5 { return u & 1 == 1 }
+    return Double(u >> 11) * 0x1p-53 < p
+  }
 
   /// A fixed subset of `max(1, round(fraction * count))` indices, the same for every training seed.
   public static func subset(count: Int, fraction: Double?, seed: UInt64) -> [Int] {
@@ -119,14 +132,14 @@ public final class BatchLoader: @unchecked Sendable {
     var labels: [Int32]? = dataset.labels == nil ? nil : []
     var rng = SplitMix64(seed: (seed ^ 0xF11F_F11F) &+ UInt64(p.epoch) &* 0x1000_0000_01 &+ UInt64(p.index))
     // Flips are drawn for every slot of the global batch so each shard sees the same ones.
-    let mirrors = (0..<batchSize).map { _ in rng.next() & 1 == 1 }
+    let mirrors = (0..<batchSize).map { _ in Self.mirrors(rng.next(), probability: flipProbability) }
     pixels.withUnsafeMutableBytes { out in
       for (j, row) in rows.enumerated() {
         let i = order[p.index * batchSize + row]
         let slot = UnsafeMutableRawBufferPointer(rebasing: out[(j * n)..<((j + 1) * n)])
         dataset.copyImage(i, into: slot)
         let mirror = mirrors[row]
-        if flip && mirror {
+        if mirror {
           for y in 0..<h {
             for x in 0..<(w / 2) {
               for k in 0..<c {

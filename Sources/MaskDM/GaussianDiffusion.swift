@@ -39,21 +39,32 @@ public enum Objective: String, Codable, Sendable {
   case v
 }
 
+/// The distance between prediction and target (the authors' `loss_type`, gaussian_ddpm.py `loss_fn`):
+/// element-wise, then the mean per sample, then over the batch.
+public enum LossKind: String, Codable, Sendable {
+  /// Squared error (`l2`, F.mse_loss; the paper's).
+  case l2
+  /// Absolute error (`l1`, F.l1_loss).
+  case l1
+}
+
 /// The diffusion process and its per-timestep tables.
 public struct GaussianDiffusion {
   public let schedule: BetaSchedule
   public let timesteps: Int
   public let objective: Objective
+  public let lossKind: LossKind
   /// float64 tables, indexed by t.
   public let betas: [Double]
   public let alphasCumprod: [Double]
   let tables: [String: Tensor]
 
-  public init(schedule: BetaSchedule, timesteps: Int = 1000, objective: Objective = .eps) throws {
+  public init(schedule: BetaSchedule, timesteps: Int = 1000, objective: Objective = .eps, loss: LossKind = .l2) throws {
     guard timesteps >= 1 else { throw ModelError("timesteps must be at least 1") }
     self.schedule = schedule
     self.timesteps = timesteps
     self.objective = objective
+    self.lossKind = loss
     let b = schedule.betas(timesteps: timesteps)
     var ac: [Double] = []
     var product = 1.0
@@ -102,7 +113,7 @@ public struct GaussianDiffusion {
     }
   }
 
-  /// The MSE loss, per-sample mean then batch mean. DSM (`visible` nil): `model(x_t, t, nil)` maps
+  /// The loss (`lossKind`: squared or absolute error), per-sample mean then batch mean. DSM (`visible` nil): `model(x_t, t, nil)` maps
   /// noised images (B, C, H, W) to the same shape. MDSM (`visible` (B, K) patch indices): the loss is
   /// over the visible patches, and only they are noised and given to the model: `model(x_t, t, visible)`
   /// maps the visible patches (B, K, p*p*C) in `(p1 p2 C)` order to the same shape.
@@ -126,7 +137,9 @@ public struct GaussianDiffusion {
     let xt = try qSample(x0: x0, t: t, noise: noise)
     let prediction = try model(xt, t, visible).astype(.float32)  // the loss in float32 under mixed precision
     let target = try self.target(x0: x0, t: t, noise: noise)
-    let perSample = try (prediction - target).square().reshaped([x0.shape[0], -1]).mean(axes: [1])  // (B,)
+    let error = try prediction - target
+    let distance = try lossKind == .l2 ? error.square() : error.abs()
+    let perSample = try distance.reshaped([x0.shape[0], -1]).mean(axes: [1])  // (B,)
     return try perSample.mean()
   }
 

@@ -88,14 +88,15 @@ public struct StudyReport {
   func summary(_ slug: String) -> VariantSummary? { summaries.first { $0.slug == slug } }
   func comparison(_ study: String, _ slug: String) -> Comparison? { comparisons.first { $0.study == study && $0.slug == slug } }
 
-  static let columns = ["FID, mean [95% CI]", "ΔFID vs reference [95% CI]", "verdict", "KID ×10³", "steps per stage",
+  static let columns = ["FID, mean [95% CI]", "ΔFID vs reference [95% CI]", "verdict", "KID ×10³", "steps per stage (measured time)",
                         "training time", "img/s", "peak MB"]
 
   /// One row's cells (the reference row and unrun rows leave the comparison blank).
   func cells(_ s: VariantSummary?, _ c: Comparison?, isReference: Bool) -> [String] {
     guard let s else { return ["not run"] + Array(repeating: "", count: Self.columns.count - 1) }
     guard s.finished else { return ["failed"] + Array(repeating: "", count: Self.columns.count - 1) }
-    let steps = s.stages.map { "\($0.name) \($0.steps)" }.joined(separator: " + ")
+    // Steps (the same for every seed) and the measured training seconds (mean over seeds).
+    let steps = s.stages.map { "\($0.name) \($0.steps) (\(seconds($0.trainSeconds)))" }.joined(separator: " + ")
     let difference = c.map { $0.fidDifference.text(signed: true) } ?? (isReference ? "reference" : "")
     return [s.fid.map { $0.text() } ?? "—", difference, c?.verdict.label ?? "",
             s.kid.map { $0.text(scale: 1000) } ?? "—", steps,

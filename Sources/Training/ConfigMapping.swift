@@ -30,8 +30,9 @@ extension TrainConfig {
     case "pred_v": objective = .v
     default: objective = .eps
     }
+    guard let loss = LossKind(rawValue: lossType) else { throw ConfigError("loss_type must be l1 or l2 (got \(lossType))") }
     return try GaussianDiffusion(schedule: BetaSchedule(rawValue: betaSchedule) ?? .linear, timesteps: timesteps,
-                                 objective: objective)
+                                 objective: objective, loss: loss)
   }
 
   /// The pre-training mask, or nil for whole images (DSM).

@@ -122,7 +122,7 @@ public final class Trainer {
       }
 
       let loader = try BatchLoader(
-        dataset: dataset, batchSize: config.batchSize, seed: config.seed, flip: config.dataset.hflipProb > 0,
+        dataset: dataset, batchSize: config.batchSize, seed: config.seed, flipProbability: config.dataset.hflipProb,
         subsetFraction: config.dataset.fraction < 1 ? config.dataset.fraction : nil, subsetSeed: config.dataset.subsetSeed,
         start: LoaderPosition(epoch: state.loaderEpoch, index: state.loaderIndex),
         shard: LoaderShard(rank: group?.rank ?? 0, count: world, groups: config.gradientAccumulateEvery))

@@ -121,7 +121,8 @@ final class DistributedCLITests: XCTestCase {
                             "--out", out.path, "--distributed"], seconds: 480)
     // The variant whose data is missing fails on both ranks (rank 0 finds out first) and is recorded.
     XCTAssertEqual(r.status, 3, r.stderr)
-    let results = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("results.json"))) as? [[String: Any]])
+    let document = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("results.json"))) as? [String: Any])
+    let results = (document["variants"] as? [[String: Any]] ?? []).flatMap { $0["per_seed"] as? [[String: Any]] ?? [] }
     XCTAssertEqual(results.count, 3)
     let finished = results.filter { $0["status"] as? String == "finished" }
     XCTAssertEqual(finished.count, 2, "\(results)")

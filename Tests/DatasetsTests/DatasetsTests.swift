@@ -96,8 +96,8 @@ final class DatasetsTests: XCTestCase {
     defer { try? FileManager.default.removeItem(at: out) }
     try prepareDataset(.synthetic(count: 50, seed: 1), options: PrepareOptions(size: 8, channels: 3), to: out)
     let data = try PackedDataset(directory: out)
-    func run(_ start: LoaderPosition, _ n: Int, flip: Bool = true) throws -> ([[UInt8]], LoaderPosition) {
-      let loader = try BatchLoader(dataset: data, batchSize: 8, seed: 3, flip: flip, start: start)
+    func run(_ start: LoaderPosition, _ n: Int, flip: Double = 0.5) throws -> ([[UInt8]], LoaderPosition) {
+      let loader = try BatchLoader(dataset: data, batchSize: 8, seed: 3, flipProbability: flip, start: start)
       defer { loader.stop() }
       let batches = try (0..<n).map { _ in try loader.next().pixels }
       return (batches, loader.position)
@@ -108,7 +108,7 @@ final class DatasetsTests: XCTestCase {
     let (_, middle) = try run(LoaderPosition(epoch: 0, index: 0), 5)
     XCTAssertEqual(try run(middle, 9).0, Array(all[5...]), "resuming from a position continues the sequence")
     XCTAssertNotEqual(all[0], all[6], "epochs are reshuffled")
-    let (plain, _) = try run(LoaderPosition(epoch: 0, index: 0), 1, flip: false)
+    let (plain, _) = try run(LoaderPosition(epoch: 0, index: 0), 1, flip: 0)
     XCTAssertNotEqual(plain[0], all[0], "some images are mirrored")
   }
 
@@ -117,11 +117,11 @@ final class DatasetsTests: XCTestCase {
     defer { try? FileManager.default.removeItem(at: out) }
     try prepareDataset(.synthetic(count: 50, seed: 1), options: PrepareOptions(size: 8, channels: 3), to: out)
     let data = try PackedDataset(directory: out)
-    let whole = try BatchLoader(dataset: data, batchSize: 8, seed: 3, flip: true)
+    let whole = try BatchLoader(dataset: data, batchSize: 8, seed: 3, flipProbability: 0.5)
     defer { whole.stop() }
     let n = data.imageBytes
     for groups in [1, 2] {
-      let shards = try (0..<2).map { try BatchLoader(dataset: data, batchSize: 8, seed: 3, flip: true, shard: LoaderShard(rank: $0, count: 2, groups: groups)) }
+      let shards = try (0..<2).map { try BatchLoader(dataset: data, batchSize: 8, seed: 3, flipProbability: 0.5, shard: LoaderShard(rank: $0, count: 2, groups: groups)) }
       defer { shards.forEach { $0.stop() } }
       for index in 0..<3 {
         let full = whole.batch(at: LoaderPosition(epoch: 0, index: index)).pixels
@@ -138,7 +138,23 @@ final class DatasetsTests: XCTestCase {
       }
     }
     XCTAssertEqual(LoaderShard(rank: 1, count: 2, groups: 2).rows(batchSize: 8), [2, 3, 6, 7])
-    XCTAssertThrowsError(try BatchLoader(dataset: data, batchSize: 7, seed: 3, flip: false, shard: LoaderShard(rank: 0, count: 2)))
+    XCTAssertThrowsError(try BatchLoader(dataset: data, batchSize: 7, seed: 3, flipProbability: 0, shard: LoaderShard(rank: 0, count: 2)))
+  }
+
+  /// hflip_prob is the probability of each image's mirror (it once flipped half the images whatever it said).
+  func testFlipProbabilityIsHonouredPerImage() throws {
+    var g = SplitMix64(seed: 11)
+    let draws = (0..<200_000).map { _ in g.next() }
+    for p in [0.0, 0.1, 0.3, 0.5, 0.9, 1.0] {
+      let share = Double(draws.filter { BatchLoader.mirrors($0, probability: p) }.count) / Double(draws.count)
+      XCTAssertEqual(share, p, accuracy: 0.005, "hflip_prob \(p)")  // 4.5 standard errors at most
+    }
+    let out = temporary("flips")
+    defer { try? FileManager.default.removeItem(at: out) }
+    try prepareDataset(.synthetic(count: 50, seed: 1), options: PrepareOptions(size: 8, channels: 3), to: out)
+    XCTAssertThrowsError(try BatchLoader(dataset: try PackedDataset(directory: out), batchSize: 8, seed: 3, flipProbability: 1.5)) {
+      XCTAssertTrue("\($0)".contains("hflip_prob"), "\($0)")
+    }
   }
 
   func testSubsetIsFixedAndSized() {

@@ -72,6 +72,12 @@ struct UViTGolden {
     let loss = try cosine.loss(model: { try model.predict(patches: $0, visible: $2, timesteps: $1) }, x0: x, t: t, noise: noise,
                                visible: visible, patchSize: modelConfig().patchSize)
     out.append(("loss_cosine_l2", loss, try Tensor([double("loss_cosine_l2")]), 1e-5))
+    if json["loss_cosine_l1"] != nil {  // the authors' loss_type: l1 (F.l1_loss), on the visible patches
+      let l1 = try GaussianDiffusion(schedule: .cosine, loss: .l1)
+      let loss = try l1.loss(model: { try model.predict(patches: $0, visible: $2, timesteps: $1) }, x0: x, t: t, noise: noise,
+                             visible: visible, patchSize: modelConfig().patchSize)
+      out.append(("loss_cosine_l1", loss, try Tensor([double("loss_cosine_l1")]), 1e-5))
+    }
     return out
   }
 }

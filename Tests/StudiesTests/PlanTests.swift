@@ -27,39 +27,39 @@ final class PlanTests: XCTestCase {
     }
   }
 
-  func testDemoPlanCoversTheSeedAblationsAtEqualTime() throws {
-    let e = try Experiment(plan: try StudyPlan.load(Self.root.appendingPathComponent("plans/demo.yaml"), preset: "quick"))
-    XCTAssertEqual(e.studies.map(\.name), ["Positional information", "Single-stage training", "Mask rate"])
+  func testDemoPlanCoversTheSeedAblationsAtEqualTimeWithSeedsAndItsCalibration() throws {
+    let plan = try StudyPlan.load(Self.root.appendingPathComponent("plans/demo.yaml"), preset: "quick")
+    XCTAssertGreaterThanOrEqual(plan.repeats, 3, "a verdict needs seeds")
+    let uncalibrated = try Experiment(plan: plan)
+    XCTAssertEqual(uncalibrated.studies.map(\.name), ["Positional information", "Single-stage training"])
+    // The plan carries the rate of every stage setting it times, so that every machine trains the same steps.
+    let calibration = try XCTUnwrap(plan.calibration)
+    for setting in uncalibrated.timedSettings { XCTAssertNotNil(calibration.entries[speedSignature(setting)], speedSignature(setting)) }
+    let e = try Experiment(plan: plan, calibration: calibration)
     let baseline = e.variants[0]
     XCTAssertEqual(baseline.stages.map(\.name), ["pretrain", "finetune"])
     XCTAssertEqual(baseline.stages[0].config.dataset.maskRatio, 0.9)
     XCTAssertEqual(baseline.stages[1].config.dataset.maskRatio, 0)
     XCTAssertEqual(baseline.stages[1].parent, baseline.stages[0].id)
-    let total = baseline.stages.compactMap(\.config.trainSeconds).reduce(0, +)
+    XCTAssertTrue(e.variants.flatMap(\.stages).allSatisfy { $0.config.trainSeconds == nil }, "every budget is steps")
+    let total = baseline.stages.compactMap(\.budgetSeconds).reduce(0, +)
 
     let noH = try XCTUnwrap(e.variants.first { $0.name.contains("without position") })
     XCTAssertFalse(noH.stages[0].config.network.usePosEmbed, "H is removed in masked pre-training")
     XCTAssertTrue(noH.stages[1].config.network.usePosEmbed, "fine-tuning keeps its position embedding")
+    XCTAssertEqual(noH.stages.map(\.config.trainSteps), baseline.stages.map(\.config.trainSteps))
 
     let single = e.studies[1].rows
     XCTAssertEqual(single.count, 3)
     for slug in single.map(\.slug).dropFirst() {
       let v = try XCTUnwrap(e.variants.first { $0.slug == slug })
       XCTAssertEqual(v.stages.count, 1)
-      XCTAssertEqual(v.stages[0].config.trainSeconds, total, "single-stage variants get the whole budget")
+      XCTAssertEqual(v.stages[0].budgetSeconds, total, "single-stage variants get the whole budget")
+      XCTAssertEqual(v.stages[0].config.trainSteps, calibration.steps(for: v.stages[0].config, seconds: total))
       XCTAssertNil(v.stages[0].parent)
     }
-    let mdsm = try XCTUnwrap(e.variants.first { $0.slug == single[1].slug }), dsm = try XCTUnwrap(e.variants.first { $0.slug == single[2].slug })
-    XCTAssertEqual(mdsm.stages[0].config.dataset.maskRatio, 0.9)
-    XCTAssertEqual(dsm.stages[0].config.dataset.maskRatio, 0)
-
-    // Mask rate 0.9 is the baseline itself: one variant, two labels, no second run.
-    let rates = e.studies[2].rows
-    XCTAssertEqual(rates.count, 2)
-    XCTAssertEqual(rates[0].slug, baseline.slug)
-    XCTAssertTrue(rates[0].label.contains("0.9"))
-    XCTAssertEqual(e.variants.count, 5)
-    XCTAssertEqual(e.uniqueStages.count, 8)
+    XCTAssertEqual(e.variants.count, 4)
+    XCTAssertEqual(e.uniqueStages.count, 6)
   }
 
   func testStagesSharedByVariantsRunOnce() throws {

@@ -1,4 +1,6 @@
+import Engine
 import Foundation
+import MaskDM
 import Training
 import XCTest
 
@@ -117,6 +119,13 @@ final class ConfigTests: XCTestCase {
     XCTAssertThrowsError(try TrainConfig(yaml: "p2_loss_weight_gamma: 1")) { XCTAssertTrue("\($0)".contains("P2"), "\($0)") }
     XCTAssertThrowsError(try TrainConfig(yaml: "network:\n  patch_size: 5")) { XCTAssertTrue("\($0)".contains("patch_size"), "\($0)") }
     XCTAssertThrowsError(try TrainConfig(yaml: "batch_size: [1")) { XCTAssertTrue("\($0)".contains("not valid YAML"), "\($0)") }
+    XCTAssertThrowsError(try TrainConfig(yaml: "loss_type: l3")) { XCTAssertTrue("\($0)".contains("loss_type must be l1 or l2"), "\($0)") }
+  }
+
+  /// The loss the configuration names is the loss that trains (it was once accepted and ignored).
+  func testLossTypeReachesTheDiffusion() throws {
+    let kinds = try Engine.run { try ["loss_type: l1", "loss_type: l2", ""].map { try TrainConfig(yaml: $0).diffusion().lossKind } }
+    XCTAssertEqual(kinds, [.l1, .l2, .l2], "l1, l2, and the paper's MSE by default")
   }
 
   func testResolvedYAMLRoundTrips() throws {
