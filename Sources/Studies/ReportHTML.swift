@@ -81,7 +81,7 @@ extension StudyReport {
     }
     return SVGChart(title: "\(study): FID against training time", xLabel: "training time (s)", yLabel: "FID", series: series,
                     lines: false, note: repeats >= 2 ? "bars: 95% interval over \(repeats) training seeds"
-                      : "bars: bootstrap over the samples (evaluation noise only, 1 seed)")
+                      : "bars: bootstrap over the samples (evaluation noise only, 1 seed)", xFromZero: true)
   }
 
   /// Each row's loss (first seed) against training time, its stages in sequence; masked stages dashed.

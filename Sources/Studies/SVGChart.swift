@@ -29,6 +29,9 @@ struct SVGChart {
   var height = 360.0
   /// A line under the chart (what the bars mean, what dashes mean).
   var note: String?
+  /// The x axis starts at 0 (training time: variants of one budget differ by the machine's noise only,
+  /// which a tight axis would magnify).
+  var xFromZero = false
 
   static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"]
 
@@ -42,7 +45,8 @@ struct SVGChart {
     svg += "<title>\(escapeHTML(title))</title><rect width=\"100%\" height=\"100%\" fill=\"white\"/>"
     svg += "<text x=\"\(left)\" y=\"18\" font-size=\"13\" font-weight=\"bold\">\(escapeHTML(title))</text>"
     guard !all.isEmpty else { return svg + "<text x=\"\(left)\" y=\"\(top + ph / 2)\">no data yet</text></svg>" }
-    let xTicks = roundTicks(dataRange(all.map(\.0))), yTicks = roundTicks(dataRange(all.map(\.1) + bars))
+    let xs = all.map(\.0)
+    let xTicks = roundTicks(xFromZero ? (0, max(xs.max()!, 1e-9)) : dataRange(xs)), yTicks = roundTicks(dataRange(all.map(\.1) + bars))
     let (x0, x1) = (xTicks.first!, xTicks.last!), (y0, y1) = (yTicks.first!, yTicks.last!)
     func px(_ x: Double) -> Double { left + (x - x0) / (x1 - x0) * pw }
     func py(_ y: Double) -> Double { top + ph - (y - y0) / (y1 - y0) * ph }

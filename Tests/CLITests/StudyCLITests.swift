@@ -5,19 +5,26 @@ import XCTest
 /// redoing finished work, a failing variant is recorded while the rest go on, the report holds
 /// charts, grids and every variant, and the seed plans import and expand.
 final class StudyCLITests: XCTestCase {
+  /// The `base:` of the CLI tests' plans: a 16px U-ViT of dim 32 on 64 synthetic images, batch 8.
+  static func tinyBase(seed: Int, checkpointEvery: Int) -> String {
+    """
+    base:
+      batch_size: 8
+      lr: 1.0e-3
+      save_and_sample_every: \(checkpointEvery)
+      num_samples: 0
+      log_every: 5
+      seed: \(seed)
+      dataset: {NAME: synthetic, COUNT: 64, IMG_SIZE: 16, MASK_RATIO: 0.0}
+      network: {img_size: 16, patch_size: 4, in_chans: 3, encoder_embed_dim: 32, encoder_depth: 3, encoder_heads: 2}
+    """
+  }
+
   /// A tiny plan: three variants (baseline, no position embedding, and one whose data does not exist).
   static let plan = """
     name: clitiny
     compare: steps
-    base:
-      batch_size: 8
-      lr: 1.0e-3
-      save_and_sample_every: 5
-      num_samples: 0
-      log_every: 5
-      seed: 3
-      dataset: {NAME: synthetic, COUNT: 64, IMG_SIZE: 16, MASK_RATIO: 0.0}
-      network: {img_size: 16, patch_size: 4, in_chans: 3, encoder_embed_dim: 32, encoder_depth: 3, encoder_heads: 2}
+    \(tinyBase(seed: 3, checkpointEvery: 5))
     stages:
       - {name: pretrain, steps: 6, set: {dataset.MASK_RATIO: 0.75}}
       - {name: finetune, init_from: pretrain, steps: 40}

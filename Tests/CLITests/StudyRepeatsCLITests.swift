@@ -8,15 +8,7 @@ final class StudyRepeatsCLITests: XCTestCase {
   static let plan = """
     name: repeats
     compare: time
-    base:
-      batch_size: 8
-      lr: 1.0e-3
-      save_and_sample_every: 20
-      num_samples: 0
-      log_every: 10
-      seed: 5
-      dataset: {NAME: synthetic, COUNT: 64, IMG_SIZE: 16, MASK_RATIO: 0.0}
-      network: {img_size: 16, patch_size: 4, in_chans: 3, encoder_embed_dim: 32, encoder_depth: 3, encoder_heads: 2}
+    \(StudyCLITests.tinyBase(seed: 5, checkpointEvery: 20))
     stages:
       - {name: pretrain, seconds: 0.4, set: {dataset.MASK_RATIO: 0.75}}
       - {name: finetune, init_from: pretrain, seconds: 0.4}
