@@ -67,6 +67,7 @@ public func prepareDataset(_ source: DatasetSource, options: PrepareOptions, to 
   guard options.size > 0, [1, 3].contains(options.channels) else {
     throw DatasetError("prepare needs a positive size and 1 or 3 channels")
   }
+  try checkReplaceable(directory)
   let items = try sourceItems(source)
   guard items.count > 0 else { throw DatasetError("the dataset is empty") }
   let fm = FileManager.default
@@ -131,8 +132,32 @@ public func prepareDataset(_ source: DatasetSource, options: PrepareOptions, to 
   let encoder = JSONEncoder()
   encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
   try encoder.encode(manifest).write(to: tmp.appendingPathComponent("manifest.json"))
+  try checkReplaceable(directory)
   if fm.fileExists(atPath: directory.path) { try fm.removeItem(at: directory) }
   try fm.createDirectory(at: directory.deletingLastPathComponent(), withIntermediateDirectories: true)
   try fm.moveItem(at: tmp, to: directory)
   return manifest
+}
+
+/// The files a prepared dataset directory holds; prepare replaces a directory only when it holds
+/// nothing else (an earlier prepared dataset), never a folder of the user's.
+let preparedFiles: Set<String> = ["manifest.json", "pixels.u8", "labels.i32"]
+
+/// Refuses an output folder that exists and holds anything but an earlier prepared dataset: a folder of
+/// notes, the working directory or the source images would otherwise be deleted.
+func checkReplaceable(_ directory: URL) throws {
+  let fm = FileManager.default
+  var isDirectory: ObjCBool = false
+  guard fm.fileExists(atPath: directory.path, isDirectory: &isDirectory) else { return }
+  guard isDirectory.boolValue else {
+    throw DatasetError("the output \(directory.path) is a file; name a new or empty folder for the prepared dataset")
+  }
+  let contents = try fm.contentsOfDirectory(atPath: directory.path)
+  let foreign = contents.filter { !preparedFiles.contains($0) }.sorted()
+  guard foreign.isEmpty, contents.isEmpty || contents.contains("manifest.json") else {
+    let shown = (foreign.isEmpty ? contents.sorted() : foreign).prefix(3).joined(separator: ", ")
+    throw DatasetError("the output folder \(directory.path) exists and holds files that are not a prepared dataset (\(shown)"
+                         + (foreign.count > 3 ? ", …" : "") + "); nothing was changed. Name a new or empty folder: "
+                         + "prepare replaces only an earlier prepared dataset")
+  }
 }

@@ -104,6 +104,10 @@ final class StudyRepeatsCLITests: XCTestCase {
     XCTAssertEqual(more.stderr.components(separatedBy: "finished earlier").count - 1, 4, more.stderr)
     XCTAssertTrue(more.stderr.contains("seed 7:"), more.stderr)
     XCTAssertTrue(more.stdout.contains("(3 seeds)"), more.stdout)
+    let remeasured = try CLI.run(["study", "run", plan.path, "--out", a.path, "--calibrate-only", "--recalibrate"])
+    XCTAssertEqual(remeasured.status, 0, remeasured.stderr)
+    XCTAssertEqual(remeasured.stderr.components(separatedBy: "calibrating the time budget").count - 1, 2,
+                   "--recalibrate measures again what is on record: \(remeasured.stderr)")
     let md = try String(contentsOf: a.appendingPathComponent("report.md"), encoding: .utf8)
     XCTAssertTrue(md.contains("Training seeds: 5, 6, 7 (3 per variant)"), md)
     XCTAssertTrue(md.contains("calibration"), md)

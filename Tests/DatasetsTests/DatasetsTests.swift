@@ -47,6 +47,31 @@ final class DatasetsTests: XCTestCase {
     XCTAssertNoThrow(try packed.verify())
   }
 
+  /// prepare -o replaces an earlier prepared dataset, never a folder of the user's (it once deleted
+  /// the output folder whatever it held: notes, the working directory, the source images).
+  func testPrepareNeverDeletesAFolderThatIsNotAPreparedDataset() throws {
+    let notes = temporary("notes")
+    try FileManager.default.createDirectory(at: notes, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: notes) }
+    try Data("x".utf8).write(to: notes.appendingPathComponent("notes.txt"))
+    XCTAssertThrowsError(try prepareDataset(.synthetic(count: 10, seed: 1), options: PrepareOptions(size: 8, channels: 3), to: notes)) {
+      XCTAssertTrue("\($0)".contains("notes.txt") && "\($0)".contains("nothing was changed"), "\($0)")
+    }
+    XCTAssertEqual(try String(contentsOf: notes.appendingPathComponent("notes.txt"), encoding: .utf8), "x")
+    // The source folder as the output: refused, its images kept.
+    let images = temporary("images")
+    try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: images) }
+    try Data(try encodePNG(pixels: gradient(8, 8, 3), width: 8, height: 8, channels: 3)).write(to: images.appendingPathComponent("a.png"))
+    XCTAssertThrowsError(try prepareDataset(.imageFolder(path: images.path), options: PrepareOptions(size: 4, channels: 3), to: images))
+    XCTAssertTrue(FileManager.default.fileExists(atPath: images.appendingPathComponent("a.png").path))
+    // An earlier prepared dataset is replaced.
+    let out = temporary("prepared")
+    defer { try? FileManager.default.removeItem(at: out) }
+    _ = try prepareDataset(.synthetic(count: 10, seed: 1), options: PrepareOptions(size: 8, channels: 3), to: out)
+    XCTAssertEqual(try prepareDataset(.synthetic(count: 12, seed: 2), options: PrepareOptions(size: 8, channels: 3), to: out).count, 12)
+  }
+
   func testMissingAndEmptyDatasetsAreExplained() throws {
     let empty = temporary("empty")
     try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
