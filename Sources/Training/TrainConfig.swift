@@ -126,6 +126,10 @@ extension TrainConfig {
     guard ["cpu", "gpu", "auto"].contains(device) else { throw fail("device must be cpu, gpu or auto (got \(device))") }
     guard trainSteps >= 0 else { throw fail("train_steps must be ≥ 0") }
     guard saveAndSampleEvery > 0 else { throw fail("save_and_sample_every must be positive") }
+    guard logEvery > 0 else { throw fail("log_every must be positive: the steps between two loss lines (got \(logEvery))") }
+    guard (0...1).contains(dataset.hflipProb) else {
+      throw fail("dataset.hflip_prob must be a probability in [0, 1] (got \(dataset.hflipProb))")
+    }
     guard gradientAccumulateEvery >= 1, batchSize % gradientAccumulateEvery == 0 else {
       throw fail("gradient_accumulate_every (\(gradientAccumulateEvery)) must divide batch_size (\(batchSize))")
     }
@@ -141,10 +145,13 @@ extension TrainConfig {
     guard network.imgSize == dataset.imgSize else {
       throw fail("network.img_size (\(network.imgSize)) must equal dataset.IMG_SIZE (\(dataset.imgSize))")
     }
+    guard network.imgSize > 0, network.patchSize > 0 else {
+      throw fail("network.img_size and network.patch_size must be positive (got \(network.imgSize) and \(network.patchSize))")
+    }
     guard network.imgSize % network.patchSize == 0 else {
       throw fail("network.patch_size (\(network.patchSize)) must divide network.img_size (\(network.imgSize))")
     }
-    guard network.encoderEmbedDim % network.encoderHeads == 0 else {
+    guard network.encoderHeads > 0, network.encoderEmbedDim > 0, network.encoderEmbedDim % network.encoderHeads == 0 else {
       throw fail("network.encoder_heads (\(network.encoderHeads)) must divide encoder_embed_dim (\(network.encoderEmbedDim))")
     }
     guard network.encoderDepth >= 1 else { throw fail("network.encoder_depth must be ≥ 1") }

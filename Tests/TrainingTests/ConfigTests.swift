@@ -119,6 +119,11 @@ final class ConfigTests: XCTestCase {
     XCTAssertThrowsError(try TrainConfig(yaml: "p2_loss_weight_gamma: 1")) { XCTAssertTrue("\($0)".contains("P2"), "\($0)") }
     XCTAssertThrowsError(try TrainConfig(yaml: "network:\n  patch_size: 5")) { XCTAssertTrue("\($0)".contains("patch_size"), "\($0)") }
     XCTAssertThrowsError(try TrainConfig(yaml: "batch_size: [1")) { XCTAssertTrue("\($0)".contains("not valid YAML"), "\($0)") }
+    // Values that crashed the trainer (division by zero) are configuration errors naming the key.
+    for (yaml, key) in [("log_every: 0", "log_every"), ("network:\n  patch_size: 0", "patch_size"),
+                        ("network:\n  encoder_heads: 0", "encoder_heads"), ("dataset:\n  hflip_prob: 1.5", "hflip_prob")] {
+      XCTAssertThrowsError(try TrainConfig(yaml: yaml)) { XCTAssertTrue("\($0)".contains(key), "\(yaml): \($0)") }
+    }
     XCTAssertThrowsError(try TrainConfig(yaml: "loss_type: l3")) { XCTAssertTrue("\($0)".contains("loss_type must be l1 or l2"), "\($0)") }
   }
 
