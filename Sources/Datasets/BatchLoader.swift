@@ -97,13 +97,12 @@ public final class BatchLoader: @unchecked Sendable {
 
   deinit { stop() }
 
-  /// Whether the draw `u` mirrors an image with probability `p`: `u`'s top 53 bits as a uniform number
-  /// below `p`. At 0.5 the draw's lowest bit decides instead, the coin of earlier versions, so that
-  /// their runs (hflip_prob 0.5 is the usual setting) resume bit for bit.
+  /// Whether the draw `u` mirrors an image with probability `p`: a uniform number in [0, 1) made of
+  /// u's bits, its leading bit u's lowest, at least 1 - p. (So at 0.5 u's lowest bit decides, the coin
+  /// of earlier versions, and their runs at the usual hflip_prob 0.5 resume bit for bit.)
   public static func mirrors(_ u: UInt64, probability p: Double) -> Bool {
-    if p <= 0 { return false }
-    if p == 0.5 { return u & 1 == 1 }
-    return Double(u >> 11) * 0x1p-53 < p
+    let bits = ((u & 1) << 52) | ((u >> 1) & ((1 << 52) - 1))  // 53 bits, the lowest of u leading
+    return Double(bits) * 0x1p-53 >= 1 - p
   }
 
   /// A fixed subset of `max(1, round(fraction * count))` indices, the same for every training seed.

@@ -56,6 +56,16 @@ public struct Calibration: Codable, Equatable, Sendable {
     return Calibration(entries: entries, measuredOn: try m.string("measured_on"))
   }
 
+  /// The rates on record for `plan` in `directory`: the plan's own first, then the study directory's
+  /// `calibration.json` for the settings the plan does not give.
+  public static func recorded(for plan: StudyPlan, in directory: StudyDirectory) -> Calibration {
+    var calibration = plan.calibration ?? Calibration()
+    for (k, v) in directory.read(Calibration.self, at: directory.calibration)?.entries ?? [:] where calibration.entries[k] == nil {
+      calibration.entries[k] = v
+    }
+    return calibration
+  }
+
   /// The block a plan can carry to train these steps anywhere.
   public var planYAML: String {
     var out = "calibration:\n  measured_on: \"\(measuredOn ?? entries.values.compactMap(\.machine).first ?? "unknown")\"\n  steps_per_second:\n"
@@ -102,10 +112,7 @@ public struct Calibrator {
   /// (unless `recalibrate`), and every setting still missing measured now and recorded.
   public func calibration(for experiment: Experiment, directory: StudyDirectory, recalibrate: Bool,
                           progress: (String, Calibration.Entry?) -> Void) throws -> Calibration {
-    var calibration = recalibrate ? Calibration() : (experiment.plan.calibration ?? Calibration())
-    if !recalibrate, let recorded = directory.read(Calibration.self, at: directory.calibration) {
-      for (k, v) in recorded.entries where calibration.entries[k] == nil { calibration.entries[k] = v }
-    }
+    var calibration = recalibrate ? Calibration() : Calibration.recorded(for: experiment.plan, in: directory)
     var measuredAny = false
     for config in experiment.timedSettings where calibration.entries[speedSignature(config)] == nil {
       progress(speedSignature(config), nil)

@@ -34,6 +34,8 @@ public struct Variant: Equatable {
   public var studies: [String]
   /// Identifies what the variant computes: its stages and its evaluation.
   public var key: String
+  /// The training seed (every stage's; `Experiment.seeded` moves them together).
+  public var seed: UInt64 { stages.first?.config.seed ?? 0 }
 }
 
 /// One study of the report: an ablation and the variants it compares.

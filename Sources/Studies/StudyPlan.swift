@@ -92,6 +92,8 @@ public struct StudyPlan {
   public var ablations: [Ablation]
   /// Training seeds per variant (`evaluation.repeats`): the base seed and the next ones.
   public var repeats: Int
+  /// What `repeats` (and `--repeats`) may be.
+  public static let repeatsRange = 1...100
   /// Step rates the plan carries for its time budgets (`calibration:`), so that every machine trains
   /// the same steps.
   public var calibration: Calibration?
@@ -152,7 +154,9 @@ public struct StudyPlan {
     self.stages = try Self.readStages(m.sequence("stages"), compare: compare)
     self.evaluation = try Self.readEvaluation(m["evaluation"])
     self.repeats = try PlanMapping(m["evaluation"], path: "evaluation", allowed: Self.evaluationKeys).int("repeats") ?? 1
-    guard (1...100).contains(repeats) else { throw PlanError("evaluation.repeats must be 1 to 100 training seeds per variant (got \(repeats))") }
+    guard Self.repeatsRange.contains(repeats) else {
+      throw PlanError("evaluation.repeats must be \(Self.repeatsRange.lowerBound) to \(Self.repeatsRange.upperBound) training seeds per variant (got \(repeats))")
+    }
     self.calibration = try Calibration.read(m["calibration"])
     if calibration != nil, compare != .time {
       throw PlanError("calibration: turns time budgets into steps, but this plan compares at equal steps (compare: steps); remove one")

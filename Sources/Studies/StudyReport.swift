@@ -7,17 +7,22 @@ import Training
 
 /// Everything the report shows, gathered from the plan and the recorded per-seed results.
 public struct StudyReport {
-  public var experiment: Experiment
+  public let experiment: Experiment
   /// One result per (variant, seed).
-  public var results: [VariantResult]
-  public var repeats: Int
-  public var machine: MachineInfo
+  public let results: [VariantResult]
+  public let repeats: Int
+  public let machine: MachineInfo
+  /// Each variant over its seeds, and each study row against its reference (computed once).
+  public let summaries: [VariantSummary]
+  public let comparisons: [Comparison]
 
   public init(experiment: Experiment, results: [VariantResult], repeats: Int, machine: MachineInfo) {
     self.experiment = experiment
     self.results = results
     self.repeats = max(1, repeats)
     self.machine = machine
+    summaries = Self.summaries(experiment, results)
+    comparisons = Self.comparisons(experiment, summaries)
   }
 
   /// results.json: the protocol, each variant over its seeds (per-seed values inside), the comparisons.

@@ -81,7 +81,7 @@ public struct VariantResult: Codable, Equatable, Sendable {
     studies = variant.studies
     status = "finished"
     key = variant.key
-    seed = variant.stages.first?.config.seed
+    seed = variant.seed
     let images = stages.reduce(0) { $0 + $1.imagesPerSecond * $1.trainSeconds }
     trainingSeconds = stages.reduce(0) { $0 + $1.trainSeconds }
     deviceSeconds = stages.reduce(0) { $0 + $1.deviceSeconds }
@@ -139,7 +139,7 @@ public struct StudyDirectory {
   func run(_ stage: PlannedStage) -> URL { runs.appendingPathComponent(stage.directoryName) }
   /// The result of one repeat of a variant: `results/<slug>/seed-<seed>.json`.
   func result(_ variant: Variant) -> URL {
-    results.appendingPathComponent(variant.slug).appendingPathComponent("seed-\(variant.stages.first?.config.seed ?? 0).json")
+    results.appendingPathComponent(variant.slug).appendingPathComponent("seed-\(variant.seed).json")
   }
   func evaluation(stage: PlannedStage, key: String) -> URL {
     evaluations.appendingPathComponent("\(stage.directoryName)-\(key).json")

@@ -10,7 +10,7 @@ public enum StudyEvent {
   /// A stage setting is being timed (`entry` nil) or was timed, for a time budget.
   case calibrating(setting: String, entry: Calibration.Entry?)
   /// One repeat (training seed) of a variant starts.
-  case variantStarted(Variant, seed: UInt64, index: Int, total: Int)
+  case variantStarted(Variant, index: Int, total: Int)
   /// A finished variant result from an earlier run is kept.
   case variantReused(VariantResult)
   case stageStarted(PlannedStage, variant: String, resuming: Bool)
@@ -68,13 +68,12 @@ public final class StudyRunner {
     for index in 0..<repeats {
       for (i, base) in selected.enumerated() {
         let variant = experiment.seeded(base, repeat: index)
-        let seed = variant.stages.first?.config.seed ?? 0
         if let done = directory.read(VariantResult.self, at: directory.result(variant)), done.finished, done.key == variant.key {
           events(.variantReused(done))
           results.append(done)
           continue
         }
-        events(.variantStarted(variant, seed: seed, index: index * selected.count + i + 1, total: total))
+        events(.variantStarted(variant, index: index * selected.count + i + 1, total: total))
         let result = run(variant, events: events)
         results.append(result)
         guard root else { continue }
@@ -106,17 +105,10 @@ public final class StudyRunner {
     let experiment = try Experiment(plan: plan)
     guard plan.compare == .time else { return experiment }
     let dir = StudyDirectory(directory)
-    var calibration: Calibration
-    if measure {
-      try FileManager.default.createDirectory(at: dir.url, withIntermediateDirectories: true)
-      calibration = try Calibrator().calibration(for: experiment, directory: dir, recalibrate: recalibrate) {
-        events(.calibrating(setting: $0, entry: $1))
-      }
-    } else {
-      calibration = plan.calibration ?? Calibration()
-      for (k, v) in dir.read(Calibration.self, at: dir.calibration)?.entries ?? [:] where calibration.entries[k] == nil {
-        calibration.entries[k] = v
-      }
+    guard measure else { return try Experiment(plan: plan, calibration: Calibration.recorded(for: plan, in: dir)) }
+    try FileManager.default.createDirectory(at: dir.url, withIntermediateDirectories: true)
+    let calibration = try Calibrator().calibration(for: experiment, directory: dir, recalibrate: recalibrate) {
+      events(.calibrating(setting: $0, entry: $1))
     }
     return try Experiment(plan: plan, calibration: calibration)
   }

@@ -144,12 +144,12 @@ public struct StudyProtocol: Codable, Equatable, Sendable {
 
 extension StudyReport {
   /// Each variant's summary over its seeds (experiment order).
-  public var summaries: [VariantSummary] {
+  static func summaries(_ experiment: Experiment, _ results: [VariantResult]) -> [VariantSummary] {
     experiment.variants.map { v in VariantSummary(variant: v, results: results.filter { $0.slug == v.slug }) }
   }
 
   /// Every study row against its study's first row.
-  public var comparisons: [Comparison] {
+  static func comparisons(_ experiment: Experiment, _ summaries: [VariantSummary]) -> [Comparison] {
     let bySlug = Dictionary(summaries.map { ($0.slug, $0) }, uniquingKeysWith: { a, _ in a })
     return experiment.studies.flatMap { study -> [Comparison] in
       guard let first = study.rows.first, let reference = bySlug[first.slug] else { return [] }

@@ -13,8 +13,8 @@ final class StudyPrinter {
       note("calibrating the time budget of \(setting): timing a short run")
     case let .calibrating(_, entry?):
       note(String(format: "  %.2f steps/s", entry.stepsPerSecond))
-    case let .variantStarted(v, seed, i, n):
-      note("[\(i)/\(n)] \(v.name), seed \(seed): " + v.stages.map { "\($0.name) \($0.config.trainSteps) steps" }.joined(separator: " -> "))
+    case let .variantStarted(v, i, n):
+      note("[\(i)/\(n)] \(v.name), seed \(v.seed): " + v.stages.map { "\($0.name) \($0.config.trainSteps) steps" }.joined(separator: " -> "))
     case let .variantReused(r):
       note("\(r.name), seed \(r.seed.map(String.init) ?? "?"): finished earlier (FID \(r.fid.map { String(format: "%.2f", $0) } ?? "-")), kept")
     case let .stageStarted(s, _, resuming):

@@ -233,6 +233,20 @@ final class FIDBootstrapTests: XCTestCase {
     }
   }
 
+  /// A resample's distance from the precomputed sample-space products equals the full distance of the
+  /// resampled features (repeated rows included).
+  func testAResampleEqualsTheFullDistanceOfItsRows() throws {
+    let d = 24, n = 12
+    let reference = FeatureStatistics(features: features(40, d, seed: 1), count: 40, dimension: d)
+    let x = features(n, d, seed: 7, shift: 0.3)
+    let space = SampleSpaceFID(x.map(Double.init), count: n, reference: reference)
+    for rows in [[0, 0, 1, 2, 3, 3, 3, 5, 7, 8, 11, 11], [4, 4, 4, 4, 4, 4, 9, 9, 9, 9, 9, 2]] {
+      let picked = rows.flatMap { x[($0 * d)..<(($0 + 1) * d)] }
+      let full = try frechetDistance(FeatureStatistics(features: picked, count: n, dimension: d), reference)
+      XCTAssertEqual(try space.distance(rows: rows), full, accuracy: 1e-7, "rows \(rows)")
+    }
+  }
+
   func testStandardErrorIsReproducibleAndShrinksWithSamples() throws {
     let d = 16
     let reference = FeatureStatistics(features: features(200, d, seed: 9), count: 200, dimension: d)

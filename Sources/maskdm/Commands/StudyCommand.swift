@@ -45,7 +45,10 @@ struct StudyRun: ParsableCommand {
   @OptionGroup var parallel: DistributedOptions
 
   func run() throws {
-    if let repeats, !(1...100).contains(repeats) { throw ValidationError("--repeats must be 1 to 100 (got \(repeats))") }
+    let range = StudyPlan.repeatsRange
+    if let repeats, !range.contains(repeats) {
+      throw ValidationError("--repeats must be \(range.lowerBound) to \(range.upperBound) (got \(repeats))")
+    }
     let (plan, dir) = try options.load()
     if dryRun {
       print(describe(try StudyRunner.calibrated(plan, directory: dir, measure: false), repeats: repeats ?? plan.repeats), terminator: "")
