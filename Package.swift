@@ -3,6 +3,8 @@
 //
 // Layers (arrows point down only):
 //   maskdm (CLI) -> Studies -> Training -> Evaluation, Datasets -> MaskDM -> NN -> Engine -> CMLX
+//   TorchFormats (PyTorch/zip/pickle readers, data only) sits on Engine; Training and Evaluation use it.
+// Each target lists exactly the modules its files import.
 import PackageDescription
 import Foundation
 
@@ -45,30 +47,31 @@ let package = Package(
       linkerSettings: [.linkedLibrary("png"), .linkedLibrary("jpeg"), .linkedLibrary("z")]),
     .target(name: "Datasets", dependencies: ["CImageCodecs"], swiftSettings: swiftSettings),
     .target(name: "CLinalg", linkerSettings: [.linkedLibrary("openblas")]),
-    .target(name: "Evaluation", dependencies: ["Engine", "NN", "Datasets", "CLinalg"], swiftSettings: swiftSettings),
+    .target(name: "TorchFormats", dependencies: ["Engine"], swiftSettings: swiftSettings),
+    .target(name: "Evaluation", dependencies: ["Engine", "Datasets", "CLinalg", "TorchFormats"], swiftSettings: swiftSettings),
     .target(
       name: "Training",
-      dependencies: ["MaskDM", "Datasets", "Evaluation", .product(name: "Yams", package: "Yams")],
+      dependencies: ["Engine", "NN", "MaskDM", "Datasets", "TorchFormats", .product(name: "Yams", package: "Yams")],
       swiftSettings: swiftSettings),
     .target(
       name: "Studies",
-      dependencies: ["Training", "Evaluation", .product(name: "Yams", package: "Yams")],
+      dependencies: ["Engine", "MaskDM", "Datasets", "Evaluation", "Training", .product(name: "Yams", package: "Yams")],
       swiftSettings: swiftSettings),
     .executableTarget(
       name: "maskdm",
       dependencies: [
-        "Engine", "NN", "MaskDM", "Datasets", "Evaluation", "Training", "Studies",
+        "Engine", "MaskDM", "Datasets", "Evaluation", "TorchFormats", "Training", "Studies",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: swiftSettings),
     // The reader's fuzz target (scripts/fuzz_torch_reader.sh); a plain build replays saved inputs.
-    .executableTarget(name: "fuzz-torch-file", dependencies: ["Engine", "Evaluation"], swiftSettings: swiftSettings),
+    .executableTarget(name: "fuzz-torch-file", dependencies: ["Engine", "TorchFormats"], swiftSettings: swiftSettings),
     .testTarget(name: "EngineTests", dependencies: ["Engine"]),
     .testTarget(name: "NNTests", dependencies: ["NN"]),
     .testTarget(name: "MaskDMTests", dependencies: ["MaskDM"]),
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
-    .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
-    .testTarget(name: "TrainingTests", dependencies: ["Training"]),
+    .testTarget(name: "EvaluationTests", dependencies: ["Engine", "Datasets", "Evaluation", "TorchFormats"]),
+    .testTarget(name: "TrainingTests", dependencies: ["Engine", "MaskDM", "Training", .product(name: "Yams", package: "Yams")]),
     .testTarget(name: "StudiesTests", dependencies: ["Studies"]),
     .testTarget(name: "CLITests", dependencies: ["maskdm"]),
   ],

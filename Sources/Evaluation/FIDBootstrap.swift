@@ -12,6 +12,7 @@
 import CLinalg
 import Datasets
 import Foundation
+import TorchFormats
 
 /// One set of generated features against one reference, in the samples' space (see the file header).
 struct SampleSpaceFID {

@@ -3,6 +3,7 @@
 // no antialiasing) -> v / 128 - 1 -> the TF-FID Inception-v3 -> 2048 features per image.
 import Engine
 import Foundation
+import TorchFormats
 
 /// The (out, in) matrix of TF1's bilinear resize along one axis: row i mixes source pixels
 /// floor(i * in / out) and the next one (clamped).

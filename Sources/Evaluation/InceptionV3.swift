@@ -6,6 +6,7 @@
 // code/ files, not in its pickle; they are listed here by class name and an unknown class is an error.
 import Engine
 import Foundation
+import TorchFormats
 
 /// Pools of the archive, by TorchScript class: (max?, kernel, stride, padding, count padding?).
 let inceptionPools: [String: (max: Bool, kernel: Int, stride: Int, padding: Int, includePad: Bool)] = [

@@ -2,6 +2,7 @@
 // arrays, little-endian float64 (float32 is read too).
 import Datasets
 import Foundation
+import TorchFormats
 
 enum NPY {
   /// The bytes of a `.npy` file holding float64 values of `shape`.

@@ -5,6 +5,7 @@
 import CLinalg
 import Datasets
 import Foundation
+import TorchFormats
 
 /// Mean and covariance of features.
 public struct FeatureStatistics: Equatable {

@@ -5,7 +5,7 @@ import Engine
 import Foundation
 
 /// The variance schedule.
-public enum BetaSchedule: String, Codable, Sendable {
+public enum BetaSchedule: String, Codable, Sendable, CaseIterable {
   /// `linspace(s * 1e-4, s * 0.02, T)` with `s = 1000 / T`.
   case linear
   /// Nichol & Dhariwal's cosine schedule (s = 0.008), betas clipped to 0.999.
@@ -30,7 +30,7 @@ public enum BetaSchedule: String, Codable, Sendable {
 }
 
 /// What the network predicts.
-public enum Objective: String, Codable, Sendable {
+public enum Objective: String, Codable, Sendable, CaseIterable {
   /// The noise ε (`pred_noise`, the paper's choice).
   case eps
   /// The clean image x₀.
@@ -41,7 +41,7 @@ public enum Objective: String, Codable, Sendable {
 
 /// The distance between prediction and target (the authors' `loss_type`, gaussian_ddpm.py `loss_fn`):
 /// element-wise, then the mean per sample, then over the batch.
-public enum LossKind: String, Codable, Sendable {
+public enum LossKind: String, Codable, Sendable, CaseIterable {
   /// Squared error (`l2`, F.mse_loss; the paper's).
   case l2
   /// Absolute error (`l1`, F.l1_loss).

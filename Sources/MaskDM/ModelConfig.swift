@@ -35,6 +35,17 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     return c
   }()
 
+  /// The presets by the names `bench` and the comparison harness use.
+  public static let presets: [(name: String, config: ModelConfig)] = [("s32", .s32), ("celeba64", .celebA64), ("tiny", .tiny)]
+
+  /// The preset called `name`.
+  public static func preset(_ name: String) throws -> ModelConfig {
+    guard let p = presets.first(where: { $0.name == name }) else {
+      throw ModelError("unknown preset \(name); known: \(presets.map(\.name).joined(separator: ", "))")
+    }
+    return p.config
+  }
+
   /// Patches per side.
   public var grid: Int { imageSize / patchSize }
   /// Patches per image.

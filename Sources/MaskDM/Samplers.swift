@@ -10,6 +10,34 @@ public enum Sampler: Codable, Equatable, Sendable {
   case ddpm
   /// DDIM over `steps` timesteps; eta 1 is as stochastic as DDPM, 0 deterministic.
   case ddim(steps: Int, eta: Double)
+
+  /// `ddpm` or `ddim`, as plans and the command line name them.
+  public var name: String {
+    switch self {
+    case .ddpm: return "ddpm"
+    case .ddim: return "ddim"
+    }
+  }
+
+  /// The network evaluations per sample's trajectory (nil: every timestep).
+  public var steps: Int? {
+    if case let .ddim(steps, _) = self { return steps }
+    return nil
+  }
+
+  /// DDIM's stochasticity (nil for DDPM).
+  public var eta: Double? {
+    if case let .ddim(_, eta) = self { return eta }
+    return nil
+  }
+
+  /// For people: "DDPM" or "DDIM 50 steps, eta 0".
+  public var label: String {
+    switch self {
+    case .ddpm: return "DDPM"
+    case let .ddim(steps, eta): return String(format: "DDIM %d steps, eta %g", steps, eta)
+    }
+  }
 }
 
 extension GaussianDiffusion {

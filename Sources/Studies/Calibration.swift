@@ -83,10 +83,10 @@ public func speedSignature(_ c: TrainConfig) -> String {
   var mask = "unmasked"
   if c.isMasked {
     mask = "\(c.dataset.maskType) \(String(format: "%g", c.dataset.maskRatio))"
-    if c.dataset.maskType == "block" { mask += " b\(c.dataset.maskBlockSize)" }
-    if c.dataset.maskType == "crop" { mask += " c\(c.dataset.maskCropSize)" }
+    if c.dataset.maskType == .block { mask += " b\(c.dataset.maskBlockSize)" }
+    if c.dataset.maskType == .crop { mask += " c\(c.dataset.maskCropSize)" }
   }
-  return "\(n.imgSize)px p\(n.patchSize) c\(n.inChans) d\(n.encoderEmbedDim)x\(n.encoderDepth) h\(n.encoderHeads) "
+  return "\(n.imageSize)px p\(n.patchSize) c\(n.channels) d\(n.embedDim)x\(n.depth) h\(n.numHeads) "
     + "mlp\(String(format: "%g", n.mlpRatio)) batch \(c.batchSize), \(mask), \(c.precision) \(c.device)\(c.compile ? "" : " eager")"
 }
 

@@ -90,7 +90,7 @@ final class Evaluator {
     var job = try SamplingJob.forRun(run, ema: true, count: spec.samples)
     job.batchSize = spec.batchSize
     job.seed = spec.seed
-    job.sampler = spec.sampler == "ddpm" ? .ddpm : .ddim(steps: spec.samplingSteps, eta: spec.eta)
+    job.sampler = spec.sampler
     let network = try extractor()
     var features: [Float] = []
     var grid: String?
@@ -110,7 +110,7 @@ final class Evaluator {
                                               rounds: Self.bootstrapRounds, seed: spec.seed)
     var result = EvaluationResult(
       fid: fid, fidBootstrapLow: fid - 1.96 * error, fidBootstrapHigh: fid + 1.96 * error, kidMean: nil, kidStd: nil, samples: spec.samples, referenceSamples: reference.statistics.count,
-      sampler: spec.sampler == "ddpm" ? "DDPM, EMA weights" : String(format: "DDIM %d steps, eta %g, EMA weights", spec.samplingSteps, spec.eta),
+      sampler: "\(spec.sampler.label), EMA weights",
       seconds: 0, samplesPerSecond: 0, grid: grid)
     if spec.kid, let real = reference.features {
       let k = kernelInceptionDistance(features, real)

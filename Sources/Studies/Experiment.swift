@@ -2,6 +2,7 @@
 // replacement. Every stage gets an identity (a hash of its resolved configuration, budget and parent),
 // so stages that are the same in two variants run once and variants that are the same are one.
 import Foundation
+import MaskDM
 import Training
 import Yams
 
@@ -178,7 +179,7 @@ struct StageDraft {
   var config: TrainConfig
 }
 
-private func applying(_ config: TrainConfig, _ changes: [ConfigOverride], source: String) throws -> TrainConfig {
+private func applying(_ config: TrainConfig, _ changes: [ConfigEdit], source: String) throws -> TrainConfig {
   do { return try config.applying(changes, source: source) } catch let e as ConfigError { throw PlanError(e.message) }
 }
 
@@ -218,28 +219,33 @@ private func apply(_ part: PlanPart, _ choice: Node?, to baseline: [StageDraft],
   let masked = baseline.indices.filter { baseline[$0].config.isMasked }
   let unmasked = baseline.indices.filter { !baseline[$0].config.isMasked }
   var drafts = baseline
-  func set(_ indices: [Int], _ changes: [ConfigOverride]) throws {
+  /// Changes the configuration of the stages at `indices`.
+  func edit(_ indices: [Int], _ change: (inout TrainConfig) throws -> Void) throws {
+    for i in indices { try change(&drafts[i].config) }
+  }
+  /// Applies plan-written edits (keys and values as the plan gives them) to the stages at `indices`.
+  func set(_ indices: [Int], _ changes: [ConfigEdit]) throws {
     for i in indices { drafts[i].config = try applying(drafts[i].config, changes, source: "ablation \(ablation.name)") }
   }
   func needMasked() throws -> [Int] {
     guard !masked.isEmpty else { throw PlanError("ablation \(ablation.name): the schedule has no masked stage to change") }
     return masked
   }
-  func scalar(_ v: Any) -> Node { Node("\(v)") }
   let text = choice?.text ?? ""
+  // The position embedding is the masked stages' (the paper's H); a schedule without one changes every stage.
+  let embeddingStages = masked.isEmpty ? Array(drafts.indices) : masked
 
   if choice == nil {  // REMOVE
     switch part {
     case .positionEmbedding:
-      try set(masked.isEmpty ? Array(drafts.indices) : masked, [ConfigOverride("network.use_pos_embed", Node("false"))])
+      try edit(embeddingStages) { $0.network.usePositionEmbedding = false }
       return ("without position embedding", drafts)
     case .schedule:
       return try single(.dsmOnly)
     case let .config(key):
-      guard TrainConfig().yamlValue(key)?.bool != nil else {
-        throw PlanError("ablation \(ablation.name): REMOVE of \(key) needs a true/false key; use REPLACE with values")
-      }
-      try set(Array(drafts.indices), [ConfigOverride(key, Node("false"))])
+      let off: ConfigEdit
+      do { off = try ConfigEdit.disabling(key) } catch let e as ConfigError { throw PlanError("ablation \(ablation.name): \(e.message)") }
+      try set(Array(drafts.indices), [off])
       return ("without \(key)", drafts)
     default:
       throw PlanError("ablation \(ablation.name): \(part.label) cannot be removed; use REPLACE with replacements")
@@ -266,78 +272,88 @@ private func apply(_ part: PlanPart, _ choice: Node?, to baseline: [StageDraft],
   switch part {
   case .positionEmbedding:
     guard let on = choice?.bool else { throw PlanError("ablation \(ablation.name): position embedding replacements are true or false") }
-    try set(masked.isEmpty ? Array(drafts.indices) : masked, [ConfigOverride("network.use_pos_embed", Node(on ? "true" : "false"))])
+    try edit(embeddingStages) { $0.network.usePositionEmbedding = on }
     return (on ? "with position embedding" : "without position embedding", drafts)
   case .schedule:
     return try single(try ScheduleChoice.parse(text))
   case .maskRate:
     let rate = try fraction(choice!, what: "mask rate")
-    try set(try needMasked(), [ConfigOverride("dataset.MASK_RATIO", scalar(rate))])
+    try edit(try needMasked()) { $0.dataset.maskRatio = rate }
     return (String(format: "%g", rate), drafts)
   case .maskType:
     let t = text.lowercased()
-    var changes: [ConfigOverride]
+    let type: MaskType
+    var size: Int? = nil
     if t.hasPrefix("patch") {
-      changes = [ConfigOverride("dataset.MASK_TYPE", Node("patch"))]
+      type = .patch
     } else if t.hasPrefix("block") {
       guard let b = trailingInt(t) else { throw PlanError("ablation \(ablation.name): write block masking as \"block N\" (N patches a side)") }
-      changes = [ConfigOverride("dataset.MASK_TYPE", Node("block")), ConfigOverride("dataset.MASK_BLOCK_SIZE", scalar(b))]
+      (type, size) = (.block, b)
     } else if t.hasPrefix("crop") {
-      changes = [ConfigOverride("dataset.MASK_TYPE", Node("crop")), ConfigOverride("dataset.MASK_CROP_SIZE", scalar(trailingInt(t) ?? -1))]
+      (type, size) = (.crop, trailingInt(t) ?? -1)
     } else {
       throw PlanError("ablation \(ablation.name): unknown mask type \(text); use patch, block N or crop [N]")
     }
-    try set(try needMasked(), changes)
+    try edit(try needMasked()) { c in
+      c.dataset.maskType = type
+      if type == .block { c.dataset.maskBlockSize = size! }
+      if type == .crop { c.dataset.maskCropSize = size! }
+    }
     return (text, drafts)
   case .blockSize, .cropSize:
     guard let n = choice?.int ?? trailingInt(text) else { throw PlanError("ablation \(ablation.name): \(part.label) replacements are whole numbers") }
     let block = part == .blockSize
-    try set(try needMasked(), [ConfigOverride("dataset.MASK_TYPE", Node(block ? "block" : "crop")),
-                               ConfigOverride(block ? "dataset.MASK_BLOCK_SIZE" : "dataset.MASK_CROP_SIZE", scalar(n))])
+    try edit(try needMasked()) { c in
+      c.dataset.maskType = block ? .block : .crop
+      if block { c.dataset.maskBlockSize = n } else { c.dataset.maskCropSize = n }
+    }
     return ("\(block ? "block" : "crop") \(n)", drafts)
   case .pretrainDataset:
-    let reset = [ConfigOverride("dataset.CLASSES", Node("null", Tag(.null))), ConfigOverride("dataset.FRACTION", Node("1.0")),
-                 ConfigOverride("dataset.PATH", Node(""))]
-    let settings: [ConfigOverride]
-    if let map = choice?.mapping {
-      settings = try overrides(from: Node(map.map { ($0.key, $0.value) }, Tag(.map), .block), path: "replacement").map {
-        ConfigOverride("dataset.\($0.key)", $0.value)
-      }
+    let settings: [ConfigEdit]
+    if choice?.mapping != nil {
+      settings = try planEdits(choice, path: "replacement", section: "dataset")
     } else if let named = plan.datasets[text] {
       settings = named
     } else {
       throw PlanError("ablation \(ablation.name): dataset \(text) is not under the plan's datasets: (known: "
                         + "\(plan.datasets.keys.sorted().joined(separator: ", "))); add it with its NAME and PATH")
     }
-    try set(try needMasked(), reset + settings)
-    if let target = plan.datasets["target"] { try set(unmasked, reset + target) }
+    // A named dataset starts from all of its images, wherever the base's data came from.
+    func reset(_ c: inout TrainConfig) { (c.dataset.classes, c.dataset.fraction, c.dataset.path) = (nil, 1, "") }
+    try edit(try needMasked(), reset)
+    try set(masked, settings)
+    if let target = plan.datasets["target"] {
+      try edit(unmasked, reset)
+      try set(unmasked, target)
+    }
     return (text, drafts)
   case .finetuneFraction:
     let f = try fraction(choice!, what: "fine-tuning data fraction")
     guard !unmasked.isEmpty else { throw PlanError("ablation \(ablation.name): the schedule has no fine-tuning (unmasked) stage") }
-    try set(unmasked, [ConfigOverride("dataset.FRACTION", scalar(f))])
+    try edit(unmasked) { $0.dataset.fraction = f }
     return (String(format: "%g%%", f * 100), drafts)
   case .noiseSchedule:
-    try set(Array(drafts.indices), [ConfigOverride("beta_schedule", Node(text))])
+    let schedule: BetaSchedule
+    do { schedule = try BetaSchedule.parse(text, key: "noise schedule") } catch let e as ConfigError {
+      throw PlanError("ablation \(ablation.name): \(e.message)")
+    }
+    try edit(Array(drafts.indices)) { $0.betaSchedule = schedule }
     return (text, drafts)
   case .sampler:
     let t = text.lowercased()
-    guard t.hasPrefix("ddim") || t.hasPrefix("ddpm") else { throw PlanError("ablation \(ablation.name): sampler replacements are ddim [steps] or ddpm") }
-    evaluation.sampler = t.hasPrefix("ddim") ? "ddim" : "ddpm"
-    if let steps = trailingInt(t) { evaluation.samplingSteps = steps }
-    return (evaluation.sampler == "ddim" ? "DDIM \(evaluation.samplingSteps) steps" : "DDPM", drafts)
+    if t.hasPrefix("ddim") {
+      evaluation.sampler = .ddim(steps: trailingInt(t) ?? evaluation.sampler.steps ?? 50, eta: evaluation.sampler.eta ?? 0)
+    } else if t.hasPrefix("ddpm") {
+      evaluation.sampler = .ddpm
+    } else {
+      throw PlanError("ablation \(ablation.name): sampler replacements are ddim [steps] or ddpm")
+    }
+    return (evaluation.sampler.steps.map { "DDIM \($0) steps" } ?? "DDPM", drafts)
   case let .config(key):
-    try set(Array(drafts.indices), [ConfigOverride(key, choice!)])
+    let change: ConfigEdit
+    do { change = try ConfigEdit(key: key, value: choice!) } catch let e as ConfigError { throw PlanError("ablation \(ablation.name): \(e.message)") }
+    try set(Array(drafts.indices), [change])
     return ("\(key) = \(text)", drafts)
-  }
-}
-
-extension TrainConfig {
-  /// The YAML value of a dotted key in the resolved configuration.
-  func yamlValue(_ key: String) -> Node? {
-    var node = try? Yams.compose(yaml: yaml())
-    for part in key.split(separator: ".") { node = node?.mapping?[String(part)] }
-    return node
   }
 }
 

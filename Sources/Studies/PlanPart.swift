@@ -72,19 +72,7 @@ public enum PlanPart: Equatable {
   }
 
   /// Every dotted key of the configuration (`lr`, `dataset.MASK_RATIO`, `network.mlp_ratio`, …).
-  static let configKeys: Set<String> = {
-    guard let root = try? Yams.compose(yaml: TrainConfig().yaml())?.mapping else { return [] }
-    var keys = Set<String>()
-    for (k, v) in root {
-      guard let key = k.string else { continue }
-      if let section = v.mapping {
-        for s in section.keys.compactMap(\.string) { keys.insert("\(key).\(s)") }
-      } else {
-        keys.insert(key)
-      }
-    }
-    return keys
-  }()
+  static let configKeys = Set(ConfigEdit.keys)
 
   /// A short label for the report ("position embedding", "mask rate", …).
   public var label: String {

@@ -1,6 +1,5 @@
-// YAML helpers of the plan reader: deep merging (presets and defaults are layered mappings), typed
-// reads with errors that name the key, and dotted configuration paths (`dataset.MASK_RATIO`) turned
-// into the nested mappings `TrainConfig.apply` reads.
+// YAML helpers of the plan reader: deep merging (presets and defaults are layered mappings) and typed
+// reads with errors that name the key. Configuration changes are `ConfigEdit`s (Training).
 import Foundation
 import Training
 import Yams
@@ -85,46 +84,7 @@ extension Node {
   }
 }
 
-/// One configuration override: a dotted key of the authors' config layout and its value.
-public struct ConfigOverride: Equatable {
-  public var key: String
-  public var value: Node
-  public init(_ key: String, _ value: Node) {
-    self.key = key
-    self.value = value
-  }
-
-  /// The nested mapping `TrainConfig.apply` reads: `dataset.MASK_RATIO: 0.5` → `{dataset: {MASK_RATIO: 0.5}}`.
-  var nested: Node {
-    var node = value
-    for part in key.split(separator: ".").reversed() {
-      node = Node([(Node(String(part)), node)], Tag(.map), .block)
-    }
-    return node
-  }
-}
-
-/// The overrides of a `set:` mapping; nested mappings flatten to dotted keys.
-func overrides(from node: Node?, path: String) throws -> [ConfigOverride] {
-  guard let node, !node.isNullNode else { return [] }
-  guard let map = node.mapping else { throw PlanError("\(path) must be a mapping of configuration keys to values") }
-  var out: [ConfigOverride] = []
-  for (k, v) in map {
-    guard let key = k.string else { continue }
-    if v.mapping != nil, ["dataset", "network"].contains(key) {
-      out += try overrides(from: v, path: "\(path).\(key)").map { ConfigOverride("\(key).\($0.key)", $0.value) }
-    } else {
-      out.append(ConfigOverride(key, v))
-    }
-  }
-  return out
-}
-
-extension TrainConfig {
-  /// This configuration with `changes` applied in order (each checked as the config file's keys are).
-  func applying(_ changes: [ConfigOverride], source: String) throws -> TrainConfig {
-    var c = self
-    for change in changes { try c.apply(change.nested, source: source) }
-    return c
-  }
+/// The edits of a plan's `set:` mapping (or of a named dataset, `section: "dataset"`), as plan errors.
+func planEdits(_ node: Node?, path: String, section: String? = nil) throws -> [ConfigEdit] {
+  do { return try ConfigEdit.edits(from: node, path: path, section: section) } catch let e as ConfigError { throw PlanError(e.message) }
 }

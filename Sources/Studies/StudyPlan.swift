@@ -3,6 +3,7 @@
 // and then over its chosen preset (`quick`: Fashion-MNIST on a CPU; `paper`: CelebA-64 on a GPU), so
 // a plan file need only list its ablations.
 import Foundation
+import MaskDM
 import Training
 import Yams
 
@@ -21,7 +22,7 @@ public struct StageSpec: Equatable {
   /// Seconds of training (`compare: time`).
   public var seconds: Double?
   /// Configuration keys this stage sets over the base (`dataset.MASK_RATIO`, `lr`, …).
-  public var set: [ConfigOverride]
+  public var set: [ConfigEdit]
 }
 
 /// Where the real images of the FID comparison come from.
@@ -45,10 +46,8 @@ public enum EvaluationTime: String, Codable, Sendable {
 /// How every variant is measured.
 public struct EvaluationProtocol: Equatable {
   public var samples = 1000
-  /// `ddim` or `ddpm`.
-  public var sampler = "ddim"
-  public var samplingSteps = 50
-  public var eta = 0.0
+  /// How samples are drawn (the plan's `sampler`, `sampling_steps` and `eta`).
+  public var sampler = Sampler.ddim(steps: 50, eta: 0)
   public var batchSize = 64
   public var reference = ReferenceSpec()
   public var kid = true
@@ -88,7 +87,7 @@ public struct StudyPlan {
   public var evaluation: EvaluationProtocol
   /// Named datasets replacements may use (`pre-training dataset: CelebA`), as `dataset.*` overrides;
   /// `target` is the fine-tuning data of a pre-training-dataset study.
-  public var datasets: [String: [ConfigOverride]]
+  public var datasets: [String: [ConfigEdit]]
   public var ablations: [Ablation]
   /// Training seeds per variant (`evaluation.repeats`): the base seed and the next ones.
   public var repeats: Int
@@ -178,7 +177,7 @@ public struct StudyPlan {
         throw PlanError("\(m.at("init_from")): \(initFrom) is not an earlier stage (earlier: \(stages.map(\.name).joined(separator: ", ")))")
       }
       let stage = StageSpec(name: name, initFrom: initFrom, steps: try m.int("steps"), seconds: try m.double("seconds"),
-                            set: try overrides(from: m["set"], path: m.at("set")))
+                            set: try planEdits(m["set"], path: m.at("set")))
       switch compare {
       case .time where (stage.seconds ?? 0) <= 0:
         throw PlanError("\(m.at("seconds")): with compare: time every stage needs a positive time budget in seconds")
@@ -198,9 +197,9 @@ public struct StudyPlan {
     let m = try PlanMapping(node, path: "evaluation", allowed: evaluationKeys)
     var e = EvaluationProtocol()
     e.samples = try m.int("samples") ?? e.samples
-    e.sampler = try m.string("sampler") ?? e.sampler
-    e.samplingSteps = try m.int("sampling_steps") ?? e.samplingSteps
-    e.eta = try m.double("eta") ?? e.eta
+    let samplerName = try m.string("sampler") ?? e.sampler.name
+    let steps = try m.int("sampling_steps") ?? e.sampler.steps ?? 50
+    let eta = try m.double("eta") ?? e.sampler.eta ?? 0
     e.batchSize = try m.int("batch_size") ?? e.batchSize
     e.kid = try m.bool("kid") ?? e.kid
     e.grid = try m.int("grid") ?? e.grid
@@ -209,9 +208,13 @@ public struct StudyPlan {
       guard let when = EvaluationTime(rawValue: w) else { throw PlanError("evaluation.when must be end or every_stage (got \(w))") }
       e.when = when
     }
-    guard ["ddim", "ddpm"].contains(e.sampler) else { throw PlanError("evaluation.sampler must be ddim or ddpm (got \(e.sampler))") }
+    switch samplerName {
+    case "ddim": e.sampler = .ddim(steps: steps, eta: eta)
+    case "ddpm": e.sampler = .ddpm
+    default: throw PlanError("evaluation.sampler must be ddim or ddpm (got \(samplerName))")
+    }
     guard e.samples >= 2 else { throw PlanError("evaluation.samples must be at least 2 (FID needs a covariance)") }
-    guard e.batchSize > 0, e.samplingSteps > 0, e.grid >= 0 else {
+    guard e.batchSize > 0, steps > 0, e.grid >= 0 else {
       throw PlanError("evaluation.batch_size and sampling_steps must be positive, grid ≥ 0")
     }
     let r = try PlanMapping(m["reference"], path: "evaluation.reference", allowed: ["split", "count", "statistics"])
@@ -222,16 +225,20 @@ public struct StudyPlan {
     return e
   }
 
-  static func readDatasets(_ node: Node?) throws -> [String: [ConfigOverride]] {
+  static func readDatasets(_ node: Node?) throws -> [String: [ConfigEdit]] {
     guard let node, !node.isNullNode else { return [:] }
     guard let map = node.mapping else { throw PlanError("datasets must map names to dataset settings") }
-    var out: [String: [ConfigOverride]] = [:]
+    var out: [String: [ConfigEdit]] = [:]
     for (k, v) in map {
       guard let name = k.string else { continue }
       guard let settings = v.mapping else { throw PlanError("datasets.\(name) must be a mapping of dataset keys (NAME, PATH, CLASSES, …)") }
       // `about:` explains what the entry stands for; it is not a dataset key.
-      let keys = settings.filter { $0.key.string != "about" }.map { ($0.key, $0.value) }
-      out[name] = try overrides(from: Node(keys, Tag(.map), .block), path: "datasets.\(name)").map { ConfigOverride("dataset.\($0.key)", $0.value) }
+      out[name] = try settings.compactMap { key, value in
+        guard let key = key.string, key != "about" else { return nil }
+        do { return try ConfigEdit(key: "dataset.\(key)", value: value) } catch let e as ConfigError {
+          throw PlanError("datasets.\(name): \(e.message)")
+        }
+      }
     }
     return out
   }

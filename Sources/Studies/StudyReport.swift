@@ -76,8 +76,7 @@ public struct StudyReport {
     let reference = e.reference.statistics.map { "the statistics in \($0)" }
       ?? "\(e.reference.count) real images of the \(e.reference.split) split of the final stage's data"
     let seeds = experiment.seeds(repeats: repeats).map(String.init).joined(separator: ", ")
-    return "FID (TF-FID Inception, TTUR protocol) of \(e.samples) samples (\(e.sampler.uppercased())"
-      + (e.sampler == "ddim" ? " \(e.samplingSteps) steps, eta \(String(format: "%g", e.eta))" : "") + ", EMA weights) against \(reference)"
+    return "FID (TF-FID Inception, TTUR protocol) of \(e.samples) samples (\(e.sampler.label), EMA weights) against \(reference)"
       + (e.kid ? "; KID from the same features" : "") + ". FID is biased upward at small sample counts: compare only at equal counts. "
       + "Training seeds: \(seeds) (\(repeats) per variant). " + intervalSentence
   }

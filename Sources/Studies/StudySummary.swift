@@ -124,9 +124,9 @@ public struct StudyProtocol: Codable, Equatable, Sendable {
   init(experiment: Experiment, repeats: Int, machine: MachineInfo) {
     let plan = experiment.plan, e = plan.evaluation
     samplesPerFID = e.samples
-    sampler = e.sampler
-    samplingSteps = e.sampler == "ddim" ? e.samplingSteps : nil
-    eta = e.sampler == "ddim" ? e.eta : nil
+    sampler = e.sampler.name
+    samplingSteps = e.sampler.steps
+    eta = e.sampler.eta
     reference = e.reference.statistics.map { "statistics file \($0)" } ?? "the \(e.reference.split) split of the final stage's data"
     referenceCount = e.reference.statistics == nil ? e.reference.count : nil
     kid = e.kid

@@ -1,63 +1,132 @@
 // Reading and writing `TrainConfig` as YAML. Every key is declared once here, with the key path it
 // sets; an unknown key is an error that names the closest known key, and keys of the authors'
 // files that do not apply to this implementation are accepted and listed in `ignoredKeys`.
+import Engine
 import Foundation
+import MaskDM
 import Yams
 
-/// One YAML key bound to a property.
-struct Field<Root> {
+/// One YAML key bound to a property of the configuration.
+struct Field {
   let key: String
-  let read: (Root) -> Node
-  let write: (inout Root, Node, String) throws -> Void
+  let read: (TrainConfig) -> Node
+  let write: (inout TrainConfig, Node, String) throws -> Void
+  /// True for true/false keys (what an ablation's REMOVE can switch off).
+  var isFlag = false
+}
+
+/// A setting chosen among named strategies, spelled as the authors' files spell it.
+public protocol ConfigChoice: CaseIterable, Equatable {
+  /// The spelling in a config file.
+  var configName: String { get }
+}
+
+extension ConfigChoice where Self: RawRepresentable, RawValue == String {
+  public var configName: String { rawValue }
+}
+
+extension ConfigChoice {
+  /// The case spelled `text`; otherwise an error naming the key, the value and the choices.
+  public static func parse(_ text: String, key: String) throws -> Self {
+    if let c = allCases.first(where: { $0.configName == text.lowercased() }) { return c }
+    let choices = allCases.map(\.configName)
+    throw ConfigError("\(key) must be one of \(choices.joined(separator: ", ")) (got \(text))")
+  }
+}
+
+extension BetaSchedule: ConfigChoice {}
+extension LossKind: ConfigChoice {}
+extension Precision: ConfigChoice {}
+extension DeviceChoice: ConfigChoice {}
+extension MaskType: ConfigChoice {}
+extension Objective: ConfigChoice {
+  /// The authors' names: what `gaussian_ddpm.py` compares `objective` with.
+  public var configName: String {
+    switch self {
+    case .eps: return "pred_noise"
+    case .x0: return "pred_x0"
+    case .v: return "pred_v"
+    }
+  }
 }
 
 extension Field {
-  static func int(_ key: String, _ kp: WritableKeyPath<Root, Int>) -> Field {
+  typealias Path<V> = WritableKeyPath<TrainConfig, V>
+
+  static func int(_ key: String, _ kp: Path<Int>) -> Field {
     Field(key: key, read: { Node(String($0[keyPath: kp])) }) { r, n, path in r[keyPath: kp] = try n.intValue(path) }
   }
-  static func uint(_ key: String, _ kp: WritableKeyPath<Root, UInt64>) -> Field {
+  static func uint(_ key: String, _ kp: Path<UInt64>) -> Field {
     Field(key: key, read: { Node(String($0[keyPath: kp])) }) { r, n, path in
       let v = try n.intValue(path)
       guard v >= 0 else { throw ConfigError("\(path) must be ≥ 0") }
       r[keyPath: kp] = UInt64(v)
     }
   }
-  static func double(_ key: String, _ kp: WritableKeyPath<Root, Double>) -> Field {
+  static func double(_ key: String, _ kp: Path<Double>) -> Field {
     Field(key: key, read: { Node(formatNumber($0[keyPath: kp])) }) { r, n, path in r[keyPath: kp] = try n.doubleValue(path) }
   }
-  static func optionalDouble(_ key: String, _ kp: WritableKeyPath<Root, Double?>) -> Field {
+  static func optionalDouble(_ key: String, _ kp: Path<Double?>) -> Field {
     Field(key: key, read: { $0[keyPath: kp].map { Node(formatNumber($0)) } ?? Node("null", Tag(.null)) }) { r, n, path in
       r[keyPath: kp] = n.isNull ? nil : try n.doubleValue(path)
     }
   }
-  static func bool(_ key: String, _ kp: WritableKeyPath<Root, Bool>) -> Field {
-    Field(key: key, read: { Node($0[keyPath: kp] ? "true" : "false") }) { r, n, path in
+  static func bool(_ key: String, _ kp: Path<Bool>) -> Field {
+    Field(key: key, read: { Node($0[keyPath: kp] ? "true" : "false") }, write: { r, n, path in
       guard let b = n.bool else { throw ConfigError("\(path) must be true or false (got \(n.any))") }
       r[keyPath: kp] = b
-    }
+    }, isFlag: true)
   }
-  static func string(_ key: String, _ kp: WritableKeyPath<Root, String>) -> Field {
-    Field(key: key, read: { Node($0[keyPath: kp], Tag(.str), .doubleQuoted) }) { r, n, path in
+  static func string(_ key: String, _ kp: Path<String>) -> Field {
+    Field(key: key, read: { quoted($0[keyPath: kp]) }) { r, n, path in
       guard let s = n.string else { throw ConfigError("\(path) must be a string") }
       r[keyPath: kp] = s
     }
   }
-  static func doubles(_ key: String, _ kp: WritableKeyPath<Root, [Double]>) -> Field {
+  static func choice<V: ConfigChoice>(_ key: String, _ kp: Path<V>) -> Field {
+    Field(key: key, read: { quoted($0[keyPath: kp].configName) }) { r, n, path in
+      guard let s = n.string else { throw ConfigError("\(path) must be a string") }
+      r[keyPath: kp] = try V.parse(s, key: path)
+    }
+  }
+  static func doubles(_ key: String, _ kp: Path<[Double]>) -> Field {
     Field(key: key, read: { Node($0[keyPath: kp].map { Node(formatNumber($0)) }, Tag(.seq), .flow) }) { r, n, path in
       guard let seq = n.sequence else { throw ConfigError("\(path) must be a list of numbers") }
       r[keyPath: kp] = try seq.enumerated().map { try $1.doubleValue("\(path)[\($0)]") }
     }
   }
-  static func optionalInts(_ key: String, _ kp: WritableKeyPath<Root, [Int]?>) -> Field {
+  static func optionalInts(_ key: String, _ kp: Path<[Int]?>) -> Field {
     Field(key: key, read: {
       $0[keyPath: kp].map { Node($0.map { Node(String($0)) }, Tag(.seq), .flow) } ?? Node("null", Tag(.null))
     }) { r, n, path in
       if n.isNull { r[keyPath: kp] = nil; return }
-      guard let seq = n.sequence else { throw ConfigError("\(path) must be a list of integers or null") }
+      guard let seq = n.sequence else { throw ConfigError("\(path) must be a list of integers or null (got \(n.any))") }
       r[keyPath: kp] = try seq.enumerated().map { try $1.intValue("\(path)[\($0)]") }
     }
   }
+  /// The authors' class count: -1 (or 0) is unconditional, which the model writes as 0.
+  static func classCount(_ key: String, _ kp: Path<Int>) -> Field {
+    Field(key: key, read: { Node(String($0[keyPath: kp] > 0 ? $0[keyPath: kp] : -1)) }) { r, n, path in
+      let v = try n.intValue(path)
+      guard v >= -1 else { throw ConfigError("\(path) must be a number of classes, or -1 for unconditional (got \(v))") }
+      r[keyPath: kp] = max(v, 0)
+    }
+  }
+  /// `network.name`: the model family. Only the MaskedUViT (`maskdm`) is built here.
+  static func modelName(_ key: String) -> Field {
+    Field(key: key, read: { _ in quoted("maskdm") }) { _, n, path in
+      guard let s = n.string else { throw ConfigError("\(path) must be a string") }
+      switch s.lowercased() {
+      case "maskdm": return
+      case "mask_dwt":
+        throw ConfigError("\(path) mask_dwt (the authors' wavelet variant) is a model this tool does not build; use maskdm")
+      default: throw ConfigError("\(path) must be maskdm, the only model this tool builds (got \(s))")
+      }
+    }
+  }
 }
+
+private func quoted(_ text: String) -> Node { Node(text, Tag(.str), .doubleQuoted) }
 
 func formatNumber(_ v: Double) -> String {
   if v == v.rounded(), Swift.abs(v) < 1e15 { return String(format: "%.1f", v) }
@@ -66,7 +135,10 @@ func formatNumber(_ v: Double) -> String {
 
 extension Node {
   var isNull: Bool { null != nil }
-  var any: String { scalar?.string ?? "\(self)" }
+  /// The value as written (a scalar's text, or the node in flow YAML), for messages.
+  var any: String {
+    scalar?.string ?? ((try? Yams.serialize(node: self)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+  }
   func intValue(_ path: String) throws -> Int {
     if let i = int { return i }
     if let d = float, d == d.rounded(), Swift.abs(d) < 1e15 { return Int(d) }
@@ -81,46 +153,82 @@ extension Node {
 
 /// The keys of a config file, by section.
 enum ConfigSchema {
-  static let top: [Field<TrainConfig>] = [
+  static let top: [Field] = [
     .int("batch_size", \.batchSize), .double("lr", \.lr), .doubles("adam_betas", \.adamBetas),
     .double("weight_decay", \.weightDecay), .int("warmup_steps", \.warmupSteps),
     .double("ema_decay", \.emaDecay), .int("ema_update_every", \.emaUpdateEvery),
     .optionalDouble("clip_grad", \.clipGrad), .int("gradient_accumulate_every", \.gradientAccumulateEvery),
-    .string("beta_schedule", \.betaSchedule), .int("timesteps", \.timesteps), .string("objective", \.objective),
-    .string("loss_type", \.lossType), .int("sampling_timesteps", \.samplingTimesteps),
+    .choice("beta_schedule", \.betaSchedule), .int("timesteps", \.timesteps), .choice("objective", \.objective),
+    .choice("loss_type", \.lossType), .int("sampling_timesteps", \.samplingTimesteps),
     .double("ddim_sampling_eta", \.ddimSamplingEta), .int("train_steps", \.trainSteps),
     .optionalDouble("train_seconds", \.trainSeconds), .int("save_and_sample_every", \.saveAndSampleEvery),
     .int("num_samples", \.numSamples), .int("log_every", \.logEvery), .uint("seed", \.seed),
-    .string("pretrained_model_ckpt", \.pretrainedModelCkpt), .string("precision", \.precision),
-    .string("device", \.device), .bool("compile", \.compile),
+    .string("pretrained_model_ckpt", \.pretrainedModelCkpt), .choice("precision", \.precision),
+    .choice("device", \.device), .bool("compile", \.compile),
   ]
-  static let dataset: [Field<DatasetSettings>] = [
-    .string("NAME", \.name), .string("PATH", \.path), .string("SPLIT", \.split),
-    .optionalInts("CLASSES", \.classes), .double("FRACTION", \.fraction), .uint("SUBSET_SEED", \.subsetSeed),
-    .int("COUNT", \.count), .double("MASK_RATIO", \.maskRatio), .string("MASK_TYPE", \.maskType),
-    .int("MASK_BLOCK_SIZE", \.maskBlockSize), .int("MASK_CROP_SIZE", \.maskCropSize),
-    .int("IMG_SIZE", \.imgSize), .double("hflip_prob", \.hflipProb),
+  static let dataset: [Field] = [
+    .string("NAME", \.dataset.name), .string("PATH", \.dataset.path), .string("SPLIT", \.dataset.split),
+    .optionalInts("CLASSES", \.dataset.classes), .double("FRACTION", \.dataset.fraction),
+    .uint("SUBSET_SEED", \.dataset.subsetSeed), .int("COUNT", \.dataset.count),
+    .double("MASK_RATIO", \.dataset.maskRatio), .choice("MASK_TYPE", \.dataset.maskType),
+    .int("MASK_BLOCK_SIZE", \.dataset.maskBlockSize), .int("MASK_CROP_SIZE", \.dataset.maskCropSize),
+    // The authors keep the image size in both blocks; here it is one value, the model's.
+    .int("IMG_SIZE", \.network.imageSize), .double("hflip_prob", \.dataset.hflipProb),
   ]
-  static let network: [Field<NetworkSettings>] = [
-    .int("img_size", \.imgSize), .int("patch_size", \.patchSize), .int("in_chans", \.inChans),
-    .int("encoder_embed_dim", \.encoderEmbedDim), .int("encoder_depth", \.encoderDepth),
-    .int("encoder_heads", \.encoderHeads), .double("mlp_ratio", \.mlpRatio), .bool("qkv_bias", \.qkvBias),
-    .int("num_classes", \.numClasses), .bool("mlp_time_embed", \.mlpTimeEmbed),
-    .bool("use_pos_embed", \.usePosEmbed),
+  static let network: [Field] = [
+    .int("img_size", \.network.imageSize), .int("patch_size", \.network.patchSize), .int("in_chans", \.network.channels),
+    .int("encoder_embed_dim", \.network.embedDim), .int("encoder_depth", \.network.depth),
+    .int("encoder_heads", \.network.numHeads), .double("mlp_ratio", \.network.mlpRatio), .bool("qkv_bias", \.network.qkvBias),
+    .classCount("num_classes", \.network.numClasses), .bool("mlp_time_embed", \.network.mlpTimeEmbed),
+    .bool("use_pos_embed", \.network.usePositionEmbedding),
+  ]
+  /// Read and checked, not written back (`maskdm` is the only value).
+  static let networkChecked: [Field] = [.modelName("name")]
+
+  /// Keys of the authors' files that this implementation accepts and does not act on, each with the
+  /// reason: data-loader workers and logging, options fixed to their defaults here, and keys their
+  /// own code never reads. `p2_loss_weight_gamma` must be 0 (checked in `apply`).
+  static let ignoredKeys: [String: [String: String]] = [
+    "": [
+      "results_folder": "output location (the run directory is --out)", "num_workers": "data-loader workers",
+      "shift": "unused by their trainer", "loss_weight": "unused by their trainer",
+      "p2_loss_weight_gamma": "P2 weighting, only 0 is supported", "normalization": "images are always scaled to [-1, 1]",
+      "clip_max": "x0 is always clipped to [-1, 1]", "clip_min": "x0 is always clipped to [-1, 1]",
+      "warmup_lr": "unused by their trainer", "warmup_schedule": "never read by their code (warm-up is linear)",
+      "define": "YAML anchors", "ckpt": "command-line bookkeeping", "name": "run name", "debug": "logging",
+      "wandb_project": "logging", "wandb_id": "logging", "overwrite": "command-line bookkeeping",
+      "config": "command-line bookkeeping", "resume_from": "use --resume",
+    ],
+    "dataset": ["TASK": "always generation", "MEAN": "fixed normalisation", "STD": "fixed normalisation",
+                "SHORT_SIDE_SIZE": "resizing is set by IMG_SIZE", "NORMALIZATION": "fixed normalisation"],
+    "network": ["decoder_embed_dim": "the MaskedUViT has no separate decoder", "decoder_depth": "no separate decoder",
+                "decoder_heads": "no separate decoder", "use_final_conv": "always off, as in their maskdm model",
+                "use_checkpoint": "activation checkpointing (memory only)"],
   ]
 
-  /// Keys of the authors' files that this implementation accepts and does not use (data-loader
-  /// workers, logging, options fixed to their defaults here). `p2_loss_weight_gamma` must be 0.
-  static let ignoredKeys: [String: Set<String>] = [
-    "": ["results_folder", "num_workers", "shift", "loss_weight", "p2_loss_weight_gamma", "normalization",
-         "clip_max", "clip_min", "warmup_lr", "define", "ckpt", "name", "debug", "wandb_project", "wandb_id",
-         "overwrite", "config", "resume_from"],
-    "dataset": ["TASK", "MEAN", "STD", "SHORT_SIDE_SIZE", "NORMALIZATION"],
-    "network": ["name", "decoder_embed_dim", "decoder_depth", "decoder_heads", "use_final_conv", "use_checkpoint"],
-  ]
+  static func fields(_ section: String) -> [Field] {
+    switch section {
+    case "dataset": return dataset
+    case "network": return network + networkChecked
+    default: return top
+    }
+  }
 
+  /// The known keys of each section (the top level lists the sections too).
   static var sections: [String: [String]] {
-    ["": top.map(\.key) + ["dataset", "network"], "dataset": dataset.map(\.key), "network": network.map(\.key)]
+    ["": top.map(\.key) + ["dataset", "network"], "dataset": dataset.map(\.key), "network": fields("network").map(\.key)]
+  }
+
+  /// The field of a dotted key (`lr`, `dataset.MASK_RATIO`), nil when it is not one of ours.
+  static func field(_ dotted: String) -> (section: String, field: Field)? {
+    let parts = dotted.split(separator: ".", maxSplits: 1).map(String.init)
+    let (section, key) = parts.count == 2 ? (parts[0], parts[1]) : ("", dotted)
+    return fields(section).first { $0.key == key }.map { (section, $0) }
+  }
+
+  /// Every dotted key a configuration has (`lr`, `dataset.MASK_RATIO`, `network.mlp_ratio`, …).
+  static var dottedKeys: [String] {
+    top.map(\.key) + dataset.map { "dataset.\($0.key)" } + network.map { "network.\($0.key)" }
   }
 }
 
@@ -150,43 +258,32 @@ extension TrainConfig {
     guard let map = node.mapping else { throw ConfigError("\(source): the top level must be a mapping of keys") }
     for (k, v) in map {
       guard let key = k.string else { continue }
-      if key == "dataset" {
-        try Self.applySection(v, to: &dataset, fields: ConfigSchema.dataset, section: "dataset", source: source)
-      } else if key == "network" {
-        try Self.applySection(v, to: &network, fields: ConfigSchema.network, section: "network", source: source)
+      if key == "dataset" || key == "network" {
+        guard let section = v.mapping else { throw ConfigError("\(source): \(key) must be a mapping of keys") }
+        for (sk, sv) in section {
+          guard let name = sk.string else { continue }
+          try applyKey(name, sv, section: key, source: source)
+        }
       } else {
-        try Self.applyKey(key, v, to: &self, fields: ConfigSchema.top, section: "", source: source)
+        try applyKey(key, v, section: "", source: source)
       }
     }
-    // The authors keep the image size in both blocks; one given alone sets the other.
-    let keys = Set(map.keys.compactMap(\.string))
-    if keys.contains("network"), let n = map["network"]?.mapping, let d = map["dataset"]?.mapping {
-      if n["img_size"] != nil, d["IMG_SIZE"] == nil { dataset.imgSize = network.imgSize }
-      if d["IMG_SIZE"] != nil, n["img_size"] == nil { network.imgSize = dataset.imgSize }
-    } else if let n = map["network"]?.mapping, n["img_size"] != nil {
-      dataset.imgSize = network.imgSize
-    } else if let d = map["dataset"]?.mapping, d["IMG_SIZE"] != nil {
-      network.imgSize = dataset.imgSize
+    // The authors write the image size in both blocks; two different values cannot both hold.
+    if let n = map["network"]?.mapping?["img_size"], let d = map["dataset"]?.mapping?["IMG_SIZE"],
+       let a = try? n.intValue(""), let b = try? d.intValue(""), a != b {
+      throw ConfigError("\(source): network.img_size (\(a)) must equal dataset.IMG_SIZE (\(b))")
     }
     if let g = map["p2_loss_weight_gamma"], (try? g.doubleValue("")) ?? 0 != 0 {
       throw ConfigError("\(source): p2_loss_weight_gamma other than 0 (P2 loss weighting) is not supported; set it to 0")
     }
   }
 
-  static func applySection<R>(_ node: Node, to root: inout R, fields: [Field<R>], section: String, source: String) throws {
-    guard let map = node.mapping else { throw ConfigError("\(source): \(section) must be a mapping of keys") }
-    for (k, v) in map {
-      guard let key = k.string else { continue }
-      try applyKey(key, v, to: &root, fields: fields, section: section, source: source)
-    }
-  }
-
-  static func applyKey<R>(_ key: String, _ value: Node, to root: inout R, fields: [Field<R>], section: String,
-                          source: String) throws {
+  /// Sets one key of `section` ("" for the top level); an unknown key names the closest known one.
+  mutating func applyKey(_ key: String, _ value: Node, section: String, source: String) throws {
     let path = section.isEmpty ? key : "\(section).\(key)"
-    if let field = fields.first(where: { $0.key == key }) {
-      try field.write(&root, value, path)
-    } else if ConfigSchema.ignoredKeys[section]?.contains(key) == true {
+    if let field = ConfigSchema.fields(section).first(where: { $0.key == key }) {
+      try field.write(&self, value, path)
+    } else if ConfigSchema.ignoredKeys[section]?[key] != nil {
       return
     } else {
       let known = ConfigSchema.sections[section] ?? []
@@ -198,12 +295,12 @@ extension TrainConfig {
   /// The resolved configuration as YAML, in the authors' layout (what `--dry-run` prints and what a
   /// run directory keeps as `config.yaml`).
   public func yaml() -> String {
-    func mapping<R>(_ root: R, _ fields: [Field<R>]) -> Node {
-      Node(fields.map { (Node($0.key), $0.read(root)) }, Tag(.map), .block)
+    func mapping(_ fields: [Field]) -> Node {
+      Node(fields.map { (Node($0.key), $0.read(self)) }, Tag(.map), .block)
     }
     var pairs = ConfigSchema.top.map { (Node($0.key), $0.read(self)) }
-    pairs.append((Node("dataset"), mapping(dataset, ConfigSchema.dataset)))
-    pairs.append((Node("network"), mapping(network, ConfigSchema.network)))
+    pairs.append((Node("dataset"), mapping(ConfigSchema.dataset)))
+    pairs.append((Node("network"), mapping(ConfigSchema.network)))
     return (try? Yams.serialize(node: Node(pairs, Tag(.map), .block), sortKeys: false)) ?? ""
   }
 }

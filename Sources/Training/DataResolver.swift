@@ -38,7 +38,7 @@ func datasetSourceAndOptions(_ config: TrainConfig) throws -> (DatasetSource, Pr
   default:
     throw ConfigError("unknown dataset.NAME \(d.name); known: fashion-mnist, folder, celeba, celebahq, ffhq, afhq, vggface2, synthetic, prepared")
   }
-  var options = PrepareOptions(size: d.imgSize, channels: config.network.inChans, crop: crop)
+  var options = PrepareOptions(size: config.network.imageSize, channels: config.network.channels, crop: crop)
   options.classes = d.classes
   return (source, options)
 }
@@ -65,9 +65,9 @@ public func resolveDataset(_ config: TrainConfig, progress: ((Int, Int) -> Void)
 
 private func checked(_ dataset: PackedDataset, _ config: TrainConfig) throws -> PackedDataset {
   let n = config.network
-  guard dataset.height == n.imgSize, dataset.width == n.imgSize, dataset.channels == n.inChans else {
+  guard dataset.height == n.imageSize, dataset.width == n.imageSize, dataset.channels == n.channels else {
     throw ConfigError("the dataset holds \(dataset.width)x\(dataset.height)x\(dataset.channels) images but the network expects "
-                        + "\(n.imgSize)x\(n.imgSize)x\(n.inChans); re-prepare it or change network.img_size / in_chans")
+                        + "\(n.imageSize)x\(n.imageSize)x\(n.channels); re-prepare it or change network.img_size / in_chans")
   }
   return dataset
 }

@@ -36,8 +36,8 @@ public struct SamplingJob {
   /// with the index of its first image. `progress` receives (images done, total).
   public func run(consume: (Tensor, Int) throws -> Void, progress: ((Int, Int) -> Void)? = nil) throws {
     try Engine.run {
-      try Engine.select(DeviceChoice(rawValue: config.device) ?? .auto)
-      let model = try MaskedUViT(try config.modelConfig(), key: PRNGKey(seed: 0))
+      try Engine.select(config.device)
+      let model = try MaskedUViT(config.network, key: PRNGKey(seed: 0))
       let report = try model.load(try SafetensorsFile.load(weights).tensors, strict: true)
       guard report.missing.isEmpty else {
         throw ConfigError("\(weights.lastPathComponent) lacks parameters the model needs: \(report.missing.prefix(5).joined(separator: ", "))")
@@ -53,7 +53,7 @@ public struct SamplingJob {
         let parts = try key.split(2)
         key = parts[0]
         let images = try diffusion.sample(
-          model: { x, t in try forward([x, t])[0] }, shape: [b, n.inChans, n.imgSize, n.imgSize],
+          model: { x, t in try forward([x, t])[0] }, shape: [b, n.channels, n.imageSize, n.imageSize],
           sampler: sampler, key: parts[1], progress: nil)
         try eval(images)
         try consume(images, done)

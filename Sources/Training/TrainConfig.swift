@@ -5,6 +5,9 @@
 // and this project's own additions are listed in `ConfigSchema`. Defaults are the paper's
 // CelebA-64 ablation settings (bs 256, lr 2e-4, linear betas, no clipping, no warm-up).
 
+import Engine
+import MaskDM
+
 /// Optimisation, diffusion and bookkeeping settings (the top level of an authors' config file).
 public struct TrainConfig: Equatable, Sendable {
   // Optimisation (the authors' settings).
@@ -20,12 +23,12 @@ public struct TrainConfig: Equatable, Sendable {
   public var gradientAccumulateEvery = 1
 
   // Diffusion.
-  public var betaSchedule = "linear"
+  public var betaSchedule = BetaSchedule.linear
   public var timesteps = 1000
-  /// `pred_noise` (eps), `pred_x0` or `pred_v`.
-  public var objective = "pred_noise"
+  /// What the network predicts (the authors' `pred_noise`, `pred_x0`, `pred_v`).
+  public var objective = Objective.eps
   /// `l2` (the paper's MSE) or `l1`.
-  public var lossType = "l2"
+  public var lossType = LossKind.l2
   /// DDIM steps for samples (the authors evaluate with 250 and preview with 500); 0 or ≥ T = DDPM.
   public var samplingTimesteps = 250
   public var ddimSamplingEta = 1.0
@@ -40,23 +43,36 @@ public struct TrainConfig: Equatable, Sendable {
   public var seed: UInt64 = 1232
   /// Weights to start from (fine-tuning): a run directory or a `.safetensors` file; non-EMA weights.
   public var pretrainedModelCkpt = ""
-  /// `fp32` or `bf16` (mixed precision: float32 master weights and optimizer state).
-  public var precision = "fp32"
-  /// `cpu`, `gpu` or `auto`.
-  public var device = "auto"
+  /// Float32, or bfloat16 mixed precision (float32 master weights and optimizer state).
+  public var precision = Precision.fp32
+  public var device = DeviceChoice.auto
   /// Trace the training step once and replay it fused (MLX compile).
   public var compile = true
 
   public var dataset = DatasetSettings()
-  public var network = NetworkSettings()
+  /// The `network:` block is the model's shape itself (the authors' keys are bound to its fields in
+  /// `ConfigSchema`); its `imageSize` is also the data's (`dataset.IMG_SIZE`).
+  public var network = ModelConfig()
 
   public init() {}
 }
 
+/// How the training step computes.
+public enum Precision: String, Codable, Sendable, CaseIterable {
+  case fp32
+  /// bfloat16 matmuls over float32 master weights (LayerNorm and the loss stay float32).
+  case bf16
+}
+
+/// The masking strategy of `dataset.MASK_TYPE` (its size is `MASK_BLOCK_SIZE` or `MASK_CROP_SIZE`).
+public enum MaskType: String, Codable, Sendable, CaseIterable {
+  case patch, block, crop
+}
+
 /// The `dataset:` block: what to train on and how to mask it.
 public struct DatasetSettings: Equatable, Sendable {
-  /// `fashion-mnist`, `folder`, `celeba`, `celebahq`, `ffhq`, `afhq`, `vggface2`, `synthetic`, or
-  /// `prepared` (a directory written by `maskdm prepare`).
+  /// `fashion-mnist`, `folder`, `celeba`, `celebahq`, `ffhq`, `afhq`, `vggface2`, `lsun`, `synthetic`,
+  /// or `prepared` (a directory written by `maskdm prepare`).
   public var name = "celeba"
   public var path = ""
   public var split = "train"
@@ -69,32 +85,13 @@ public struct DatasetSettings: Equatable, Sendable {
   public var count = 1024
 
   public var maskRatio = 0.0
-  /// `patch`, `block` or `crop`.
-  public var maskType = "patch"
+  public var maskType = MaskType.patch
+  /// Blocks of N x N patches (`block`); the authors' -1 is unset.
   public var maskBlockSize = -1
+  /// The visible window of N x N patches (`crop`); -1 derives it from the ratio.
   public var maskCropSize = -1
 
-  public var imgSize = 64
   public var hflipProb = 0.0
-
-  public init() {}
-}
-
-/// The `network:` block: the MaskedUViT's shape.
-public struct NetworkSettings: Equatable, Sendable {
-  public var imgSize = 64
-  public var patchSize = 4
-  public var inChans = 3
-  public var encoderEmbedDim = 512
-  public var encoderDepth = 13
-  public var encoderHeads = 8
-  public var mlpRatio = 4.0
-  public var qkvBias = false
-  /// Class-conditional when > 0 (the authors write -1 for unconditional).
-  public var numClasses = -1
-  public var mlpTimeEmbed = false
-  /// Add the learned position embedding before masking (false: the "REMOVE H" ablation).
-  public var usePosEmbed = true
 
   public init() {}
 }
@@ -115,15 +112,6 @@ extension TrainConfig {
     guard adamBetas.count == 2, adamBetas.allSatisfy({ $0 >= 0 && $0 < 1 }) else {
       throw fail("adam_betas must be two numbers in [0, 1), e.g. [0.99, 0.99] (got \(adamBetas))")
     }
-    guard ["linear", "cosine"].contains(betaSchedule) else {
-      throw fail("beta_schedule must be linear or cosine (got \(betaSchedule))")
-    }
-    guard ["pred_noise", "pred_x0", "pred_v"].contains(objective) else {
-      throw fail("objective must be pred_noise, pred_x0 or pred_v (got \(objective))")
-    }
-    guard ["l1", "l2"].contains(lossType) else { throw fail("loss_type must be l1 or l2 (got \(lossType))") }
-    guard ["fp32", "bf16"].contains(precision) else { throw fail("precision must be fp32 or bf16 (got \(precision))") }
-    guard ["cpu", "gpu", "auto"].contains(device) else { throw fail("device must be cpu, gpu or auto (got \(device))") }
     guard trainSteps >= 0 else { throw fail("train_steps must be ≥ 0") }
     guard saveAndSampleEvery > 0 else { throw fail("save_and_sample_every must be positive") }
     guard logEvery > 0 else { throw fail("log_every must be positive: the steps between two loss lines (got \(logEvery))") }
@@ -136,25 +124,25 @@ extension TrainConfig {
     guard (0..<1).contains(dataset.maskRatio) else {
       throw fail("dataset.MASK_RATIO must be in [0, 1) (got \(dataset.maskRatio)); 0 disables masking")
     }
-    guard ["patch", "block", "crop"].contains(dataset.maskType) else {
-      throw fail("dataset.MASK_TYPE must be patch, block or crop (got \(dataset.maskType))")
-    }
     guard dataset.fraction > 0, dataset.fraction <= 1 else {
       throw fail("dataset.FRACTION must be in (0, 1] (got \(dataset.fraction))")
     }
-    guard network.imgSize == dataset.imgSize else {
-      throw fail("network.img_size (\(network.imgSize)) must equal dataset.IMG_SIZE (\(dataset.imgSize))")
+    let n = network
+    guard n.imageSize > 0, n.patchSize > 0 else {
+      throw fail("network.img_size and network.patch_size must be positive (got \(n.imageSize) and \(n.patchSize))")
     }
-    guard network.imgSize > 0, network.patchSize > 0 else {
-      throw fail("network.img_size and network.patch_size must be positive (got \(network.imgSize) and \(network.patchSize))")
+    guard n.imageSize % n.patchSize == 0 else {
+      throw fail("network.patch_size (\(n.patchSize)) must divide network.img_size (\(n.imageSize))")
     }
-    guard network.imgSize % network.patchSize == 0 else {
-      throw fail("network.patch_size (\(network.patchSize)) must divide network.img_size (\(network.imgSize))")
+    guard n.numHeads > 0, n.embedDim > 0, n.embedDim % n.numHeads == 0 else {
+      throw fail("network.encoder_heads (\(n.numHeads)) must divide encoder_embed_dim (\(n.embedDim))")
     }
-    guard network.encoderHeads > 0, network.encoderEmbedDim > 0, network.encoderEmbedDim % network.encoderHeads == 0 else {
-      throw fail("network.encoder_heads (\(network.encoderHeads)) must divide encoder_embed_dim (\(network.encoderEmbedDim))")
+    guard n.depth >= 1 else { throw fail("network.encoder_depth must be ≥ 1") }
+    guard n.channels >= 1 else { throw fail("network.in_chans must be ≥ 1 (got \(n.channels))") }
+    guard n.mlpRatio > 0 else { throw fail("network.mlp_ratio must be positive (got \(n.mlpRatio))") }
+    if isMasked, dataset.maskType == .block, dataset.maskBlockSize <= 0 {
+      throw fail("dataset.MASK_TYPE block needs dataset.MASK_BLOCK_SIZE (e.g. 2, 4 or 8 patches)")
     }
-    guard network.encoderDepth >= 1 else { throw fail("network.encoder_depth must be ≥ 1") }
   }
 
   /// True when training sees masked images (MDSM) rather than whole ones (DSM).

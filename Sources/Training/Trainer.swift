@@ -65,7 +65,7 @@ public final class Trainer {
     if root { try writeAtomically(Data(config.yaml().utf8), to: run.config) }
 
     return try Engine.run {
-      let device = try Engine.select(DeviceChoice(rawValue: config.device) ?? .auto)
+      let device = try Engine.select(config.device)
       try Memory.resetPeak()
       // Set-up can fail on one rank alone (rank 0 prepares the data; a file may be unreadable on one
       // host): the ranks agree on success after each part, so none is left waiting in a collective.
@@ -83,7 +83,7 @@ public final class Trainer {
       try together("preparing the data", root ? prepare : {})
       try together("reading the data", root ? {} : prepare)
       let dataset = packed!
-      let modelConfig = try config.modelConfig()
+      let modelConfig = config.network
       let model = try MaskedUViT(modelConfig, key: PRNGKey(seed: config.seed))
       let diffusion = try config.diffusion()
 
@@ -249,7 +249,7 @@ public final class Trainer {
     defer { try? model.update(Dictionary(uniqueKeysWithValues: restore)) }
     let c = config.network
     let images = try diffusion.sample(
-      model: { x, t in try model(x, timesteps: t, visible: nil) }, shape: [config.numSamples, c.inChans, c.imgSize, c.imgSize],
+      model: { x, t in try model(x, timesteps: t, visible: nil) }, shape: [config.numSamples, c.channels, c.imageSize, c.imageSize],
       sampler: config.sampler(), key: PRNGKey(seed: config.seed &+ 0x5A4D_504C), progress: nil)
     let url = run.samples.appendingPathComponent(String(format: "step-%08d.png", step))
     try writeGrid(images, to: url)

@@ -16,21 +16,12 @@ public struct TrainingBenchmark {
   /// A benchmark of `config`'s training step (a study's calibration of one stage setting).
   public init(config: TrainConfig) { self.config = config }
 
-  /// `s32`: 32px, patch 4, dim 256, depth 13, 4 heads, batch 64. `celeba64`: the paper's CelebA-64
-  /// model (64px, patch 4, 512, depth 13, 8 heads), batch 128. `tiny`: for tests.
-  public init(preset: String, maskType: String = "patch", maskRatio: Double = 0, blockSize: Int = 2, cropSize: Int = -1) throws {
+  /// A preset model (`ModelConfig.presets`: `s32`, `celeba64`, `tiny`) at the batch the comparison
+  /// harness trains it with (64, 128 and 16).
+  public init(preset: String, maskType: MaskType = .patch, maskRatio: Double = 0, blockSize: Int = 2, cropSize: Int = -1) throws {
     var c = TrainConfig()
-    switch preset {
-    case "s32":
-      (c.network.imgSize, c.network.encoderEmbedDim, c.network.encoderDepth, c.network.encoderHeads, c.batchSize) = (32, 256, 13, 4, 64)
-    case "celeba64":
-      (c.network.imgSize, c.network.encoderEmbedDim, c.network.encoderDepth, c.network.encoderHeads, c.batchSize) = (64, 512, 13, 8, 128)
-    case "tiny":
-      (c.network.imgSize, c.network.encoderEmbedDim, c.network.encoderDepth, c.network.encoderHeads, c.batchSize) = (16, 64, 5, 4, 16)
-    default:
-      throw ConfigError("unknown preset \(preset); known: s32, celeba64, tiny")
-    }
-    c.dataset.imgSize = c.network.imgSize
+    do { c.network = try ModelConfig.preset(preset) } catch let e as ModelError { throw ConfigError(e.message) }
+    c.batchSize = Self.batchSizes[preset] ?? 64
     c.dataset.maskRatio = maskRatio
     c.dataset.maskType = maskType
     c.dataset.maskBlockSize = blockSize
@@ -38,6 +29,9 @@ public struct TrainingBenchmark {
     try c.validate()
     config = c
   }
+
+  /// The batch each preset is benchmarked with.
+  static let batchSizes = ["s32": 64, "celeba64": 128, "tiny": 16]
 
   /// The measured result.
   public struct Result: Codable {
@@ -47,12 +41,12 @@ public struct TrainingBenchmark {
     public var msPerStepAll: [Double]
     public var device: String
     public var maskRatio: Double
-    public var maskType: String
+    public var maskType: MaskType
     public var batchSize: Int
     public var parameters: Int
     public var peakMemoryBytes: Int
     public var compiled: Bool
-    public var precision: String
+    public var precision: Precision
     /// Engine.linearProduct: our AVX-512 product, OpenBLAS, or MLX on the GPU.
     public var linearProduct: String
   }
@@ -60,7 +54,7 @@ public struct TrainingBenchmark {
   /// Runs `warmup` untimed then `steps` timed steps; reports the median.
   public func run() throws -> Result {
     try Engine.run {
-      let model = try MaskedUViT(try config.modelConfig(), key: PRNGKey(seed: 0))
+      let model = try MaskedUViT(config.network, key: PRNGKey(seed: 0))
       let diffusion = try config.diffusion()
       var params = model.parameters()
       let names = params.keys.sorted()
@@ -69,7 +63,7 @@ public struct TrainingBenchmark {
       var ema = params
       let step = try TrainingStep(model: model, diffusion: diffusion, config: config, names: names, mask: try config.maskSpec())
       let n = config.network
-      let images = try Random.randint([config.batchSize, n.imgSize, n.imgSize, n.inChans], low: 0, high: 256,
+      let images = try Random.randint([config.batchSize, n.imageSize, n.imageSize, n.channels], low: 0, high: 256,
                                       key: PRNGKey(seed: 1)).astype(.uint8)
       try eval(images)
       try Memory.resetPeak()

@@ -39,7 +39,7 @@ final class TrainingStep {
     self.config = config
     self.names = names
     self.mask = mask
-    grid = config.network.imgSize / config.network.patchSize
+    grid = config.network.imageSize / config.network.patchSize
     adam = AdamW(beta1: config.adamBetas[0], beta2: config.adamBetas[1], weightDecay: config.weightDecay)
     if config.compile {
       compiled = try CompiledFunction { [unowned self] in try self.body($0) }
@@ -116,7 +116,7 @@ final class TrainingStep {
 
   /// The diffusion loss of this rank's images of a (micro-)batch at parameters `params`.
   func loss(params: [Tensor], images: Tensor, key: PRNGKey) throws -> Tensor {
-    let compute = config.precision == "bf16"
+    let compute = config.precision == .bf16
       ? try zip(names, params).map { try Self.keepsFloat32($0) ? $1 : $1.astype(.bfloat16) } : params
     try model.update(Parameters(uniqueKeysWithValues: zip(names, compute)))
     let b = images.shape[0]

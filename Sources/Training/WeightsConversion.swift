@@ -1,7 +1,7 @@
 // `maskdm convert`: the authors' PyTorch training checkpoint to a `.safetensors` weights file that
 // `maskdm sample` and `--init-from` load, and an optional strict check of it against a config's model.
 import Engine
-import Evaluation
+import TorchFormats
 import Foundation
 import MaskDM
 import NN
@@ -36,7 +36,7 @@ public func convertAuthorsCheckpoint(_ checkpoint: URL, to output: URL, weights:
 /// A weight whose shape differs from the model's is an error naming it.
 public func checkWeights(_ url: URL, against config: TrainConfig) throws -> LoadReport {
   try Engine.run {
-    let model = try MaskedUViT(try config.modelConfig(), key: PRNGKey(seed: 0))
+    let model = try MaskedUViT(config.network, key: PRNGKey(seed: 0))
     return try model.load(try SafetensorsFile.load(url).tensors, strict: false)
   }
 }

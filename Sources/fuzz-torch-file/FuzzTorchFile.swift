@@ -4,7 +4,7 @@
 // binary; built plainly (as `make test` builds every target) it replays the files named on its
 // command line, which is how a crash input that libFuzzer saved is checked after a fix.
 import Engine
-import Evaluation
+import TorchFormats
 import Foundation
 
 /// Reads `data` as a PyTorch file; a thrown error is a correct refusal. Returns what happened.

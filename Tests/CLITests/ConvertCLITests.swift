@@ -16,7 +16,7 @@ final class ConvertCLITests: XCTestCase {
     // The tiny config's model at two seeds: one as the raw weights, one as the EMA.
     let config = try TrainConfig(contentsOf: CLI.packageRoot.appendingPathComponent(tiny))
     let (raw, ema) = try Engine.run { () -> (Parameters, Parameters) in
-      let c = try config.modelConfig()
+      let c = config.network
       return (try MaskedUViT(c, key: PRNGKey(seed: 1)).parameters(), try MaskedUViT(c, key: PRNGKey(seed: 2)).parameters())
     }
     let rawIn = dir.appendingPathComponent("raw-in.safetensors"), emaIn = dir.appendingPathComponent("ema-in.safetensors")

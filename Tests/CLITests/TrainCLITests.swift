@@ -97,4 +97,14 @@ final class TrainCLITests: XCTestCase {
     XCTAssertTrue(r.stdout.contains("MASK_RATIO: 0.75"), r.stdout)
     XCTAssertTrue(r.stdout.contains("encoder_embed_dim: 64"), r.stdout)
   }
+
+  /// Unknown strategies and models are refused before anything runs, naming the choices.
+  func testSetRefusesUnknownChoices() throws {
+    for (set, expected) in [("loss_type=l3", "l2, l1"), ("objective=pred_eps", "pred_noise, pred_x0, pred_v"),
+                            ("network.name=mask_dwt", "does not build")] {
+      let r = try CLI.run(["train", tiny, "--set", set, "--dry-run", "-o", "unused"])
+      XCTAssertNotEqual(r.status, 0, set)
+      XCTAssertTrue(r.stderr.contains(expected), "\(set): \(r.stderr)")
+    }
+  }
 }

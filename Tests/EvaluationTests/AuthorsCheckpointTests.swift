@@ -1,5 +1,6 @@
 import Engine
 @testable import Evaluation
+@testable import TorchFormats
 import Foundation
 import XCTest
 

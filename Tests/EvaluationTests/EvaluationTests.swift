@@ -1,6 +1,7 @@
 import Datasets
 import Engine
 @testable import Evaluation
+@testable import TorchFormats
 import Foundation
 import XCTest
 

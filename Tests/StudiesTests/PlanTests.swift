@@ -22,7 +22,7 @@ final class PlanTests: XCTestCase {
         XCTAssertFalse(e.studies.isEmpty, url.lastPathComponent)
         XCTAssertGreaterThanOrEqual(e.variants.count, 2, "\(url.lastPathComponent) \(preset)")
         XCTAssertEqual(e.plan.compare, preset == "quick" ? .time : .steps)
-        for v in e.variants { XCTAssertTrue(v.stages.allSatisfy { $0.config.network.imgSize == (preset == "quick" ? 32 : 64) }) }
+        for v in e.variants { XCTAssertTrue(v.stages.allSatisfy { $0.config.network.imageSize == (preset == "quick" ? 32 : 64) }) }
       }
     }
   }
@@ -45,8 +45,8 @@ final class PlanTests: XCTestCase {
     let total = baseline.stages.compactMap(\.budgetSeconds).reduce(0, +)
 
     let noH = try XCTUnwrap(e.variants.first { $0.name.contains("without position") })
-    XCTAssertFalse(noH.stages[0].config.network.usePosEmbed, "H is removed in masked pre-training")
-    XCTAssertTrue(noH.stages[1].config.network.usePosEmbed, "fine-tuning keeps its position embedding")
+    XCTAssertFalse(noH.stages[0].config.network.usePositionEmbedding, "H is removed in masked pre-training")
+    XCTAssertTrue(noH.stages[1].config.network.usePositionEmbedding, "fine-tuning keeps its position embedding")
     XCTAssertEqual(noH.stages.map(\.config.trainSteps), baseline.stages.map(\.config.trainSteps))
 
     let single = e.studies[1].rows
@@ -128,12 +128,12 @@ final class PlanTests: XCTestCase {
         - {name: N, part: noise schedule, action: REPLACE, replacements: [linear]}
       """)
     let block = e.variants[1], crop = e.variants[2], linear = e.variants[3]
-    XCTAssertEqual(block.stages[0].config.dataset.maskType, "block")
+    XCTAssertEqual(block.stages[0].config.dataset.maskType, .block)
     XCTAssertEqual(block.stages[0].config.dataset.maskBlockSize, 2)
-    XCTAssertEqual(block.stages[1].config.dataset.maskType, "patch")
+    XCTAssertEqual(block.stages[1].config.dataset.maskType, .patch)
     XCTAssertEqual(crop.stages[0].config.dataset.maskCropSize, 3)
     XCTAssertEqual(block.stages[1].parent, block.stages[0].id)
     XCTAssertNotEqual(block.stages[1].id, e.variants[0].stages[1].id, "a changed parent changes the child")
-    XCTAssertEqual(linear.stages.map(\.config.betaSchedule), ["linear", "linear"])
+    XCTAssertEqual(linear.stages.map(\.config.betaSchedule), [.linear, .linear])
   }
 }

@@ -3,6 +3,7 @@ import Foundation
 import MaskDM
 import Training
 import XCTest
+import Yams
 
 /// Configuration parsing, without any array math.
 final class ConfigTests: XCTestCase {
@@ -78,12 +79,12 @@ final class ConfigTests: XCTestCase {
     XCTAssertEqual(c.lr, 2e-4)
     XCTAssertEqual(c.adamBetas, [0.99, 0.99])
     XCTAssertNil(c.clipGrad)
-    XCTAssertEqual(c.betaSchedule, "linear")
+    XCTAssertEqual(c.betaSchedule, .linear)
     XCTAssertEqual(c.dataset.maskRatio, 0.9)
-    XCTAssertEqual(c.dataset.maskType, "patch")
-    XCTAssertEqual(c.network.encoderEmbedDim, 512)
-    XCTAssertEqual(c.network.encoderDepth, 13)
-    XCTAssertEqual(c.network.encoderHeads, 8)
+    XCTAssertEqual(c.dataset.maskType, .patch)
+    XCTAssertEqual(c.network.embedDim, 512)
+    XCTAssertEqual(c.network.depth, 13)
+    XCTAssertEqual(c.network.numHeads, 8)
     XCTAssertFalse(c.network.qkvBias)
     XCTAssertTrue(c.isMasked)
   }
@@ -96,7 +97,7 @@ final class ConfigTests: XCTestCase {
     XCTAssertEqual(c.emaDecay, 0.999)
     XCTAssertEqual(c.warmupSteps, 0)
     XCTAssertNil(c.clipGrad)
-    XCTAssertEqual(c.network.encoderEmbedDim, 512)
+    XCTAssertEqual(c.network.embedDim, 512)
     XCTAssertEqual(c.trainSteps, 200_000)
   }
 
@@ -124,7 +125,87 @@ final class ConfigTests: XCTestCase {
                         ("network:\n  encoder_heads: 0", "encoder_heads"), ("dataset:\n  hflip_prob: 1.5", "hflip_prob")] {
       XCTAssertThrowsError(try TrainConfig(yaml: yaml)) { XCTAssertTrue("\($0)".contains(key), "\(yaml): \($0)") }
     }
-    XCTAssertThrowsError(try TrainConfig(yaml: "loss_type: l3")) { XCTAssertTrue("\($0)".contains("loss_type must be l1 or l2"), "\($0)") }
+    XCTAssertThrowsError(try TrainConfig(yaml: "loss_type: l3")) { XCTAssertTrue("\($0)".contains("loss_type must be one of l2, l1"), "\($0)") }
+  }
+
+  /// Every strategy is parsed once from the authors' spelling; another value names the key, the value
+  /// and every choice.
+  func testEveryStrategyIsAChoiceThatNamesItsOptions() throws {
+    let cases: [(String, String)] = [
+      ("beta_schedule: quadratic", "beta_schedule must be one of linear, cosine (got quadratic)"),
+      ("objective: pred_eps", "objective must be one of pred_noise, pred_x0, pred_v (got pred_eps)"),
+      ("loss_type: huber", "loss_type must be one of l2, l1 (got huber)"),
+      ("precision: fp16", "precision must be one of fp32, bf16 (got fp16)"),
+      ("device: tpu", "device must be one of cpu, gpu, auto (got tpu)"),
+      ("dataset:\n  MASK_TYPE: random", "dataset.MASK_TYPE must be one of patch, block, crop (got random)"),
+    ]
+    for (yaml, message) in cases {
+      XCTAssertThrowsError(try TrainConfig(yaml: yaml), yaml) { XCTAssertTrue("\($0)".contains(message), "\(yaml): \($0)") }
+    }
+    let c = try TrainConfig(yaml: "objective: pred_v\nbeta_schedule: cosine\nprecision: bf16\ndevice: cpu\ndataset:\n  MASK_TYPE: crop")
+    XCTAssertEqual(c.objective, .v)
+    XCTAssertEqual(c.betaSchedule, .cosine)
+    XCTAssertEqual(c.precision, .bf16)
+    XCTAssertEqual(c.device, .cpu)
+    XCTAssertEqual(c.dataset.maskType, .crop)
+    // What is read is written back the authors' way (a run directory's config.yaml reloads to itself).
+    XCTAssertEqual(try TrainConfig(yaml: c.yaml()), c)
+    XCTAssertTrue(c.yaml().contains("objective: \"pred_v\""), c.yaml())
+  }
+
+  /// Keys of the authors' files that this tool does not act on are handled on purpose.
+  func testAuthorsKeysTheToolDoesNotActOn() throws {
+    // warmup_schedule: in three of their configs, never read by their code.
+    let c = try TrainConfig(yaml: "warmup_steps: 5000\nwarmup_schedule: \"lambda\"\nnetwork:\n  name: 'maskdm'\n  img_size: 32")
+    XCTAssertEqual(c.warmupSteps, 5000)
+    XCTAssertThrowsError(try TrainConfig(yaml: "network:\n  name: mask_dwt")) {
+      XCTAssertTrue("\($0)".contains("mask_dwt") && "\($0)".contains("does not build"), "\($0)")
+    }
+    XCTAssertThrowsError(try TrainConfig(yaml: "network:\n  name: unet")) { XCTAssertTrue("\($0)".contains("maskdm"), "\($0)") }
+  }
+
+  /// The image size is one value: either block sets it, and two different values are an error.
+  func testImageSizeLivesInOnePlace() throws {
+    XCTAssertEqual(try TrainConfig(yaml: "dataset:\n  IMG_SIZE: 32").network.imageSize, 32)
+    XCTAssertEqual(try TrainConfig(yaml: "network:\n  img_size: 32").network.imageSize, 32)
+    XCTAssertEqual(try TrainConfig(yaml: "dataset:\n  IMG_SIZE: 32\nnetwork:\n  img_size: 32").network.imageSize, 32)
+    XCTAssertThrowsError(try TrainConfig(yaml: "dataset:\n  IMG_SIZE: 32\nnetwork:\n  img_size: 64")) {
+      XCTAssertTrue("\($0)".contains("network.img_size (64) must equal dataset.IMG_SIZE (32)"), "\($0)")
+    }
+    // The authors' -1 for "no classes" is the model's 0, and reads back as -1.
+    let c = try TrainConfig(yaml: "network:\n  num_classes: -1")
+    XCTAssertEqual(c.network.numClasses, 0)
+    XCTAssertTrue(c.yaml().contains("num_classes: -1"), c.yaml())
+    XCTAssertEqual(try TrainConfig(yaml: "network:\n  num_classes: 10").network.extraTokens, 2)
+  }
+
+  /// `--set` and a plan's `set:` are the same typed edit, checked when written.
+  func testEditsByKey() throws {
+    var c = try TrainConfig(yaml: "")
+    c = try c.applying([try ConfigEdit(assignment: "dataset.MASK_RATIO=0.75"), try ConfigEdit(assignment: "dataset.CLASSES=[1, 2]"),
+                        try ConfigEdit(assignment: "network.mlp_ratio=2"), try ConfigEdit(assignment: "clip_grad=null")],
+                       source: "--set")
+    XCTAssertEqual(c.dataset.maskRatio, 0.75)
+    XCTAssertEqual(c.dataset.classes, [1, 2])
+    XCTAssertEqual(c.network.mlpRatio, 2)
+    XCTAssertNil(c.clipGrad)
+    XCTAssertThrowsError(try ConfigEdit(assignment: "dataset.MASK_RATO=0.5")) {
+      XCTAssertTrue("\($0)".contains("did you mean dataset.MASK_RATIO"), "\($0)")
+    }
+    XCTAssertThrowsError(try ConfigEdit(assignment: "lr")) { XCTAssertTrue("\($0)".contains("key=value"), "\($0)") }
+    XCTAssertThrowsError(try c.applying([try ConfigEdit(assignment: "objective=pred_eps")], source: "--set")) {
+      XCTAssertTrue("\($0)".contains("pred_noise, pred_x0, pred_v"), "\($0)")
+    }
+    XCTAssertThrowsError(try c.applying([try ConfigEdit(assignment: "dataset.CLASSES={a: 1}")], source: "--set")) {
+      XCTAssertTrue("\($0)".contains("a: 1") && !"\($0)".contains("Node"), "the value as written, not a YAML node: \($0)")
+    }
+    // A set: mapping, nested or dotted, is the same list of edits.
+    let nested = try ConfigEdit.edits(from: try Yams.compose(yaml: "lr: 0.1\ndataset:\n  MASK_RATIO: 0.5"), path: "set")
+    let dotted = try ConfigEdit.edits(from: try Yams.compose(yaml: "lr: 0.1\ndataset.MASK_RATIO: 0.5"), path: "set")
+    XCTAssertEqual(nested, dotted)
+    XCTAssertEqual(nested.map(\.key), ["lr", "dataset.MASK_RATIO"])
+    XCTAssertTrue(try ConfigEdit.disabling("network.use_pos_embed").value.bool == false)
+    XCTAssertThrowsError(try ConfigEdit.disabling("lr")) { XCTAssertTrue("\($0)".contains("not a true/false key"), "\($0)") }
   }
 
   /// The loss the configuration names is the loss that trains (it was once accepted and ignored).
@@ -137,7 +218,7 @@ final class ConfigTests: XCTestCase {
     var c = try TrainConfig(yaml: authorsFile)
     c.clipGrad = 1
     c.dataset.classes = [0, 2]
-    c.network.usePosEmbed = false
+    c.network.usePositionEmbedding = false
     c.trainSeconds = 90
     let again = try TrainConfig(yaml: c.yaml())
     XCTAssertEqual(again, c)

@@ -8,17 +8,17 @@ import XCTest
 /// gradients (of the float32 master weights) in float32, and bf16 really used in the forward pass.
 final class MixedPrecisionTests: XCTestCase {
   /// The tiny preset (16px, dim 64, depth 5), masked 50%, batch 16.
-  func config(_ precision: String) throws -> TrainConfig {
+  func config(_ precision: Precision) throws -> TrainConfig {
     var c = try TrainingBenchmark(preset: "tiny", maskRatio: 0.5).config
     c.precision = precision
     c.compile = false
     return c
   }
 
-  func lossAndGradients(_ precision: String) throws -> (loss: Double, grads: [String: Tensor]) {
+  func lossAndGradients(_ precision: Precision) throws -> (loss: Double, grads: [String: Tensor]) {
     try Engine.run {
       let c = try config(precision)
-      let model = try MaskedUViT(try c.modelConfig(), key: PRNGKey(seed: 3))
+      let model = try MaskedUViT(c.network, key: PRNGKey(seed: 3))
       let params = model.parameters()
       let names = params.keys.sorted()
       let step = try TrainingStep(model: model, diffusion: try c.diffusion(), config: c, names: names, mask: try c.maskSpec())
@@ -29,7 +29,7 @@ final class MixedPrecisionTests: XCTestCase {
   }
 
   func testBF16StepStaysWithinToleranceOfFP32() throws {
-    let full = try lossAndGradients("fp32"), mixed = try lossAndGradients("bf16")
+    let full = try lossAndGradients(.fp32), mixed = try lossAndGradients(.bf16)
     // Measured on the 2-core x86_64 machine: loss 1.5e-5 relative, gradients 6.2e-3 relative (L2).
     XCTAssertEqual(mixed.loss, full.loss, accuracy: 1e-2 * abs(full.loss))
     XCTAssertNotEqual(mixed.loss, full.loss, "bf16 gave the float32 loss bit for bit: the forward pass did not run in bf16")

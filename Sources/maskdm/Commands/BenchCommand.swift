@@ -18,6 +18,8 @@ struct BenchOptions: ParsableArguments {
 }
 
 extension DeviceChoice: ExpressibleByArgument {}
+extension MaskType: ExpressibleByArgument {}
+extension Precision: ExpressibleByArgument {}
 
 struct BenchGemm: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -83,9 +85,9 @@ struct BenchTrain: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "train", abstract: "The full training step (forward, backward, AdamW, EMA) on random data.")
 
-  @Option(help: "s32 (32px, dim 256, depth 13, batch 64), celeba64 (the paper's 64px model, batch 128) or tiny.")
+  @Option(help: "s32 (32px, dim 256, depth 13, batch 64), celeba64 (the paper's 64px model, batch 128) or tiny (ModelConfig's presets).")
   var preset = "s32"
-  @Option(help: "patch, block or crop.") var maskType = "patch"
+  @Option(help: "patch, block or crop.") var maskType = MaskType.patch
   @Option(help: "Mask ratio in [0, 1); 0 trains on whole images.") var maskRatio = 0.0
   @Option(help: "Block size (patches) for block masks.") var blockSize = 2
   @Option(help: "Timed steps (after the warm-up steps).") var steps = 20
@@ -93,7 +95,7 @@ struct BenchTrain: ParsableCommand {
   @Option(help: "Override the batch size.") var batchSize: Int?
   @Flag(inversion: .prefixedNo, help: "Trace and fuse the step with MLX compile.") var compile = true
   @Option(help: "fp32, or bf16 mixed precision (bf16 matmuls; float32 master weights, LayerNorm, softmax, loss).")
-  var precision = "fp32"
+  var precision = Precision.fp32
   @Flag(help: "Print the nodes of one step's graph by MLX primitive, to stderr.") var graph = false
   @OptionGroup var common: BenchOptions
 
@@ -128,7 +130,7 @@ struct BenchTrain: ParsableCommand {
       print(String(decoding: try encoder.encode(result), as: UTF8.self))
     } else {
       print(String(format: "train %@ mask %@ %.2f %@: %.1f img/s, %.1f ms/step (median of %d, batch %d) on %@",
-                   preset, maskType, maskRatio, precision, result.imagesPerSecond, result.msPerStep, steps, result.batchSize, result.device))
+                   preset, maskType.rawValue, maskRatio, precision.rawValue, result.imagesPerSecond, result.msPerStep, steps, result.batchSize, result.device))
     }
   }
 }

@@ -1,6 +1,7 @@
 // `maskdm convert CKPT.pt -o weights.safetensors [--ema] [--check-config CONFIG.yaml]`
 import ArgumentParser
 import Evaluation
+import TorchFormats
 import Foundation
 import Training
 

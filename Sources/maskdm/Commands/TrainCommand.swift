@@ -3,7 +3,6 @@ import ArgumentParser
 import Engine
 import Foundation
 import Training
-import Yams
 
 struct TrainCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -25,13 +24,13 @@ struct TrainCommand: ParsableCommand {
   @Option(name: .customLong("set"), help: "Override a key: key=value (repeatable).") var overrides: [String] = []
   @Option(help: "Device: cpu, gpu or auto (overrides the config's `device`).") var device: DeviceChoice?
   @Flag(help: "Print the resolved configuration and exit.") var dryRun = false
-  @Option(help: "fp32, or bf16 mixed precision (overrides the config's `precision`).") var precision: String?
+  @Option(help: "fp32, or bf16 mixed precision (overrides the config's `precision`).") var precision: Precision?
   @OptionGroup var parallel: DistributedOptions
 
   func run() throws {
     var resolved = try loadConfig(config, overrides: overrides)
     if let initFrom { resolved.pretrainedModelCkpt = initFrom }
-    if let device { resolved.device = device.rawValue }
+    if let device { resolved.device = device }
     if let precision { resolved.precision = precision }
     try resolved.validate()
     if dryRun {
@@ -60,17 +59,8 @@ func loadConfig(_ path: String, overrides: [String]) throws -> TrainConfig {
     }
     text = t
   }
-  var config = try TrainConfig(yaml: text, source: URL(fileURLWithPath: path).lastPathComponent)
-  for item in overrides {
-    guard let eq = item.firstIndex(of: "=") else { throw ValidationError("--set wants key=value, got \(item)") }
-    let key = String(item[..<eq]), value = String(item[item.index(after: eq)...])
-    let parts = key.split(separator: ".").map(String.init)
-    var yaml = "\(parts.last!): \(value)\n"
-    for parent in parts.dropLast().reversed() {
-      yaml = "\(parent):\n" + yaml.split(separator: "\n").map { "  \($0)" }.joined(separator: "\n") + "\n"
-    }
-    try config.apply(try Yams.compose(yaml: yaml)!, source: "--set \(item)")
-  }
+  let config = try TrainConfig(yaml: text, source: URL(fileURLWithPath: path).lastPathComponent)
+    .applying(try overrides.map { try ConfigEdit(assignment: $0) }, source: "--set")
   try config.validate()
   return config
 }
