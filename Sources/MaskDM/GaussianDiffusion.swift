@@ -113,22 +113,13 @@ public struct GaussianDiffusion {
     }
   }
 
-  /// The loss (`lossKind`: squared or absolute error), per-sample mean then batch mean. DSM (`visible` nil): `model(x_t, t, nil)` maps
-  /// noised images (B, C, H, W) to the same shape. MDSM (`visible` (B, K) patch indices): the loss is
-  /// over the visible patches, and only they are noised and given to the model: `model(x_t, t, visible)`
-  /// maps the visible patches (B, K, p*p*C) in `(p1 p2 C)` order to the same shape.
+  /// The loss (`lossKind`: squared or absolute error), per-sample mean then batch mean. DSM (`visible`
+  /// nil): `x0` and `noise` are images (B, C, H, W) and `model(x_t, t, nil)` maps noised images to the
+  /// same shape. MDSM (`visible` (B, K) patch indices): `x0` and `noise` are the visible patches only
+  /// (B, K, p*p*C) in `(p1 p2 C)` order (`visiblePatches`), only they are noised, and
+  /// `model(x_t, t, visible)` maps them to the same shape; the loss is over the visible patches.
   public func loss(model: (Tensor, Tensor, Tensor?) throws -> Tensor, x0: Tensor, t: Tensor, noise: Tensor,
-                   visible: Tensor?, patchSize: Int) throws -> Tensor {
-    guard let visible else { return try mse(model: model, x0: x0, t: t, noise: noise, visible: nil) }
-    func pick(_ images: Tensor) throws -> Tensor { try gatherPatches(patchify(images, patchSize: patchSize), visible) }
-    return try maskedLoss(model: model, x0: pick(x0), t: t, noise: pick(noise), visible: visible)
-  }
-
-  /// The MDSM loss of `loss` when the images are already cut to their visible patches: `x0` and
-  /// `noise` (B, K, p*p*C) in `(p1 p2 C)` order, at patch indices `visible` (B, K). Training draws
-  /// noise for the visible patches only.
-  public func maskedLoss(model: (Tensor, Tensor, Tensor?) throws -> Tensor, x0: Tensor, t: Tensor, noise: Tensor,
-                         visible: Tensor) throws -> Tensor {
+                   visible: Tensor?) throws -> Tensor {
     try mse(model: model, x0: x0, t: t, noise: noise, visible: visible)
   }
 

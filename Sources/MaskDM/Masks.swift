@@ -46,6 +46,12 @@ public struct MaskSpec: Codable, Equatable, Sendable {
 /// Draws a batch of masks: `mask` (B, N) int32 with 1 = masked and `visible` (B, Nvis) int32 patch
 /// indices in ascending order. Ratio 0 (patch or block) keeps every patch.
 public func sampleMasks(_ spec: MaskSpec, grid: Int, batch: Int, key: PRNGKey) throws -> (mask: Tensor, visible: Tensor) {
+  let visible = try sampleVisible(spec, grid: grid, batch: batch, key: key)
+  return (try maskFrom(visible: visible, patches: grid * grid), visible)
+}
+
+/// The visible patch indices alone (B, K) int32, ascending per row: what training needs of a mask.
+public func sampleVisible(_ spec: MaskSpec, grid: Int, batch: Int, key: PRNGKey) throws -> Tensor {
   let n = grid * grid
   let keep = try spec.visibleCount(grid: grid)
   let visible: Tensor
@@ -70,7 +76,13 @@ public func sampleMasks(_ spec: MaskSpec, grid: Int, batch: Int, key: PRNGKey) t
     let offsets = try Tensor((0..<(c * c)).map { Int32(($0 / c) * grid + $0 % c) }, shape: [1, c * c])
     visible = try y * Double(grid) + x + offsets  // ascending: row-major inside the window
   }
-  return (try maskFrom(visible: visible, patches: n), try visible.astype(.int32))
+  return try visible.astype(.int32)
+}
+
+/// The patches of `images` (B, C, H, W) at the indices `visible` (B, K): (B, K, p*p*C) in
+/// `(p1 p2 C)` order, what an MDSM loss and the model's masked input take.
+public func visiblePatches(_ images: Tensor, _ visible: Tensor, patchSize: Int) throws -> Tensor {
+  try gatherPatches(patchify(images, patchSize: patchSize), visible)
 }
 
 /// (B, N) int32 with 0 at the visible indices and 1 elsewhere.

@@ -26,12 +26,6 @@ open class Module {
     own[name] = value
   }
 
-  /// Removes a parameter (e.g. the position embedding of the "REMOVE H" ablation).
-  public func removeParameter(_ name: String) {
-    own[name] = nil
-    ownNames.removeAll { $0 == name }
-  }
-
   /// Declares a child module.
   @discardableResult
   public func addChild<M: Module>(_ name: String, _ module: M) -> M {

@@ -366,5 +366,3 @@ func slugify(_ text: String) -> String {
   return String(out.trimmingCharacters(in: CharacterSet(charactersIn: "-")).prefix(60))
 }
 
-/// A stable hexadecimal hash of `text` (FNV-1a, 64 bits).
-func fnv1aHex(_ text: String) -> String { String(format: "%016llx", fnv1a(text)) }

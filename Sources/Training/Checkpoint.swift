@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 /// The scalar state of a run, stored as `state.json` beside the tensors.
-public struct TrainingState: Codable, Equatable, Sendable {
+public struct RunProgress: Codable, Equatable, Sendable {
   public var step = 0
   public var seed: UInt64 = 0
   /// The data loader's position after the last batch consumed.
@@ -36,9 +36,9 @@ public struct Checkpoint {
   public var ema: Parameters
   public var adamM: Parameters
   public var adamV: Parameters
-  public var state: TrainingState
+  public var state: RunProgress
 
-  public init(model: Parameters, ema: Parameters, adamM: Parameters, adamV: Parameters, state: TrainingState) {
+  public init(model: Parameters, ema: Parameters, adamM: Parameters, adamV: Parameters, state: RunProgress) {
     self.model = model
     self.ema = ema
     self.adamM = adamM
@@ -67,12 +67,12 @@ public struct Checkpoint {
       try writeDurably(try encoder.encode(state), to: tmp.appendingPathComponent("state.json"))
     } catch {
       try? fm.removeItem(at: tmp)
-      throw ConfigError("could not write the checkpoint of step \(state.step): \(error); the previous checkpoint at \(run.latest.path) is intact")
+      throw FileSystemError("could not write the checkpoint of step \(state.step): \(error); the previous checkpoint at \(run.latest.path) is intact")
     }
     fsyncDirectory(tmp)
     if fm.fileExists(atPath: final.path) { try fm.removeItem(at: final) }
     guard rename(tmp.path, final.path) == 0 else {
-      throw ConfigError("cannot move the checkpoint into place: \(String(cString: strerror(errno)))")
+      throw FileSystemError("cannot move the checkpoint into place: \(String(cString: strerror(errno)))")
     }
     fsyncDirectory(run.checkpoints)
     try run.pointLatest(at: final)
@@ -88,8 +88,8 @@ public struct Checkpoint {
     guard let data = try? Data(contentsOf: stateURL) else {
       throw ConfigError("\(directory.path) holds no checkpoint (state.json is missing)")
     }
-    let state: TrainingState
-    do { state = try JSONDecoder().decode(TrainingState.self, from: data) } catch {
+    let state: RunProgress
+    do { state = try JSONDecoder().decode(RunProgress.self, from: data) } catch {
       throw ConfigError("\(stateURL.path) is damaged (\(error)); resume from an earlier checkpoint or start over")
     }
     let model = try SafetensorsFile.load(directory.appendingPathComponent("model.safetensors")).tensors

@@ -71,10 +71,3 @@ private func checked(_ dataset: PackedDataset, _ config: TrainConfig) throws -> 
   }
   return dataset
 }
-
-/// 64-bit FNV-1a, a stable name for cache entries.
-public func fnv1a(_ text: String) -> UInt64 {
-  var h: UInt64 = 0xcbf2_9ce4_8422_2325
-  for b in text.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-  return h
-}

@@ -36,7 +36,6 @@ public final class Trainer {
   public func train(resume: Bool = false, events allEvents: @escaping (TrainingEvent) -> Void = { _ in }) throws -> RunSummary {
     let wallStart = Date()
     let root = isRoot
-    let world = group?.size ?? 1
     let events: (TrainingEvent) -> Void = { if root { allEvents($0) } }
     var lock: RunLock? = nil
     if root {
@@ -44,194 +43,30 @@ public final class Trainer {
       lock = try run.lock()
     }
     defer { lock?.release() }
-
-    let existing = run.latestCheckpoint
-    if existing != nil, !resume {
-      throw ConfigError("\(run.url.path) already holds a checkpoint; pass --resume to continue it or choose another directory")
-    }
-    if existing != nil, let old = try? String(contentsOf: run.config, encoding: .utf8), old != config.yaml() {
-      // How long to train and how often to log, save and sample do not change the steps already taken
-      // (the learning rate is warm-up then constant), so a run may be extended or logged differently.
-      var started = try? TrainConfig(yaml: old, source: run.config.path)
-      started?.trainSteps = config.trainSteps
-      started?.logEvery = config.logEvery
-      started?.saveAndSampleEvery = config.saveAndSampleEvery
-      if started?.yaml() != config.yaml() {
-        throw ConfigError("the configuration differs from the one \(run.url.path) was started with (config.yaml) in more "
-                          + "than train_steps, log_every and save_and_sample_every; resume with the same configuration "
-                          + "or use a new directory")
-      }
-    }
+    let existing = try checkpointToResume(resume: resume)
     if root { try writeAtomically(Data(config.yaml().utf8), to: run.config) }
 
     return try Engine.run {
       let device = try Engine.select(config.device)
       try Memory.resetPeak()
-      // Set-up can fail on one rank alone (rank 0 prepares the data; a file may be unreadable on one
-      // host): the ranks agree on success after each part, so none is left waiting in a collective.
-      func together(_ what: String, _ body: () throws -> Void) throws {
-        var failure: Error? = nil
-        do { try body() } catch { failure = error }
-        if let group, world > 1, try !group.allSucceeded(failure == nil), failure == nil {
-          throw ConfigError("another process of the distributed job failed while \(what); its error is in its output")
-        }
-        if let failure { throw failure }
-      }
-      // Rank 0 prepares (and caches) the data first; the others then read the cache.
-      var packed: PackedDataset? = nil
-      let prepare = { packed = try resolveDataset(self.config, progress: { events(.preparingData(done: $0, total: $1)) }) }
-      try together("preparing the data", root ? prepare : {})
-      try together("reading the data", root ? {} : prepare)
-      let dataset = packed!
-      let modelConfig = config.network
-      let model = try MaskedUViT(modelConfig, key: PRNGKey(seed: config.seed))
-      let diffusion = try config.diffusion()
-
-      var state = TrainingState()
-      state.seed = config.seed
-      state.device = device.rawValue
-      var params = model.parameters()
-      var ema = params
-      var m = try params.mapValues { try Tensor.zeros($0.shape) }
-      var v = m
-      var resumed = false
-      try together("loading the weights") {
-        if let existing {
-          let checkpoint = try Checkpoint.load(existing)
-          (params, ema, m, v, state) = (checkpoint.model, checkpoint.ema, checkpoint.adamM, checkpoint.adamV, checkpoint.state)
-          resumed = true
-        } else if !config.pretrainedModelCkpt.isEmpty {
-          let source = URL(fileURLWithPath: config.pretrainedModelCkpt)
-          let report = try model.load(try initialWeights(from: source), strict: false)
-          events(.initialized(from: source, missing: report.missing, unexpected: report.unexpected))
-          params = model.parameters()
-          ema = params
-        }
-      }
-      let names = params.keys.sorted()
-      try model.update(params)
-      if let group, world > 1 {
-        // Every rank must start from the same step: a rank that sees another checkpoint (a run
-        // directory not on a shared file system) would silently train different weights.
-        // Compared with rank 0's step, and agreed on by all, so that every rank stops (a sum of the
-        // steps could match one rank's step times the world size while the steps differ).
-        let same = try group.broadcastFromRoot(Double(state.step)) == Double(state.step)
-        guard try group.allSucceeded(same) else {
-          throw ConfigError("the \(world) processes start from different steps (this one: \(state.step)); the run directory \(run.url.path) must be the same shared directory for every process")
-        }
-      }
-
-      let loader = try BatchLoader(
-        dataset: dataset, batchSize: config.batchSize, seed: config.seed, flipProbability: config.dataset.hflipProb,
-        subsetFraction: config.dataset.fraction < 1 ? config.dataset.fraction : nil, subsetSeed: config.dataset.subsetSeed,
-        start: LoaderPosition(epoch: state.loaderEpoch, index: state.loaderIndex),
-        shard: LoaderShard(rank: group?.rank ?? 0, count: world, groups: config.gradientAccumulateEvery))
-      defer { loader.stop() }
-      let step = try TrainingStep(model: model, diffusion: diffusion, config: config, names: names, mask: try config.maskSpec(),
-                                  group: group)
-      let emaSchedule = EMASchedule(decay: config.emaDecay, updateEvery: config.emaUpdateEvery)
-      let adam = step.adam
-
-      events(.started(step: state.step, totalSteps: config.trainSteps, resumed: resumed,
-                      parameters: params.values.reduce(0) { $0 + $1.size }, device: device.rawValue, runDirectory: run.url))
-      var lastCheckpoint: Int? = resumed ? state.step : nil
-      var lossCurve: [[Double]] = run.readMetrics().compactMap { row in
-        guard let s = row["step"] as? Int, let l = row["loss"] as? Double else { return nil }
-        return s <= state.step ? [Double(s), l] : nil
-      }
-      var window: (images: Int, seconds: Double) = (0, 0)
-      var warmedUp = false
-
-      func checkpoint() throws {
-        lastCheckpoint = state.step
-        guard root else { return }
-        let c = Checkpoint(
-          model: Dictionary(uniqueKeysWithValues: zip(names, names.map { params[$0]! })), ema: ema, adamM: m, adamV: v, state: state)
-        let url = try c.save(in: run)
-        try run.appendMetrics(["event": "checkpoint", "step": state.step])
-        events(.checkpoint(step: state.step, url: url))
-      }
-
-      func budgetLeft() -> Bool {
-        guard state.step < config.trainSteps else { return false }
-        if let limit = config.trainSeconds { return state.trainSeconds < limit }
-        return true
-      }
-
-      while budgetLeft() {
-        let batch = try loader.next()
-        let started = DispatchTime.now().uptimeNanoseconds
-        let images = try batch.pixels.withUnsafeBytes {
-          try Tensor(bytes: $0, shape: [batch.count, batch.height, batch.width, batch.channels], dtype: .uint8)
-        }
-        let number = state.step + 1
-        let lr = learningRate(base: config.lr, step: number, warmupSteps: config.warmupSteps)
-        let decay = emaSchedule.action(count: state.emaUpdates)
-        let scalars = try Tensor((adam.scalars(lr: lr, step: number) + [decay ?? 1]).map(Float.init))
-        let key = try PRNGKey(seed: stepSeed(config.seed, number))
-        let out = try step(.init(params: names.map { params[$0]! }, m: names.map { m[$0]! }, v: names.map { v[$0]! },
-                                 ema: names.map { ema[$0]! }, images: images, key: key, scalars: scalars))
-        try eval(out.params + out.m + out.v + out.ema + [out.loss])
-        let loss = try out.loss.item()
-        guard loss.isFinite else {
-          throw TrainingError.nonFiniteLoss(step: number, lastCheckpoint: lastCheckpoint, runDirectory: run.url.path)
-        }
-        var seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-        // A time budget must end every rank at the same step: all take rank 0's clock.
-        if config.trainSeconds != nil, let group { seconds = try group.broadcastFromRoot(seconds) }
-        for (i, name) in names.enumerated() {
-          params[name] = out.params[i]
-          m[name] = out.m[i]
-          v[name] = out.v[i]
-          if decay != nil { ema[name] = out.ema[i] }
-        }
-        state.step = number
-        state.emaUpdates += 1
-        state.loaderEpoch = loader.position.epoch
-        state.loaderIndex = loader.position.index
-        if warmedUp {
-          state.trainSeconds += seconds
-          state.deviceSeconds += seconds
-          state.imagesSeen += batch.count * world
-          window.images += batch.count * world
-          window.seconds += seconds
-        } else {
-          state.warmupSeconds = (state.warmupSeconds ?? 0) + seconds
-          warmedUp = true
-        }
-        state.lastLoss = loss
-
-        if number % config.logEvery == 0 || number == config.trainSteps || !budgetLeft() {
-          let rate = window.seconds > 0 ? Double(window.images) / window.seconds : 0
-          window = (0, 0)
-          let stepsLeft = Double(config.trainSteps - number)
-          let perStep = state.trainSeconds / Double(max(number, 1))
-          var eta = stepsLeft * perStep
-          if let limit = config.trainSeconds { eta = min(eta, max(limit - state.trainSeconds, 0)) }
-          lossCurve.append([Double(number), loss])
-          if root {
-            try run.appendMetrics(["event": "step", "step": number, "loss": loss, "lr": lr,
-                                   "images_per_second": rate, "train_seconds": state.trainSeconds])
-          }
-          events(.step(StepReport(step: number, totalSteps: config.trainSteps, loss: loss, learningRate: lr,
-                                  imagesPerSecond: rate, trainSeconds: state.trainSeconds, etaSeconds: eta,
-                                  budgetSeconds: config.trainSeconds)))
-        }
-        if number % config.saveAndSampleEvery == 0 || !budgetLeft() {
-          try checkpoint()
-          if config.numSamples > 0, root {
-            let url = try writeSampleGrid(model: model, diffusion: diffusion, ema: ema, restore: names.map { ($0, params[$0]!) },
-                                          step: number)
-            try run.appendMetrics(["event": "sample", "step": number, "path": url.lastPathComponent])
-            events(.sample(step: number, url: url))
-          }
-        }
-      }
-      if lastCheckpoint != state.step { try checkpoint() }
+      let dataset = try prepareData(events)
+      let model = try MaskedUViT(config.network, key: PRNGKey(seed: config.seed))
+      var (state, progress, resumed) = try initialState(model: model, existing: existing, device: device, events: events)
+      try agreeOnStartingStep(progress.step)
+      let session = try TrainingSession(trainer: self, model: model, dataset: dataset, state: state, progress: progress,
+                                        resumed: resumed, events: events)
+      defer { session.loader.stop() }
+      events(.started(step: progress.step, totalSteps: config.trainSteps, resumed: resumed,
+                      parameters: state.parameterCount, device: device.rawValue, runDirectory: run.url))
+      while session.budgetLeft { try session.trainOneStep() }
+      (state, progress) = (session.state, session.progress)
+      if session.lastCheckpoint != progress.step { try session.checkpoint() }
       let summary = RunSummary(
-        steps: state.step, finalLoss: state.lastLoss, trainSeconds: state.trainSeconds, deviceSeconds: state.deviceSeconds,
-        wallSeconds: Date().timeIntervalSince(wallStart), imagesPerSecond: state.trainSeconds > 0 ? Double(state.imagesSeen) / state.trainSeconds : 0,
-        warmupSeconds: state.warmupSeconds ?? 0, peakMemoryBytes: Memory.peak, device: device.rawValue, runDirectory: run.url.path, lossCurve: lossCurve)
+        steps: progress.step, finalLoss: progress.lastLoss, trainSeconds: progress.trainSeconds, deviceSeconds: progress.deviceSeconds,
+        wallSeconds: Date().timeIntervalSince(wallStart),
+        imagesPerSecond: progress.trainSeconds > 0 ? Double(progress.imagesSeen) / progress.trainSeconds : 0,
+        warmupSeconds: progress.warmupSeconds ?? 0, peakMemoryBytes: Memory.peak, device: device.rawValue,
+        runDirectory: run.url.path, lossCurve: session.lossCurve)
       let encoder = JSONEncoder()
       encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
       if root { try writeAtomically(try encoder.encode(summary), to: run.summary) }
@@ -242,11 +77,89 @@ public final class Trainer {
     }
   }
 
+  /// The checkpoint to continue from (nil: a fresh start). Refuses a directory that holds one unless
+  /// `resume`, and a resume whose configuration changed in more than how long to train and how often
+  /// to log, save and sample (those do not change the steps already taken: the learning rate is
+  /// warm-up then constant).
+  func checkpointToResume(resume: Bool) throws -> URL? {
+    guard let existing = run.latestCheckpoint else { return nil }
+    guard resume else {
+      throw ConfigError("\(run.url.path) already holds a checkpoint; pass --resume to continue it or choose another directory")
+    }
+    if let old = try? String(contentsOf: run.config, encoding: .utf8), old != config.yaml() {
+      var started = try? TrainConfig(yaml: old, source: run.config.path)
+      started?.trainSteps = config.trainSteps
+      started?.logEvery = config.logEvery
+      started?.saveAndSampleEvery = config.saveAndSampleEvery
+      if started?.yaml() != config.yaml() {
+        throw ConfigError("the configuration differs from the one \(run.url.path) was started with (config.yaml) in more "
+                          + "than train_steps, log_every and save_and_sample_every; resume with the same configuration "
+                          + "or use a new directory")
+      }
+    }
+    return existing
+  }
+
+  /// Runs `body` on every rank and agrees on success: set-up can fail on one rank alone (rank 0
+  /// prepares the data; a file may be unreadable on one host), and no rank may be left waiting in a
+  /// collective.
+  func together(_ what: String, _ body: () throws -> Void) throws {
+    var failure: Error? = nil
+    do { try body() } catch { failure = error }
+    if let group, group.size > 1, try !group.allSucceeded(failure == nil), failure == nil {
+      throw ConfigError("another process of the distributed job failed while \(what); its error is in its output")
+    }
+    if let failure { throw failure }
+  }
+
+  /// The packed dataset: rank 0 prepares (and caches) it first; the others then read the cache.
+  func prepareData(_ events: @escaping (TrainingEvent) -> Void) throws -> PackedDataset {
+    var packed: PackedDataset? = nil
+    let prepare = { packed = try resolveDataset(self.config, progress: { events(.preparingData(done: $0, total: $1)) }) }
+    try together("preparing the data", isRoot ? prepare : {})
+    try together("reading the data", isRoot ? {} : prepare)
+    return packed!
+  }
+
+  /// The state to start from: the checkpoint being resumed, the initial weights of
+  /// `pretrained_model_ckpt`, or the model's fresh initialisation. The model holds the parameters after.
+  func initialState(model: MaskedUViT, existing: URL?, device: Device,
+                    events: (TrainingEvent) -> Void) throws -> (TrainState, RunProgress, resumed: Bool) {
+    var state = try TrainState(parameters: model.parameters())
+    var progress = RunProgress()
+    progress.seed = config.seed
+    progress.device = device.rawValue
+    try together("loading the weights") {
+      if let existing {
+        let checkpoint = try Checkpoint.load(existing)
+        (state, progress) = (try TrainState(checkpoint: checkpoint), checkpoint.state)
+      } else if !config.pretrainedModelCkpt.isEmpty {
+        let source = URL(fileURLWithPath: config.pretrainedModelCkpt)
+        let report = try model.load(try initialWeights(from: source), strict: false)
+        events(.initialized(from: source, missing: report.missing, unexpected: report.unexpected))
+        state = try TrainState(parameters: model.parameters())
+      }
+    }
+    try model.update(state.parameters)
+    return (state, progress, existing != nil)
+  }
+
+  /// Every rank must start from the same step: a rank that sees another checkpoint (a run directory
+  /// not on a shared file system) would silently train different weights. Compared with rank 0's
+  /// step and agreed on by all, so that every rank stops (a sum of the steps could match one rank's
+  /// step times the world size while the steps differ).
+  func agreeOnStartingStep(_ step: Int) throws {
+    guard let group, group.size > 1 else { return }
+    let same = try group.broadcastFromRoot(Double(step)) == Double(step)
+    guard try group.allSucceeded(same) else {
+      throw ConfigError("the \(group.size) processes start from different steps (this one: \(step)); the run directory \(run.url.path) must be the same shared directory for every process")
+    }
+  }
+
   /// Samples `num_samples` images with the EMA weights and writes `samples/step-N.png`.
-  func writeSampleGrid(model: MaskedUViT, diffusion: GaussianDiffusion, ema: Parameters, restore: [(String, Tensor)],
-                       step: Int) throws -> URL {
-    try model.update(ema)
-    defer { try? model.update(Dictionary(uniqueKeysWithValues: restore)) }
+  func writeSampleGrid(model: MaskedUViT, diffusion: GaussianDiffusion, state: TrainState, step: Int) throws -> URL {
+    try model.update(state.emaParameters)
+    defer { try? model.update(state.parameters) }
     let c = config.network
     let images = try diffusion.sample(
       model: { x, t in try model(x, timesteps: t, visible: nil) }, shape: [config.numSamples, c.channels, c.imageSize, c.imageSize],

@@ -55,13 +55,9 @@ public struct TrainingBenchmark {
   public func run() throws -> Result {
     try Engine.run {
       let model = try MaskedUViT(config.network, key: PRNGKey(seed: 0))
-      let diffusion = try config.diffusion()
-      var params = model.parameters()
-      let names = params.keys.sorted()
-      var m = try params.mapValues { try Tensor.zeros($0.shape) }
-      var v = m
-      var ema = params
-      let step = try TrainingStep(model: model, diffusion: diffusion, config: config, names: names, mask: try config.maskSpec())
+      var state = try TrainState(parameters: model.parameters())
+      let step = try TrainingStep(model: model, diffusion: try config.diffusion(), config: config, names: state.names,
+                                  mask: try config.maskSpec())
       let n = config.network
       let images = try Random.randint([config.batchSize, n.imageSize, n.imageSize, n.channels], low: 0, high: 256,
                                       key: PRNGKey(seed: 1)).astype(.uint8)
@@ -71,25 +67,19 @@ public struct TrainingBenchmark {
       for i in 0..<(warmup + steps) {
         let start = DispatchTime.now().uptimeNanoseconds
         let scalars = try Tensor((step.adam.scalars(lr: config.lr, step: i + 1) + [0.999]).map(Float.init))
-        let out = try step(.init(params: names.map { params[$0]! }, m: names.map { m[$0]! }, v: names.map { v[$0]! },
-                                 ema: names.map { ema[$0]! }, images: images, key: PRNGKey(seed: UInt64(i)), scalars: scalars))
+        let (next, loss) = try step(state, images: images, key: PRNGKey(seed: UInt64(i)), scalars: scalars)
         if i == Swift.max(warmup - 1, 0), let census {  // a warm-up step: the walk is not timed
-          census(try graphCensus(out.params + out.m + out.v + out.ema + [out.loss]))
+          census(try graphCensus(next.all + [loss]))
         }
-        try eval(out.params + out.m + out.v + out.ema + [out.loss])
-        for (j, name) in names.enumerated() {
-          params[name] = out.params[j]
-          m[name] = out.m[j]
-          v[name] = out.v[j]
-          ema[name] = out.ema[j]
-        }
+        try eval(next.all + [loss])
+        state = next
         if i >= warmup { times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6) }
       }
       let median = times.sorted()[times.count / 2]
       return Result(
         preset: nil, imagesPerSecond: Double(config.batchSize) / (median / 1000), msPerStep: median, msPerStepAll: times,
         device: Engine.device.rawValue, maskRatio: config.dataset.maskRatio, maskType: config.dataset.maskType,
-        batchSize: config.batchSize, parameters: params.values.reduce(0) { $0 + $1.size }, peakMemoryBytes: Memory.peak,
+        batchSize: config.batchSize, parameters: state.parameterCount, peakMemoryBytes: Memory.peak,
         compiled: config.compile, precision: config.precision, linearProduct: Engine.linearProduct)
     }
   }

@@ -44,7 +44,6 @@ public enum TrainingEvent: Sendable {
   case step(StepReport)
   case checkpoint(step: Int, url: URL)
   case sample(step: Int, url: URL)
-  case evaluation(step: Int, metrics: [String: Double])
   case finished(RunSummary)
 }
 

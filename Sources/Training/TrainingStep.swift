@@ -46,25 +46,21 @@ final class TrainingStep {
     }
   }
 
-  /// The state and inputs of one step, in the order the step function takes them.
-  struct Inputs {
-    var params: [Tensor]
-    var m: [Tensor]
-    var v: [Tensor]
-    var ema: [Tensor]
-    /// (B/W, H, W, C) uint8 images: this rank's rows of the global batch (see `BatchLoader`'s shard).
-    var images: Tensor
-    var key: PRNGKey
-    /// AdamW's per-step scalars (see `AdamW.scalars`) and the EMA decay, as float32.
-    var scalars: Tensor
-  }
-
-  /// Runs one step; returns new params, m, v, ema and the loss.
-  func callAsFunction(_ inputs: Inputs) throws -> (params: [Tensor], m: [Tensor], v: [Tensor], ema: [Tensor], loss: Tensor) {
-    let flat = inputs.params + inputs.m + inputs.v + inputs.ema + [inputs.images, inputs.key.tensor, inputs.scalars]
+  /// Runs one step on this rank's `images` (B/W, H, W, C) uint8 rows of the global batch (see
+  /// `BatchLoader`'s shard). `scalars` are AdamW's per-step scalars (`AdamW.scalars`) and the EMA decay,
+  /// as float32. With `updateEMA` false the EMA weights stay as they were (between EMA updates).
+  /// Returns the new state and the loss, not yet evaluated.
+  func callAsFunction(_ state: TrainState, images: Tensor, key: PRNGKey, scalars: Tensor,
+                      updateEMA: Bool = true) throws -> (state: TrainState, loss: Tensor) {
+    let flat = state.all + [images, key.tensor, scalars]
     let out = try compiled.map { try $0(flat) } ?? body(flat)
     let n = names.count
-    return (Array(out[0..<n]), Array(out[n..<2 * n]), Array(out[2 * n..<3 * n]), Array(out[3 * n..<4 * n]), out[4 * n])
+    var next = state
+    next.params = Array(out[0..<n])
+    next.m = Array(out[n..<2 * n])
+    next.v = Array(out[2 * n..<3 * n])
+    if updateEMA { next.ema = Array(out[3 * n..<4 * n]) }
+    return (next, out[4 * n])
   }
 
   /// The traced function: `[params, m, v, ema, images, key, scalars] -> [params, m, v, ema, loss]`.
@@ -132,14 +128,14 @@ final class TrainingStep {
       let x0 = try scaled(images).transposed([0, 3, 1, 2])  // (B, C, H, W)
       let noise = try mine(Random.normal([global] + Array(x0.shape.dropFirst()), key: keys[1]))
       return try diffusion.loss(model: { [unowned self] xt, t, _ in try self.model(xt, timesteps: t) },
-                                x0: x0, t: t, noise: noise, visible: nil, patchSize: config.network.patchSize)
+                                x0: x0, t: t, noise: noise, visible: nil)
     }
     // MDSM: only the visible patches are cut out, scaled, noised and seen by the model.
-    let visible = try mine(sampleMasks(mask, grid: grid, batch: global, key: keys[2]).visible)  // (B, K)
+    let visible = try mine(sampleVisible(mask, grid: grid, batch: global, key: keys[2]))  // (B, K)
     let x0 = try scaled(gatherPatches(patchify(images, patchSize: config.network.patchSize, channelsLastInput: true),
                                       visible))  // (B, K, p*p*C)
     let noise = try mine(Random.normal([global] + Array(x0.shape.dropFirst()), key: keys[1]))
-    return try diffusion.maskedLoss(
+    return try diffusion.loss(
       model: { [unowned self] xt, t, vis in try self.model.predict(patches: xt, visible: vis, timesteps: t) },
       x0: x0, t: t, noise: noise, visible: visible)
   }

@@ -34,8 +34,6 @@ final class ProgressPrinter {
       if !interactive { line("checkpoint step \(step): \(url.lastPathComponent)", keep: true) }
     case let .sample(step, url):
       if !interactive { line("samples step \(step): \(url.path)", keep: true) }
-    case let .evaluation(step, metrics):
-      line("evaluation step \(step): " + metrics.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "), keep: true)
     case .finished:
       break
     }

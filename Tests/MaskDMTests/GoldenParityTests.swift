@@ -69,13 +69,13 @@ struct UViTGolden {
     out.append(("out.p_x0", x0, tensors["out.p_x0"]!, 1e-5))
     out.append(("out.p_mean", mean, tensors["out.p_mean"]!, 1e-5))
     out.append(("out.p_logvar", logVar, tensors["out.p_logvar"]!, 1e-5))
-    let loss = try cosine.loss(model: { try model.predict(patches: $0, visible: $2, timesteps: $1) }, x0: x, t: t, noise: noise,
-                               visible: visible, patchSize: modelConfig().patchSize)
+    let loss = try cosine.loss(model: { try model.predict(patches: $0, visible: $2, timesteps: $1) }, x0: visiblePatches(x, visible, patchSize: modelConfig().patchSize), t: t,
+                             noise: visiblePatches(noise, visible, patchSize: modelConfig().patchSize), visible: visible)
     out.append(("loss_cosine_l2", loss, try Tensor([double("loss_cosine_l2")]), 1e-5))
     if json["loss_cosine_l1"] != nil {  // the authors' loss_type: l1 (F.l1_loss), on the visible patches
       let l1 = try GaussianDiffusion(schedule: .cosine, loss: .l1)
-      let loss = try l1.loss(model: { try model.predict(patches: $0, visible: $2, timesteps: $1) }, x0: x, t: t, noise: noise,
-                             visible: visible, patchSize: modelConfig().patchSize)
+      let loss = try l1.loss(model: { try model.predict(patches: $0, visible: $2, timesteps: $1) }, x0: visiblePatches(x, visible, patchSize: modelConfig().patchSize), t: t,
+                             noise: visiblePatches(noise, visible, patchSize: modelConfig().patchSize), visible: visible)
       out.append(("loss_cosine_l1", loss, try Tensor([double("loss_cosine_l1")]), 1e-5))
     }
     return out

@@ -58,8 +58,8 @@ final class ModelTests: XCTestCase {
       let params = model.parameters()
       func loss(_ p: Parameters) throws -> Tensor {
         try model.update(p)
-        return try diffusion.loss(model: { try model.predict(patches: $0, visible: $2, timesteps: $1) }, x0: x, t: t, noise: noise,
-                                  visible: visible, patchSize: 4)
+        return try diffusion.loss(model: { try model.predict(patches: $0, visible: $2, timesteps: $1) }, x0: visiblePatches(x, visible, patchSize: 4), t: t,
+                             noise: visiblePatches(noise, visible, patchSize: 4), visible: visible)
       }
       let (_, grads) = try valueAndGrad(params) { p, _ in [try loss(p)] }
       for name in names {

@@ -16,7 +16,7 @@ final class RunDirectoryTests: XCTestCase {
     try Engine.run {
       let w = try Tensor([1, 2, 3] as [Float])
       for step in [10, 20, 30] {
-        var state = TrainingState()
+        var state = RunProgress()
         state.step = step
         state.loaderEpoch = 2
         state.loaderIndex = 17
@@ -43,7 +43,7 @@ final class RunDirectoryTests: XCTestCase {
     defer { try? FileManager.default.removeItem(at: run.url) }
     try run.create()
     try Engine.run {
-      var state = TrainingState()
+      var state = RunProgress()
       state.step = 5
       let w = try Tensor([1] as [Float])
       try Checkpoint(model: ["w": w], ema: ["w": w], adamM: ["w": w], adamV: ["w": w], state: state).save(in: run)

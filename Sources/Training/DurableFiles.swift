@@ -1,0 +1,51 @@
+// Files that survive a crash or a full disk: written beside their destination, flushed, then renamed
+// into place, so a reader sees the old file or the new one, never half of one.
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A file could not be read, written or moved; the message names the file and the reason.
+public struct FileSystemError: Error, CustomStringConvertible, Equatable {
+  public let message: String
+  public init(_ message: String) { self.message = message }
+  public var description: String { message }
+}
+
+/// Writes `data` to `url` atomically: a temporary file in the same directory, fsync, rename.
+public func writeAtomically(_ data: Data, to url: URL) throws {
+  let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+  try writeDurably(data, to: tmp)
+  guard rename(tmp.path, url.path) == 0 else {
+    let why = String(cString: strerror(errno))
+    unlink(tmp.path)
+    throw FileSystemError("cannot move \(tmp.lastPathComponent) to \(url.path): \(why)")
+  }
+}
+
+/// Writes and fsyncs a file; a full disk or a missing directory is an error naming the file.
+func writeDurably(_ data: Data, to url: URL) throws {
+  let fd = open(url.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+  guard fd >= 0 else { throw FileSystemError("cannot write \(url.path): \(String(cString: strerror(errno)))") }
+  defer { close(fd) }
+  var offset = 0
+  try data.withUnsafeBytes { raw in
+    while offset < raw.count {
+      let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+      if n < 0 {
+        if errno == EINTR { continue }
+        throw FileSystemError("cannot write \(url.path): \(String(cString: strerror(errno))) (is the disk full?)")
+      }
+      offset += n
+    }
+  }
+  guard fsync(fd) == 0 else { throw FileSystemError("cannot flush \(url.path): \(String(cString: strerror(errno)))") }
+}
+
+func fsyncDirectory(_ url: URL) {
+  let fd = open(url.path, O_RDONLY)
+  if fd >= 0 {
+    fsync(fd)
+    close(fd)
+  }
+}

@@ -1,0 +1,145 @@
+// One start (or resume) of a run, from its first step to its budget: the data loader, the traced
+// step and the state it advances, and what is due after each step (a loss line, a checkpoint, a
+// sample grid). `Trainer.train` sets a session up and finishes it; the session owns the loop.
+import Datasets
+import Engine
+import Foundation
+import MaskDM
+
+/// The loop of one training run on this process.
+final class TrainingSession {
+  let trainer: Trainer
+  let model: MaskedUViT
+  let diffusion: GaussianDiffusion
+  let loader: BatchLoader
+  let step: TrainingStep
+  let emaSchedule: EMASchedule
+  let events: (TrainingEvent) -> Void
+  var state: TrainState
+  var progress: RunProgress
+  /// The step of the newest checkpoint on disk (nil: none yet in this run).
+  var lastCheckpoint: Int?
+  /// (step, loss) of every logged step, across resumes.
+  var lossCurve: [[Double]]
+  /// Images and seconds since the last loss line (its throughput).
+  private var window: (images: Int, seconds: Double) = (0, 0)
+  /// False until the first step after a start has run (its tracing is not training time).
+  private var warmedUp = false
+
+  var config: TrainConfig { trainer.config }
+  var run: RunDirectory { trainer.run }
+  var worldSize: Int { trainer.group?.size ?? 1 }
+
+  init(trainer: Trainer, model: MaskedUViT, dataset: PackedDataset, state: TrainState, progress: RunProgress, resumed: Bool,
+       events: @escaping (TrainingEvent) -> Void) throws {
+    let config = trainer.config
+    self.trainer = trainer
+    self.model = model
+    self.state = state
+    self.progress = progress
+    self.events = events
+    diffusion = try config.diffusion()
+    loader = try BatchLoader(
+      dataset: dataset, batchSize: config.batchSize, seed: config.seed, flipProbability: config.dataset.hflipProb,
+      subsetFraction: config.dataset.fraction < 1 ? config.dataset.fraction : nil, subsetSeed: config.dataset.subsetSeed,
+      start: LoaderPosition(epoch: progress.loaderEpoch, index: progress.loaderIndex),
+      shard: LoaderShard(rank: trainer.group?.rank ?? 0, count: trainer.group?.size ?? 1, groups: config.gradientAccumulateEvery))
+    step = try TrainingStep(model: model, diffusion: diffusion, config: config, names: state.names, mask: try config.maskSpec(),
+                            group: trainer.group)
+    emaSchedule = EMASchedule(decay: config.emaDecay, updateEvery: config.emaUpdateEvery)
+    lastCheckpoint = resumed ? progress.step : nil
+    let resumedAt = progress.step
+    lossCurve = trainer.run.readMetrics().compactMap { row in
+      guard let s = row["step"] as? Int, let l = row["loss"] as? Double else { return nil }
+      return s <= resumedAt ? [Double(s), l] : nil
+    }
+  }
+
+  /// True while neither `train_steps` nor `train_seconds` is reached.
+  var budgetLeft: Bool {
+    guard progress.step < config.trainSteps else { return false }
+    if let limit = config.trainSeconds { return progress.trainSeconds < limit }
+    return true
+  }
+
+  /// Trains one step, then logs, checkpoints and samples when due.
+  func trainOneStep() throws {
+    let batch = try loader.next()
+    let started = DispatchTime.now().uptimeNanoseconds
+    let images = try batch.pixels.withUnsafeBytes {
+      try Tensor(bytes: $0, shape: [batch.count, batch.height, batch.width, batch.channels], dtype: .uint8)
+    }
+    let number = progress.step + 1
+    let lr = learningRate(base: config.lr, step: number, warmupSteps: config.warmupSteps)
+    let decay = emaSchedule.action(count: progress.emaUpdates)
+    let scalars = try Tensor((step.adam.scalars(lr: lr, step: number) + [decay ?? 1]).map(Float.init))
+    let (next, lossTensor) = try step(state, images: images, key: try PRNGKey(seed: stepSeed(config.seed, number)), scalars: scalars,
+                                      updateEMA: decay != nil)
+    try eval(next.all + [lossTensor])
+    let loss = try lossTensor.item()
+    guard loss.isFinite else {
+      throw TrainingError.nonFiniteLoss(step: number, lastCheckpoint: lastCheckpoint, runDirectory: run.url.path)
+    }
+    var seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+    // A time budget must end every rank at the same step: all take rank 0's clock.
+    if config.trainSeconds != nil, let group = trainer.group { seconds = try group.broadcastFromRoot(seconds) }
+    state = next
+    record(step: number, seconds: seconds, images: batch.count * worldSize, loss: loss)
+    if number % config.logEvery == 0 || number == config.trainSteps || !budgetLeft { try log(step: number, loss: loss, lr: lr) }
+    if number % config.saveAndSampleEvery == 0 || !budgetLeft { try checkpointAndSample(step: number) }
+  }
+
+  /// Counts a finished step in the run's progress (the first step after a start is warm-up time).
+  private func record(step number: Int, seconds: Double, images: Int, loss: Double) {
+    progress.step = number
+    progress.emaUpdates += 1
+    progress.loaderEpoch = loader.position.epoch
+    progress.loaderIndex = loader.position.index
+    if warmedUp {
+      progress.trainSeconds += seconds
+      progress.deviceSeconds += seconds
+      progress.imagesSeen += images
+      window.images += images
+      window.seconds += seconds
+    } else {
+      progress.warmupSeconds = (progress.warmupSeconds ?? 0) + seconds
+      warmedUp = true
+    }
+    progress.lastLoss = loss
+  }
+
+  /// A loss line: metrics.jsonl, the loss curve and a `.step` event with throughput and ETA.
+  private func log(step number: Int, loss: Double, lr: Double) throws {
+    let rate = window.seconds > 0 ? Double(window.images) / window.seconds : 0
+    window = (0, 0)
+    let perStep = progress.trainSeconds / Double(max(number, 1))
+    var eta = Double(config.trainSteps - number) * perStep
+    if let limit = config.trainSeconds { eta = min(eta, max(limit - progress.trainSeconds, 0)) }
+    lossCurve.append([Double(number), loss])
+    if trainer.isRoot {
+      try run.appendMetrics(["event": "step", "step": number, "loss": loss, "lr": lr,
+                             "images_per_second": rate, "train_seconds": progress.trainSeconds])
+    }
+    events(.step(StepReport(step: number, totalSteps: config.trainSteps, loss: loss, learningRate: lr,
+                            imagesPerSecond: rate, trainSeconds: progress.trainSeconds, etaSeconds: eta,
+                            budgetSeconds: config.trainSeconds)))
+  }
+
+  /// A checkpoint, and a sample grid from the EMA weights when `num_samples` asks for one.
+  private func checkpointAndSample(step number: Int) throws {
+    try checkpoint()
+    guard config.numSamples > 0, trainer.isRoot else { return }
+    let url = try trainer.writeSampleGrid(model: model, diffusion: diffusion, state: state, step: number)
+    try run.appendMetrics(["event": "sample", "step": number, "path": url.lastPathComponent])
+    events(.sample(step: number, url: url))
+  }
+
+  /// Writes a checkpoint of the current state (rank 0; the others only note the step).
+  func checkpoint() throws {
+    lastCheckpoint = progress.step
+    guard trainer.isRoot else { return }
+    let url = try state.checkpoint(progress).save(in: run)
+    try run.appendMetrics(["event": "checkpoint", "step": progress.step])
+    events(.checkpoint(step: progress.step, url: url))
+  }
+}
