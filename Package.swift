@@ -42,8 +42,10 @@ let package = Package(
     .target(name: "MaskDM", dependencies: ["NN", "Engine"], swiftSettings: swiftSettings),
     .target(
       name: "CImageCodecs",
-      linkerSettings: [.linkedLibrary("png"), .linkedLibrary("jpeg"), .linkedLibrary("z")]),
-    .target(name: "Datasets", dependencies: ["CImageCodecs"], swiftSettings: swiftSettings),
+      linkerSettings: [.linkedLibrary("png"), .linkedLibrary("jpeg"), .linkedLibrary("webp"), .linkedLibrary("z")]),
+    // Debian's liblmdb, for LSUN's LMDB exports.
+    .systemLibrary(name: "CLMDB"),
+    .target(name: "Datasets", dependencies: ["CImageCodecs", "CLMDB"], swiftSettings: swiftSettings),
     .target(name: "CLinalg", linkerSettings: [.linkedLibrary("openblas")]),
     .target(name: "Evaluation", dependencies: ["Engine", "NN", "Datasets", "CLinalg"], swiftSettings: swiftSettings),
     .target(
@@ -66,7 +68,11 @@ let package = Package(
     .testTarget(name: "EngineTests", dependencies: ["Engine"]),
     .testTarget(name: "NNTests", dependencies: ["NN"]),
     .testTarget(name: "MaskDMTests", dependencies: ["MaskDM"]),
-    .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
+    // Test-only writers (WebP, LMDB) with which the dataset tests make their own fixtures.
+    .target(name: "CDatasetFixtures", path: "Tests/Support/CDatasetFixtures",
+            linkerSettings: [.linkedLibrary("webp"), .linkedLibrary("lmdb")]),
+    .target(name: "DatasetFixtures", dependencies: ["CDatasetFixtures", "Datasets"], path: "Tests/Support/DatasetFixtures"),
+    .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "DatasetFixtures"]),
     .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
     .testTarget(name: "TrainingTests", dependencies: ["Training"]),
     .testTarget(name: "StudiesTests", dependencies: ["Studies"]),
