@@ -74,7 +74,7 @@ let package = Package(
     .target(name: "DatasetFixtures", dependencies: ["CDatasetFixtures", "Datasets"], path: "Tests/Support/DatasetFixtures"),
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "DatasetFixtures"]),
     .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
-    .testTarget(name: "TrainingTests", dependencies: ["Training"]),
+    .testTarget(name: "TrainingTests", dependencies: ["Training", "DatasetFixtures"]),
     .testTarget(name: "StudiesTests", dependencies: ["Studies"]),
     .testTarget(name: "CLITests", dependencies: ["maskdm"]),
   ],
