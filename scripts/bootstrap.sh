@@ -9,7 +9,7 @@ MLX_VERSION=0.32.4
 FID_HELPER_VERSION=0.1.3
 root=$(cd "$(dirname "$0")/.." && pwd)
 deps="$root/.deps"
-apt_packages=(libopenblas-dev libpng-dev libjpeg62-turbo-dev zlib1g-dev dataset-fashion-mnist)
+apt_packages=(libopenblas-dev libpng-dev libjpeg62-turbo-dev libwebp-dev liblmdb-dev zlib1g-dev dataset-fashion-mnist)
 
 say() { printf 'bootstrap: %s\n' "$*" >&2; }
 die() { printf 'bootstrap: error: %s\n' "$*" >&2; exit 1; }

@@ -1,13 +1,17 @@
-// Where images come from: Fashion-MNIST's IDX files, folders of PNG/JPEG (CelebA, CelebA-HQ, FFHQ,
-// AFHQ, VGGFace2 identity folders with labels) and deterministic synthetic sets for tests.
+// Where images come from: Fashion-MNIST's IDX files, folders of PNG/JPEG/WebP (CelebA, CelebA-HQ, FFHQ,
+// AFHQ, LSUN, VGGFace2 identity folders with labels), LMDB exports (LSUN) and deterministic synthetic
+// sets for tests.
 import Foundation
 
 /// A raw dataset.
 public enum DatasetSource: Codable, Equatable, Sendable {
   /// Fashion-MNIST; nil path = Debian's /usr/share/datasets/fashion-mnist. split: train or test.
   case fashionMNIST(path: String?, split: String)
-  /// Every PNG/JPEG below a folder (recursively), in path order; no labels.
+  /// Every PNG/JPEG/WebP below a folder (recursively), in path order; no labels.
   case imageFolder(path: String)
+  /// Every record of an LMDB export (LSUN's format: a folder holding data.mdb, or the data.mdb file),
+  /// in key order; each value is a PNG, JPEG or WebP image, told apart by its first bytes. No labels.
+  case lmdb(path: String)
   /// img_align_celeba; with list_eval_partition.txt beside or inside it, `split` (train, valid, test) selects.
   case celebA(path: String, split: String)
   /// VGGFace2: one folder per identity; the identity's index is the label.
@@ -51,6 +55,12 @@ func sourceItems(_ source: DatasetSource) throws -> SourceItems {
     let files = try imageFiles(under: URL(fileURLWithPath: path))
     return SourceItems(count: files.count, name: { files[$0].path }, load: { (try decodeImage(at: files[$0]), nil) }, hasLabels: false)
 
+  case let .lmdb(path):
+    let db = try LMDBReader(path: path)
+    // The reader (and its memory map) lives as long as these closures.
+    return SourceItems(count: db.count, name: { "key \(db.keyName($0)) in \(path)" },
+                       load: { (try decodeImage(data: db.value($0)), nil) }, hasLabels: false)
+
   case let .celebA(path, split):
     var dir = URL(fileURLWithPath: path)
     var isDir: ObjCBool = false
@@ -91,21 +101,21 @@ func sourceItems(_ source: DatasetSource) throws -> SourceItems {
   }
 }
 
-/// PNG and JPEG files below `root`, sorted by path.
+/// PNG, JPEG and WebP files below `root`, sorted by path.
 public func imageFiles(under root: URL, allowEmpty: Bool = false) throws -> [URL] {
   var isDir: ObjCBool = false
   guard FileManager.default.fileExists(atPath: root.path, isDirectory: &isDir) else {
     throw DatasetError("dataset path not found: \(root.path)")
   }
   guard isDir.boolValue else { throw DatasetError("\(root.path) is not a folder of images") }
-  let extensions: Set<String> = ["png", "jpg", "jpeg"]
+  let extensions: Set<String> = ["png", "jpg", "jpeg", "webp"]
   let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil)
   var files: [URL] = []
   while let url = walker?.nextObject() as? URL {
     if extensions.contains(url.pathExtension.lowercased()) { files.append(url) }
   }
   files.sort { $0.path < $1.path }
-  if files.isEmpty, !allowEmpty { throw DatasetError("no PNG or JPEG images found under \(root.path)") }
+  if files.isEmpty, !allowEmpty { throw DatasetError("no PNG, JPEG or WebP images found under \(root.path)") }
   return files
 }
 

@@ -1,4 +1,4 @@
-// PNG and JPEG through libpng and libjpeg-turbo (C wrappers in CImageCodecs), and gzip'd files.
+// PNG, JPEG and WebP through libpng, libjpeg-turbo and libwebp (C wrappers in CImageCodecs), and gzip'd files.
 import CImageCodecs
 import Foundation
 
@@ -27,15 +27,36 @@ private func withErrorBuffer<T>(_ body: (UnsafeMutablePointer<CChar>) -> (Int32,
   return value
 }
 
-/// Decodes PNG or JPEG (recognised by their signatures). Alpha is dropped; gray stays one channel.
+/// The image formats `decodeImage(data:)` recognises by their first bytes.
+public enum ImageFormat: String, Sendable {
+  case png, jpeg, webp
+
+  /// The format whose signature `data` starts with, or nil.
+  public init?(signatureOf data: [UInt8]) {
+    if data.count >= 8, data[0] == 0x89, data[1] == 0x50, data[2] == 0x4E, data[3] == 0x47 {
+      self = .png
+    } else if data.count >= 3, data[0] == 0xFF, data[1] == 0xD8, data[2] == 0xFF {
+      self = .jpeg
+    } else if data.count >= 12, data[0..<4].elementsEqual("RIFF".utf8), data[8..<12].elementsEqual("WEBP".utf8) {
+      self = .webp
+    } else {
+      return nil
+    }
+  }
+}
+
+/// Decodes PNG, JPEG or WebP (recognised by their signatures, not by a file name: LMDB values have
+/// none). Alpha is dropped; gray stays one channel.
 public func decodeImage(data: [UInt8]) throws -> DecodedImage {
   var image = cimg_image()
-  let isPNG = data.count >= 8 && data[0] == 0x89 && data[1] == 0x50
-  let isJPEG = data.count >= 3 && data[0] == 0xFF && data[1] == 0xD8
-  guard isPNG || isJPEG else { throw DatasetError("not a PNG or JPEG image") }
+  guard let format = ImageFormat(signatureOf: data) else { throw DatasetError("not a PNG, JPEG or WebP image") }
   try withErrorBuffer { err in
-    (data.withUnsafeBufferPointer {
-      isPNG ? cimg_decode_png($0.baseAddress, $0.count, &image, err, 256) : cimg_decode_jpeg($0.baseAddress, $0.count, &image, err, 256)
+    (data.withUnsafeBufferPointer { bytes -> Int32 in
+      switch format {
+      case .png: return cimg_decode_png(bytes.baseAddress, bytes.count, &image, err, 256)
+      case .jpeg: return cimg_decode_jpeg(bytes.baseAddress, bytes.count, &image, err, 256)
+      case .webp: return cimg_decode_webp(bytes.baseAddress, bytes.count, &image, err, 256)
+      }
     }, ())
   }
   defer { cimg_free(image.pixels) }

@@ -1,4 +1,4 @@
-// From images on disk to FID statistics: a folder of PNG/JPEG images (a run's samples too) or a
+// From images on disk to FID statistics: a folder of PNG/JPEG/WebP images (a run's samples too) or a
 // prepared dataset, decoded in batches and passed through the Inception network.
 import Datasets
 import Foundation

@@ -25,6 +25,13 @@ func datasetSourceAndOptions(_ config: TrainConfig) throws -> (DatasetSource, Pr
     guard !d.path.isEmpty else { throw ConfigError("dataset.PATH must name the image folder for dataset.NAME \(d.name)") }
     source = .imageFolder(path: d.path)
     crop = .center
+  case "lsun", "lmdb":
+    // LSUN ships as LMDB exports; the authors' lsun.py reads a folder of images. Both are taken.
+    guard !d.path.isEmpty else {
+      throw ConfigError("dataset.PATH must name the LMDB export (the folder holding data.mdb) or the image folder for dataset.NAME \(d.name)")
+    }
+    source = d.name.lowercased() == "lmdb" || isLMDBExport(d.path) ? .lmdb(path: d.path) : .imageFolder(path: d.path)
+    crop = .center
   case "celeba":
     guard !d.path.isEmpty else { throw ConfigError("dataset.PATH must name the img_align_celeba folder") }
     source = .celebA(path: d.path, split: d.split)
@@ -36,7 +43,7 @@ func datasetSourceAndOptions(_ config: TrainConfig) throws -> (DatasetSource, Pr
   case "synthetic":
     source = .synthetic(count: d.count, seed: 0)
   default:
-    throw ConfigError("unknown dataset.NAME \(d.name); known: fashion-mnist, folder, celeba, celebahq, ffhq, afhq, vggface2, synthetic, prepared")
+    throw ConfigError("unknown dataset.NAME \(d.name); known: fashion-mnist, folder, celeba, celebahq, ffhq, afhq, lsun, lmdb, vggface2, synthetic, prepared")
   }
   var options = PrepareOptions(size: config.network.imageSize, channels: config.network.channels, crop: crop)
   options.classes = d.classes

@@ -81,7 +81,7 @@ final class DatasetsTests: XCTestCase {
       XCTAssertTrue("\($0)".contains("not found: /no/such/folder"), "\($0)")
     }
     XCTAssertThrowsError(try prepareDataset(.imageFolder(path: empty.path), options: PrepareOptions(size: 4, channels: 3), to: out)) {
-      XCTAssertTrue("\($0)".contains("no PNG or JPEG images"), "\($0)")
+      XCTAssertTrue("\($0)".contains("no PNG, JPEG or WebP images"), "\($0)")
     }
     XCTAssertThrowsError(try PackedDataset(directory: empty)) { XCTAssertTrue("\($0)".contains("maskdm prepare"), "\($0)") }
   }

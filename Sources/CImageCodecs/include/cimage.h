@@ -1,5 +1,6 @@
-// C wrappers around libpng, libjpeg-turbo and zlib. Their errors longjmp, which Swift cannot cross,
-// so every call here catches them and returns a status (0 = success) with a message in `error`.
+// C wrappers around libpng, libjpeg-turbo, libwebp and zlib. libpng's and libjpeg's errors longjmp, which
+// Swift cannot cross, so every call here catches them and returns a status (0 = success) with a message
+// in `error`.
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -18,6 +19,8 @@ typedef struct {
 int cimg_decode_png(const uint8_t* data, size_t size, cimg_image* out, char* error, size_t error_size);
 /** Decodes baseline or progressive JPEG to gray or RGB. */
 int cimg_decode_jpeg(const uint8_t* data, size_t size, cimg_image* out, char* error, size_t error_size);
+/** Decodes still WebP (lossy or lossless) to RGB; alpha dropped. */
+int cimg_decode_webp(const uint8_t* data, size_t size, cimg_image* out, char* error, size_t error_size);
 /** Encodes 8-bit gray (1) or RGB (3) pixels as PNG; *out is malloc'd, free with cimg_free. */
 int cimg_encode_png(const uint8_t* pixels, int width, int height, int channels, uint8_t** out, size_t* out_size,
                     char* error, size_t error_size);
