@@ -90,7 +90,7 @@ public struct Experiment {
 
     let baselineSlug = try add(plan.baseline, baselineDrafts, plan.evaluation, study: nil)
     for ablation in plan.ablations {
-      let part = try PlanPart.parse(ablation.part)
+      let part = try PlanPart.recognize(ablation.part, replacements: ablation.replacements.map(\.text), action: ablation.action).part
       var rows: [StudySection.Row] = []
       // A pre-training-dataset study fine-tunes on its own target, so the baseline is not one of its rows.
       let ownTarget = part == .pretrainDataset && plan.datasets["target"] != nil
@@ -240,8 +240,10 @@ private func apply(_ part: PlanPart, _ choice: Node?, to baseline: [StageDraft],
     case .positionEmbedding:
       try edit(embeddingStages) { $0.network.usePositionEmbedding = false }
       return ("without position embedding", drafts)
-    case .schedule:
+    case .schedule, .pretraining:
       return try single(.dsmOnly)
+    case .finetuning:
+      return try single(.mdsmOnly)
     case let .config(key):
       let off: ConfigEdit
       do { off = try ConfigEdit.disabling(key) } catch let e as ConfigError { throw PlanError("ablation \(ablation.name): \(e.message)") }
@@ -269,6 +271,42 @@ private func apply(_ part: PlanPart, _ choice: Node?, to baseline: [StageDraft],
     return (choice.label, [stage])
   }
 
+  /// The masked stages get `text` of the total budget (a share, or absolute steps or seconds); the
+  /// unmasked stages share the rest in their original proportions.
+  func share(_ text: String) throws -> (String, [StageDraft]) {
+    guard !masked.isEmpty, !unmasked.isEmpty else {
+      throw PlanError("ablation \(ablation.name): the pre-training length needs a masked and an unmasked stage")
+    }
+    let byTime = plan.compare == .time
+    func budget(_ d: StageDraft) -> Double { byTime ? d.spec.seconds ?? 0 : Double(d.spec.steps ?? 0) }
+    let total = drafts.map(budget).reduce(0, +)
+    let words = text.lowercased()
+    let amount: Double
+    if words.contains("step"), let n = firstInt(words) {
+      guard !byTime else { throw PlanError("ablation \(ablation.name): this plan compares at equal time; give the share as a fraction or in seconds") }
+      amount = Double(n)
+    } else if let v = percentage(in: words) ?? Double(words.trimmingCharacters(in: .whitespaces)) {
+      amount = v * total
+    } else if byTime, let n = firstNumber(words) {
+      amount = n  // seconds
+    } else {
+      throw PlanError("ablation \(ablation.name): pre-training length \(text) is not a share (0.25, 25%) or an amount (5000 steps, 20 s)")
+    }
+    guard amount > 0, amount < total else {
+      throw PlanError("ablation \(ablation.name): pre-training length \(text) must leave part of the budget (\(format(total)) \(byTime ? "s" : "steps")) to fine-tuning; REMOVE a stage for a single stage")
+    }
+    func assign(_ indices: [Int], _ part: Double) {
+      let old = indices.map { budget(drafts[$0]) }.reduce(0, +)
+      for i in indices {
+        let value = old > 0 ? part * budget(drafts[i]) / old : part / Double(indices.count)
+        if byTime { drafts[i].spec.seconds = value } else { drafts[i].spec.steps = Int(value.rounded()) }
+      }
+    }
+    assign(masked, amount)
+    assign(unmasked, total - amount)
+    return ("pre-training \(format(100 * amount / total))% of the budget", drafts)
+  }
+
   switch part {
   case .positionEmbedding:
     guard let on = choice?.bool else { throw PlanError("ablation \(ablation.name): position embedding replacements are true or false") }
@@ -287,17 +325,20 @@ private func apply(_ part: PlanPart, _ choice: Node?, to baseline: [StageDraft],
     if t.hasPrefix("patch") {
       type = .patch
     } else if t.hasPrefix("block") {
-      guard let b = trailingInt(t) else { throw PlanError("ablation \(ablation.name): write block masking as \"block N\" (N patches a side)") }
+      guard let b = firstInt(t) else { throw PlanError("ablation \(ablation.name): write block masking as \"block N\" (N patches a side)") }
       (type, size) = (.block, b)
     } else if t.hasPrefix("crop") {
-      (type, size) = (.crop, trailingInt(t) ?? -1)
+      (type, size) = (.crop, firstInt(t) ?? -1)
     } else {
       throw PlanError("ablation \(ablation.name): unknown mask type \(text); use patch, block N or crop [N]")
     }
+    // A mask type crossed with a rate (the paper's Sec. 4.2 grid): "block 4 at 50%".
+    let rate = percentage(in: t)
     try edit(try needMasked()) { c in
       c.dataset.maskType = type
       if type == .block { c.dataset.maskBlockSize = size! }
       if type == .crop { c.dataset.maskCropSize = size! }
+      if let rate { c.dataset.maskRatio = rate }
     }
     return (text, drafts)
   case .blockSize, .cropSize:
@@ -349,6 +390,16 @@ private func apply(_ part: PlanPart, _ choice: Node?, to baseline: [StageDraft],
       throw PlanError("ablation \(ablation.name): sampler replacements are ddim [steps] or ddpm")
     }
     return (evaluation.sampler.steps.map { "DDIM \($0) steps" } ?? "DDPM", drafts)
+  case .objective:
+    guard let objective = objectiveValue(text) else {
+      throw PlanError("ablation \(ablation.name): \(text) is not a prediction target; use pred_noise (eps), pred_x0 (x0) or pred_v (v)")
+    }
+    try edit(Array(drafts.indices)) { $0.objective = objective }
+    return (objective.configName, drafts)
+  case .pretrainShare:
+    return try share(text)
+  case .pretraining, .finetuning:
+    throw PlanError("ablation \(ablation.name): the \(part.label) stage can be removed; to change its length, ablate the pre-training length")
   case let .config(key):
     let change: ConfigEdit
     do { change = try ConfigEdit(key: key, value: choice!) } catch let e as ConfigError { throw PlanError("ablation \(ablation.name): \(e.message)") }
@@ -356,6 +407,8 @@ private func apply(_ part: PlanPart, _ choice: Node?, to baseline: [StageDraft],
     return ("\(key) = \(text)", drafts)
   }
 }
+
+private func format(_ v: Double) -> String { String(format: "%g", (v * 10).rounded() / 10) }
 
 /// Lower-case letters, digits and dashes.
 func slugify(_ text: String) -> String {

@@ -25,6 +25,14 @@ public enum PlanPart: Equatable {
   case noiseSchedule
   /// The sampler of the evaluation.
   case sampler
+  /// What the network predicts: pred_noise (eps), pred_x0 or pred_v, in every stage.
+  case objective
+  /// How much of the total budget the masked stage gets (the fine-tuning stage takes the rest).
+  case pretrainShare
+  /// The masked pre-training stage: REMOVE trains DSM for the whole budget.
+  case pretraining
+  /// The fine-tuning stage: REMOVE trains MDSM for the whole budget.
+  case finetuning
   /// Any configuration key, set in every stage.
   case config(String)
 
@@ -40,36 +48,15 @@ public enum PlanPart: Equatable {
     ("fine-tuning data fraction", "share of the fine-tuning data: 1.0, 0.1, 0.01 (or 10%)"),
     ("noise schedule", "linear or cosine"),
     ("sampler", "ddim [steps] or ddpm"),
+    ("objective", "the prediction target: pred_noise (eps), pred_x0 (x0) or pred_v (v)"),
+    ("pre-training length", "the masked stage's share of the budget: 0.25, 25%, 5000 steps or 20 s"),
+    ("masked pre-training", "REMOVE: DSM for the whole budget"),
+    ("fine-tuning", "REMOVE: MDSM for the whole budget"),
+    ("learning rate, batch size, EMA decay, warm-up, patch size, depth, width, heads, training steps", "by name"),
     ("a configuration key", "e.g. network.mlp_ratio, lr, dataset.hflip_prob"),
   ]
 
   static var knownList: String { known.map { "\($0.name) (\($0.meaning))" }.joined(separator: "; ") }
-
-  /// Recognises a part from a plan's wording.
-  public static func parse(_ text: String) throws -> PlanPart {
-    let t = text.lowercased()
-    func has(_ phrases: String...) -> Bool { phrases.contains { t.contains($0) } }
-    let words = Set(t.split { !$0.isLetter }.map(String.init))
-    func word(_ candidates: String...) -> Bool { candidates.contains { words.contains($0) } }
-    if !t.contains(" "), configKeys.contains(text) { return .config(text) }
-    if has("position") { return .positionEmbedding }
-    if t == "schedule" || has("stage", "training framework", "training schedule", "objective") { return .schedule }
-    if has("block size") { return .blockSize }
-    if has("crop size", "window size") { return .cropSize }
-    if has("mask") && word("rate", "ratio") { return .maskRate }
-    if has("mask") && word("type", "strategy", "kind", "configuration") { return .maskType }
-    if has("pre-train", "pretrain") && has("data") { return .pretrainDataset }
-    if has("limited data", "data size", "data fraction", "fraction") || (has("fine-tun", "finetun") && has("data")) {
-      return .finetuneFraction
-    }
-    if has("noise schedule", "beta schedule") { return .noiseSchedule }
-    if has("sampler", "sampling") { return .sampler }
-    if !t.contains(" "), t.contains(".") || t.contains("_") {
-      let hint = closestKey(to: text, among: Array(configKeys)).map { "; did you mean \($0)?" } ?? ""
-      throw PlanError("unknown configuration key \(text) as an ablated part\(hint)")
-    }
-    throw PlanError("unknown ablated part \"\(text)\"; known parts: \(knownList)")
-  }
 
   /// Every dotted key of the configuration (`lr`, `dataset.MASK_RATIO`, `network.mlp_ratio`, …).
   static let configKeys = Set(ConfigEdit.keys)
@@ -87,6 +74,10 @@ public enum PlanPart: Equatable {
     case .finetuneFraction: return "fine-tuning data fraction"
     case .noiseSchedule: return "noise schedule"
     case .sampler: return "sampler"
+    case .objective: return "prediction target"
+    case .pretrainShare: return "pre-training length"
+    case .pretraining: return "masked pre-training"
+    case .finetuning: return "fine-tuning"
     case let .config(key): return key
     }
   }
@@ -119,7 +110,7 @@ public enum ScheduleChoice: String, CaseIterable {
 
 /// A number written as 0.1 or 10%.
 func fraction(_ node: Node, what: String) throws -> Double {
-  let text = node.text.trimmingCharacters(in: .whitespaces)
+  let text = spelledNumbers(node.text).trimmingCharacters(in: .whitespaces)
   if text.hasSuffix("%"), let v = Double(text.dropLast().trimmingCharacters(in: .whitespaces)) { return v / 100 }
   if let v = Double(text) { return v }
   throw PlanError("\(what) replacement \(text) is not a number (write 0.1 or 10%)")
@@ -129,4 +120,52 @@ func fraction(_ node: Node, what: String) throws -> Double {
 func trailingInt(_ text: String) -> Int? {
   let digits = text.reversed().prefix { $0.isNumber }
   return digits.isEmpty ? nil : Int(String(digits.reversed()))
+}
+
+/// The first whole number in a replacement such as "block 4 at 50%".
+func firstInt(_ text: String) -> Int? {
+  let digits = text.drop { !$0.isNumber }.prefix { $0.isNumber }
+  return digits.isEmpty ? nil : Int(String(digits))
+}
+
+/// The first number in a text ("20 s" → 20, "1.5e3" is not read as one).
+func firstNumber(_ text: String) -> Double? {
+  text.split { !($0.isNumber || $0 == ".") }.lazy.compactMap { Double(String($0)) }.first
+}
+
+/// A percentage written in a text ("50%", "at 90 %") as a fraction.
+func percentage(in text: String) -> Double? {
+  guard let sign = text.firstIndex(of: "%") else { return nil }
+  let before = text[..<sign].trimmingCharacters(in: .whitespaces)
+  let digits = before.reversed().prefix { $0.isNumber || $0 == "." }
+  return Double(String(digits.reversed())).map { $0 / 100 }
+}
+
+/// Numbers written in words as digits: "ten percent" → "10%", "half" → "50%", "a quarter" → "25%".
+func spelledNumbers(_ text: String) -> String {
+  let units = ["one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9]
+  let tens = ["ten": 10, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
+              "ninety": 90, "hundred": 100]
+  var words = text.lowercased().replacingOccurrences(of: "-", with: " ").split(separator: " ").map(String.init)
+  var out: [String] = []
+  var i = 0
+  while i < words.count {
+    let w = words[i]
+    if let t = tens[w] {
+      var n = t
+      if i + 1 < words.count, let u = units[words[i + 1]] { n += u; i += 1 }
+      out.append(String(n))
+    } else if let u = units[w], i + 1 < words.count, ["percent", "%"].contains(words[i + 1]) {
+      out.append(String(u))
+    } else if w == "half" {
+      out.append("50%")
+    } else if w == "quarter" {
+      out.append("25%")
+    } else if w != "a" || !(i + 1 < words.count && words[i + 1] == "quarter") {
+      out.append(w)
+    }
+    i += 1
+  }
+  words = out
+  return words.joined(separator: " ").replacingOccurrences(of: " percent", with: "%").replacingOccurrences(of: " %", with: "%")
 }

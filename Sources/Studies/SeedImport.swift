@@ -2,6 +2,8 @@
 // `### name` heading and bullets for the ablated part, the action, replacements and metrics) into
 // a plan YAML that runs with the built-in presets.
 import Foundation
+import MaskDM
+import Training
 import Yams
 
 /// One ablation as written in a markdown plan.
@@ -58,14 +60,22 @@ public func parseMarkdownPlan(_ text: String) throws -> [MarkdownAblation] {
 }
 
 /// A runnable plan (YAML) for the ablations of a markdown plan; every part must be one `PlanPart` knows.
-public func importMarkdownPlan(_ text: String, name: String) throws -> String {
+public func importMarkdownPlan(_ text: String, name: String) throws -> String { try explainedImport(text, name: name).yaml }
+
+/// The imported plan and, per ablation, how its part was read: the words, the part chosen, the
+/// runner-up and what counted for each (the plan keeps these lines as comments).
+public func explainedImport(_ text: String, name: String) throws -> (yaml: String, explanation: [String]) {
   let ablations = try parseMarkdownPlan(text)
   var items: [Node] = []
   var notes: [String] = []
   for a in ablations {
-    let part = try PlanPart.parse(a.part)
     let action = a.action.isEmpty ? "REPLACE" : a.action
-    guard ["REMOVE", "REPLACE"].contains(action) else { throw PlanError("ablation \(a.name): action \(a.action) is neither REMOVE nor REPLACE") }
+    guard let kind = AblationAction(rawValue: action) else { throw PlanError("ablation \(a.name): action \(a.action) is neither REMOVE nor REPLACE") }
+    let recognition: PartRecognition
+    do { recognition = try PlanPart.recognize(a.part, replacements: a.replacements, action: kind) } catch let e as PlanError {
+      throw PlanError("ablation \(a.name): \(e.message)")
+    }
+    let part = recognition.part
     var replacements = try a.replacements.map { try canonicalReplacement($0, part: part) }
     if part == .schedule, action == "REPLACE", !replacements.contains(ScheduleChoice.dsmOnly.rawValue) {
       replacements.append(ScheduleChoice.dsmOnly.rawValue)
@@ -75,9 +85,9 @@ public func importMarkdownPlan(_ text: String, name: String) throws -> String {
     if action == "REPLACE" {
       pairs.append((Node("replacements"), Node(replacements.map { Node($0) }, Tag(.seq), .flow)))
     }
-    pairs.append((Node("metrics"), Node(a.metrics.map { Node($0) }, Tag(.seq), .flow)))
+    pairs.append((Node("metrics"), Node(a.metrics.map(canonicalMetric).map { Node($0) }, Tag(.seq), .flow)))
     items.append(Node(pairs, Tag(.map), .block))
-    notes.append("\(a.name): part \"\(a.part)\" read as \(part.canonicalName).")
+    notes.append(contentsOf: explanation(of: a, recognition, replacements: replacements, action: action))
   }
   let doc = Node([(Node("name"), Node(name)), (Node("title"), Node("Ablations of \(name)")),
                   (Node("ablations"), Node(items, Tag(.seq), .block))], Tag(.map), .block)
@@ -86,7 +96,28 @@ public func importMarkdownPlan(_ text: String, name: String) throws -> String {
     + "#   maskdm study run PLAN.yaml --preset paper   (CelebA-64 at the authors' settings, GPU)\n"
     + "# Base model, stages and evaluation come from the built-in presets; add base:, stages:, evaluation: or\n"
     + "# datasets: here to change them.\n" + notes.map { "# \($0)\n" }.joined()
-  return header + (try Yams.serialize(node: doc))
+  return (header + (try Yams.serialize(node: doc)), notes)
+}
+
+/// How one ablation's part was read, in lines for people.
+private func explanation(of a: MarkdownAblation, _ r: PartRecognition, replacements: [String], action: String) -> [String] {
+  var lines = ["\(a.name): part \"\(a.part)\" read as \(r.part.canonicalName) (\(r.ranking[0].reasons.joined(separator: ", ")))."]
+  if let second = r.runnerUp {
+    lines.append("  runner-up: \(second.part.label), score \(String(format: "%g", second.score)) against \(String(format: "%g", r.ranking[0].score)) (\(second.reasons.joined(separator: ", "))).")
+  } else {
+    lines.append("  no other part fits.")
+  }
+  lines.append(action == "REMOVE" ? "  variant: without the \(r.part.label)." : "  variants: \(replacements.joined(separator: "; ")).")
+  return lines
+}
+
+/// The metric names a plan uses: "Training Time (GPU Days)" is the measured training time, reported
+/// in the unit the machine gives (device-hours on a GPU).
+func canonicalMetric(_ text: String) -> String {
+  let t = text.lowercased()
+  if t.contains("time") || t.contains("gpu day") || t.contains("gpu hour") { return "training time" }
+  if t.contains("fid") { return "FID" }
+  return text
 }
 
 /// A replacement as the plan writes it for `part` (numbers for rates and fractions, schedule names).
@@ -94,8 +125,13 @@ private func canonicalReplacement(_ text: String, part: PlanPart) throws -> Stri
   switch part {
   case .maskRate, .finetuneFraction:
     return String(format: "%g", try fraction(Node(text), what: part.label))
+  case .pretrainShare:
+    return spelledNumbers(text)
   case .schedule:
     return try ScheduleChoice.parse(text).rawValue
+  case .objective:
+    guard let o = objectiveValue(text) else { throw PlanError("\(text) is not a prediction target; use pred_noise, pred_x0 or pred_v") }
+    return o.configName
   default:
     return text
   }
@@ -106,6 +142,7 @@ extension PlanPart {
   var canonicalName: String {
     switch self {
     case .schedule: return "schedule"
+    case .objective: return "objective"
     case let .config(key): return key
     default: return label
     }

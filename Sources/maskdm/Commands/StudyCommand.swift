@@ -4,6 +4,7 @@
 import ArgumentParser
 import Foundation
 import Studies
+import Training
 
 struct StudyCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -121,12 +122,29 @@ func describe(_ e: Experiment, repeats: Int) -> String {
   for v in e.variants {
     out += "- \(v.name) [\(v.slug)]" + (v.studies.isEmpty ? "" : " in: \(v.studies.joined(separator: "; "))") + "\n"
     for s in v.stages {
-      var budget = s.config.trainSeconds.map { String(format: "%.0f s (not calibrated yet)", $0) } ?? "\(s.config.trainSteps) steps"
-      if let seconds = s.budgetSeconds, s.config.trainSeconds == nil { budget += String(format: " (%.0f s, calibrated)", seconds) }
-      out += "    \(s.directoryName): mask \(s.config.dataset.maskRatio) \(s.config.dataset.maskType), \(budget)"
+      var budget = s.config.trainSeconds.map { String(format: "%g s (not calibrated yet)", $0) } ?? "\(s.config.trainSteps) steps"
+      if let seconds = s.budgetSeconds, s.config.trainSeconds == nil { budget += String(format: " (%g s, calibrated)", seconds) }
+      out += "    \(s.directoryName): \(maskDescription(s.config)), data \(dataDescription(s.config)), \(budget)"
         + (s.parent != nil ? ", from its predecessor" : "") + ((uses[s.id] ?? 0) > 1 ? ", shared by \(uses[s.id]!) variants" : "") + "\n"
     }
   }
+  return out
+}
+
+/// "mask 0.9 patch", "mask 0.5 block 2", "unmasked".
+func maskDescription(_ c: TrainConfig) -> String {
+  guard c.isMasked else { return "unmasked" }
+  let d = c.dataset
+  let size = d.maskType == .block ? " \(d.maskBlockSize)" : d.maskType == .crop && d.maskCropSize > 0 ? " \(d.maskCropSize)" : ""
+  return "mask \(String(format: "%g", d.maskRatio)) \(d.maskType.rawValue)\(size)"
+}
+
+/// "fashion-mnist classes 0,2,4,6 10%": the data a stage trains on.
+func dataDescription(_ c: TrainConfig) -> String {
+  let d = c.dataset
+  var out = d.name + (d.path.isEmpty ? "" : " \(d.path)")
+  if let classes = d.classes { out += " classes " + classes.map(String.init).joined(separator: ",") }
+  if d.fraction < 1 { out += String(format: " %g%%", d.fraction * 100) }
   return out
 }
 
@@ -163,11 +181,14 @@ struct StudyImport: ParsableCommand {
     commandName: "import", abstract: "Turn a markdown ablation plan (### name, - **Ablated Part**: …) into a runnable plan YAML.")
   @Argument(help: "The markdown plan.") var seed: String
   @Option(name: .shortAndLong, help: "The plan YAML to write.") var out: String
+  @Flag(help: "Print, per ablation, the words read, the part chosen, the runner-up and why, and the variants.")
+  var explain = false
 
   func run() throws {
     guard let text = try? String(contentsOfFile: seed, encoding: .utf8) else { throw ValidationError("cannot read \(seed): check the path") }
     let name = URL(fileURLWithPath: out).deletingPathExtension().lastPathComponent
-    let yaml = try importMarkdownPlan(text, name: name)
+    let (yaml, explanation) = try explainedImport(text, name: name)
+    if explain { print(explanation.joined(separator: "\n")) }
     let experiment = try Experiment(plan: try StudyPlan(yaml: yaml, name: name))  // check it expands before writing
     try yaml.write(toFile: out, atomically: true, encoding: .utf8)
     print("wrote \(out): \(experiment.studies.count) studies, \(experiment.variants.count) variants (quick preset); run it with maskdm study run \(out)")
