@@ -158,7 +158,8 @@ func objectiveValue(_ text: String) -> Objective? {
 /// Every part's vocabulary. Weights: 4-5 for the part's own name, 2-3 for a telling word, 1 for a hint.
 let partRules: [PartRule] = [
   PartRule(part: .positionEmbedding,
-           phrases: [("position*", 4), ("pos embed*", 4), ("embedding", 1), ("information h", 2), ("h", 1)]),
+           phrases: [("position*", 4), ("pos embed*", 4), ("embedding", 1), ("information h", 2), ("h", 1)],
+           against: [("crop*", 3), ("window", 3)]),
   PartRule(part: .schedule,
            phrases: [("two stage", 4), ("single stage", 4), ("one stage", 4), ("training framework", 3),
                      ("training schedule", 3), ("schedule", 1), ("stage*", 1), ("mdsm", 1), ("dsm", 1)],

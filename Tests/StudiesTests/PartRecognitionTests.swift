@@ -130,6 +130,15 @@ final class PartRecognitionTests: XCTestCase {
       ("sampling steps of the sampler", ["ddim 25"], "mask rate", "sampler"),
       ("block size", ["4"], "mask type", "block size"),
       ("EMA decay", ["0.99"], "noise schedule", "ema_decay"),
+      ("position of the crop window", ["3"], "position embedding", "crop size"),
+      ("crop size", ["4"], "block size", "crop size"),
+      ("noise level of the pre-training images", ["linear"], "pre-training dataset", "noise schedule"),
+      ("sampling of timesteps in the sampler", ["ddpm"], "noise schedule", "sampler"),
+      ("fine-tuning data fraction", ["1%"], "fine-tuning", "fine-tuning data fraction"),
+      ("prediction target of the fine-tuning stage", ["eps"], "fine-tuning", "objective"),
+      ("batch size of pre-training", ["64"], "pre-training length", "batch_size"),
+      ("warm-up steps", ["100"], "train_steps", "warmup_steps"),
+      ("masked pre-training learning rate", ["1e-4"], "masked pre-training", "lr"),
     ]
     for (wording, replacements, not, expected) in cases {
       let r = try PlanPart.recognize(wording, replacements: replacements, action: replacements.isEmpty ? .remove : .replace)
