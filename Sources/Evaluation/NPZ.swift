@@ -73,8 +73,11 @@ extension FeatureStatistics {
       throw UntrustedFileError("\(url.path): mu \(muShape) and sigma \(sigmaShape) do not fit together")
     }
     var count = 0
-    if zip.entries["count.npy"] != nil, let c = try? NPY.decode(try zip.contents("count.npy"), name: "count").values.first { count = Int(c) }
-    return FeatureStatistics(mu: mu, sigma: sigma, count: count)
+    if zip.entries["count.npy"] != nil, let c = try? NPY.decode(try zip.contents("count.npy"), name: "count").values.first,
+       c.isFinite, c >= 0, c < 1e12 { count = Int(c) }
+    let statistics = FeatureStatistics(mu: mu, sigma: sigma, count: count)
+    try statistics.checkCovariance(name: url.lastPathComponent)
+    return statistics
   }
 
   /// Writes `mu`, `sigma` (and `count`) as an `.npz`.

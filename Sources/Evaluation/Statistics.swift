@@ -51,12 +51,43 @@ func symmetricSqrt(_ m: [Double], _ d: Int) throws -> [Double] {
   return out
 }
 
+extension FeatureStatistics {
+  /// Refuses statistics no set of images can have: non-finite values (checked by `frechetDistance`
+  /// too), a covariance that is not symmetric or not positive semi-definite (a file's, checked once
+  /// when it is read: it costs an eigen-decomposition).
+  public func checkCovariance(name: String) throws {
+    try checkFinite(name: name)
+    let d = dimension
+    let scale = sigma.lazy.map(Swift.abs).max() ?? 0
+    for i in 0..<d { for j in 0..<i where Swift.abs(sigma[i * d + j] - sigma[j * d + i]) > 1e-6 * scale + 1e-12 {
+      throw UntrustedFileError("\(name): sigma is not symmetric (entries [\(i), \(j)] and [\(j), \(i)] differ), so it is no covariance; recompute it with maskdm fid stats")
+    } }
+    var a = sigma
+    var w = [Double](repeating: 0, count: d)
+    guard clinalg_symmetric_eigen(Int32(d), &a, &w) == 0 else { throw UntrustedFileError("\(name): the eigen-decomposition of sigma failed") }
+    let largest = w.map(Swift.abs).max() ?? 0
+    if let smallest = w.min(), smallest < -1e-6 * largest - 1e-12 {
+      throw UntrustedFileError("\(name): sigma has a negative eigenvalue (\(smallest)), so it is no covariance; recompute it with maskdm fid stats")
+    }
+  }
+
+  /// Refuses NaN or infinite entries, naming the array.
+  func checkFinite(name: String) throws {
+    if let i = mu.firstIndex(where: { !$0.isFinite }) { throw UntrustedFileError("\(name): mu[\(i)] is \(mu[i]); statistics must be finite") }
+    if let i = sigma.firstIndex(where: { !$0.isFinite }) {
+      throw UntrustedFileError("\(name): sigma[\(i / dimension), \(i % dimension)] is \(sigma[i]); statistics must be finite")
+    }
+  }
+}
+
 /// The Fréchet distance between two feature distributions.
 public func frechetDistance(_ a: FeatureStatistics, _ b: FeatureStatistics) throws -> Double {
   let d = a.dimension
   guard b.dimension == d, a.sigma.count == d * d, b.sigma.count == d * d else {
     throw UntrustedFileError("statistics of different dimensions (\(a.dimension) and \(b.dimension))")
   }
+  try a.checkFinite(name: "the first statistics")
+  try b.checkFinite(name: "the second statistics")
   let diff = zip(a.mu, b.mu).map { ($0 - $1) * ($0 - $1) }.reduce(0, +)
   let trA = (0..<d).map { a.sigma[$0 * d + $0] }.reduce(0, +)
   let trB = (0..<d).map { b.sigma[$0 * d + $0] }.reduce(0, +)
@@ -70,7 +101,12 @@ public func frechetDistance(_ a: FeatureStatistics, _ b: FeatureStatistics) thro
   let info = clinalg_symmetric_eigen(Int32(d), &product, &w)
   guard info == 0 else { throw UntrustedFileError("the eigen-decomposition failed (LAPACK info \(info))") }
   let traceSqrt = w.map { $0 > 0 ? $0.squareRoot() : 0 }.reduce(0, +)
-  return diff + trA + trB - 2 * traceSqrt
+  let fid = diff + trA + trB - 2 * traceSqrt
+  // A distance is ≥ 0; rounding can leave a tiny negative value for equal statistics.
+  guard fid.isFinite, fid > -1e-6 * Swift.max(trA + trB, 1) else {
+    throw UntrustedFileError("the FID came out as \(fid), which no two sets of images give: check that both sides are covariance statistics")
+  }
+  return Swift.max(fid, 0)
 }
 
 /// KID: the mean and standard deviation over `subsets` random subsets (of min(n, subsetSize)

@@ -117,6 +117,7 @@ func canonicalMetric(_ text: String) -> String {
   let t = text.lowercased()
   if t.contains("time") || t.contains("gpu day") || t.contains("gpu hour") { return "training time" }
   if t.contains("fid") { return "FID" }
+  if t.contains("kid") { return "KID" }
   return text
 }
 

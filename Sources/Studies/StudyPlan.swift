@@ -161,6 +161,9 @@ public struct StudyPlan {
       throw PlanError("calibration: turns time budgets into steps, but this plan compares at equal steps (compare: steps); remove one")
     }
     self.datasets = try Self.readDatasets(m["datasets"])
+    if m["ablations"]?.sequence?.isEmpty == true {
+      throw PlanError("ablations: is an empty list; add an ablation (name, part, action, replacements) or remove the key to train the baseline alone")
+    }
     self.ablations = try m.sequence("ablations").enumerated().map { try Self.readAblation($1, index: $0) }
     self.resolvedYAML = (try? Yams.serialize(node: doc)) ?? ""
   }
@@ -243,6 +246,9 @@ public struct StudyPlan {
     return out
   }
 
+  /// What every report measures; a plan's `metrics:` names some of them.
+  static let knownMetrics = ["FID", "KID", "training time"]
+
   static func readAblation(_ node: Node, index: Int) throws -> Ablation {
     let m = try PlanMapping(node, path: "ablations[\(index)]", allowed: ["name", "part", "action", "replacements", "metrics"])
     guard let part = try m.string("part") else { throw PlanError("\(m.at("part")) is missing: name the ablated part") }
@@ -254,7 +260,13 @@ public struct StudyPlan {
     if action == .replace, replacements.isEmpty {
       throw PlanError("\(m.at("replacements")): a REPLACE ablation needs at least one replacement")
     }
-    let metrics = try m.sequence("metrics").map(\.text)
+    let metrics = try m.sequence("metrics").map { node -> String in
+      let name = canonicalMetric(node.text)
+      guard Self.knownMetrics.contains(name) else {
+        throw PlanError("\(m.at("metrics")): unknown metric \(node.text); the report measures \(Self.knownMetrics.joined(separator: ", "))")
+      }
+      return name
+    }
     return Ablation(name: try m.string("name") ?? part, part: part, action: action, replacements: replacements,
                     metrics: metrics.isEmpty ? ["FID", "training time"] : metrics)
   }

@@ -31,9 +31,9 @@ extension TrainConfig {
   }
 
   /// The sampler used for sample grids and FID: DDIM with `sampling_timesteps` steps and eta
-  /// `ddim_sampling_eta`, or ancestral DDPM when that is 0 or ≥ T.
+  /// `ddim_sampling_eta`, or ancestral DDPM when that is T (as the authors' `is_ddim_sampling`).
   public func sampler() -> Sampler {
-    samplingTimesteps > 0 && samplingTimesteps < timesteps
+    samplingTimesteps < timesteps
       ? .ddim(steps: samplingTimesteps, eta: ddimSamplingEta) : .ddpm
   }
 }

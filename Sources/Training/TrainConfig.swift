@@ -29,7 +29,7 @@ public struct TrainConfig: Equatable, Sendable {
   public var objective = Objective.eps
   /// `l2` (the paper's MSE) or `l1`.
   public var lossType = LossKind.l2
-  /// DDIM steps for samples (the authors evaluate with 250 and preview with 500); 0 or ≥ T = DDPM.
+  /// DDIM steps for samples (the authors evaluate with 250 and preview with 500); T = DDPM.
   public var samplingTimesteps = 250
   public var ddimSamplingEta = 1.0
 
@@ -113,6 +113,24 @@ extension TrainConfig {
       throw fail("adam_betas must be two numbers in [0, 1), e.g. [0.99, 0.99] (got \(adamBetas))")
     }
     guard trainSteps >= 0 else { throw fail("train_steps must be ≥ 0") }
+    guard weightDecay >= 0, weightDecay.isFinite else { throw fail("weight_decay must be ≥ 0 (got \(weightDecay))") }
+    guard warmupSteps >= 0 else { throw fail("warmup_steps must be ≥ 0 (got \(warmupSteps)); 0 disables the warm-up") }
+    guard (0...1).contains(emaDecay) else { throw fail("ema_decay must be in [0, 1], e.g. 0.999 (got \(emaDecay))") }
+    guard emaUpdateEvery >= 1 else { throw fail("ema_update_every must be ≥ 1 (got \(emaUpdateEvery))") }
+    if let clip = clipGrad, !(clip > 0 && clip.isFinite) {
+      throw fail("clip_grad must be a positive norm, or null for no clipping (got \(clip))")
+    }
+    guard timesteps >= 1 else { throw fail("timesteps must be ≥ 1 (got \(timesteps))") }
+    // As the authors' GaussianDiffusion asserts; equal to timesteps means ancestral DDPM sampling.
+    guard (1...timesteps).contains(samplingTimesteps) else {
+      throw fail("sampling_timesteps must be 1 to timesteps (\(timesteps)); \(timesteps) samples with DDPM (got \(samplingTimesteps))")
+    }
+    guard (0...1).contains(ddimSamplingEta) else { throw fail("ddim_sampling_eta must be in [0, 1] (got \(ddimSamplingEta))") }
+    guard numSamples >= 0 else { throw fail("num_samples must be ≥ 0 (got \(numSamples)); 0 writes no sample grids") }
+    if let seconds = trainSeconds, !(seconds > 0 && seconds.isFinite) {
+      throw fail("train_seconds must be a positive number of seconds, or null (got \(seconds))")
+    }
+    guard dataset.count >= 1 else { throw fail("dataset.COUNT must be ≥ 1 (got \(dataset.count))") }
     guard saveAndSampleEvery > 0 else { throw fail("save_and_sample_every must be positive") }
     guard logEvery > 0 else { throw fail("log_every must be positive: the steps between two loss lines (got \(logEvery))") }
     guard (0...1).contains(dataset.hflipProb) else {

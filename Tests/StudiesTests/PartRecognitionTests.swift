@@ -161,6 +161,15 @@ final class PartRecognitionTests: XCTestCase {
     }
   }
 
+  /// A plan that would silently do nothing, or promise a measurement the report does not make, is refused.
+  func testEmptyAblationsAndUnknownMetricsAreErrors() {
+    XCTAssertThrowsError(try StudyPlan(yaml: "ablations: []")) { XCTAssertTrue("\($0)".contains("empty list"), "\($0)") }
+    XCTAssertThrowsError(try StudyPlan(yaml: "ablations:\n  - {part: mask rate, replacements: [0.5], metrics: [FID, IS]}")) {
+      XCTAssertTrue("\($0)".contains("unknown metric IS") && "\($0)".contains("FID, KID, training time"), "\($0)")
+    }
+    XCTAssertNoThrow(try StudyPlan(yaml: "ablations:\n  - {part: mask rate, replacements: [0.5], metrics: [fid, KID, Training Time (GPU Days)]}"))
+  }
+
   /// `--explain` lines name the part chosen, the runner-up and the variants.
   func testTheImportExplainsItself() throws {
     let text = markdown([Wording(part: "masking strategy of the pre-training stage", replacements: ["patch", "block 4"], expected: "")], html: false)

@@ -128,6 +128,19 @@ final class ConfigTests: XCTestCase {
     XCTAssertThrowsError(try TrainConfig(yaml: "loss_type: l3")) { XCTAssertTrue("\($0)".contains("loss_type must be one of l2, l1"), "\($0)") }
   }
 
+  /// Every numeric setting has its range (these were once accepted; clip_grad -1 changed the loss).
+  func testNumericSettingsHaveTheirRanges() throws {
+    for (yaml, key) in [("ema_decay: 2", "ema_decay"), ("weight_decay: -1", "weight_decay"), ("clip_grad: -1", "clip_grad"),
+                        ("warmup_steps: -1", "warmup_steps"), ("sampling_timesteps: 0", "sampling_timesteps"),
+                        ("sampling_timesteps: 1001", "sampling_timesteps"), ("ema_update_every: 0", "ema_update_every"),
+                        ("ddim_sampling_eta: 2", "ddim_sampling_eta"), ("timesteps: 0", "timesteps"),
+                        ("train_seconds: -5", "train_seconds"), ("num_samples: -1", "num_samples"), ("network:\n  mlp_ratio: 0", "mlp_ratio")] {
+      XCTAssertThrowsError(try TrainConfig(yaml: yaml), yaml) { XCTAssertTrue("\($0)".contains(key), "\(yaml): \($0)") }
+    }
+    XCTAssertEqual(try TrainConfig(yaml: "sampling_timesteps: 1000").sampler(), .ddpm, "T steps is DDPM, as the authors'")
+    XCTAssertEqual(try TrainConfig(yaml: "sampling_timesteps: 50\nddim_sampling_eta: 0").sampler(), .ddim(steps: 50, eta: 0))
+  }
+
   /// Every strategy is parsed once from the authors' spelling; another value names the key, the value
   /// and every choice.
   func testEveryStrategyIsAChoiceThatNamesItsOptions() throws {
