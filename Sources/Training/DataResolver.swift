@@ -14,7 +14,10 @@ public func datasetCacheDirectory() -> URL {
 
 /// The source and packing options a config's dataset block describes.
 func datasetSourceAndOptions(_ config: TrainConfig) throws -> (DatasetSource, PrepareOptions)? {
-  let d = config.dataset
+  var d = config.dataset
+  // The cache is keyed by where the images are, not by how the path was written (a relative path from
+  // another directory is another folder).
+  if !d.path.isEmpty { d.path = URL(fileURLWithPath: d.path).standardizedFileURL.path }
   let source: DatasetSource
   var crop = CropMode.none
   switch d.name.lowercased() {
@@ -50,8 +53,11 @@ func datasetSourceAndOptions(_ config: TrainConfig) throws -> (DatasetSource, Pr
   return (source, options)
 }
 
-/// Opens the packed dataset a config names, packing it into the cache first when needed.
-public func resolveDataset(_ config: TrainConfig, progress: ((Int, Int) -> Void)? = nil) throws -> PackedDataset {
+/// Opens the packed dataset a config names, packing it into the cache first when needed. A cache whose
+/// source files changed since it was packed (names, sizes or modification times) is packed again, and
+/// `notice` says so.
+public func resolveDataset(_ config: TrainConfig, progress: ((Int, Int) -> Void)? = nil,
+                           notice: ((String) -> Void)? = nil) throws -> PackedDataset {
   guard let (source, options) = try datasetSourceAndOptions(config) else {
     guard !config.dataset.path.isEmpty else {
       throw ConfigError("dataset.NAME prepared needs dataset.PATH: a directory written by `maskdm prepare`")
@@ -63,9 +69,18 @@ public func resolveDataset(_ config: TrainConfig, progress: ((Int, Int) -> Void)
   let identity = String(decoding: try encoder.encode(source), as: UTF8.self) + String(decoding: try encoder.encode(options), as: UTF8.self)
   let key = String(format: "%016llx", fnv1a(identity))
   let directory = datasetCacheDirectory().appendingPathComponent("\(config.dataset.name.lowercased())-\(key)")
-  if !FileManager.default.fileExists(atPath: directory.appendingPathComponent("manifest.json").path) {
-    try FileManager.default.createDirectory(at: directory.deletingLastPathComponent(), withIntermediateDirectories: true)
+  let fingerprint = sourceFingerprint(source)
+  let recorded = directory.appendingPathComponent("source-fingerprint")
+  let fm = FileManager.default
+  if fm.fileExists(atPath: directory.appendingPathComponent("manifest.json").path),
+     (try? String(contentsOf: recorded, encoding: .utf8)) != fingerprint {
+    notice?("the files of \(config.dataset.path.isEmpty ? config.dataset.name : config.dataset.path) changed since they were packed into \(directory.path); packing them again")
+    try fm.removeItem(at: directory)
+  }
+  if !fm.fileExists(atPath: directory.appendingPathComponent("manifest.json").path) {
+    try fm.createDirectory(at: directory.deletingLastPathComponent(), withIntermediateDirectories: true)
     _ = try prepareDataset(source, options: options, to: directory, progress: progress)
+    try writeAtomically(Data(fingerprint.utf8), to: recorded)
   }
   return try checked(PackedDataset(directory: directory), config)
 }
@@ -77,4 +92,36 @@ private func checked(_ dataset: PackedDataset, _ config: TrainConfig) throws -> 
                         + "\(n.imageSize)x\(n.imageSize)x\(n.channels); re-prepare it or change network.img_size / in_chans")
   }
   return dataset
+}
+
+/// A hash of the names, sizes and modification times of every file a source reads (empty for
+/// synthetic sets, which are a function of their settings).
+func sourceFingerprint(_ source: DatasetSource) -> String {
+  let root: String
+  switch source {
+  case let .fashionMNIST(path, _): root = path ?? DatasetSource.debianFashionMNIST
+  case let .imageFolder(path), let .celebA(path, _), let .vggFace2(path), let .lmdb(path): root = path
+  case .synthetic: return ""
+  }
+  let fm = FileManager.default
+  let url = URL(fileURLWithPath: root)
+  var entries: [String] = []
+  func describe(_ file: URL, as name: String) {
+    guard let a = try? fm.attributesOfItem(atPath: file.path) else { return }
+    let size = (a[.size] as? NSNumber)?.int64Value ?? -1
+    let modified = (a[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+    entries.append("\(name)\t\(size)\t\(modified)")
+  }
+  var isDirectory: ObjCBool = false
+  if fm.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue,
+     let walker = fm.enumerator(at: url, includingPropertiesForKeys: [.isRegularFileKey]) {
+    for case let file as URL in walker where (try? file.resourceValues(forKeys: [.isRegularFileKey]))?.isRegularFile == true {
+      // An LMDB's lock file changes on every read by other tools; it is not data.
+      if file.lastPathComponent == "lock.mdb" { continue }
+      describe(file, as: String(file.path.dropFirst(url.path.count)))
+    }
+  } else {
+    describe(url, as: url.lastPathComponent)
+  }
+  return fnv1aHex(entries.sorted().joined(separator: "\n"))
 }

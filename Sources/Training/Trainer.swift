@@ -115,7 +115,10 @@ public final class Trainer {
   /// The packed dataset: rank 0 prepares (and caches) it first; the others then read the cache.
   func prepareData(_ events: @escaping (TrainingEvent) -> Void) throws -> PackedDataset {
     var packed: PackedDataset? = nil
-    let prepare = { packed = try resolveDataset(self.config, progress: { events(.preparingData(done: $0, total: $1)) }) }
+    let prepare = {
+      packed = try resolveDataset(self.config, progress: { events(.preparingData(done: $0, total: $1)) },
+                                  notice: { events(.notice($0)) })
+    }
     try together("preparing the data", isRoot ? prepare : {})
     try together("reading the data", isRoot ? {} : prepare)
     return packed!

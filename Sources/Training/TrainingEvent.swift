@@ -37,6 +37,8 @@ public struct RunSummary: Codable, Sendable, Equatable {
 public enum TrainingEvent: Sendable {
   /// Preparing (packing) the dataset before the first step.
   case preparingData(done: Int, total: Int)
+  /// Something the user should know that is not an error (a dataset cache packed again).
+  case notice(String)
   /// The run started or resumed.
   case started(step: Int, totalSteps: Int, resumed: Bool, parameters: Int, device: String, runDirectory: URL)
   /// Weights were loaded to initialise the model; names the loader did not match are listed.

@@ -34,6 +34,8 @@ final class ProgressPrinter {
       if !interactive { line("checkpoint step \(step): \(url.lastPathComponent)", keep: true) }
     case let .sample(step, url):
       if !interactive { line("samples step \(step): \(url.path)", keep: true) }
+    case let .notice(text):
+      line(text, keep: true)
     case .finished:
       break
     }
