@@ -231,7 +231,8 @@ public final class Trainer {
       let summary = RunSummary(
         steps: state.step, finalLoss: state.lastLoss, trainSeconds: state.trainSeconds, deviceSeconds: state.deviceSeconds,
         wallSeconds: Date().timeIntervalSince(wallStart), imagesPerSecond: state.trainSeconds > 0 ? Double(state.imagesSeen) / state.trainSeconds : 0,
-        warmupSeconds: state.warmupSeconds ?? 0, peakMemoryBytes: Memory.peak, device: device.rawValue, runDirectory: run.url.path, lossCurve: lossCurve)
+        warmupSeconds: state.warmupSeconds ?? 0, peakMemoryBytes: Memory.peak, device: device.rawValue, runDirectory: run.url.path, lossCurve: lossCurve,
+        provenance: .current(device: device, group: group))
       let encoder = JSONEncoder()
       encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
       if root { try writeAtomically(try encoder.encode(summary), to: run.summary) }
