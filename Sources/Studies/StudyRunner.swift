@@ -48,14 +48,21 @@ public final class StudyRunner {
 
   /// Training seeds per variant (the plan's `evaluation.repeats` unless the command line says).
   public let repeats: Int
+  /// The device every stage trains on, instead of its configuration's `device` (nil: the configuration's).
+  public var device: DeviceChoice?
 
-  /// Runs the selected variants (all when `only` is nil), each with every seed, seed by seed (so that
-  /// an early report compares every variant), and writes the report; returns the per-seed results.
+  /// Runs the selected variants (all when `only` is nil), each with every seed (only the
+  /// `repeatIndex`-th when given), seed by seed (so that an early report compares every variant), and
+  /// writes the report; returns the per-seed results.
   @discardableResult
-  public func run(only: String? = nil, events allEvents: @escaping (StudyEvent) -> Void = { _ in }) throws -> [VariantResult] {
+  public func run(only: String? = nil, repeatIndex: Int? = nil,
+                  events allEvents: @escaping (StudyEvent) -> Void = { _ in }) throws -> [VariantResult] {
     let root = isRoot
     let events: (StudyEvent) -> Void = { if root { allEvents($0) } }
     let selected = try experiment.select(only)
+    if let repeatIndex, !(0..<repeats).contains(repeatIndex) {
+      throw PlanError("seed index \(repeatIndex) is outside the \(repeats) training seed\(repeats == 1 ? "" : "s") of this study (0 to \(repeats - 1))")
+    }
     guard experiment.plan.compare == .steps || experiment.calibration != nil else {
       throw PlanError("a compare: time study runs on calibrated steps: expand it with StudyRunner.calibrated(plan, directory:)")
     }
@@ -64,8 +71,9 @@ public final class StudyRunner {
       try writeAtomically(Data(experiment.plan.resolvedYAML.utf8), to: directory.url.appendingPathComponent("plan.resolved.yaml"))
     }
     var results: [VariantResult] = []
-    let total = selected.count * repeats
-    for index in 0..<repeats {
+    let indices = repeatIndex.map { [$0] } ?? Array(0..<repeats)
+    let total = selected.count * indices.count
+    for (n, index) in indices.enumerated() {
       for (i, base) in selected.enumerated() {
         let variant = experiment.seeded(base, repeat: index)
         if let done = directory.read(VariantResult.self, at: directory.result(variant)), done.finished, done.key == variant.key {
@@ -73,7 +81,7 @@ public final class StudyRunner {
           results.append(done)
           continue
         }
-        events(.variantStarted(variant, index: index * selected.count + i + 1, total: total))
+        events(.variantStarted(variant, index: n * selected.count + i + 1, total: total))
         let result = run(variant, events: events)
         results.append(result)
         guard root else { continue }
@@ -84,6 +92,28 @@ public final class StudyRunner {
     }
     if root { try writeReport(events: events) }
     return results
+  }
+
+  /// Trains the one stage whose run directory is `runs/<directoryName>` (with any of the study's
+  /// seeds) and returns its summary: a shared stage's own job in a Slurm graph. Its parent must have
+  /// finished.
+  @discardableResult
+  public func trainStage(_ directoryName: String, events allEvents: @escaping (StudyEvent) -> Void = { _ in }) throws -> RunSummary {
+    let root = isRoot
+    let events: (StudyEvent) -> Void = { if root { allEvents($0) } }
+    for index in 0..<repeats {
+      for base in experiment.variants {
+        let variant = experiment.seeded(base, repeat: index)
+        guard let stage = variant.stages.first(where: { $0.directoryName == directoryName }) else { continue }
+        if let parent = stage.parent, let p = variant.stages.first(where: { $0.id == parent }),
+           finishedSummary(RunDirectory(directory.run(p))) == nil {
+          throw PlanError("stage \(stage.name) starts from runs/\(p.directoryName), which has not finished: train that stage first")
+        }
+        return try train(stage, of: variant, events: events)
+      }
+    }
+    throw PlanError("no stage of \(experiment.plan.name) trains in runs/\(directoryName) with \(repeats) seed\(repeats == 1 ? "" : "s") "
+                      + "(the stages: maskdm study run PLAN --dry-run)")
   }
 
   /// The report of what is on record.
@@ -134,7 +164,8 @@ public final class StudyRunner {
           trainSeconds: summary.trainSeconds, deviceSeconds: summary.deviceSeconds,
           warmupSeconds: summary.warmupSeconds, wallSeconds: summary.wallSeconds,
           imagesPerSecond: summary.imagesPerSecond, peakMemoryBytes: summary.peakMemoryBytes, device: summary.device,
-          maskRatio: stage.config.dataset.maskRatio, lossCurve: summary.lossCurve, evaluation: evaluation))
+          maskRatio: stage.config.dataset.maskRatio, lossCurve: summary.lossCurve, evaluation: evaluation,
+          provenance: summary.provenance))
       }
       return VariantResult(variant: variant, stages: stages)
     } catch {
@@ -160,6 +191,7 @@ public final class StudyRunner {
       Thread.sleep(forTimeInterval: waitInterval)
     }
     var config = stage.config
+    if let device { config.device = device }
     if let parent = stage.parent {
       guard let p = owner.stages.first(where: { $0.id == parent }) else { throw PlanError("stage \(stage.name) lost its parent") }
       config.pretrainedModelCkpt = directory.run(p).path

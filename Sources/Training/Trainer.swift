@@ -66,7 +66,7 @@ public final class Trainer {
         wallSeconds: Date().timeIntervalSince(wallStart),
         imagesPerSecond: progress.trainSeconds > 0 ? Double(progress.imagesSeen) / progress.trainSeconds : 0,
         warmupSeconds: progress.warmupSeconds ?? 0, peakMemoryBytes: Memory.peak, device: device.rawValue,
-        runDirectory: run.url.path, lossCurve: session.lossCurve)
+        runDirectory: run.url.path, lossCurve: session.lossCurve, provenance: .current(device: device, group: group))
       let encoder = JSONEncoder()
       encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
       if root { try writeAtomically(try encoder.encode(summary), to: run.summary) }

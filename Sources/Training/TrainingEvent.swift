@@ -31,6 +31,8 @@ public struct RunSummary: Codable, Sendable, Equatable {
   public var device: String
   public var runDirectory: String
   public var lossCurve: [[Double]]
+  /// The code, libraries, machine and job that produced the run (nil in summaries written before it was recorded).
+  public var provenance: Provenance? = nil
 }
 
 /// Typed events of a training run.

@@ -17,12 +17,12 @@ enum CLI {
     var stderr: String
   }
 
-  /// Runs `maskdm args…` to completion. With a deadline (seconds), a process still running then gets
-  /// SIGTERM (a launcher stops its processes), SIGKILL 10 s later, and the test fails.
+  /// Runs `maskdm args…` (or `executable args…`) to completion. With a deadline (seconds), a process
+  /// still running then gets SIGTERM (a launcher stops its processes), SIGKILL 10 s later, and the test fails.
   @discardableResult
   static func run(_ args: [String], environment: [String: String] = [:], deadline seconds: Double? = nil,
-                  file: StaticString = #filePath, line: UInt = #line) throws -> Output {
-    let process = try start(args, environment: environment)
+                  executable: URL? = nil, file: StaticString = #filePath, line: UInt = #line) throws -> Output {
+    let process = try start(args, environment: environment, executable: executable)
     let out = process.standardOutput as! Pipe, err = process.standardError as! Pipe
     var outData = Data(), errData = Data()
     let group = DispatchGroup()
@@ -38,7 +38,7 @@ enum CLI {
         let grace = Date().addingTimeInterval(10)
         while process.isRunning, Date() < grace { usleep(50_000) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        XCTFail("maskdm \(args.joined(separator: " ")) ran past \(Int(seconds)) s", file: file, line: line)
+        XCTFail("\((executable ?? binary).lastPathComponent) \(args.joined(separator: " ")) ran past \(Int(seconds)) s", file: file, line: line)
       }
     }
     process.waitUntilExit()
@@ -47,10 +47,10 @@ enum CLI {
                   stderr: String(decoding: errData, as: UTF8.self))
   }
 
-  /// Starts `maskdm args…` and returns the running process (output piped).
-  static func start(_ args: [String], environment: [String: String] = [:]) throws -> Process {
+  /// Starts `maskdm args…` (or `executable args…`) and returns the running process (output piped).
+  static func start(_ args: [String], environment: [String: String] = [:], executable: URL? = nil) throws -> Process {
     let process = Process()
-    process.executableURL = binary
+    process.executableURL = executable ?? binary
     process.arguments = args
     process.currentDirectoryURL = packageRoot
     var env = ProcessInfo.processInfo.environment

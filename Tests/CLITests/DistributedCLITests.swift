@@ -138,21 +138,21 @@ final class DistributedCLITests: XCTestCase {
     let launcher = try CLI.start(["launch", "-n", "2", "--timeout", "300", "--", "maskdm", "train", tiny, "--set", "train_steps=1000000",
                                   "--set", "num_samples=0", "--set", "log_every=1", "-o", dir.path, "--distributed"])
     var ranks: [Int32] = []
-    defer { for pid in ranks where isAlive(pid) { kill(pid, SIGKILL) } }
+    defer { for pid in ranks where ProcessTree.isAlive(pid) { kill(pid, SIGKILL) } }
     let metrics = dir.appendingPathComponent("metrics.jsonl")
     let deadline = Date().addingTimeInterval(120)
     while launcher.isRunning, Date() < deadline, !((try? String(contentsOf: metrics, encoding: .utf8))?.contains("\"step\"") ?? false) {
       usleep(20_000)
     }
-    ranks = children(of: launcher.processIdentifier)
+    ranks = ProcessTree.children(of: launcher.processIdentifier)
     XCTAssertEqual(ranks.count, 2, "the launcher runs two training processes")
     kill(launcher.processIdentifier, SIGKILL)
     launcher.waitUntilExit()
     try? FileManager.default.removeItem(at: FileManager.default.temporaryDirectory.appendingPathComponent("maskdm-hostfile-\(launcher.processIdentifier).json"))
     let gone = Date().addingTimeInterval(20)
-    while ranks.contains(where: isAlive), Date() < gone { usleep(50_000) }
-    XCTAssertFalse(ranks.contains(where: isAlive), "processes of a killed launcher must leave by themselves")
-    if !ranks.contains(where: isAlive) {
+    while ranks.contains(where: ProcessTree.isAlive), Date() < gone { usleep(50_000) }
+    XCTAssertFalse(ranks.contains(where: ProcessTree.isAlive), "processes of a killed launcher must leave by themselves")
+    if !ranks.contains(where: ProcessTree.isAlive) {
       let stderr = String(decoding: (launcher.standardError as! Pipe).fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
       XCTAssertTrue(stderr.contains("is gone; leaving the distributed job"), stderr)
     }
@@ -170,13 +170,13 @@ final class DistributedCLITests: XCTestCase {
     let state = killed.appendingPathComponent("latest/state.json")
     let deadline = Date().addingTimeInterval(120)
     while !FileManager.default.fileExists(atPath: state.path), launcher.isRunning, Date() < deadline { usleep(2000) }
-    let ranks = children(of: launcher.processIdentifier)
-    defer { for pid in ranks where isAlive(pid) { kill(pid, SIGKILL) } }
+    let ranks = ProcessTree.children(of: launcher.processIdentifier)
+    defer { for pid in ranks where ProcessTree.isAlive(pid) { kill(pid, SIGKILL) } }
     kill(launcher.processIdentifier, SIGKILL)
     launcher.waitUntilExit()
     try? FileManager.default.removeItem(at: FileManager.default.temporaryDirectory.appendingPathComponent("maskdm-hostfile-\(launcher.processIdentifier).json"))
     let gone = Date().addingTimeInterval(20)
-    while ranks.contains(where: isAlive), Date() < gone { usleep(20_000) }
+    while ranks.contains(where: ProcessTree.isAlive), Date() < gone { usleep(20_000) }
     let stepAtKill = try JSONSerialization.jsonObject(with: Data(contentsOf: state)) as! [String: Any]
     XCTAssertLessThan(stepAtKill["step"] as! Int, 60, "the run finished before it could be killed")
 
@@ -188,23 +188,6 @@ final class DistributedCLITests: XCTestCase {
       let y = try Data(contentsOf: killed.appendingPathComponent("latest/\(file)"))
       XCTAssertEqual(x, y, "\(file) differs between the uninterrupted and the resumed data-parallel run")
     }
-  }
-
-  /// Processes whose parent is `parent` (from /proc).
-  private func children(of parent: Int32) -> [Int32] {
-    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-    return entries.compactMap(Int32.init).filter { pid in
-      guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = stat.lastIndex(of: ")") else { return false }
-      let fields = stat[stat.index(after: close)...].split(separator: " ")
-      return fields.count > 2 && Int32(fields[1]) == parent
-    }
-  }
-
-  /// True while `pid` runs (a zombie waiting to be reaped counts as gone).
-  private func isAlive(_ pid: Int32) -> Bool {
-    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return false }
-    return stat[stat.index(after: close)...].split(separator: " ").first != "Z"
   }
 
   /// Runs the CLI with a hard deadline (see `CLI.run`): the launcher stops its processes on SIGTERM,

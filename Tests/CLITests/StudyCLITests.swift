@@ -135,13 +135,24 @@ final class StudyCLITests: XCTestCase {
       XCTAssertEqual(slurm.status, 0, slurm.stderr)
       let script = dir.appendingPathComponent("s-\(file)/slurm.sh")
       let text = try String(contentsOf: script, encoding: .utf8)
-      XCTAssertTrue(text.contains("#SBATCH --array=0-") && text.contains("--only \"${variants[$SLURM_ARRAY_TASK_ID]}\""), text)
-      let check = Process()
-      check.executableURL = URL(fileURLWithPath: "/bin/bash")
-      check.arguments = ["-n", script.path]
-      try check.run()
-      check.waitUntilExit()
-      XCTAssertEqual(check.terminationStatus, 0, "slurm.sh is valid bash")
+      XCTAssertTrue(text.contains("sbatch --parsable") && text.contains("--dependency=afterany:"), text)
+      let jobs = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("s-\(file)/slurm").path)
+      XCTAssertTrue(jobs.contains("report.sh"), "\(jobs)")
+      for job in jobs {
+        let body = try String(contentsOf: dir.appendingPathComponent("s-\(file)/slurm/\(job)"), encoding: .utf8)
+        if job != "report.sh" {
+          // A paper-preset training job asks for a GPU and trains on it with the CUDA build of MLX.
+          XCTAssertTrue(body.contains("#SBATCH --gres=gpu:1") && body.contains("--device gpu") && body.contains("LD_LIBRARY_PATH="), body)
+        }
+      }
+      for path in [script.path] + jobs.map({ dir.appendingPathComponent("s-\(file)/slurm/\($0)").path }) {
+        let check = Process()
+        check.executableURL = URL(fileURLWithPath: "/bin/bash")
+        check.arguments = ["-n", path]
+        try check.run()
+        check.waitUntilExit()
+        XCTAssertEqual(check.terminationStatus, 0, "\(path) is valid bash")
+      }
     }
     let bad = dir.appendingPathComponent("bad.md")
     try "## Ablation Plan\n### X\n- **Ablated Part**: the logo colour\n- **Action**: REMOVE\n".write(to: bad, atomically: true, encoding: .utf8)

@@ -1,7 +1,8 @@
 // `maskdm study run PLAN [--preset quick|paper] [--only NAME] [--out DIR] [--repeats N] [--recalibrate]
-//  [--calibrate-only] [--emit-slurm] [--dry-run]`,
+//  [--calibrate-only] [--emit-slurm [--partition P] [--time T] [--account A]] [--dry-run]`,
 // `maskdm study import SEED.md -o plan.yaml`, `maskdm study report PLAN --out DIR`.
 import ArgumentParser
+import Engine
 import Foundation
 import Studies
 import Training
@@ -41,7 +42,13 @@ struct StudyRun: ParsableCommand {
   var recalibrate = false
   @Flag(help: "Calibrate the time budgets (write DIR/calibration.json and the plan block that carries it) and exit.")
   var calibrateOnly = false
-  @Flag(help: "Write DIR/slurm.sh (an array job, one variant per task) and exit.") var emitSlurm = false
+  @Option(help: "Only the seed with this index (0 to repeats - 1), with --only: one job of a Slurm graph.") var seedIndex: Int?
+  @Option(help: "Train only the stage whose run directory is runs/NAME (see --dry-run) and exit: a shared stage's Slurm job.")
+  var stage: String?
+  @Option(help: "Device every stage trains on: cpu, gpu or auto (overrides the plan's `device`).") var device: DeviceChoice?
+  @Flag(help: "Write DIR/slurm.sh, which submits the study as a graph of Slurm jobs (shared stages, then variants, then the report), and exit.")
+  var emitSlurm = false
+  @OptionGroup var slurm: SlurmFlags
   @Flag(help: "List the variants and their stages and exit.") var dryRun = false
   @OptionGroup var parallel: DistributedOptions
 
@@ -65,17 +72,11 @@ struct StudyRun: ParsableCommand {
     }
     if emitSlurm {
       let experiment = try StudyRunner.calibrated(plan, directory: dir, measure: false)
-      try requireCalibration(experiment, dir, for: "an array job's tasks")
-      try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-      let script = dir.appendingPathComponent("slurm.sh")
-      let executable = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path
-      try slurmArrayScript(experiment: experiment, planPath: URL(fileURLWithPath: options.plan).standardizedFileURL.path,
-                           preset: experiment.plan.preset, studyDirectory: dir.standardizedFileURL.path, executable: executable)
-        .write(to: script, atomically: true, encoding: .utf8)
-      chmod(script.path, 0o755)
-      print("wrote \(script.path): \(experiment.variants.count) array tasks; submit with sbatch \(script.path)")
+      try requireCalibration(experiment, dir, for: "a Slurm graph's jobs")
+      try slurm.emit(experiment, repeats: repeats ?? plan.repeats, planPath: options.plan, directory: dir)
       return
     }
+    if seedIndex != nil, only == nil { throw ValidationError("--seed-index runs one seed of one variant: give --only NAME too") }
     let group = try parallel.join()
     let printer = StudyPrinter()
     let started = Date()
@@ -88,7 +89,15 @@ struct StudyRun: ParsableCommand {
       experiment = try StudyRunner.calibrated(plan, directory: dir, recalibrate: recalibrate) { printer.handle($0) }
     }
     let runner = StudyRunner(experiment: experiment, directory: dir, repeats: repeats, group: group)
-    let results = try runner.run(only: only) { printer.handle($0) }
+    runner.device = device
+    if let stage {
+      let summary = try runner.trainStage(stage) { printer.handle($0) }
+      printer.finish()
+      if let group, group.rank != 0 { return }
+      print("stage runs/\(stage): \(summary.steps) steps in " + duration(summary.trainSeconds))
+      return
+    }
+    let results = try runner.run(only: only, repeatIndex: seedIndex) { printer.handle($0) }
     printer.finish()
     if let group, group.rank != 0 { return }
     let failed = results.filter { !$0.finished }
