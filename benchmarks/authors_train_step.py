@@ -193,6 +193,7 @@ def main():
         "flops_per_step": flops,
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "loss_first_last": [losses[0], losses[-1]],
         "self_max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         "gpu_peak_bytes": torch.cuda.max_memory_allocated() if args.device == "cuda" else None,

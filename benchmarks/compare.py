@@ -57,6 +57,8 @@ def parse_args():
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where both sides run")
     p.add_argument("--their-precision", choices=["fp32", "fp16"], default=None,
                    help="their training precision (default: fp32 on cpu, fp16 autocast on cuda as their config)")
+    p.add_argument("--isa", choices=["native", "avx2"], default="native",
+                   help="avx2: force both sides to their AVX2 code on a CPU with AVX-512 (see ISA_ENVIRONMENT)")
     p.add_argument("--our-precision", choices=["fp32", "bf16"], default=None,
                    help="ours' training precision (default: fp32 on cpu, bf16 on cuda)")
     args = p.parse_args()
@@ -88,11 +90,26 @@ def default_results_path(device):
     return path
 
 
-def run_child(cmd, label):
+# --isa avx2: what makes each library use its AVX2 code on a CPU with AVX-512. PyTorch's own kernels
+# (ATen's dispatch), oneDNN's and MKL's each have their switch; OpenBLAS (ours' other products, and
+# numpy's) takes a core type; ours takes MASKDM_ISA. The children report what they ran (PyTorch's
+# torch.backends.cpu.get_cpu_capability(), ours' cpu_path and OpenBLAS's core name), and the summary
+# says so, so that a switch that did not take is seen.
+ISA_ENVIRONMENT = {
+    "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+             "OPENBLAS_CORETYPE": "Haswell", "MASKDM_ISA": "avx2"},
+}
+
+
+def child_environment(args):
+    return {**os.environ, **ISA_ENVIRONMENT.get(args.isa, {})}
+
+
+def run_child(cmd, label, env=None):
     """Runs cmd; returns (parsed JSON of its last JSON line, max RSS bytes, wall seconds)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=ROOT)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=ROOT, env=env)
         _, status, usage = os.wait4(proc.pid, 0)  # reaps the child and gives its rusage
         proc.returncode = os.waitstatus_to_exitcode(status)
         wall = time.perf_counter() - start
@@ -276,7 +293,7 @@ def main():
     print(f"compare: {len(plan)} settings x {args.reps} reps x 2 sides = {total} runs; results -> "
           f"{shown(results_path)}", file=sys.stderr)
     gemm, _, _ = run_child([args.maskdm, "bench", "gemm", "--size", "64", "--repeats", "1", "--device", "cpu", "--json"],
-                           "maskdm (version check)")
+                           "maskdm (version check)", child_environment(args))
     peak, flops = gpu_measures(args) if args.device == "cuda" else (None, None)
     runs, done = [], 0
     started = datetime.datetime.now().astimezone()
@@ -287,7 +304,7 @@ def main():
             order = ["theirs", "ours"] if rep % 2 == 0 else ["ours", "theirs"]
             for position, side in enumerate(order):
                 load_before = os.getloadavg()[0]
-                result, rss, wall = run_child(cmds[side], f"{side} ({describe(kind, s)})")
+                result, rss, wall = run_child(cmds[side], f"{side} ({describe(kind, s)})", child_environment(args))
                 done += 1
                 runs.append({"kind": kind, "setting": s, "side": side, "rep": rep, "position": position,
                              "images_per_second": result["images_per_second"], "max_rss_bytes": rss,
@@ -316,6 +333,13 @@ def main():
     text += ("\nOpenBLAS (ours' other matrix products" + (", and Linear's" if product == "OpenBLAS" else "") + "): " +
              (", ".join(f"{k}={v}" for k, v in sorted(pinned.items())) + " (kernel pinned by the environment)"
               if pinned else "kernel chosen by OpenBLAS for this CPU"))
+    paths = {side: sorted({str(r["result"].get(key)) for r in runs if r["side"] == side})
+             for side, key in (("theirs", "cpu_capability"), ("ours", "cpu_path"))}
+    cores = sorted({str(r["result"].get("openblas_core")) for r in runs if r["side"] == "ours"})
+    text += (f"\nCPU code paths: theirs (ATen) {', '.join(paths['theirs'])}; ours {', '.join(paths['ours'])}, "
+             f"OpenBLAS core {', '.join(cores)}" + (f" (forced: --isa {args.isa})" if args.isa != "native" else ""))
+    if args.isa == "avx2" and (paths["theirs"] != ["AVX2"] or paths["ours"] != ["avx2"]):
+        text += "\nWARNING: --isa avx2 did not take on both sides (see the CPU code paths above)"
     torch_version = next((r["result"].get("torch") for r in runs if r["side"] == "theirs"), None)
     record = {
         "schema": 1,
@@ -328,7 +352,8 @@ def main():
                      "mask_ratios": args.mask_ratios, "mask_type": "patch", "fid_batch": args.fid_batch,
                      "fid_sizes": args.fid_sizes, "fid_batches": args.fid_batches, "fid_warmup_batches": 1,
                      "torch_threads": args.threads, "taskset": args.taskset, "only": args.only,
-                     "device": args.device, "their_precision": args.their_precision,
+                     "device": args.device, "their_precision": args.their_precision, "isa": args.isa,
+                     "isa_environment": ISA_ENVIRONMENT.get(args.isa, {}),
                      "our_precision": args.our_precision},
         "memory_measure": "max_rss_bytes: ru_maxrss of each child process from os.wait4 (both sides); "
                           "mlx_peak_bytes: ours' MLX peak of allocated buffers",

@@ -3,7 +3,7 @@
 #
 #   benchmarks/compare.sh AUTHORS_DIR [--reps 5] [--steps 10] [--presets s32[,celeba64]]
 #                         [--mask-ratios 0,0.9] [--only train|fid] [--fid-sizes 32[,64]]
-#                         [--results FILE] [--taskset 0,1] [--no-build]
+#                         [--results FILE] [--taskset 0,1] [--isa avx2] [--no-build]
 #   benchmarks/compare.sh --only fid [...]          (no authors' checkout needed)
 #
 # AUTHORS_DIR is a checkout of the authors' code: git clone https://github.com/jiachenlei/maskdm

@@ -63,6 +63,7 @@ def main():
         "device": args.device,
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "self_max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
     }, sort_keys=True))
 

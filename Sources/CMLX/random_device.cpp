@@ -1,8 +1,14 @@
 // Random numbers from explicit keys, devices and memory statistics of the C shim.
 #include "internal.h"
+#include <cstring>
+
+#include "kernels/isa.h"
 #include "kernels/sgemm.h"
 
 using namespace cmlx;
+
+// Weak: the GPU build links no OpenBLAS (Package.swift, MASKDM_NO_OPENBLAS).
+extern "C" char* openblas_get_corename(void) __attribute__((weak));
 
 extern "C" {
 int mlxs_random_key(mlxs_array* out, uint64_t seed) {
@@ -84,6 +90,26 @@ const char* mlxs_version(void) {
   return v.c_str();
 }
 const char* mlxs_cpu_matrix_product(void) {
-  return cmlx::sgemm_available() ? "own AVX-512" : "OpenBLAS";
+  switch (cmlx::isa()) {
+    case cmlx::Isa::avx512: return "own AVX-512";
+    case cmlx::Isa::avx2: return "own AVX2";
+    default: return "OpenBLAS";
+  }
+}
+const char* mlxs_cpu_path(void) {
+  return cmlx::isa_name(cmlx::isa());
+}
+int mlxs_set_cpu_path(const char* name) {
+  for (auto path : {cmlx::Isa::avx512, cmlx::Isa::avx2, cmlx::Isa::generic})
+    if (std::strcmp(name, cmlx::isa_name(path)) == 0) return cmlx::set_isa(path) ? 1 : 0;
+  return 0;
+}
+const char* mlxs_openblas_core(void) {
+  return openblas_get_corename ? openblas_get_corename() : nullptr;
+}
+int mlxs_cpu_path_supported(const char* name) {
+  for (auto path : {cmlx::Isa::avx512, cmlx::Isa::avx2, cmlx::Isa::generic})
+    if (std::strcmp(name, cmlx::isa_name(path)) == 0) return cmlx::isa_supported(path) ? 1 : 0;
+  return 0;
 }
 }

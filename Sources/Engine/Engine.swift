@@ -27,9 +27,42 @@ public enum Engine {
     return String(cString: mlxs_version())
   }
 
-  /// Who multiplies float32 matrices for Linear layers and convolutions on the CPU: "own AVX-512" where
-  /// the CPU has AVX-512F (unless MASKDM_GEMM=blas), else "OpenBLAS".
+  /// Who multiplies float32 matrices for Linear layers and convolutions on the CPU: "own AVX-512" or
+  /// "own AVX2" on those paths (`cpuPath`), "OpenBLAS" on the generic one.
   public static var cpuMatrixProduct: String { String(cString: mlxs_cpu_matrix_product()) }
+
+  /// The kernel OpenBLAS runs on this CPU (its openblas_get_corename: "Haswell", "Zen", "SkylakeX", …;
+  /// OPENBLAS_CORETYPE pins it), or nil in a build without OpenBLAS.
+  public static var openBLASCore: String? { mlxs_openblas_core().map { String(cString: $0) } }
+
+  /// Every CPU code path of our kernels, widest first: hand-written AVX-512, AVX2 + FMA, or none
+  /// ("generic": OpenBLAS and compiler-vectorised loops).
+  public static let allCPUPaths = ["avx512", "avx2", "generic"]
+
+  /// The CPU code path in use: the widest this CPU has, unless MASKDM_ISA forces one (MASKDM_GEMM=blas
+  /// means generic) or `setCPUPath` switched.
+  public static var cpuPath: String { String(cString: mlxs_cpu_path()) }
+
+  /// The paths this CPU can run, widest first.
+  public static var supportedCPUPaths: [String] { allCPUPaths.filter { mlxs_cpu_path_supported($0) != 0 } }
+
+  /// Switches the CPU code path (between evaluations: a graph's primitives are chosen when it is built);
+  /// an error when this CPU cannot run it.
+  public static func setCPUPath(_ path: String) throws {
+    guard mlxs_set_cpu_path(path) != 0 else {
+      throw EngineError("this CPU cannot run the \(path) path (it runs \(supportedCPUPaths.joined(separator: ", ")))")
+    }
+  }
+
+  /// Runs `body` once on each path this CPU can run, the path set for it, and restores the one in use.
+  public static func forEachCPUPath(_ body: (String) throws -> Void) throws {
+    let saved = cpuPath
+    defer { _ = mlxs_set_cpu_path(saved) }
+    for path in supportedCPUPaths {
+      try setCPUPath(path)
+      try body(path)
+    }
+  }
 
   /// Who runs Linear layers' products on the device new work runs on: `cpuMatrixProduct` on the CPU,
   /// "MLX" (its own matmul) on the GPU.

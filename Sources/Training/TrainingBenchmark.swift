@@ -47,8 +47,12 @@ public struct TrainingBenchmark {
     public var peakMemoryBytes: Int
     public var compiled: Bool
     public var precision: Precision
-    /// Engine.linearProduct: our AVX-512 product, OpenBLAS, or MLX on the GPU.
+    /// Engine.linearProduct: our AVX-512 or AVX2 product, OpenBLAS, or MLX on the GPU.
     public var linearProduct: String
+    /// Engine.cpuPath: which CPU code path our kernels took (avx512, avx2, generic).
+    public var cpuPath: String?
+    /// Engine.openBLASCore: the kernel OpenBLAS chose (OPENBLAS_CORETYPE pins it).
+    public var openblasCore: String?
   }
 
   /// Runs `warmup` untimed then `steps` timed steps; reports the median.
@@ -80,7 +84,8 @@ public struct TrainingBenchmark {
         preset: nil, imagesPerSecond: Double(config.batchSize) / (median / 1000), msPerStep: median, msPerStepAll: times,
         device: Engine.device.rawValue, maskRatio: config.dataset.maskRatio, maskType: config.dataset.maskType,
         batchSize: config.batchSize, parameters: state.parameterCount, peakMemoryBytes: Memory.peak,
-        compiled: config.compile, precision: config.precision, linearProduct: Engine.linearProduct)
+        compiled: config.compile, precision: config.precision, linearProduct: Engine.linearProduct,
+        cpuPath: Engine.cpuPath, openblasCore: Engine.openBLASCore)
     }
   }
 }

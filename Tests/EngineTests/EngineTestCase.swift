@@ -4,6 +4,13 @@ import XCTest
 /// Runs a test body on the engine thread (MLX's one thread).
 func onEngine(_ body: () throws -> Void) throws { try Engine.run(body) }
 
+/// Runs a test body on the engine thread once for every CPU code path of our kernels this machine can
+/// run (AVX-512, AVX2, generic: Engine.forEachCPUPath), so that a machine with AVX-512 tests all three
+/// and one with AVX2 only the last two; the body gets the path's name for its messages.
+func onEveryCPUPath(_ body: (String) throws -> Void) throws {
+  try Engine.run { try Engine.forEachCPUPath(body) }
+}
+
 /// Asserts two float arrays agree within `tolerance` (absolute, plus relative to the magnitude).
 func assertClose(_ a: [Double], _ b: [Double], tolerance: Double, _ message: String = "",
                  file: StaticString = #filePath, line: UInt = #line) {

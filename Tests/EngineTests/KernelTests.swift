@@ -68,16 +68,17 @@ extension KernelTests {
     // tiles (16 columns, 4 rows at a time; dot products of 8 lanes for the columns left over, with
     // head sizes not a multiple of 8); one (batch, head) pair and many split across threads. Up to 16
     // tokens with head sizes that are multiples of 16 (at most 256) take the small-token kernel on
-    // AVX-512 CPUs: 1, 7 and 16 tokens, head sizes 16 to 256; 17 tokens do not.
+    // the AVX paths (one vector of scores up to 8 tokens on AVX2, two up to 16): 1, 7, 8, 9 and 16
+    // tokens, head sizes 16 to 256; 17 tokens do not. Every path this machine can run is tested.
     let cases = [(1, 1, 1, 8), (2, 7, 2, 5), (3, 65, 4, 16), (2, 130, 2, 64), (64, 7, 4, 64), (2, 19, 3, 12),
-                 (1, 1, 1, 16), (3, 16, 2, 32), (5, 8, 1, 256), (2, 17, 2, 16)]
+                 (1, 1, 1, 16), (3, 16, 2, 32), (5, 8, 1, 256), (2, 17, 2, 16), (3, 9, 2, 48)]
     for (i, (b, l, h, hd)) in cases.enumerated() {
-      try onEngine {
+      try onEveryCPUPath { path in
         let keys = try PRNGKey(seed: UInt64(40 + i)).split(2)
         let qkv = try Random.normal([b, l, 3 * h * hd], scale: 1.5, key: keys[0])
         let probe = try Random.normal([b, l, h * hd], key: keys[1])
         let scale = Float(1 / Double(hd).squareRoot())
-        let name = "attention \(b)x\(l) heads \(h) head_dim \(hd)"
+        let name = "attention \(b)x\(l) heads \(h) head_dim \(hd) (\(path))"
         let fast = try Tensor.attention(packedQKV: qkv, heads: h, scale: scale)
         let slow = try Tensor.attention(packedQKV: qkv, heads: h, scale: scale, fast: false)
         assertClose(try fast.doubles(), try slow.doubles(), tolerance: 2e-5, "\(name) forward")
@@ -120,18 +121,19 @@ extension KernelTests {
   func testLinear() throws {
     // (rows, features of each input part, out, bias): the forward and the gradients of every part, w
     // and b against MLX's concatenate + addmm on wᵀ; several parts are U-ViT's `skip_linear(cat(x, skip))`.
-    // The last two cross every block edge of sgemm.cpp (12 x 32 tiles, 512 steps of k, 144 rows and
-    // 512 columns per block) with remainders, and split across threads by rows and by columns.
+    // The last two cross every block edge of both kernels (AVX-512: 12 x 32 tiles, AVX2: 6 x 16; 512 or
+    // 256 steps of k, 144 rows and 512 columns per block) with remainders, and split across threads by
+    // rows and by columns. Every CPU path this machine can run is tested.
     let cases = [(1, [1], 1, true), (7, [5], 3, false), (448, [256, 256], 256, true), (65, [48], 33, true),
                  (9, [3, 4, 5], 7, true), (301, [600, 300], 77, true), (20, [300], 2200, true)]
     for (i, (rows, widths, outputs, hasBias)) in cases.enumerated() {
-      try onEngine {
+      try onEveryCPUPath { path in
         let keys = try PRNGKey(seed: UInt64(60 + i)).split(widths.count + 3)
         let parts = try widths.enumerated().map { try Random.normal([rows, $1], key: keys[3 + $0]) }
         let w = try Random.normal([outputs, widths.reduce(0, +)], key: keys[0])
         let b = try Random.normal([outputs], key: keys[1])
         let probe = try Random.normal([rows, outputs], key: keys[2])
-        let name = "linear \(rows)x\(widths) -> \(outputs)\(hasBias ? " with bias" : "")"
+        let name = "linear \(rows)x\(widths) -> \(outputs)\(hasBias ? " with bias" : "") (\(path))"
         let n = widths.count
         let run: (Bool, [Tensor]) throws -> Tensor = { fast, a in
           try Tensor.linear(concatenationOf: Array(a[0..<n]), weight: a[n], bias: hasBias ? a[n + 1] : nil, fast: fast)
@@ -152,28 +154,44 @@ extension KernelTests {
     }
   }
 
-  func testOurProductServesWhereTheCPUHasAVX512() throws {
-    // The Linear and convolution tests above compare whichever product this machine dispatches to with
-    // MLX's matmul on OpenBLAS; on an AVX-512 machine that must be ours, or they would compare OpenBLAS
-    // with itself.
+  func testEachCPUPathServesItsOwnProduct() throws {
+    // The tests here compare whichever product a path dispatches to with MLX's matmul on OpenBLAS; on an
+    // AVX path that must be ours, or they would compare OpenBLAS with itself. The paths offered must be
+    // those the CPU's flags allow, and the default the widest of them unless the environment forces one.
     #if arch(x86_64)
     guard let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else {
-      throw XCTSkip("no /proc/cpuinfo: this system does not say whether its CPU has AVX-512")
+      throw XCTSkip("no /proc/cpuinfo: this system does not say which vector extensions its CPU has")
     }
-    let flags = cpuinfo.split(separator: "\n").first { $0.hasPrefix("flags") }?.split(separator: " ") ?? []
-    let avx512 = flags.contains("avx512f")
+    let flags = Set(cpuinfo.split(separator: "\n").first { $0.hasPrefix("flags") }?.split(separator: " ").map(String.init) ?? [])
+    let expected = (flags.contains("avx512f") ? ["avx512"] : []) + (flags.isSuperset(of: ["avx2", "fma"]) ? ["avx2"] : [])
+      + ["generic"]
     #else
-    let avx512 = false
+    let expected = ["generic"]
     #endif
-    let forcedBLAS = ProcessInfo.processInfo.environment["MASKDM_GEMM"] == "blas"
-    XCTAssertEqual(Engine.cpuMatrixProduct, avx512 && !forcedBLAS ? "own AVX-512" : "OpenBLAS")
+    XCTAssertEqual(Engine.supportedCPUPaths, expected)
+    let environment = ProcessInfo.processInfo.environment
+    if environment["MASKDM_ISA"] == nil && environment["MASKDM_GEMM"] == nil {
+      XCTAssertEqual(Engine.cpuPath, expected[0], "the default path is the widest the CPU has")
+    }
+    let products = ["avx512": "own AVX-512", "avx2": "own AVX2", "generic": "OpenBLAS"]
+    var seen: [String] = []
+    try onEveryCPUPath { path in
+      seen.append(path)
+      XCTAssertEqual(Engine.cpuPath, path)
+      XCTAssertEqual(Engine.cpuMatrixProduct, products[path], "on the \(path) path")
+    }
+    XCTAssertEqual(seen, expected)
+    for path in Engine.allCPUPaths where !expected.contains(path) {
+      XCTAssertThrowsError(try Engine.setCPUPath(path), "this CPU cannot run \(path)")
+    }
+    XCTAssertThrowsError(try Engine.setCPUPath("sse2"))
   }
 
   func testLinearOnViews() throws {
     // Inputs as MLX hands them over: transposed, a column slice (a leading dimension wider than the
     // row), a broadcast row (stride 0, which BLAS cannot read and the kernel copies), and a weight that
-    // is itself a column slice.
-    try onEngine {
+    // is itself a column slice. On every CPU path.
+    try onEveryCPUPath { path in
       let keys = try PRNGKey(seed: 70).split(5)
       let w = try Random.normal([4, 10], key: keys[0]).slice(axis: 1, 3..<8)  // (4, 5)
       let b = try Random.normal([4], key: keys[1])
@@ -184,12 +202,12 @@ extension KernelTests {
       ]
       for (name, x) in views {
         let fast = try Tensor.linear(x, weight: w, bias: b), slow = try Tensor.linear(x, weight: w, bias: b, fast: false)
-        assertClose(try fast.doubles(), try slow.doubles(), tolerance: 1e-5, "linear on a \(name) input")
+        assertClose(try fast.doubles(), try slow.doubles(), tolerance: 1e-5, "linear on a \(name) input (\(path))")
         let grads: (Bool) throws -> [Tensor] = { useFast in
           try grad([x, w, b]) { try Tensor.linear($0[0], weight: $0[1], bias: $0[2], fast: useFast).square().sum() }
         }
         for (g1, g2) in zip(try grads(true), try grads(false)) {
-          assertClose(try g1.doubles(), try g2.doubles(), tolerance: 1e-4, "linear gradient on a \(name) input")
+          assertClose(try g1.doubles(), try g2.doubles(), tolerance: 1e-4, "linear gradient on a \(name) input (\(path))")
         }
       }
     }
@@ -198,8 +216,9 @@ extension KernelTests {
   func testAdamWEMAUpdate() throws {
     // The fused update against the same formula composed from MLX ops, for a decayed and an
     // exempt parameter, on a size that the kernel splits across two threads (2 x 64K values or more)
-    // and that ends in a partial vector.
-    try onEngine {
+    // and that ends in a partial vector (of 8 and of 16 lanes), on every CPU path; and a small one that
+    // is not streamed (under 16K values).
+    try onEveryCPUPath { path in
       let keys = try PRNGKey(seed: 7).split(5)
       let shape = [3, 50_009]
       let p = try Random.normal(shape, key: keys[0]), g = try Random.normal(shape, scale: 0.1, key: keys[1])
@@ -207,8 +226,11 @@ extension KernelTests {
       let v = try Random.uniform(shape, low: 0, high: 1e-3, key: keys[3])
       let e = try Random.normal(shape, key: keys[4])
       for decay in [true, false] {
-        try assertFusedAdamWMatchesComposed(p: p, g: g, m: m, v: v, ema: e, decay: decay, "(decay \(decay))")
+        try assertFusedAdamWMatchesComposed(p: p, g: g, m: m, v: v, ema: e, decay: decay, "(decay \(decay), \(path))")
       }
+      let small = [1, 1_003]
+      let ps = try Random.normal(small, key: keys[0]), gs = try Random.normal(small, scale: 0.1, key: keys[1])
+      try assertFusedAdamWMatchesComposed(p: ps, g: gs, m: gs, v: try gs.square(), ema: ps, decay: true, "(1003 values, \(path))")
     }
   }
 
@@ -237,7 +259,7 @@ extension KernelTests {
   func testConv2dBiasReLU() throws {
     // (batch, height, width, in channels, out channels, kernel, stride, padding low, padding high):
     // the pointwise path, Inception's kernel shapes, strides over odd sizes, asymmetric padding, and a
-    // deep one (5x5x129) whose output rows span several im2col chunks.
+    // deep one (5x5x129) whose output rows span several im2col chunks; on every CPU path.
     typealias Case = (n: Int, h: Int, w: Int, c: Int, o: Int, k: (Int, Int), s: Int, lo: (Int, Int), hi: (Int, Int))
     let cases: [Case] = [
       (1, 9, 11, 3, 5, (1, 1), 1, (0, 0), (0, 0)),
@@ -252,12 +274,12 @@ extension KernelTests {
       (3, 7, 7, 5, 4, (1, 1), 2, (0, 0), (0, 0)),
     ]
     for (i, t) in cases.enumerated() {
-      try onEngine {
+      try onEveryCPUPath { path in
         let keys = try PRNGKey(seed: UInt64(70 + i)).split(3)
         let x = try Random.normal([t.n, t.h, t.w, t.c], key: keys[0])
         let w = try Random.normal([t.o, t.k.0, t.k.1, t.c], scale: 0.5, key: keys[1])
         let b = try Random.normal([t.o], key: keys[2])
-        let name = "conv \(t)"
+        let name = "conv \(t) (\(path))"
         for relu in [true, false] {
           let f: (Bool) throws -> Tensor = { useFast in
             try x.conv2dBiasReLU(weight: w, bias: b, stride: (t.s, t.s), padding: t.lo, paddingHigh: t.hi, relu: relu,
@@ -276,8 +298,9 @@ extension KernelTests {
   }
 
   func testConv2dBiasReLUGradient() throws {
-    // The kernel's gradient is MLX's gradient of the composition; checked against it directly.
-    try onEngine {
+    // The kernel's gradient is MLX's gradient of the composition; checked against it directly, on every
+    // CPU path.
+    try onEveryCPUPath { path in
       let keys = try PRNGKey(seed: 90).split(4)
       let x = try Random.normal([2, 7, 6, 5], key: keys[0])
       let w = try Random.normal([4, 3, 3, 5], key: keys[1])
@@ -290,7 +313,7 @@ extension KernelTests {
       }
       let (gf, gs) = (try g(true), try g(false))
       for (i, name) in ["x", "weight", "bias"].enumerated() {
-        assertClose(try gf[i].doubles(), try gs[i].doubles(), tolerance: 1e-5, "conv d\(name)")
+        assertClose(try gf[i].doubles(), try gs[i].doubles(), tolerance: 1e-5, "conv d\(name) (\(path))")
       }
     }
   }
@@ -300,8 +323,8 @@ extension KernelTests {
   func testKernelsOnViews() throws {
     // Inputs as a graph hands them over after a transpose, a slice or a broadcast: not row-major, so the
     // kernels read row-major copies made in their task (dispatch.h). The gradient of a plain sum
-    // reaches the backward kernels as a broadcast, too.
-    try onEngine {
+    // reaches the backward kernels as a broadcast, too. On every CPU path.
+    try onEveryCPUPath { path in
       let keys = try PRNGKey(seed: 80).split(8)
       let views: [(String, Tensor)] = [
         ("transposed", try Random.normal([6, 4, 24], key: keys[0]).transposed([1, 0, 2])),
@@ -316,7 +339,7 @@ extension KernelTests {
       ]
       for (viewName, x) in views {
         for (opName, op) in ops {
-          let name = "\(opName) on a \(viewName) input"
+          let name = "\(opName) on a \(viewName) input (\(path))"
           assertClose(try op(x, true).doubles(), try op(x, false).doubles(), tolerance: 2e-5, "\(name) forward")
           let g: (Bool) throws -> Tensor = { fast in try grad([x]) { try op($0[0], fast).sum() }[0] }
           assertClose(try g(true).doubles(), try g(false).doubles(), tolerance: 1e-4, "\(name) gradient")
@@ -326,7 +349,7 @@ extension KernelTests {
       let p = try Random.normal([40, 30], key: keys[5]).transposed()
       let gradient = try Random.normal([1, 40], scale: 0.1, key: keys[6]).broadcast(to: [30, 40])
       let m = try Random.normal([30, 40], scale: 0.01, key: keys[7]), v = try m.square()
-      try assertFusedAdamWMatchesComposed(p: p, g: gradient, m: m, v: v, ema: p, decay: true, "on views")
+      try assertFusedAdamWMatchesComposed(p: p, g: gradient, m: m, v: v, ema: p, decay: true, "on views (\(path))")
     }
   }
 }

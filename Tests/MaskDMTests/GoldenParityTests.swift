@@ -103,12 +103,15 @@ final class GoldenParityTests: XCTestCase {
     try Engine.run {
       let cases = try UViTGolden.all()
       XCTAssertFalse(cases.isEmpty, "no uvit_*.safetensors golden files found")
-      for golden in cases {
-        let results = try golden.compute()
-        let report = try results.map { "\($0.0) \(String(format: "%.2e", try relativeError($0.1, $0.2)))" }.joined(separator: ", ")
-        print("golden \(golden.name): \(report)")
-        let failures = try parityFailures(results)
-        XCTAssertTrue(failures.isEmpty, "\(golden.name): \(failures.joined(separator: "; "))")
+      // On every CPU code path of our kernels this machine can run (AVX-512, AVX2, generic).
+      try Engine.forEachCPUPath { path in
+        for golden in cases {
+          let results = try golden.compute()
+          let report = try results.map { "\($0.0) \(String(format: "%.2e", try relativeError($0.1, $0.2)))" }.joined(separator: ", ")
+          print("golden \(golden.name) (\(path)): \(report)")
+          let failures = try parityFailures(results)
+          XCTAssertTrue(failures.isEmpty, "\(golden.name) (\(path)): \(failures.joined(separator: "; "))")
+        }
       }
     }
   }

@@ -179,9 +179,19 @@ size_t mlxs_memory(int which);
 int mlxs_reset_peak_memory(void);
 int mlxs_clear_cache(void);
 const char* mlxs_version(void);
-/** Who multiplies float32 matrices for Linear layers and convolutions on the CPU: "own AVX-512" (our
- *  product, kernels/sgemm.h) or "OpenBLAS". */
+/** Who multiplies float32 matrices for Linear layers and convolutions on the CPU: "own AVX-512" or
+ *  "own AVX2" (our product, kernels/sgemm.h) or "OpenBLAS". */
 const char* mlxs_cpu_matrix_product(void);
+/** The CPU code path of our kernels in use (kernels/isa.h): "avx512", "avx2" or "generic". */
+const char* mlxs_cpu_path(void);
+/** Switches to a path by name; 1 when done, 0 (nothing changed) when unknown or beyond this CPU.
+ *  Switch between evaluations: a graph's primitives are settled when it is built (the AVX paths
+ *  have Linear primitives of their own), their kernels when it is evaluated. */
+int mlxs_set_cpu_path(const char* name);
+/** 1 when this CPU can run the named path, else 0. */
+int mlxs_cpu_path_supported(const char* name);
+/** OpenBLAS's name for the kernel it runs (openblas_get_corename), NULL when OpenBLAS is not linked. */
+const char* mlxs_openblas_core(void);
 
 /* ---- distributed (MLX's own backends: "ring", "mpi", "nccl", or "any") ---- */
 /** 1 when the backend (NULL: any) can be used in this process, else 0. */

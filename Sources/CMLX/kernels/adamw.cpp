@@ -14,23 +14,24 @@
 // The pass is bound by memory, and a plain store to a fresh buffer first reads the line it writes
 // (52 bytes of traffic per parameter instead of 36). Where the CPU has AVX-512 the outputs are
 // therefore 64-byte aligned and written with streaming stores, which skip that read and do not evict
-// the cache. On this project's 2-core AMD EPYC, `maskdm bench train --preset s32 --mask-ratio 0.9
+// the cache; where it has AVX2 but not AVX-512, the same with eight lanes. On this project's 2-core AMD EPYC, `maskdm bench train --preset s32 --mask-ratio 0.9
 // --steps 15`, the binaries before and after alternating, medians of 6: 525.3 -> 549.7 img/s (unmasked
 // 67.9 -> 69.3, medians of 4). A throwaway benchmark of the pass alone over the s32 model's tensors
 // (11.1M parameters, caches flushed before each pass, 2 threads): this loop 7.1-7.4 ms, the same with
 // plain AVX-512 stores 9.4 ms, the compiler-vectorised AVX2 loop (the fallback) 16.5-16.9 ms.
 //
-// Both loops round as the composed form does, one operation at a time (no fused multiply-adds), so
-// the three agree bit for bit: KernelTests asks for it on whichever loop the machine runs (here the
-// AVX-512 one); the other passed the same test once with MASKDM_GEMM=blas, which no CI run repeats.
+// Every loop rounds as the composed form does, one operation at a time (no fused multiply-adds), so
+// they all agree with it bit for bit: KernelTests asks for it on every path the machine can run
+// (isa.h).
 #include <cmath>
 #include <cstdint>
 
+#include "avx2.h"
 #include "avx512.h"
 #include "dispatch.h"
 #include "fastmath.h"
+#include "isa.h"
 #include "parallel.h"
-#include "sgemm.h"
 
 namespace cmlx {
 namespace {
@@ -121,6 +122,69 @@ CMLX_AVX512 void adamw_ema_avx512(const float* p, const float* g, const float* m
   if (i < end) adamw_ema16<Stream>(p, g, m, v, e, po, mo, vo, eo, i, __mmask16((1u << (end - i)) - 1), k);
   if (Stream) _mm_sfence();  // streaming stores are weakly ordered: complete them before the task ends
 }
+
+/** The update's constants in AVX2 registers. */
+struct AdamWVectors8 {
+  __m256 keep, one_minus_beta1, beta2, one_minus_beta2, eps, sqrt_bias2, step_size, decay, one_minus_decay;
+};
+
+/** Eight values at x + i, or the lanes of `lanes` only when not `full` (the others read as zero). */
+CMLX_AVX2 inline __m256 load8(const float* x, size_t i, bool full, __m256i lanes) {
+  return full ? _mm256_loadu_ps(x + i) : _mm256_maskload_ps(x + i, lanes);
+}
+
+/** adamw_ema16 on eight lanes for AVX2: all of them when `full`, else those in `lanes`. */
+template <bool Stream>
+CMLX_AVX2 inline void adamw_ema8(const float* p, const float* g, const float* m, const float* v, const float* e,
+                                 float* po, float* mo, float* vo, float* eo, size_t i, bool full, __m256i lanes,
+                                 const AdamWVectors8& k) {
+  __m256 gi = load8(g, i, full, lanes), mi = load8(m, i, full, lanes);
+  __m256 m1 = _mm256_add_ps(mi, _mm256_mul_ps(_mm256_sub_ps(gi, mi), k.one_minus_beta1));
+  __m256 v1 = _mm256_add_ps(_mm256_mul_ps(load8(v, i, full, lanes), k.beta2),
+                            _mm256_mul_ps(_mm256_mul_ps(gi, gi), k.one_minus_beta2));
+  __m256 denom = _mm256_add_ps(_mm256_div_ps(_mm256_sqrt_ps(v1), k.sqrt_bias2), k.eps);
+  __m256 p1 = _mm256_sub_ps(_mm256_mul_ps(load8(p, i, full, lanes), k.keep),
+                            _mm256_mul_ps(_mm256_div_ps(m1, denom), k.step_size));
+  __m256 e1 = _mm256_add_ps(_mm256_mul_ps(load8(e, i, full, lanes), k.decay), _mm256_mul_ps(p1, k.one_minus_decay));
+  if (Stream && full) {
+    _mm256_stream_ps(po + i, p1);
+    _mm256_stream_ps(mo + i, m1);
+    _mm256_stream_ps(vo + i, v1);
+    _mm256_stream_ps(eo + i, e1);
+  } else if (full) {
+    _mm256_storeu_ps(po + i, p1);
+    _mm256_storeu_ps(mo + i, m1);
+    _mm256_storeu_ps(vo + i, v1);
+    _mm256_storeu_ps(eo + i, e1);
+  } else {
+    _mm256_maskstore_ps(po + i, lanes, p1);
+    _mm256_maskstore_ps(mo + i, lanes, m1);
+    _mm256_maskstore_ps(vo + i, lanes, v1);
+    _mm256_maskstore_ps(eo + i, lanes, e1);
+  }
+}
+
+/** adamw_ema_loop eight lanes at a time. `b` is a multiple of 16 and the outputs are 64-byte aligned,
+ *  so every full vector is an aligned store. */
+template <bool Stream>
+CMLX_AVX2 void adamw_ema_avx2(const float* p, const float* g, const float* m, const float* v, const float* e,
+                              float* po, float* mo, float* vo, float* eo, size_t b, size_t end, AdamWConstants c,
+                              StepScalars s) {
+  const AdamWVectors8 k{_mm256_set1_ps(c.weight_decay ? 1.0f - s.lr_wd : 1.0f),
+                        _mm256_set1_ps(c.one_minus_beta1),
+                        _mm256_set1_ps(c.beta2),
+                        _mm256_set1_ps(c.one_minus_beta2),
+                        _mm256_set1_ps(c.eps),
+                        _mm256_set1_ps(s.sqrt_bias2),
+                        _mm256_set1_ps(s.step_size),
+                        _mm256_set1_ps(s.decay),
+                        _mm256_set1_ps(1.0f - s.decay)};
+  const __m256i all = lanes8(8);
+  size_t i = b;
+  for (; i + 8 <= end; i += 8) adamw_ema8<Stream>(p, g, m, v, e, po, mo, vo, eo, i, true, all, k);
+  if (i < end) adamw_ema8<Stream>(p, g, m, v, e, po, mo, vo, eo, i, false, lanes8(int(end - i)), k);
+  if (Stream) _mm_sfence();
+}
 #endif
 
 /** Runs the update over [0, n) on the kernel threads, in chunks that start on multiples of 16. Tensors
@@ -133,11 +197,20 @@ void adamw_ema_all(const float* p, const float* g, const float* m, const float* 
   parallel_tasks(threads, [&](size_t t) {
     size_t b = std::min(n, t * chunk), end = std::min(n, b + chunk);
 #if defined(__x86_64__)
-    if (sgemm_available()) {  // the CPU has AVX-512F, and our AVX-512 code is not switched off
-      if (n >= (1 << 14))
+    const bool stream = n >= (1 << 14);
+    const Isa path = isa();
+    if (path == Isa::avx512) {
+      if (stream)
         adamw_ema_avx512<true>(p, g, m, v, e, po, mo, vo, eo, b, end, c, s);
       else
         adamw_ema_avx512<false>(p, g, m, v, e, po, mo, vo, eo, b, end, c, s);
+      return;
+    }
+    if (path == Isa::avx2) {
+      if (stream)
+        adamw_ema_avx2<true>(p, g, m, v, e, po, mo, vo, eo, b, end, c, s);
+      else
+        adamw_ema_avx2<false>(p, g, m, v, e, po, mo, vo, eo, b, end, c, s);
       return;
     }
 #endif

@@ -7,7 +7,7 @@
 #include "attention_small.h"
 
 #include "avx512.h"
-#include "sgemm.h"
+#include "isa.h"
 
 namespace cmlx {
 
@@ -63,10 +63,8 @@ CMLX_AVX512 void weighted_rows(const float* w, size_t wstep, size_t rstep, const
     }
 }
 
-}  // namespace
-
-CMLX_AVX512 void small_attention_pairs(const float* qkv, float* out, const AttentionSizes& n, float scale, size_t p0,
-                                       size_t p1) {
+CMLX_AVX512 void forward_pairs(const float* qkv, float* out, const AttentionSizes& n, float scale, size_t p0,
+                               size_t p1) {
   alignas(64) float kt[kMaxHeadDim * 16], p[16 * 16];
   const size_t ld = 3 * n.d;
   for (size_t pair = p0; pair < p1; ++pair) {
@@ -76,8 +74,8 @@ CMLX_AVX512 void small_attention_pairs(const float* qkv, float* out, const Atten
   }
 }
 
-CMLX_AVX512 void small_attention_grad_pairs(const float* qkv, const float* o, const float* go, float* dqkv,
-                                            const AttentionSizes& n, float scale, size_t p0, size_t p1) {
+CMLX_AVX512 void grad_pairs(const float* qkv, const float* o, const float* go, float* dqkv, const AttentionSizes& n,
+                            float scale, size_t p0, size_t p1) {
   alignas(64) float kt[kMaxHeadDim * 16], vt[kMaxHeadDim * 16], p[16 * 16], ds[16 * 16];
   const size_t ld = 3 * n.d;
   const __mmask16 valid = lanes(int(n.l));
@@ -102,8 +100,25 @@ CMLX_AVX512 void small_attention_grad_pairs(const float* qkv, const float* o, co
   }
 }
 
+}  // namespace
+
+void small_attention_pairs(const float* qkv, float* out, const AttentionSizes& n, float scale, size_t p0, size_t p1) {
+  if (isa() == Isa::avx512)
+    forward_pairs(qkv, out, n, scale, p0, p1);
+  else
+    small_attention_pairs_avx2(qkv, out, n, scale, p0, p1);
+}
+
+void small_attention_grad_pairs(const float* qkv, const float* o, const float* go, float* dqkv, const AttentionSizes& n,
+                                float scale, size_t p0, size_t p1) {
+  if (isa() == Isa::avx512)
+    grad_pairs(qkv, o, go, dqkv, n, scale, p0, p1);
+  else
+    small_attention_grad_pairs_avx2(qkv, o, go, dqkv, n, scale, p0, p1);
+}
+
 bool small_attention_applies(const AttentionSizes& n) {
-  return sgemm_available() && n.l >= 1 && n.l <= 16 && n.hd % 16 == 0 && n.hd > 0 && n.hd <= kMaxHeadDim;
+  return isa() != Isa::generic && n.l >= 1 && n.l <= 16 && n.hd % 16 == 0 && n.hd > 0 && n.hd <= kMaxHeadDim;
 }
 #else  // not x86-64: the general kernel serves
 bool small_attention_applies(const AttentionSizes&) { return false; }

@@ -1,5 +1,5 @@
 // Attention for few tokens (heavily masked images: 8 tokens per image at 90% masking of a 64-patch
-// grid), on AVX-512 (attention_small.cpp). The general kernel (attention.cpp) tiles its products for
+// grid), on AVX-512 (attention_small.cpp) or AVX2 + FMA (attention_small_avx2.cpp), as isa.h says. The general kernel (attention.cpp) tiles its products for
 // tens of tokens; with at most 16 every token's scores fit one vector, and these loops keep a (batch
 // item, head) pair's work in registers and one cache-resident scratch block instead.
 // Measured on this project's 2-core AMD EPYC (s32 at 90% masking: 8 tokens, head dim 64, 256 pairs per
@@ -26,7 +26,7 @@ inline size_t output_offset(const AttentionSizes& n, size_t pair) {
   return (pair / n.h) * n.l * n.d + (pair % n.h) * n.hd;
 }
 
-/** Whether the small-token kernels serve: AVX-512 (and our AVX-512 code not switched off), at most 16
+/** Whether the small-token kernels serve: the path in use is avx512 or avx2 (isa.h), at most 16
  *  tokens, and a head dim that is a multiple of 16, at most 256. */
 bool small_attention_applies(const AttentionSizes& n);
 
@@ -36,4 +36,10 @@ void small_attention_pairs(const float* qkv, float* out, const AttentionSizes& n
 /** dqkv (B, L, 3D) for the pairs [p0, p1), from qkv, the forward's output o and its gradient go. */
 void small_attention_grad_pairs(const float* qkv, const float* o, const float* go, float* dqkv, const AttentionSizes& n,
                                 float scale, size_t p0, size_t p1);
+
+/** The AVX2 halves of the two above (attention_small_avx2.cpp), which call them on that path. */
+void small_attention_pairs_avx2(const float* qkv, float* out, const AttentionSizes& n, float scale, size_t p0,
+                                size_t p1);
+void small_attention_grad_pairs_avx2(const float* qkv, const float* o, const float* go, float* dqkv,
+                                     const AttentionSizes& n, float scale, size_t p0, size_t p1);
 }  // namespace cmlx

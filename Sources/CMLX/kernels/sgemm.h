@@ -1,10 +1,12 @@
-// Our own float32 matrix product for CPUs with AVX-512 (sgemm.cpp).
+// Our own float32 matrix product for CPUs with AVX-512 or AVX2 + FMA (sgemm.cpp; the kernels are
+// sgemm_avx512.cpp and sgemm_avx2.cpp, chosen by isa.h).
 //
 // OpenBLAS picks its kernels by CPU model, and where it is told to use AVX2 kernels
 // (OPENBLAS_CORETYPE=Haswell, as on the machines this project runs on) or does not know the CPU, it
 // leaves half of an AVX-512 core's multiply-add width unused. This product always uses the full width
-// when the CPU has it, runs on our kernels' thread pool (no second pool to wake), and reads its operands
-// through any strides, so that no caller copies a view first.
+// of the path in use, runs on our kernels' thread pool (no second pool to wake), and reads its operands
+// through any strides, so that no caller copies a view first; its callers fuse a bias, accumulate in
+// place and split gradients into bands on it, which OpenBLAS's interface cannot.
 #pragma once
 #include <cstddef>
 
@@ -12,7 +14,7 @@
 
 namespace cmlx {
 
-/** Whether sgemm() runs here: the CPU has AVX-512F and $MASKDM_GEMM is not `blas`. */
+/** Whether sgemm() serves: the path in use (isa.h) is avx512 or avx2, not generic. */
 bool sgemm_available();
 
 /** C = A B, or C += A B when `accumulate`, or C = bias + A B when a bias (n contiguous values, added to

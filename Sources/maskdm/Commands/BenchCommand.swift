@@ -26,8 +26,9 @@ struct BenchGemm: ParsableCommand {
     commandName: "gemm",
     abstract: "float32 matrix product a bᵀ, a (m, k) and b (n, k): MLX's matmul and the Linear layers' product.",
     discussion: """
-      On the CPU, MLX's matmul calls OpenBLAS; Linear layers use this project's AVX-512 product where \
-      the CPU has AVX-512F (MASKDM_GEMM=blas sends them to OpenBLAS too). The two are timed \
+      On the CPU, MLX's matmul calls OpenBLAS; Linear layers use this project's AVX-512 or AVX2 product, \
+      the widest the CPU has (MASKDM_ISA=avx512|avx2|generic forces a path; generic, or the older \
+      MASKDM_GEMM=blas, sends them to OpenBLAS too). The two are timed \
       alternately in one run. The s32 model's forward products are m = 512 (90% masked) or 4160 \
       (unmasked) rows with (n, k) = (768, 256), (1024, 256), (256, 1024).
       """)
@@ -68,7 +69,7 @@ struct BenchGemm: ParsableCommand {
         return (2 * Double(m) * Double(n) * Double(k) / median / 1e9 * 10).rounded() / 10
       }
       return ["benchmark": "gemm", "m": m, "n": n, "k": k, "gflops": gflops[0], "gflops_linear": gflops[1],
-              "linear_product": Engine.linearProduct, "repeats": repeats,
+              "linear_product": Engine.linearProduct, "cpu_path": Engine.cpuPath, "repeats": repeats,
               "device": device.rawValue, "mlx": Engine.mlxVersion]
     }
     if common.json {
@@ -175,7 +176,8 @@ struct BenchFID: ParsableCommand {
     }
     let median = times.sorted()[times.count / 2]
     let result: [String: Any] = ["benchmark": "fid", "images_per_second": Double(batch) / median, "batch": batch,
-                                 "seconds_per_batch": median, "device": Engine.device.rawValue]
+                                 "seconds_per_batch": median, "device": Engine.device.rawValue,
+                                 "cpu_path": Engine.cpuPath, "openblas_core": Engine.openBLASCore ?? NSNull()]
     if common.json {
       print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
     } else {
