@@ -5,22 +5,7 @@ import XCTest
 
 /// The dataset cache follows the images: it is keyed by the folder's absolute path and packed again
 /// when the folder's files change (once, training silently used the old cache).
-final class DatasetCacheTests: XCTestCase {
-  var scratch: URL!
-  var previousCache: String?
-
-  override func setUpWithError() throws {
-    scratch = FileManager.default.temporaryDirectory.appendingPathComponent("cache-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    previousCache = ProcessInfo.processInfo.environment["MASKDM_CACHE"]
-    setenv("MASKDM_CACHE", scratch.appendingPathComponent("cache").path, 1)
-  }
-
-  override func tearDownWithError() throws {
-    if let previousCache { setenv("MASKDM_CACHE", previousCache, 1) } else { unsetenv("MASKDM_CACHE") }
-    try? FileManager.default.removeItem(at: scratch)
-  }
-
+final class DatasetCacheTests: ScratchCacheTestCase {
   /// A folder of `count` 8x8 RGB images of one grey level each.
   func folder(_ name: String, level: UInt8, count: Int = 3) throws -> URL {
     let dir = scratch.appendingPathComponent(name).appendingPathComponent("images")

@@ -6,22 +6,7 @@ import XCTest
 
 /// `dataset.NAME: lsun` (the authors' church256_base.yml): an LMDB export or, as the authors' lsun.py
 /// reads it, a folder of images.
-final class LSUNDatasetTests: XCTestCase {
-  var scratch: URL!
-  var previousCache: String?
-
-  override func setUpWithError() throws {
-    scratch = FileManager.default.temporaryDirectory.appendingPathComponent("lsun-\(UUID().uuidString.prefix(8))")
-    try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    previousCache = ProcessInfo.processInfo.environment["MASKDM_CACHE"]
-    setenv("MASKDM_CACHE", scratch.appendingPathComponent("cache").path, 1)
-  }
-
-  override func tearDownWithError() throws {
-    if let previousCache { setenv("MASKDM_CACHE", previousCache, 1) } else { unsetenv("MASKDM_CACHE") }
-    try? FileManager.default.removeItem(at: scratch)
-  }
-
+final class LSUNDatasetTests: ScratchCacheTestCase {
   /// The authors' church256_base.yml as they ship it, but for the data path and a 16-pixel image size
   /// (so that packing takes no time).
   func churchConfig(name: String = "lsun", path: String) throws -> TrainConfig {
