@@ -113,7 +113,7 @@ func normalisedWords(_ text: String) -> String {
     t = t.replacingOccurrences(of: from, with: to)
   }
   let abbreviations = ["lr": "learning rate", "bs": "batch size", "pe": "position embedding", "dim": "dimension",
-                       "eps": "eps", "ft": "fine tuning", "pt": "pre training"]
+                       "ft": "fine tuning", "pt": "pre training"]
   let kept = String(t.map { $0.isLetter || $0.isNumber || $0 == "%" || $0 == "." ? $0 : " " })
   let words = kept.split(separator: " ").map { w -> String in
     let word = String(w).trimmingCharacters(in: CharacterSet(charactersIn: "."))  // sentence ends, not decimals

@@ -61,9 +61,6 @@ public struct ConfigEdit: Equatable, CustomStringConvertible {
     return try ConfigEdit(key: key, value: Node("false"))
   }
 
-  /// True when `key` is a configuration key (`lr`, `dataset.MASK_RATIO`, …).
-  public static func isKey(_ key: String) -> Bool { ConfigSchema.field(key) != nil }
-
   /// Every configuration key, dotted.
   public static var keys: [String] { ConfigSchema.dottedKeys }
 

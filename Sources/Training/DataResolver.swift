@@ -67,7 +67,7 @@ public func resolveDataset(_ config: TrainConfig, progress: ((Int, Int) -> Void)
   let encoder = JSONEncoder()
   encoder.outputFormatting = [.sortedKeys]
   let identity = String(decoding: try encoder.encode(source), as: UTF8.self) + String(decoding: try encoder.encode(options), as: UTF8.self)
-  let key = String(format: "%016llx", fnv1a(identity))
+  let key = fnv1aHex(identity)
   let directory = datasetCacheDirectory().appendingPathComponent("\(config.dataset.name.lowercased())-\(key)")
   let fingerprint = sourceFingerprint(source)
   let recorded = directory.appendingPathComponent("source-fingerprint")
