@@ -28,6 +28,9 @@ public struct EvaluationResult: Codable, Equatable, Sendable {
   public var samplesPerSecond: Double
   /// The sample grid, relative to the study directory.
   public var grid: String?
+  /// Improved precision and recall (k = 3) against the reference features (nil without them).
+  public var precision: Double? = nil
+  public var recall: Double? = nil
 }
 
 /// Real-image statistics (and features, for KID) of one reference set.
@@ -83,11 +86,14 @@ final class Evaluator {
     return set
   }
 
-  /// Samples `spec.samples` images from the EMA weights of `run` and measures them against `reference`.
-  func evaluate(run: URL, spec: EvaluationProtocol, reference: ReferenceSet, gridName: String,
+  /// Samples `spec.samples` images with `job`'s weights and measures them against `reference`: FID
+  /// (with a bootstrap interval when `bootstrap`), KID and precision/recall when the reference has
+  /// features, and a grid named `gridName` when the protocol asks for one.
+  func evaluate(_ job: SamplingJob, spec: EvaluationProtocol, reference: ReferenceSet, gridName: String?, bootstrap: Bool = true,
                 progress: @escaping (Int, Int) -> Void) throws -> EvaluationResult {
     let started = Date()
-    var job = try SamplingJob.forRun(run, ema: true, count: spec.samples)
+    var job = job
+    job.count = spec.samples
     job.batchSize = spec.batchSize
     job.seed = spec.seed
     job.sampler = spec.sampler
@@ -97,7 +103,7 @@ final class Evaluator {
     try job.run(consume: { images, first in
       let (pixels, n, h, w, c) = try imageBytes(images)
       features += try network.features(images: pixels, count: n, height: h, width: w, channels: c)
-      if first == 0, spec.grid > 0 {
+      if first == 0, spec.grid > 0, let gridName {
         let relative = "grids/\(gridName).png"
         try FileManager.default.createDirectory(at: studyDirectory.appendingPathComponent("grids"), withIntermediateDirectories: true)
         try writeGrid(try images.slice(axis: 0, 0..<min(spec.grid, n)), to: studyDirectory.appendingPathComponent(relative))
@@ -106,18 +112,31 @@ final class Evaluator {
     }, progress: progress)
     let statistics = FeatureStatistics(features: features, count: spec.samples)
     let fid = try frechetDistance(statistics, reference.statistics)
-    let error = try bootstrapFIDStandardError(features, count: spec.samples, reference: reference.statistics,
-                                              rounds: Self.bootstrapRounds, seed: spec.seed)
     var result = EvaluationResult(
-      fid: fid, fidBootstrapLow: fid - 1.96 * error, fidBootstrapHigh: fid + 1.96 * error, kidMean: nil, kidStd: nil, samples: spec.samples, referenceSamples: reference.statistics.count,
-      sampler: "\(spec.sampler.label), EMA weights",
+      fid: fid, fidBootstrapLow: nil, fidBootstrapHigh: nil, kidMean: nil, kidStd: nil, samples: spec.samples,
+      referenceSamples: reference.statistics.count, sampler: "\(spec.sampler.label), EMA weights",
       seconds: 0, samplesPerSecond: 0, grid: grid)
-    if spec.kid, let real = reference.features {
-      let k = kernelInceptionDistance(features, real)
-      (result.kidMean, result.kidStd) = (k.mean, k.std)
+    if bootstrap {
+      let error = try bootstrapFIDStandardError(features, count: spec.samples, reference: reference.statistics,
+                                                rounds: Self.bootstrapRounds, seed: spec.seed)
+      (result.fidBootstrapLow, result.fidBootstrapHigh) = (fid - 1.96 * error, fid + 1.96 * error)
+    }
+    if let real = reference.features {
+      if spec.kid {
+        let k = kernelInceptionDistance(features, real)
+        (result.kidMean, result.kidStd) = (k.mean, k.std)
+      }
+      if spec.precisionRecall {
+        let pr = try precisionRecall(real: real, fake: features, dimension: InceptionFeatureExtractor.dimension,
+                                     k: Self.precisionRecallNeighbours)
+        (result.precision, result.recall) = (pr.precision, pr.recall)
+      }
     }
     result.seconds = Date().timeIntervalSince(started)
     result.samplesPerSecond = Double(spec.samples) / max(result.seconds, 1e-9)
     return result
   }
+
+  /// The k of precision/recall's nearest-neighbour balls (Kynkäänniemi et al.'s default).
+  static let precisionRecallNeighbours = 3
 }

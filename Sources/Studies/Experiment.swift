@@ -201,6 +201,8 @@ private func resolve(_ drafts: [StageDraft], plan: StudyPlan, calibration: Calib
       c.trainSteps = d.spec.steps ?? c.trainSteps
     }
     c.pretrainedModelCkpt = ""
+    // Evaluation along training measures the EMA snapshots the stage keeps.
+    c.snapshotEvery = plan.evaluation.along?.snapshotEvery(steps: c.trainSteps, budgetSeconds: c.trainSeconds == nil ? d.spec.seconds : nil)
     do { try c.validate() } catch let e as ConfigError { throw PlanError("stage \(d.spec.name): \(e.message)") }
     let parent = try d.spec.initFrom.map { name -> String in
       guard let p = out.first(where: { $0.name == name }) else { throw PlanError("stage \(d.spec.name) starts from \(name), which this variant does not have") }

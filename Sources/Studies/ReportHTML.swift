@@ -29,12 +29,14 @@ extension StudyReport {
       }
       h += "</table>"
     }
+    h += timeToTargetHTML()
     for study in experiment.studies {
       h += "<h2>\(escapeHTML(study.name))</h2><p>\(study.action.rawValue) \(escapeHTML(study.part)); metrics: "
         + escapeHTML(study.metrics.joined(separator: ", ")) + ". The first row is the reference of the others.</p>"
       h += htmlTable(study: study)
       let rows = study.rows.compactMap { row in summary(row.slug).map { (row.label, $0) } }.filter { $0.1.finished }
-      h += "<div>" + fidChart(study.name, rows).render() + " " + lossChart(study.name, rows).render() + "</div>"
+      h += "<div>" + (curveChart(study.name, rows).map { $0.render() + " " } ?? "") + fidChart(study.name, rows).render() + " "
+        + lossChart(study.name, rows).render() + "</div>"
     }
     let failed = results.filter { !$0.finished }
     if !failed.isEmpty {

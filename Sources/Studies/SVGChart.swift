@@ -15,6 +15,14 @@ struct ChartSeries {
   var colour: Int?
   /// Whether the legend lists it (the second and later pieces of one variant do not).
   var inLegend = true
+  /// The intervals drawn as a shaded band along the line instead of error bars.
+  var band = false
+}
+
+/// A horizontal reference line across the plot (a target value), dashed and labelled.
+struct ChartLine {
+  var y: Double
+  var label: String
 }
 
 /// A chart with linear axes, round ticks, a legend and one colour per series.
@@ -32,6 +40,8 @@ struct SVGChart {
   /// The x axis starts at 0 (training time: variants of one budget differ by the machine's noise only,
   /// which a tight axis would magnify).
   var xFromZero = false
+  /// A dashed horizontal line (the target FID of a time-to-target study).
+  var horizontalLine: ChartLine? = nil
 
   static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"]
 
@@ -46,7 +56,8 @@ struct SVGChart {
     svg += "<text x=\"\(left)\" y=\"18\" font-size=\"13\" font-weight=\"bold\">\(escapeHTML(title))</text>"
     guard !all.isEmpty else { return svg + "<text x=\"\(left)\" y=\"\(top + ph / 2)\">no data yet</text></svg>" }
     let xs = all.map(\.0)
-    let xTicks = roundTicks(xFromZero ? (0, max(xs.max()!, 1e-9)) : dataRange(xs)), yTicks = roundTicks(dataRange(all.map(\.1) + bars))
+    let xTicks = roundTicks(xFromZero ? (0, max(xs.max()!, 1e-9)) : dataRange(xs))
+    let yTicks = roundTicks(dataRange(all.map(\.1) + bars + [horizontalLine?.y].compactMap { $0 }.filter(\.isFinite)))
     let (x0, x1) = (xTicks.first!, xTicks.last!), (y0, y1) = (yTicks.first!, yTicks.last!)
     func px(_ x: Double) -> Double { left + (x - x0) / (x1 - x0) * pw }
     func py(_ y: Double) -> Double { top + ph - (y - y0) / (y1 - y0) * ph }
@@ -62,10 +73,27 @@ struct SVGChart {
     svg += "<text x=\"\(left + pw / 2)\" y=\"\(top + ph + 34)\" text-anchor=\"middle\">\(escapeHTML(xLabel))</text>"
     svg += "<text transform=\"translate(14 \(top + ph / 2)) rotate(-90)\" text-anchor=\"middle\">\(escapeHTML(yLabel))</text>"
     if let note { svg += "<text x=\"\(left)\" y=\"\(height - 8)\" font-size=\"10\" fill=\"#555\">\(escapeHTML(note))</text>" }
+    if let line = horizontalLine, line.y.isFinite {
+      svg += String(format: "<line class=\"target\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#444\" stroke-dasharray=\"6 4\"/>",
+                    left, py(line.y), left + pw, py(line.y))
+      svg += String(format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#444\">", left + pw - 4, py(line.y) - 4)
+        + escapeHTML(line.label) + "</text>"
+    }
     var legendRow = 0
     for (i, s) in series.enumerated() {
       let colour = Self.palette[(s.colour ?? i) % Self.palette.count]
       let pts = s.points.filter { $0.0.isFinite && $0.1.isFinite }
+      if s.band {
+        // The band: the upper bounds left to right, then the lower bounds back.
+        let bounds = zip(s.points, s.intervals).compactMap { p, bar -> (Double, Double, Double)? in
+          guard let (lo, hi) = bar, lo.isFinite, hi.isFinite, p.0.isFinite else { return nil }
+          return (p.0, lo, hi)
+        }
+        if bounds.count > 1 {
+          let outline = bounds.map { String(format: "%.1f,%.1f", px($0.0), py($0.2)) } + bounds.reversed().map { String(format: "%.1f,%.1f", px($0.0), py($0.1)) }
+          svg += "<polygon class=\"band\" points=\"\(outline.joined(separator: " "))\" fill=\"\(colour)\" fill-opacity=\"0.18\" stroke=\"none\"/>"
+        }
+      }
       if lines, pts.count > 1 {
         let path = pts.map { String(format: "%.1f,%.1f", px($0.0), py($0.1)) }.joined(separator: " ")
         svg += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(colour)\" stroke-width=\"1.5\""
@@ -73,7 +101,7 @@ struct SVGChart {
       } else {
         for p in pts { svg += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"%@\"/>", px(p.0), py(p.1), colour) }
       }
-      for (p, bar) in zip(s.points, s.intervals) {
+      for (p, bar) in zip(s.points, s.intervals) where !s.band {
         guard let (lo, hi) = bar, lo.isFinite, hi.isFinite, p.0.isFinite else { continue }
         let x = px(p.0)
         svg += String(format: "<path class=\"errorbar\" d=\"M%.1f %.1fV%.1fM%.1f %.1fH%.1fM%.1f %.1fH%.1f\" stroke=\"%@\" stroke-width=\"1.5\"/>",

@@ -115,6 +115,9 @@ private func explanation(of a: MarkdownAblation, _ r: PartRecognition, replaceme
 /// in the unit the machine gives (device-hours on a GPU).
 func canonicalMetric(_ text: String) -> String {
   let t = text.lowercased()
+  if t.contains("time to") || t.contains("time-to") || t.contains("speed-up") || t.contains("speedup") { return "time to target" }
+  if t.contains("precision") { return "precision" }
+  if t.contains("recall") { return "recall" }
   if t.contains("time") || t.contains("gpu day") || t.contains("gpu hour") { return "training time" }
   if t.contains("fid") { return "FID" }
   if t.contains("kid") { return "KID" }

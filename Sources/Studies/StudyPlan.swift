@@ -55,6 +55,25 @@ public struct EvaluationProtocol: Equatable {
   public var grid = 36
   public var when = EvaluationTime.end
   public var seed: UInt64 = 0
+  /// Improved precision and recall (k = 3) beside FID, from the reference features.
+  public var precisionRecall = true
+  /// Evaluations along each variant's training (nil: after its stages only).
+  public var along: TimelineSpec?
+
+  /// The protocol of one point along training: `along.samples` images, no grid.
+  var alongPoint: EvaluationProtocol? {
+    guard let along else { return nil }
+    var p = self
+    (p.samples, p.grid, p.along) = (along.samples, 0, nil)
+    return p
+  }
+
+  /// What an evaluation's result depends on, for its cache key: everything but the points along training.
+  var cacheText: String {
+    var p = self
+    p.along = nil
+    return "\(p)"
+  }
 }
 
 /// REMOVE a part or REPLACE it with alternatives.
@@ -93,6 +112,9 @@ public struct StudyPlan {
   public var repeats: Int
   /// What `repeats` (and `--repeats`) may be.
   public static let repeatsRange = 1...100
+  /// The FID the time-to-target table measures against (`evaluation.target_fid`); nil: the DSM-only
+  /// variant's final FID on its curve.
+  public var targetFID: Double?
   /// Step rates the plan carries for its time budgets (`calibration:`), so that every machine trains
   /// the same steps.
   public var calibration: Calibration?
@@ -152,7 +174,19 @@ public struct StudyPlan {
     self.base = base
     self.stages = try Self.readStages(m.sequence("stages"), compare: compare)
     self.evaluation = try Self.readEvaluation(m["evaluation"])
-    self.repeats = try PlanMapping(m["evaluation"], path: "evaluation", allowed: Self.evaluationKeys).int("repeats") ?? 1
+    let evaluationKeys = try PlanMapping(m["evaluation"], path: "evaluation", allowed: Self.evaluationKeys)
+    self.repeats = try evaluationKeys.int("repeats") ?? 1
+    self.targetFID = try evaluationKeys.double("target_fid")
+    if let t = targetFID, !(t > 0 && t.isFinite) { throw PlanError("evaluation.target_fid must be a positive FID (got \(t))") }
+    if evaluation.along == nil, targetFID != nil {
+      throw PlanError("evaluation.target_fid times the curves of evaluation.along, which this plan does not have: add along: {every: …, samples: …}")
+    }
+    if let along = evaluation.along, along.samples > evaluation.samples {
+      throw PlanError("evaluation.along.samples (\(along.samples)) is more than the final evaluation's samples (\(evaluation.samples)): points along training are meant to be cheaper")
+    }
+    if case .seconds = evaluation.along?.every, compare == .steps {
+      throw PlanError("evaluation.along.every is in seconds, but this plan compares at equal steps: give it in steps (e.g. every: 1000)")
+    }
     guard Self.repeatsRange.contains(repeats) else {
       throw PlanError("evaluation.repeats must be \(Self.repeatsRange.lowerBound) to \(Self.repeatsRange.upperBound) training seeds per variant (got \(repeats))")
     }
@@ -165,6 +199,9 @@ public struct StudyPlan {
       throw PlanError("ablations: is an empty list; add an ablation (name, part, action, replacements) or remove the key to train the baseline alone")
     }
     self.ablations = try m.sequence("ablations").enumerated().map { try Self.readAblation($1, index: $0) }
+    if evaluation.along == nil, let a = ablations.first(where: { $0.metrics.contains("time to target") }) {
+      throw PlanError("ablation \(a.name) asks for time to target, which needs FID along training: add evaluation.along: {every: …, samples: …}")
+    }
     self.resolvedYAML = (try? Yams.serialize(node: doc)) ?? ""
   }
 
@@ -194,7 +231,7 @@ public struct StudyPlan {
   }
 
   static let evaluationKeys = ["samples", "sampler", "sampling_steps", "eta", "batch_size", "reference", "kid", "grid", "when",
-                               "seed", "repeats"]
+                               "seed", "repeats", "along", "target_fid", "precision_recall"]
 
   static func readEvaluation(_ node: Node?) throws -> EvaluationProtocol {
     let m = try PlanMapping(node, path: "evaluation", allowed: evaluationKeys)
@@ -205,6 +242,8 @@ public struct StudyPlan {
     let eta = try m.double("eta") ?? e.sampler.eta ?? 0
     e.batchSize = try m.int("batch_size") ?? e.batchSize
     e.kid = try m.bool("kid") ?? e.kid
+    e.precisionRecall = try m.bool("precision_recall") ?? e.precisionRecall
+    e.along = try readAlong(m["along"])
     e.grid = try m.int("grid") ?? e.grid
     e.seed = UInt64(max(0, try m.int("seed") ?? 0))
     if let w = try m.string("when") {
@@ -228,6 +267,30 @@ public struct StudyPlan {
     return e
   }
 
+  /// `along: {every: 10 s | 500 | 500 steps, samples: M}`.
+  static func readAlong(_ node: Node?) throws -> TimelineSpec? {
+    guard let node, !node.isNullNode else { return nil }
+    let m = try PlanMapping(node, path: "evaluation.along", allowed: ["every", "samples"])
+    guard let everyNode = m["every"] else {
+      throw PlanError("evaluation.along needs every: the spacing of its points, in steps (500) or seconds (10 s)")
+    }
+    let text = everyNode.text.lowercased().trimmingCharacters(in: .whitespaces)
+    let every: TimelineSpec.Interval
+    let number = Double(text.prefix { "0123456789.eE+-".contains($0) })
+    let unit = text.drop { "0123456789.eE+-".contains($0) }.trimmingCharacters(in: .whitespaces)
+    switch (number, unit) {
+    case let (n?, u) where ["", "step", "steps"].contains(u) && n == n.rounded() && n >= 1: every = .steps(Int(n))
+    case let (n?, u) where ["s", "sec", "second", "seconds"].contains(u) && n > 0 && n.isFinite: every = .seconds(n)
+    default:
+      throw PlanError("evaluation.along.every must be a positive number of steps (500) or seconds (10 s) (got \(everyNode.text))")
+    }
+    guard let samples = try m.int("samples") else {
+      throw PlanError("evaluation.along needs samples: the generated images of each point (fewer than the final evaluation's)")
+    }
+    guard samples >= 4 else { throw PlanError("evaluation.along.samples must be at least 4 (FID and precision/recall need several; got \(samples))") }
+    return TimelineSpec(every: every, samples: samples)
+  }
+
   static func readDatasets(_ node: Node?) throws -> [String: [ConfigEdit]] {
     guard let node, !node.isNullNode else { return [:] }
     guard let map = node.mapping else { throw PlanError("datasets must map names to dataset settings") }
@@ -247,7 +310,7 @@ public struct StudyPlan {
   }
 
   /// What every report measures; a plan's `metrics:` names some of them.
-  static let knownMetrics = ["FID", "KID", "training time"]
+  static let knownMetrics = ["FID", "KID", "training time", "precision", "recall", "time to target"]
 
   static func readAblation(_ node: Node, index: Int) throws -> Ablation {
     let m = try PlanMapping(node, path: "ablations[\(index)]", allowed: ["name", "part", "action", "replacements", "metrics"])

@@ -15,14 +15,21 @@ public struct StudyReport {
   /// Each variant over its seeds, and each study row against its reference (computed once).
   public let summaries: [VariantSummary]
   public let comparisons: [Comparison]
+  /// The FID the curves are timed against, and each variant's time to it (`evaluation.along`).
+  public let target: TargetFID?
+  public let timesToTarget: [TimeToTarget]
 
   public init(experiment: Experiment, results: [VariantResult], repeats: Int, machine: MachineInfo) {
     self.experiment = experiment
     self.results = results
     self.repeats = max(1, repeats)
     self.machine = machine
-    summaries = Self.summaries(experiment, results)
+    let summaries = Self.summaries(experiment, results)
+    self.summaries = summaries
     comparisons = Self.comparisons(experiment, summaries)
+    let target = Self.target(experiment, summaries)
+    self.target = target
+    timesToTarget = target.map { Self.timesToTarget($0, summaries) } ?? []
   }
 
   /// results.json: the protocol, each variant over its seeds (per-seed values inside), the comparisons.
@@ -33,12 +40,14 @@ public struct StudyReport {
     public var `protocol`: StudyProtocol
     public var variants: [VariantSummary]
     public var comparisons: [Comparison]
+    public var target: TargetFID?
+    public var timesToTarget: [TimeToTarget]
   }
 
   public var document: Document {
     Document(plan: experiment.plan.name, title: experiment.plan.title, preset: experiment.plan.preset,
              protocol: StudyProtocol(experiment: experiment, repeats: repeats, machine: machine),
-             variants: summaries, comparisons: comparisons)
+             variants: summaries, comparisons: comparisons, target: target, timesToTarget: timesToTarget)
   }
 
   /// Writes the four files into the study directory (each atomically).
@@ -76,8 +85,12 @@ public struct StudyReport {
     let reference = e.reference.statistics.map { "the statistics in \($0)" }
       ?? "\(e.reference.count) real images of the \(e.reference.split) split of the final stage's data"
     let seeds = experiment.seeds(repeats: repeats).map(String.init).joined(separator: ", ")
+    let along = e.along.map { " Along training, every \($0.every) of each stage's training, FID of \($0.samples) samples from the EMA snapshot"
+      + " (time on the curves is training-step time: a point at step s of a stage sits at s × the stage's measured seconds per step)." } ?? ""
     return "FID (TF-FID Inception, TTUR protocol) of \(e.samples) samples (\(e.sampler.label), EMA weights) against \(reference)"
-      + (e.kid ? "; KID from the same features" : "") + ". FID is biased upward at small sample counts: compare only at equal counts. "
+      + (e.kid ? "; KID from the same features" : "")
+      + (e.precisionRecall ? "; improved precision and recall (k = 3 nearest neighbours, Kynkäänniemi et al. 2019) against the same real images" : "")
+      + ".\(along) FID is biased upward at small sample counts: compare only at equal counts. "
       + "Training seeds: \(seeds) (\(repeats) per variant). " + intervalSentence
   }
 
@@ -92,7 +105,8 @@ public struct StudyReport {
   func summary(_ slug: String) -> VariantSummary? { summaries.first { $0.slug == slug } }
   func comparison(_ study: String, _ slug: String) -> Comparison? { comparisons.first { $0.study == study && $0.slug == slug } }
 
-  static let columns = ["FID, mean [95% CI]", "ΔFID vs reference [95% CI]", "verdict", "KID ×10³", "steps per stage (measured time)",
+  static let columns = ["FID, mean [95% CI]", "ΔFID vs reference [95% CI]", "verdict", "KID ×10³", "precision [95% CI]", "recall [95% CI]",
+                        "steps per stage (measured time)",
                         "training time", "img/s", "peak MB"]
 
   /// One row's cells (the reference row and unrun rows leave the comparison blank).
@@ -103,7 +117,7 @@ public struct StudyReport {
     let steps = s.stages.map { "\($0.name) \($0.steps) (\(seconds($0.trainSeconds)))" }.joined(separator: " + ")
     let difference = c.map { $0.fidDifference.text(signed: true) } ?? (isReference ? "reference" : "")
     return [s.fid.map { $0.text() } ?? "—", difference, c?.verdict.label ?? "",
-            s.kid.map { $0.text(scale: 1000) } ?? "—", steps,
+            s.kid.map { $0.text(scale: 1000) } ?? "—", s.precision.map { $0.text() } ?? "—", s.recall.map { $0.text() } ?? "—", steps,
             s.trainingSeconds.map { seconds($0.mean) } ?? "—", s.imagesPerSecond.map { formatted($0, digits: 0) } ?? "—",
             formatted(Double(s.peakMemoryBytes) / 1_048_576, digits: 0)]
   }
@@ -121,6 +135,7 @@ public struct StudyReport {
       }
       md += "\n"
     }
+    md += timeToTargetMarkdown()
     for study in experiment.studies {
       md += "## \(study.name)\n\n\(study.action.rawValue) \(study.part); metrics: \(study.metrics.joined(separator: ", ")).\n\n"
       md += table(study: study) + "\n"
@@ -129,10 +144,11 @@ public struct StudyReport {
     if !failed.isEmpty {
       md += "## Failed runs\n\n" + failed.map { "- **\($0.0)**, seed \($0.1.seed): \($0.1.error)" }.joined(separator: "\n") + "\n\n"
     }
-    md += "## Per seed\n\n| variant | seed | FID | KID ×10³ | steps | training s |\n|---|---|---|---|---|---|\n"
+    md += "## Per seed\n\n| variant | seed | FID | KID ×10³ | precision | recall | steps | training s |\n|---|---|---|---|---|---|---|---|\n"
     for r in results where r.finished {
       md += "| \(r.name) | \(r.seed.map(String.init) ?? "") | \(r.fid.map { formatted($0, digits: 2) } ?? "—") | "
-        + "\(r.kidMean.map { formatted($0 * 1000, digits: 2) } ?? "—") | \(r.stages.map { String($0.steps) }.joined(separator: " + ")) | "
+        + "\(r.kidMean.map { formatted($0 * 1000, digits: 2) } ?? "—") | \(r.precision.map { formatted($0, digits: 3) } ?? "—") | "
+        + "\(r.recall.map { formatted($0, digits: 3) } ?? "—") | \(r.stages.map { String($0.steps) }.joined(separator: " + ")) | "
         + "\(formatted(r.trainingSeconds, digits: 1)) |\n"
     }
     let grids = results.filter { $0.seed == experiment.plan.base.seed }.compactMap { r in r.grid.map { "### \(r.name)\n\n![\(r.name)](\($0))\n" } }
@@ -158,7 +174,7 @@ public struct StudyReport {
   /// results.csv: one line per variant and seed.
   public func csv() -> String {
     let header = ["name", "seed", "status", "fid", "fid_bootstrap_low", "fid_bootstrap_high", "fid_samples", "reference_samples",
-                  "kid_mean", "kid_std", "training_seconds", "device_seconds", "warmup_seconds", "wall_seconds", "images_per_second",
+                  "kid_mean", "kid_std", "precision", "recall", "training_seconds", "device_seconds", "warmup_seconds", "wall_seconds", "images_per_second",
                   "peak_memory_bytes", "stages", "studies", "error"]
     func field(_ s: String) -> String { s.contains(where: { ",\"\n".contains($0) }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s }
     func num(_ d: Double?) -> String { d.map { "\($0)" } ?? "" }
@@ -168,7 +184,7 @@ public struct StudyReport {
       let seed: String = r.seed.map { String($0) } ?? ""
       let counts: [String] = [r.fidSamples.map { String($0) } ?? "", r.referenceSamples.map { String($0) } ?? ""]
       let fids: [String] = [num(r.fid), num(r.fidBootstrapLow), num(r.fidBootstrapHigh)]
-      let kids: [String] = [num(r.kidMean), num(r.kidStd)]
+      let kids: [String] = [num(r.kidMean), num(r.kidStd), num(r.precision), num(r.recall)]
       let times: [String] = [num(r.trainingSeconds), num(r.deviceSeconds), num(r.warmupSeconds), num(r.wallSeconds), num(r.imagesPerSecond)]
       let rest: [String] = [String(r.peakMemoryBytes), stages, r.studies.joined(separator: "; "), r.error ?? ""]
       let fields: [String] = [r.name, seed, r.status] + fids.prefix(3) + counts + kids + times + rest

@@ -29,6 +29,8 @@ public struct StageResult: Codable, Equatable, Sendable {
   public var lossCurve: [[Double]]
   /// The evaluation after this stage (`evaluation.when: every_stage`, and the last stage always).
   public var evaluation: EvaluationResult?
+  /// The evaluations of the stage's snapshots (`evaluation.along`), in step order.
+  public var timeline: [TimelinePoint]? = nil
   /// The code, libraries, machine and job that trained the stage (from its summary.json).
   public var provenance: Provenance? = nil
 }
@@ -51,6 +53,11 @@ public struct VariantResult: Codable, Equatable, Sendable {
   public var referenceSamples: Int?
   public var kidMean: Double?
   public var kidStd: Double?
+  /// Improved precision and recall (k = 3) of the final evaluation.
+  public var precision: Double?
+  public var recall: Double?
+  /// FID along training, the stages in sequence (`evaluation.along`).
+  public var curve: [CurvePoint]?
   /// Training-step seconds summed over the stages.
   public var trainingSeconds: Double
   public var deviceSeconds: Double
@@ -99,6 +106,10 @@ public struct VariantResult: Codable, Equatable, Sendable {
     referenceSamples = e?.referenceSamples
     kidMean = e?.kidMean
     kidStd = e?.kidStd
+    precision = e?.precision
+    recall = e?.recall
+    let points = timelineCurve(of: stages)
+    curve = points.isEmpty ? nil : points
     evaluationSeconds = e.map { _ in stages.compactMap(\.evaluation?.seconds).reduce(0, +) }
     sampler = e?.sampler
     grid = e?.grid

@@ -20,6 +20,8 @@ public enum StudyEvent {
   case training(TrainingEvent)
   case referenceProgress(done: Int, total: Int, imagesPerSecond: Double)
   case sampling(done: Int, total: Int)
+  /// A point along a stage's training was evaluated (`reused`: found from an earlier run).
+  case pointEvaluated(PlannedStage, point: TimelinePoint, index: Int, total: Int, reused: Bool)
   case variantFinished(VariantResult)
   case variantFailed(VariantResult)
   case reportWritten(URL)
@@ -157,6 +159,7 @@ public final class StudyRunner {
           throw error
         }
         let last = i == variant.stages.count - 1
+        let timeline = isRoot ? try evaluateAlong(stage, variant: variant, events: events) : nil
         let evaluation = isRoot && (last || variant.evaluation.when == .everyStage) ? try evaluate(stage, variant: variant, events: events) : nil
         stages.append(StageResult(
           name: stage.name, id: stage.id, runDirectory: "runs/\(stage.directoryName)", budgetSeconds: stage.budgetSeconds,
@@ -165,7 +168,7 @@ public final class StudyRunner {
           warmupSeconds: summary.warmupSeconds, wallSeconds: summary.wallSeconds,
           imagesPerSecond: summary.imagesPerSecond, peakMemoryBytes: summary.peakMemoryBytes, device: summary.device,
           maskRatio: stage.config.dataset.maskRatio, lossCurve: summary.lossCurve, evaluation: evaluation,
-          provenance: summary.provenance))
+          timeline: timeline, provenance: summary.provenance))
       }
       return VariantResult(variant: variant, stages: stages)
     } catch {
@@ -210,17 +213,55 @@ public final class StudyRunner {
   /// Evaluates the newest checkpoint of `stage` with the variant's protocol (cached per stage and protocol).
   private func evaluate(_ stage: PlannedStage, variant: Variant, events: @escaping (StudyEvent) -> Void) throws -> EvaluationResult {
     let spec = variant.evaluation
-    let key = String(fnv1aHex("\(spec)").prefix(10))
+    let key = String(fnv1aHex(spec.cacheText).prefix(10))
     let cache = directory.evaluation(stage: stage, key: key)
     if let done = directory.read(EvaluationResult.self, at: cache) { return done }
-    let reference = try evaluator.reference(for: variant.stages.last!.config, spec.reference) { done, total, rate in
-      events(.referenceProgress(done: done, total: total, imagesPerSecond: rate))
-    }
-    let result = try evaluator.evaluate(run: directory.run(stage), spec: spec, reference: reference,
-                                        gridName: "\(stage.directoryName)-\(key)") { done, total in
+    let reference = try reference(for: variant, spec, events: events)
+    let job = try SamplingJob.forRun(directory.run(stage), ema: true, count: spec.samples)
+    let result = try evaluator.evaluate(job, spec: spec, reference: reference, gridName: "\(stage.directoryName)-\(key)") { done, total in
       events(.sampling(done: done, total: total))
     }
     try directory.write(result, to: cache)
     return result
+  }
+
+  /// Evaluates every snapshot `stage` kept with the variant's `evaluation.along` protocol, each point
+  /// cached on its own (a killed study redoes only the point it was measuring); nil without `along`.
+  private func evaluateAlong(_ stage: PlannedStage, variant: Variant, events: @escaping (StudyEvent) -> Void) throws -> [TimelinePoint]? {
+    guard let spec = variant.evaluation.alongPoint else { return nil }
+    let run = RunDirectory(directory.run(stage))
+    let steps = run.snapshotSteps.filter { $0 <= stage.config.trainSteps }
+    guard !steps.isEmpty else {
+      throw PlanError("stage \(stage.name) kept no snapshots in \(run.snapshots.path) for the evaluation along training; "
+                        + "remove the run directory to train it again with snapshots")
+    }
+    let key = String(fnv1aHex("along|\(spec.cacheText)").prefix(10))
+    let config = try TrainConfig(contentsOf: run.config)
+    var points: [TimelinePoint] = []
+    for (i, step) in steps.enumerated() {
+      let cache = directory.evaluations.appendingPathComponent("\(stage.directoryName)-step-\(step)-\(key).json")
+      if let done = directory.read(TimelinePoint.self, at: cache) {
+        points.append(done)
+        events(.pointEvaluated(stage, point: done, index: i + 1, total: steps.count, reused: true))
+        continue
+      }
+      let reference = try reference(for: variant, spec, events: events)
+      let job = SamplingJob(config: config, weights: run.snapshot(step: step), count: spec.samples, sampler: spec.sampler)
+      let r = try evaluator.evaluate(job, spec: spec, reference: reference, gridName: nil, bootstrap: false) { done, total in
+        events(.sampling(done: done, total: total))
+      }
+      let point = TimelinePoint(step: step, fid: r.fid, kidMean: r.kidMean, precision: r.precision, recall: r.recall, samples: r.samples)
+      try directory.write(point, to: cache)
+      points.append(point)
+      events(.pointEvaluated(stage, point: point, index: i + 1, total: steps.count, reused: false))
+    }
+    return points
+  }
+
+  /// The real-image statistics of a variant's evaluation (computed once per study, then cached).
+  private func reference(for variant: Variant, _ spec: EvaluationProtocol, events: @escaping (StudyEvent) -> Void) throws -> ReferenceSet {
+    try evaluator.reference(for: variant.stages.last!.config, spec.reference) { done, total, rate in
+      events(.referenceProgress(done: done, total: total, imagesPerSecond: rate))
+    }
   }
 }

@@ -17,6 +17,11 @@ public struct VariantSummary: Codable, Equatable, Sendable {
   /// FID over seeds (Student t); with one seed, that FID with its bootstrap interval.
   public var fid: Estimate?
   public var kid: Estimate?
+  /// Improved precision and recall (k = 3) of the final evaluation, over seeds.
+  public var precision: Estimate?
+  public var recall: Estimate?
+  /// FID along training (`evaluation.along`), point by point over the seeds.
+  public var curve: [CurveSummary]
   /// Training-step seconds summed over the stages.
   public var trainingSeconds: Estimate?
   public var wallSeconds: Estimate?
@@ -26,6 +31,16 @@ public struct VariantSummary: Codable, Equatable, Sendable {
   public var stages: [StageSummary]
   /// The per-seed results.
   public var perSeed: [VariantResult]
+
+  /// One point of the curve over seeds: the mean time and FID with its interval.
+  public struct CurveSummary: Codable, Equatable, Sendable {
+    public var stage: String
+    public var step: Int
+    public var trainingSeconds: Double
+    public var fid: Estimate
+    public var precision: Double?
+    public var recall: Double?
+  }
 
   public struct SeedFailure: Codable, Equatable, Sendable {
     public var seed: UInt64
@@ -60,6 +75,10 @@ public struct VariantSummary: Codable, Equatable, Sendable {
     }
     let kids = done.compactMap(\.kidMean)
     kid = kids.isEmpty ? nil : Estimate(values: kids)
+    let precisions = done.compactMap(\.precision), recalls = done.compactMap(\.recall)
+    precision = precisions.isEmpty ? nil : Estimate(values: precisions)
+    recall = recalls.isEmpty ? nil : Estimate(values: recalls)
+    curve = Self.curveSummary(done.map { $0.curve ?? [] })
     trainingSeconds = done.isEmpty ? nil : Estimate(values: done.map(\.trainingSeconds))
     wallSeconds = done.isEmpty ? nil : Estimate(values: done.map(\.wallSeconds))
     imagesPerSecond = done.isEmpty ? nil : done.map(\.imagesPerSecond).reduce(0, +) / Double(done.count)
@@ -69,6 +88,19 @@ public struct VariantSummary: Codable, Equatable, Sendable {
       return StageSummary(name: s.name, steps: measured.first?.steps ?? s.config.trainSteps, budgetSeconds: s.budgetSeconds,
                           trainSeconds: measured.isEmpty ? 0 : measured.map(\.trainSeconds).reduce(0, +) / Double(measured.count),
                           masked: s.isMasked)
+    }
+  }
+
+  /// The points every seed's curve has (a stage and step), in order, averaged over the seeds.
+  static func curveSummary(_ curves: [[CurvePoint]]) -> [CurveSummary] {
+    guard let first = curves.first, !first.isEmpty else { return [] }
+    func mean(_ v: [Double]) -> Double? { v.isEmpty ? nil : v.reduce(0, +) / Double(v.count) }
+    return first.compactMap { p in
+      let same = curves.compactMap { c in c.first { $0.stage == p.stage && $0.step == p.step } }
+      guard same.count == curves.count else { return nil }
+      return CurveSummary(stage: p.stage, step: p.step, trainingSeconds: mean(same.map(\.trainingSeconds))!,
+                          fid: Estimate(values: same.map(\.fid)), precision: mean(same.compactMap(\.precision)),
+                          recall: mean(same.compactMap(\.recall)))
     }
   }
 

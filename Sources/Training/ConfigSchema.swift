@@ -13,6 +13,10 @@ struct Field {
   let write: (inout TrainConfig, Node, String) throws -> Void
   /// True for true/false keys (what an ablation's REMOVE can switch off).
   var isFlag = false
+  /// True when the value is left out of the written YAML: an optional key of this project at its
+  /// default, so that configurations (and the stage identities hashed from them) that do not use it
+  /// read as they did before it existed.
+  var omitted: (TrainConfig) -> Bool = { _ in false }
 }
 
 /// A setting chosen among named strategies, spelled as the authors' files spell it.
@@ -70,6 +74,14 @@ extension Field {
     Field(key: key, read: { $0[keyPath: kp].map { Node(formatNumber($0)) } ?? Node("null", Tag(.null)) }) { r, n, path in
       r[keyPath: kp] = n.isNull ? nil : try n.doubleValue(path)
     }
+  }
+  /// A whole number or null, left out of the written YAML while null.
+  static func optionalInt(_ key: String, _ kp: Path<Int?>) -> Field {
+    var f = Field(key: key, read: { $0[keyPath: kp].map { Node(String($0)) } ?? Node("null", Tag(.null)) }) { r, n, path in
+      r[keyPath: kp] = n.isNull ? nil : try n.intValue(path)
+    }
+    f.omitted = { $0[keyPath: kp] == nil }
+    return f
   }
   static func bool(_ key: String, _ kp: Path<Bool>) -> Field {
     Field(key: key, read: { Node($0[keyPath: kp] ? "true" : "false") }, write: { r, n, path in
@@ -162,6 +174,7 @@ enum ConfigSchema {
     .choice("loss_type", \.lossType), .int("sampling_timesteps", \.samplingTimesteps),
     .double("ddim_sampling_eta", \.ddimSamplingEta), .int("train_steps", \.trainSteps),
     .optionalDouble("train_seconds", \.trainSeconds), .int("save_and_sample_every", \.saveAndSampleEvery),
+    .optionalInt("snapshot_every", \.snapshotEvery),
     .int("num_samples", \.numSamples), .int("log_every", \.logEvery), .uint("seed", \.seed),
     .string("pretrained_model_ckpt", \.pretrainedModelCkpt), .choice("precision", \.precision),
     .choice("device", \.device), .bool("compile", \.compile),
@@ -298,7 +311,7 @@ extension TrainConfig {
     func mapping(_ fields: [Field]) -> Node {
       Node(fields.map { (Node($0.key), $0.read(self)) }, Tag(.map), .block)
     }
-    var pairs = ConfigSchema.top.map { (Node($0.key), $0.read(self)) }
+    var pairs = ConfigSchema.top.filter { !$0.omitted(self) }.map { (Node($0.key), $0.read(self)) }
     pairs.append((Node("dataset"), mapping(ConfigSchema.dataset)))
     pairs.append((Node("network"), mapping(ConfigSchema.network)))
     return (try? Yams.serialize(node: Node(pairs, Tag(.map), .block), sortKeys: false)) ?? ""

@@ -5,6 +5,7 @@
 //   RUN/samples/step-N.png     sample grids
 //   RUN/checkpoints/step-N/    model.safetensors, ema.safetensors, optimizer.safetensors, state.json
 //   RUN/latest -> checkpoints/step-N   the newest complete checkpoint (replaced atomically)
+//   RUN/snapshots/step-N.safetensors   EMA weights kept at fixed steps (`snapshot_every`), never pruned
 //   RUN/.lock                  held (flock) by the one process training in this directory
 //
 // A checkpoint is written into a temporary directory, every file fsync'd, then renamed into place;
@@ -25,6 +26,17 @@ public struct RunDirectory: Sendable {
   public var checkpoints: URL { url.appendingPathComponent("checkpoints") }
   public var latest: URL { url.appendingPathComponent("latest") }
   public var summary: URL { url.appendingPathComponent("summary.json") }
+  public var snapshots: URL { url.appendingPathComponent("snapshots") }
+  /// The EMA weights kept at `step`.
+  public func snapshot(step: Int) -> URL { snapshots.appendingPathComponent(String(format: "step-%08d.safetensors", step)) }
+  /// The steps whose snapshot is on disk, in order.
+  public var snapshotSteps: [Int] {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: snapshots.path)) ?? []
+    return names.compactMap { name -> Int? in
+      guard name.hasPrefix("step-"), name.hasSuffix(".safetensors") else { return nil }
+      return Int(name.dropFirst(5).dropLast(12))
+    }.sorted()
+  }
   var lockFile: URL { url.appendingPathComponent(".lock") }
 
   /// The newest complete checkpoint, if any.

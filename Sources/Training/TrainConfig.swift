@@ -38,6 +38,9 @@ public struct TrainConfig: Equatable, Sendable {
   /// Stop at the first step after this many seconds of training (nil: steps decide).
   public var trainSeconds: Double? = nil
   public var saveAndSampleEvery = 10_000
+  /// Keep the EMA weights every this many steps (and at the end) as `RUN/snapshots/step-N.safetensors`,
+  /// the points an evaluation along training measures; nil keeps none. (This project's key.)
+  public var snapshotEvery: Int? = nil
   public var numSamples = 16
   public var logEvery = 10
   public var seed: UInt64 = 1232
@@ -132,6 +135,9 @@ extension TrainConfig {
     }
     guard dataset.count >= 1 else { throw fail("dataset.COUNT must be ≥ 1 (got \(dataset.count))") }
     guard saveAndSampleEvery > 0 else { throw fail("save_and_sample_every must be positive") }
+    if let every = snapshotEvery, every < 1 {
+      throw fail("snapshot_every must be a positive number of steps, or null for no snapshots (got \(every))")
+    }
     guard logEvery > 0 else { throw fail("log_every must be positive: the steps between two loss lines (got \(logEvery))") }
     guard (0...1).contains(dataset.hflipProb) else {
       throw fail("dataset.hflip_prob must be a probability in [0, 1] (got \(dataset.hflipProb))")

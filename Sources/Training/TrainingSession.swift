@@ -86,7 +86,25 @@ final class TrainingSession {
     state = next
     record(step: number, seconds: seconds, images: batch.count * worldSize, loss: loss)
     if number % config.logEvery == 0 || number == config.trainSteps || !budgetLeft { try log(step: number, loss: loss, lr: lr) }
+    // A snapshot before the checkpoint of the same step: a run resumed from that checkpoint never
+    // lacks the snapshots of the steps before it.
+    if let every = config.snapshotEvery, number % every == 0 || !budgetLeft { try snapshot(step: number) }
     if number % config.saveAndSampleEvery == 0 || !budgetLeft { try checkpointAndSample(step: number) }
+  }
+
+  /// Keeps the EMA weights of this step, with the training seconds so far in the file's metadata.
+  private func snapshot(step number: Int) throws {
+    guard trainer.isRoot else { return }
+    let url = run.snapshot(step: number)
+    let meta = ["format": "maskdm-snapshot", "step": "\(number)", "train_seconds": "\(progress.trainSeconds)",
+                "device_seconds": "\(progress.deviceSeconds)"]
+    do {
+      try FileManager.default.createDirectory(at: run.snapshots, withIntermediateDirectories: true)
+      try writeAtomically(SafetensorsFile(tensors: state.emaParameters, metadata: meta).encoded(), to: url)
+    } catch {
+      throw FileSystemError("could not keep the EMA snapshot of step \(number) in \(url.path): \(error)")
+    }
+    try run.appendMetrics(["event": "snapshot", "step": number, "path": "snapshots/\(url.lastPathComponent)"])
   }
 
   /// Counts a finished step in the run's progress (the first step after a start is warm-up time).

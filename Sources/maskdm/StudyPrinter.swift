@@ -31,6 +31,9 @@ final class StudyPrinter {
       progress.status(String(format: "  reference statistics: %d/%d real images (%.1f img/s)", done, total, rate), done: done == total)
     case let .sampling(done, total):
       progress.status("  sampling and Inception features: \(done)/\(total) images", done: done == total)
+    case let .pointEvaluated(stage, point, i, n, reused):
+      note(String(format: "  along %@ [%d/%d] step %d: FID %.2f (%d samples)%@", stage.name, i, n, point.step, point.fid, point.samples,
+                  reused ? ", measured earlier" : ""))
     case let .variantFinished(r):
       note(String(format: "  done: FID %.2f (%d samples), KID %@, %.0f s of training", r.fid ?? .nan, r.fidSamples ?? 0,
                   r.kidMean.map { String(format: "%.4f", $0) } ?? "-", r.trainingSeconds))

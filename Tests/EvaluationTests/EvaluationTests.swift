@@ -6,13 +6,16 @@ import Foundation
 import XCTest
 
 /// The golden Inception cases: `inception_*.safetensors` in Tests/Fixtures/golden and $MASKDM_GOLDEN_DIR.
-func inceptionGoldenFiles() -> [URL] {
+func inceptionGoldenFiles() -> [URL] { goldenFiles(prefix: "inception_") }
+
+/// Every `<prefix>*.safetensors` in Tests/Fixtures/golden and in $MASKDM_GOLDEN_DIR.
+func goldenFiles(prefix: String) -> [URL] {
   let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
   var dirs = [root.appendingPathComponent("Tests/Fixtures/golden")]
   if let extra = ProcessInfo.processInfo.environment["MASKDM_GOLDEN_DIR"], !extra.isEmpty { dirs.append(URL(fileURLWithPath: extra)) }
   return dirs.flatMap { dir in
     ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).sorted()
-      .filter { $0.hasPrefix("inception_") && $0.hasSuffix(".safetensors") }.map { dir.appendingPathComponent($0) }
+      .filter { $0.hasPrefix(prefix) && $0.hasSuffix(".safetensors") }.map { dir.appendingPathComponent($0) }
   }
 }
 

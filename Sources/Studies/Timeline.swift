@@ -1,0 +1,111 @@
+// FID along training: each variant is evaluated at regular points of its training timeline (the EMA
+// weights the trainer keeps as snapshots), and each curve answers "when did it reach this FID?".
+// Time on the x axis is training-step time: a point at step s of a stage that trained S steps in T
+// measured seconds sits at s·T/S after the stages before it, so a point does not move when the run
+// was resumed or the machine was busy during one of its steps.
+import Foundation
+import Training
+
+/// How often a variant is evaluated along its training (`evaluation.along`).
+public struct TimelineSpec: Equatable, Sendable {
+  /// The spacing of the points.
+  public enum Interval: Equatable, Sendable, CustomStringConvertible {
+    case steps(Int)
+    /// Seconds of training; with `compare: time`, turned into each stage's steps by its calibrated rate.
+    case seconds(Double)
+
+    public var description: String {
+      switch self {
+      case let .steps(n): return "\(n) steps"
+      case let .seconds(s): return String(format: "%g s", s)
+      }
+    }
+  }
+
+  public var every: Interval
+  /// Generated images per point (fewer than the final evaluation's: points are many).
+  public var samples: Int
+
+  /// The snapshot spacing of a stage that trains `steps` steps for `budgetSeconds` (nil: not known
+  /// before calibration). Every stage also keeps its last step.
+  func snapshotEvery(steps: Int, budgetSeconds: Double?) -> Int? {
+    switch every {
+    case let .steps(n): return n
+    case let .seconds(s):
+      guard let budget = budgetSeconds, budget > 0, steps > 0 else { return nil }
+      return max(1, Int((s * Double(steps) / budget).rounded()))
+    }
+  }
+}
+
+/// One evaluation of a stage's snapshot.
+public struct TimelinePoint: Codable, Equatable, Sendable {
+  public var step: Int
+  public var fid: Double
+  public var kidMean: Double?
+  public var precision: Double?
+  public var recall: Double?
+  public var samples: Int
+}
+
+/// A point of a variant's curve: its stages in sequence, on the variant's training-time axis.
+public struct CurvePoint: Codable, Equatable, Sendable {
+  public var stage: String
+  public var step: Int
+  /// Training-step seconds from the variant's start (see the file comment).
+  public var trainingSeconds: Double
+  public var deviceSeconds: Double
+  public var fid: Double
+  public var kidMean: Double?
+  public var precision: Double?
+  public var recall: Double?
+}
+
+/// Where a curve first reaches a target FID (at or below it).
+public enum Crossing: Equatable, Sendable {
+  /// Between two points, linearly interpolated in time.
+  case reached(seconds: Double)
+  /// Already at the first point: somewhere in (0, seconds].
+  case beforeFirstPoint(seconds: Double)
+  /// Not within the curve (the budget).
+  case notReached
+
+  /// The time to use in averages: the crossing, or the first point's time as an upper bound.
+  public var seconds: Double? {
+    switch self {
+    case let .reached(s), let .beforeFirstPoint(s): return s
+    case .notReached: return nil
+    }
+  }
+}
+
+/// The first time `curve` (time, FID), in time order, is at or below `target`.
+public func firstCrossing(of target: Double, on curve: [(seconds: Double, fid: Double)]) -> Crossing {
+  let points = curve.filter { $0.seconds.isFinite && $0.fid.isFinite }
+  guard let first = points.first else { return .notReached }
+  if first.fid <= target { return .beforeFirstPoint(seconds: first.seconds) }
+  for (a, b) in zip(points, points.dropFirst()) where b.fid <= target {
+    // a.fid > target ≥ b.fid: the straight line between them meets the target once.
+    let share = (a.fid - target) / (a.fid - b.fid)
+    return .reached(seconds: a.seconds + share * (b.seconds - a.seconds))
+  }
+  return .notReached
+}
+
+/// The points of one variant's stages as one curve (stages in sequence).
+func timelineCurve(of stages: [StageResult]) -> [CurvePoint] {
+  var out: [CurvePoint] = []
+  var (elapsed, elapsedDevice) = (0.0, 0.0)
+  for stage in stages {
+    let perStep = stage.steps > 0 ? stage.trainSeconds / Double(stage.steps) : 0
+    let devicePerStep = stage.steps > 0 ? stage.deviceSeconds / Double(stage.steps) : 0
+    for p in stage.timeline ?? [] {
+      out.append(CurvePoint(stage: stage.name, step: p.step, trainingSeconds: elapsed + Double(p.step) * perStep,
+                            deviceSeconds: elapsedDevice + Double(p.step) * devicePerStep, fid: p.fid, kidMean: p.kidMean,
+                            precision: p.precision, recall: p.recall))
+    }
+    elapsed += stage.trainSeconds
+    elapsedDevice += stage.deviceSeconds
+  }
+  return out
+}
