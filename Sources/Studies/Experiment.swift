@@ -113,6 +113,13 @@ public struct Experiment {
     }
     // A baseline no study compares against (a pre-training-dataset plan alone) is not worth its training.
     if !studies.isEmpty { variants.removeAll { $0.slug == baselineSlug && $0.studies.isEmpty } }
+    // Points along training cost an evaluation each: when some studies ask for a time to target, only
+    // their variants are measured along training; when none asks, every variant is.
+    let timed = Set(studies.filter { $0.metrics.contains("time to target") }.map(\.name))
+    for i in variants.indices where !timed.isEmpty && timed.isDisjoint(with: variants[i].studies) {
+      variants[i].evaluation.along = nil
+      variants[i].key = variantKey(variants[i].stages, variants[i].evaluation)
+    }
     self.variants = variants
     self.studies = studies
   }

@@ -95,7 +95,7 @@ extension StudyReport {
 
 extension TimeToTarget {
   /// The report's sentence: "two-stage reaches the target in 41% of DSM only's time (95% CI 30-55%, 3 seeds)".
-  func sentence(_ target: TargetFID) -> String {
+  public func sentence(_ target: TargetFID) -> String {
     let against = target.referenceName ?? "the reference"
     let n = perSeed.count
     let missed = perSeed.filter { $0.seconds == nil }.map { String($0.seed) }

@@ -33,7 +33,7 @@ final class TimeToTargetTests: XCTestCase {
       - {name: finetune, init_from: pretrain, steps: 100}
     evaluation: {samples: 16, repeats: 3, along: {every: 50, samples: 8}}
     ablations:
-      - {name: Positional information, part: position embedding, action: REMOVE}
+      - {name: Positional information, part: position embedding, action: REMOVE, metrics: [FID, time to target]}
       - {name: Single-stage training, part: schedule, replacements: [dsm_only], metrics: [FID, time to target]}
     """
 
@@ -44,9 +44,19 @@ final class TimeToTargetTests: XCTestCase {
     XCTAssertTrue(e.variants[0].stages[0].config.yaml().contains("snapshot_every: 50"))
     XCTAssertFalse(TrainConfig().yaml().contains("snapshot_every"), "configurations without snapshots read as before")
     XCTAssertEqual(e.plan.ablations[1].metrics, ["FID", "time to target"])
+    XCTAssertTrue(e.variants.allSatisfy { $0.evaluation.along != nil })
+    // When some studies ask for a time to target, only their variants are evaluated along training.
+    let one = try Experiment(plan: try StudyPlan(yaml: Self.plan.replacingOccurrences(of: "action: REMOVE, metrics: [FID, time to target]",
+                                                                                      with: "action: REMOVE"), name: "t"))
+    let alongBySlug = Dictionary(uniqueKeysWithValues: one.variants.map { ($0.name, $0.evaluation.along != nil) })
+    XCTAssertEqual(alongBySlug, ["two-stage (MaskDM)": true, "Single-stage training: DSM only": true,
+                                 "Positional information: without position embedding": false])
     // Seconds become each stage's steps by its calibrated rate.
-    let timed = TimelineSpec(every: .seconds(5), samples: 8)
-    XCTAssertEqual(timed.snapshotEvery(steps: 925, budgetSeconds: 20), 231)
+    let timed = TimelineSpec(every: .seconds(10), samples: 8)
+    XCTAssertEqual(timed.snapshotEvery(steps: 925, budgetSeconds: 20), 463, "points at 463 and 925")
+    XCTAssertEqual(timed.snapshotEvery(steps: 217, budgetSeconds: 30), 73, "73, 146, 217: no sliver at the end")
+    XCTAssertEqual(timed.snapshotEvery(steps: 72, budgetSeconds: 10), 72, "one point: the stage's end")
+    XCTAssertEqual(timed.snapshotEvery(steps: 40, budgetSeconds: 4), 40, "a stage shorter than the spacing has its end only")
     XCTAssertNil(timed.snapshotEvery(steps: 925, budgetSeconds: nil))
     func refused(_ from: String, _ to: String, _ expected: String, file: StaticString = #filePath, line: UInt = #line) {
       XCTAssertThrowsError(try StudyPlan(yaml: Self.plan.replacingOccurrences(of: from, with: to), name: "t"), file: file, line: line) {

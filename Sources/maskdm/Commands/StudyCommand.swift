@@ -134,10 +134,19 @@ func describe(_ e: Experiment, repeats: Int) -> String {
       var budget = s.config.trainSeconds.map { String(format: "%g s (not calibrated yet)", $0) } ?? "\(s.config.trainSteps) steps"
       if let seconds = s.budgetSeconds, s.config.trainSeconds == nil { budget += String(format: " (%g s, calibrated)", seconds) }
       out += "    \(s.directoryName): \(maskDescription(s.config)), data \(dataDescription(s.config)), \(budget)"
-        + (s.parent != nil ? ", from its predecessor" : "") + ((uses[s.id] ?? 0) > 1 ? ", shared by \(uses[s.id]!) variants" : "") + "\n"
+        + alongDescription(s.config) + (s.parent != nil ? ", from its predecessor" : "") + ((uses[s.id] ?? 0) > 1 ? ", shared by \(uses[s.id]!) variants" : "") + "\n"
     }
   }
   return out
+}
+
+/// ", FID along training at steps 463, 925": the snapshots a stage keeps for `evaluation.along`.
+func alongDescription(_ c: TrainConfig) -> String {
+  guard let every = c.snapshotEvery, c.trainSeconds == nil else { return "" }
+  var steps = Array(stride(from: every, through: c.trainSteps, by: every))
+  if steps.last != c.trainSteps { steps.append(c.trainSteps) }
+  let shown = steps.count > 8 ? steps.prefix(3).map(String.init) + ["…"] + steps.suffix(2).map(String.init) : steps.map(String.init)
+  return ", FID along training at step\(steps.count == 1 ? "" : "s") " + shown.joined(separator: ", ")
 }
 
 /// "mask 0.9 patch", "mask 0.5 block 2", "unmasked".
@@ -178,6 +187,10 @@ func headline(_ report: StudyReport) -> String {
     for c in comparisons {
       lines.append("  " + pad(c.label, w) + "vs " + pad(c.reference, 22) + pad(c.fidDifference.text(signed: true), 36) + c.verdict.label)
     }
+  }
+  if let target = report.target {
+    lines += ["", "time to FID \(String(format: "%.1f", target.fid)) (\(target.source)):"]
+    for t in report.timesToTarget where t.slug != target.referenceSlug { lines.append("  " + t.sentence(target)) }
   }
   let e = report.experiment.plan.evaluation
   lines.append("FID from \(e.samples) samples against \(e.reference.statistics == nil ? "\(e.reference.count) real images" : "reference statistics"); "
