@@ -33,6 +33,33 @@ final class TrainCLITests: XCTestCase {
     }
   }
 
+  /// `snapshot_every` keeps the EMA weights of every N-th step and of the last one, never pruned; the
+  /// last snapshot holds the tensors of the final checkpoint's EMA weights, byte for byte.
+  func testSnapshotsKeepTheEMAWeightsAtTheirSteps() throws {
+    let dir = CLI.temporaryDirectory("snapshots")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let r = try CLI.run(["train", tiny, "--set", "snapshot_every=15", "--set", "num_samples=0", "-o", dir.path])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    let snapshots = dir.appendingPathComponent("snapshots")
+    XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: snapshots.path).sorted(),
+                   ["step-00000015.safetensors", "step-00000030.safetensors", "step-00000040.safetensors"])
+    /// The tensor bytes of a safetensors file (after its 8-byte length and JSON header, which holds the metadata).
+    func tensorBytes(_ url: URL) throws -> Data {
+      let d = try Data(contentsOf: url)
+      let n = d.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+      return d.dropFirst(8 + n)
+    }
+    XCTAssertEqual(try tensorBytes(snapshots.appendingPathComponent("step-00000040.safetensors")),
+                   try tensorBytes(dir.appendingPathComponent("latest/ema.safetensors")))
+    XCTAssertNotEqual(try tensorBytes(snapshots.appendingPathComponent("step-00000015.safetensors")),
+                      try tensorBytes(dir.appendingPathComponent("latest/ema.safetensors")))
+    let metrics = try String(contentsOf: dir.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+    XCTAssertEqual(metrics.components(separatedBy: "\"event\":\"snapshot\"").count - 1, 3, metrics)
+    let bad = try CLI.run(["train", tiny, "--set", "snapshot_every=0", "--dry-run", "-o", dir.appendingPathComponent("bad").path])
+    XCTAssertNotEqual(bad.status, 0)
+    XCTAssertTrue(bad.stderr.contains("snapshot_every must be a positive number of steps"), bad.stderr)
+  }
+
   func testResumeExtendsARunButRefusesOtherChanges() throws {
     // More train_steps (and other logging/saving cadence) on --resume continue the run: 40 steps, then
     // extended to 60, ends with the weights of 60 steps in one go. A changed learning rate is refused.
