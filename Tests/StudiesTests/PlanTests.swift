@@ -62,6 +62,10 @@ final class PlanTests: XCTestCase {
     }
     XCTAssertEqual(e.variants.count, 4)
     XCTAssertEqual(e.uniqueStages.count, 6)
+    // The schedule study is timed to DSM only's final FID along training; the position embedding's is not.
+    XCTAssertEqual(e.studies[1].metrics, ["FID", "training time", "time to target"])
+    XCTAssertEqual(e.variants.filter { $0.evaluation.along != nil }.map(\.slug).sorted(), single.map(\.slug).sorted())
+    XCTAssertEqual(baseline.stages.map(\.config.snapshotEvery), [463, 72], "points at 463 and 925 of pre-training, 72 of fine-tuning")
   }
 
   func testStagesSharedByVariantsRunOnce() throws {
