@@ -29,7 +29,7 @@ public struct StudyReport {
     comparisons = Self.comparisons(experiment, summaries)
     let target = Self.target(experiment, summaries)
     self.target = target
-    timesToTarget = target.map { Self.timesToTarget($0, summaries) } ?? []
+    timesToTarget = target.map { Self.timesToTarget($0, summaries, experiment: experiment) } ?? []
   }
 
   /// results.json: the protocol, each variant over its seeds (per-seed values inside), the comparisons.

@@ -60,8 +60,10 @@ extension StudyReport {
                      referenceSlug: reference.slug, referenceName: referenceName, isReferenceFinal: true)
   }
 
-  /// Every variant's time to `target`.
-  static func timesToTarget(_ target: TargetFID, _ summaries: [VariantSummary]) -> [TimeToTarget] {
+  /// Every variant's time to `target`, each named as its study row calls it ("MDSM only").
+  static func timesToTarget(_ target: TargetFID, _ summaries: [VariantSummary], experiment: Experiment) -> [TimeToTarget] {
+    let rows = experiment.studies.flatMap(\.rows)
+    func label(_ s: VariantSummary) -> String { rows.first { $0.slug == s.slug }?.label ?? s.name }
     let reference = summaries.first { $0.slug == target.referenceSlug }
     // The reference's time per seed: all of its training when the target is its own final FID.
     let referenceSeconds: [UInt64: Double] = reference.map { r in
@@ -82,7 +84,7 @@ extension StudyReport {
       }
       let allReached = seeds.allSatisfy { $0.seconds != nil }
       let ratios = seeds.compactMap(\.ratio)
-      return TimeToTarget(name: s.name, slug: s.slug, perSeed: seeds,
+      return TimeToTarget(name: label(s), slug: s.slug, perSeed: seeds,
                           seconds: allReached ? Estimate(values: seeds.compactMap(\.seconds)) : nil,
                           ratio: allReached && ratios.count == seeds.count && s.slug != target.referenceSlug ? Estimate(values: ratios) : nil)
     }

@@ -189,7 +189,7 @@ func headline(_ report: StudyReport) -> String {
     }
   }
   if let target = report.target {
-    lines += ["", "time to FID \(String(format: "%.1f", target.fid)) (\(target.source)):"]
+    lines += ["", "time to FID \(String(format: "%.1f", target.fid)), \(target.source):"]
     for t in report.timesToTarget where t.slug != target.referenceSlug { lines.append("  " + t.sentence(target)) }
   }
   let e = report.experiment.plan.evaluation
