@@ -68,7 +68,7 @@ extension StudyReport {
     var t = "<table><tr><th>variant</th>" + Self.columns.map { "<th>\(escapeHTML($0))</th>" }.joined() + "</tr>"
     for (row, cells) in zip(study.rows, rows(study)) {
       let s = summary(row.slug)
-      let cls = s.map { $0.finished ? "" : " class=\"failed\"" } ?? ""
+      let cls = s.map { $0.finished || $0.failures.isEmpty ? "" : " class=\"failed\"" } ?? ""
       t += "<tr\(cls)><td>\(escapeHTML(cells.label))</td>" + cells.cells.map { "<td>\(escapeHTML($0))</td>" }.joined() + "</tr>"
     }
     return t + "</table>"

@@ -98,6 +98,8 @@ struct SVGChart {
         let path = pts.map { String(format: "%.1f,%.1f", px($0.0), py($0.1)) }.joined(separator: " ")
         svg += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(colour)\" stroke-width=\"1.5\""
           + (s.dashed ? " stroke-dasharray=\"5 3\"" : "") + "/>"
+        // A curve of measured points (not a dense loss curve) shows where its measurements are.
+        if s.band { for p in pts { svg += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%@\"/>", px(p.0), py(p.1), colour) } }
       } else {
         for p in pts { svg += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"%@\"/>", px(p.0), py(p.1), colour) }
       }

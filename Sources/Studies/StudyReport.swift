@@ -112,7 +112,7 @@ public struct StudyReport {
   /// One row's cells (the reference row and unrun rows leave the comparison blank).
   func cells(_ s: VariantSummary?, _ c: Comparison?, isReference: Bool) -> [String] {
     guard let s else { return ["not run"] + Array(repeating: "", count: Self.columns.count - 1) }
-    guard s.finished else { return ["failed"] + Array(repeating: "", count: Self.columns.count - 1) }
+    guard s.finished else { return [s.failures.isEmpty ? "not run" : "failed"] + Array(repeating: "", count: Self.columns.count - 1) }
     // Steps (the same for every seed) and the measured training seconds (mean over seeds).
     let steps = s.stages.map { "\($0.name) \($0.steps) (\(seconds($0.trainSeconds)))" }.joined(separator: " + ")
     let difference = c.map { $0.fidDifference.text(signed: true) } ?? (isReference ? "reference" : "")
