@@ -9,7 +9,7 @@ and diffusers' DPMSolverMultistepScheduler (DPM-Solver++ 2M trajectories). The S
   make_golden.py check   AUTHORS DIR --write  ... and rewrite the outputs
   make_golden.py check   AUTHORS DIR --add-missing  ... and add the quantities a case lacks (loss_cosine_l1)
   make_golden.py uvit    AUTHORS DIR NAME [--seed S --img-size 16 --patch 4 --dim 64 --depth 5 --heads 4
-                                            --mask block --ratio 0.5 --block 2 --batch 3]
+                                            --mask block --ratio 0.5 --block 2 --batch 3 --num-classes K]
                                             a new uvit_NAME case: the authors' weight init and inputs
                                             drawn with torch.manual_seed(S)
   make_golden.py inception AUTHORS DIR NAME [--seed S --count 4 --size 32]
@@ -67,18 +67,24 @@ def uvit_outputs(authors, tensors, cfg):
     model = MaskedUViT(img_size=cfg["img_size"], patch_size=cfg["patch_size"],
                        in_chans=weights["encoder.patch_embed.proj.weight"].shape[1],
                        encoder_embed_dim=cfg["embed_dim"], encoder_depth=cfg["depth"], encoder_heads=cfg["heads"],
-                       mlp_ratio=cfg.get("mlp_ratio", 4), qkv_bias=cfg["qkv_bias"]).eval()
+                       mlp_ratio=cfg.get("mlp_ratio", 4), qkv_bias=cfg["qkv_bias"],
+                       num_classes=cfg.get("num_classes", -1)).eval()
     model.load_state_dict(weights, strict=True)
     x = torch.from_numpy(tensors["in.x"])
     t = torch.from_numpy(tensors["in.t"]).long()
     noise = torch.from_numpy(tensors["in.noise"])
-    # Their datasets prepend a 0 (visible) for the time token to each patch mask.
+    # Their datasets prepend a 0 (visible) for the time token to each patch mask; a class-conditional
+    # model has a label token before it, which is kept too.
     mask = torch.from_numpy(tensors["in.mask"]).bool()
-    mask = torch.cat([torch.zeros(mask.shape[0], 1, dtype=torch.bool), mask], dim=1)
+    mask = torch.cat([torch.zeros(mask.shape[0], model.extras, dtype=torch.bool), mask], dim=1)
     out = {}
     with torch.no_grad():
         out["out.full"] = model(x, t).numpy()
         out["out.masked"] = model(x, t, mask=mask).numpy()
+        if "in.y" in tensors:  # class-conditional: the label token from label_emb (out.full used uncond_embed)
+            y = torch.from_numpy(tensors["in.y"]).long()
+            out["out.cond"] = model(x, t, y=y).numpy()
+            out["out.masked_cond"] = model(x, t, mask=mask, y=y).numpy()
         out["out.betas_linear"] = gd.linear_beta_schedule(1000).numpy()
         out["out.betas_cosine"] = gd.cosine_beta_schedule(1000).numpy()
         cosine = gd.GaussianDiffusion(model, image_size=cfg["img_size"], loss_type="l2", beta_schedule="cosine",
@@ -101,7 +107,7 @@ def new_uvit(authors, args):
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
     model = MaskedUViT(img_size=args.img_size, patch_size=args.patch, in_chans=3, encoder_embed_dim=args.dim,
-                       encoder_depth=args.depth, encoder_heads=args.heads, qkv_bias=False)
+                       encoder_depth=args.depth, encoder_heads=args.heads, qkv_bias=False, num_classes=args.num_classes)
     tensors = {f"model.{k}": v.detach().numpy() for k, v in model.state_dict().items()}
     b, side = args.batch, args.img_size
     tensors["in.x"] = (torch.rand(b, 3, side, side) * 2 - 1).numpy()
@@ -124,10 +130,12 @@ def new_uvit(authors, args):
                 m[r * args.block:(r + 1) * args.block, c * args.block:(c + 1) * args.block] = 1
             masks.append(m.reshape(-1))
     tensors["in.mask"] = np.stack(masks).astype(np.int32).reshape(b, -1)
+    if args.num_classes > 0:
+        tensors["in.y"] = np.array([int(v) for v in torch.randint(0, args.num_classes, (b,))], dtype=np.int32)
     cfg = dict(seed=args.seed, img_size=side, patch_size=args.patch, embed_dim=args.dim, depth=args.depth,
                heads=args.heads, qkv_bias=False, mask_type=args.mask, mask_ratio=args.ratio, block_size=args.block,
                crop_size=-1, batch=b, timesteps=[int(v) for v in tensors["in.t"]], p_step_t=417,
-               beta_schedule_for_loss="cosine",
+               beta_schedule_for_loss="cosine", num_classes=args.num_classes,
                note="out.masked rows follow the official order: visible tokens in index order, time token dropped")
     out, loss = uvit_outputs(authors, tensors, cfg)
     cfg["loss_cosine_l2"] = loss
@@ -311,7 +319,7 @@ def main():
     u = sub.add_parser("uvit")
     u.add_argument("authors"), u.add_argument("dir"), u.add_argument("name")
     for flag, default in [("--seed", 7), ("--img-size", 16), ("--patch", 4), ("--dim", 64), ("--depth", 5),
-                          ("--heads", 4), ("--block", 2), ("--batch", 3)]:
+                          ("--heads", 4), ("--block", 2), ("--batch", 3), ("--num-classes", -1)]:
         u.add_argument(flag, type=int, default=default)
     u.add_argument("--mask", choices=["patch", "block"], default="block")
     u.add_argument("--ratio", type=float, default=0.5)

@@ -164,7 +164,7 @@ enum ConfigSchema {
     .optionalDouble("train_seconds", \.trainSeconds), .int("save_and_sample_every", \.saveAndSampleEvery),
     .int("num_samples", \.numSamples), .int("log_every", \.logEvery), .uint("seed", \.seed),
     .string("pretrained_model_ckpt", \.pretrainedModelCkpt), .choice("precision", \.precision),
-    .choice("device", \.device), .bool("compile", \.compile),
+    .choice("device", \.device), .bool("compile", \.compile), .double("p_uncond", \.pUncond),
   ]
   static let dataset: [Field] = [
     .string("NAME", \.dataset.name), .string("PATH", \.dataset.path), .string("SPLIT", \.dataset.split),
