@@ -13,6 +13,17 @@ struct Field {
   let write: (inout TrainConfig, Node, String) throws -> Void
   /// True for true/false keys (what an ablation's REMOVE can switch off).
   var isFlag = false
+  /// When the key is written by `yaml()` (nil: always). A key added later that is written only when
+  /// it matters keeps the YAML, and so the study stage identities hashed from it, of configurations
+  /// that do not use it.
+  var isWritten: ((TrainConfig) -> Bool)? = nil
+
+  /// This field, written only when `condition` holds.
+  func written(when condition: @escaping (TrainConfig) -> Bool) -> Field {
+    var f = self
+    f.isWritten = condition
+    return f
+  }
 }
 
 /// A setting chosen among named strategies, spelled as the authors' files spell it.
@@ -164,7 +175,8 @@ enum ConfigSchema {
     .optionalDouble("train_seconds", \.trainSeconds), .int("save_and_sample_every", \.saveAndSampleEvery),
     .int("num_samples", \.numSamples), .int("log_every", \.logEvery), .uint("seed", \.seed),
     .string("pretrained_model_ckpt", \.pretrainedModelCkpt), .choice("precision", \.precision),
-    .choice("device", \.device), .bool("compile", \.compile), .double("p_uncond", \.pUncond),
+    .choice("device", \.device), .bool("compile", \.compile),
+    .double("p_uncond", \.pUncond).written { $0.network.numClasses > 0 || $0.pUncond != TrainConfig().pUncond },
   ]
   static let dataset: [Field] = [
     .string("NAME", \.dataset.name), .string("PATH", \.dataset.path), .string("SPLIT", \.dataset.split),
@@ -295,10 +307,11 @@ extension TrainConfig {
   /// The resolved configuration as YAML, in the authors' layout (what `--dry-run` prints and what a
   /// run directory keeps as `config.yaml`).
   public func yaml() -> String {
-    func mapping(_ fields: [Field]) -> Node {
-      Node(fields.map { (Node($0.key), $0.read(self)) }, Tag(.map), .block)
+    func written(_ fields: [Field]) -> [(Node, Node)] {
+      fields.filter { $0.isWritten?(self) ?? true }.map { (Node($0.key), $0.read(self)) }
     }
-    var pairs = ConfigSchema.top.map { (Node($0.key), $0.read(self)) }
+    func mapping(_ fields: [Field]) -> Node { Node(written(fields), Tag(.map), .block) }
+    var pairs = written(ConfigSchema.top)
     pairs.append((Node("dataset"), mapping(ConfigSchema.dataset)))
     pairs.append((Node("network"), mapping(ConfigSchema.network)))
     return (try? Yams.serialize(node: Node(pairs, Tag(.map), .block), sortKeys: false)) ?? ""

@@ -79,6 +79,14 @@ public struct SamplingJob {
       guard report.missing.isEmpty else {
         throw ConfigError("\(weights.lastPathComponent) lacks parameters the model needs: \(report.missing.prefix(5).joined(separator: ", "))")
       }
+      try run(model: model, consume: consume, progress: progress)
+    }
+  }
+
+  /// `run` with a model already built and loaded (the weights file is not read): on the engine thread.
+  public func run(model: MaskedUViT, consume: (Tensor, Int) throws -> Void, progress: ((Int, Int) -> Void)? = nil) throws {
+    try validate()
+    try Engine.run {
       let diffusion = try config.diffusion()
       let n = config.network
       let forward = try Self.compiledForward(model, guided: guidance != 0)

@@ -53,4 +53,17 @@ final class ConditionalCLITests: XCTestCase {
     XCTAssertNotEqual(r.status, 0)
     XCTAssertTrue(r.stderr.contains("unconditional"), r.stderr)
   }
+
+  func testBenchSampleReportsThroughput() throws {
+    let r = try CLI.run(["bench", "sample", "--preset", "tiny", "--sampler", "dpm++2m", "--steps", "2", "--batch-size", "2",
+                         "--batches", "1", "--guidance", "2", "--json"])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+    XCTAssertEqual(json["sampler"] as? String, "DPM-Solver++ 2M 2 steps")
+    XCTAssertEqual(json["images"] as? Int, 2)
+    XCTAssertGreaterThan(json["images_per_second"] as? Double ?? 0, 0)
+    let bad = try CLI.run(["bench", "sample", "--preset", "tiny", "--batches", "0"])
+    XCTAssertNotEqual(bad.status, 0)
+    XCTAssertTrue(bad.stderr.contains("--batches must be positive"), bad.stderr)
+  }
 }

@@ -82,3 +82,18 @@ final class ConditioningTests: XCTestCase {
     XCTAssertThrowsError(try job.validate()) { XCTAssertTrue("\($0)".contains("unconditional"), "\($0)") }
   }
 }
+
+/// `p_uncond` is written only when it matters, so that the YAML (and the study stage identities hashed
+/// from it) of unconditional configurations is what it was before the key existed.
+final class PUncondYAMLTests: XCTestCase {
+  func testPUncondIsWrittenOnlyWhenItMatters() throws {
+    var c = TrainConfig()
+    XCTAssertFalse(c.yaml().contains("p_uncond"))
+    c.network.numClasses = 10
+    XCTAssertTrue(c.yaml().contains("p_uncond: 0.1"))
+    c.network.numClasses = 0
+    c.pUncond = 0.2
+    XCTAssertTrue(c.yaml().contains("p_uncond: 0.2"), "a changed value is written, and read back")
+    XCTAssertEqual(try TrainConfig(yaml: c.yaml()), c)
+  }
+}
