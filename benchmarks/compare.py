@@ -11,6 +11,8 @@ of its N steps, and the table shows the median over repetitions.
           `maskdm bench train --preset P --mask-ratio R --json`
   fid   : torch_fid_features.py (default_1.pt via torch.jit.load, F.interpolate resize) vs
           `maskdm bench fid --batch B --size S --json`
+  sample: authors_ddim_sample.py (their GaussianDiffusion.sample, DDIM eta 0, random weights) vs
+          `maskdm bench sample --preset P --sampler ddim --steps N --eta 0 --json` (only with --only sample)
 
 --device cuda runs both on the GPU: theirs with their accelerate setting (fp16 autocast + GradScaler),
 ours with --precision bf16 (both changeable); it first measures the GPU's bf16 matrix-product ceiling
@@ -43,7 +45,8 @@ def parse_args():
     p.add_argument("--authors", help="checkout of github.com/jiachenlei/maskdm (needed for train)")
     p.add_argument("--maskdm", default=os.path.join(ROOT, ".build", "release", "maskdm"))
     p.add_argument("--fid-weights", default=os.path.join(ROOT, ".deps", "fid", "default_1.pt"))
-    p.add_argument("--only", choices=["train", "fid", "all"], default="all")
+    p.add_argument("--only", choices=["train", "fid", "sample", "all"], default="all",
+                   help="all: train and fid (sample runs only when asked for: --only sample)")
     p.add_argument("--reps", type=int, default=5, help="repetitions per side and setting (each: warm-up + timed steps)")
     p.add_argument("--steps", type=int, default=10, help="timed training steps per repetition (after 3 warm-up steps)")
     p.add_argument("--presets", default="s32", help="comma list of s32, celeba64")
@@ -51,6 +54,9 @@ def parse_args():
     p.add_argument("--fid-batch", type=int, default=16)
     p.add_argument("--fid-sizes", default="32", help="comma list of input sides resized to 299 (32, 64)")
     p.add_argument("--fid-batches", type=int, default=3, help="timed FID batches per repetition (after 1 warm-up)")
+    p.add_argument("--sample-steps", default="50", help="comma list of DDIM step counts (--only sample)")
+    p.add_argument("--sample-batch", type=int, default=64, help="images per sampling batch")
+    p.add_argument("--sample-batches", type=int, default=2, help="timed sampling batches per repetition (after 1 untimed)")
     p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads for the PyTorch side")
     p.add_argument("--taskset", default=None, help="pin both sides to these CPUs (taskset -c LIST), e.g. 0,1")
     p.add_argument("--results", default=None, help="JSON file to write (default benchmarks/results/DATE-DEVICE.json)")
@@ -67,8 +73,11 @@ def parse_args():
     args.our_precision = args.our_precision or ("bf16" if gpu else "fp32")
     if args.reps < 1 or args.steps < 1 or args.fid_batches < 1:
         p.error("--reps, --steps and --fid-batches must be at least 1")
-    if args.only in ("train", "all") and not args.authors:
-        p.error("--authors is needed for the training comparison (or use --only fid)")
+    if args.only in ("train", "sample", "all") and not args.authors:
+        p.error("--authors is needed for the training and sampling comparisons (or use --only fid)")
+    if args.sample_batch < 1 or args.sample_batches < 1:
+        p.error("--sample-batch and --sample-batches must be at least 1")
+    args.sample_steps = [int(s) for s in args.sample_steps.split(",") if s]
     args.presets = [s for s in args.presets.split(",") if s]
     args.mask_ratios = [float(s) for s in args.mask_ratios.split(",") if s]
     args.fid_sizes = [int(s) for s in args.fid_sizes.split(",") if s]
@@ -130,6 +139,8 @@ def settings(args):
         out += [("train", {"preset": p, "mask_ratio": r}) for p in args.presets for r in args.mask_ratios]
     if args.only in ("fid", "all"):
         out += [("fid", {"batch": args.fid_batch, "size": s}) for s in args.fid_sizes]
+    if args.only == "sample":
+        out += [("sample", {"preset": p, "steps": n, "batch": args.sample_batch}) for p in args.presets for n in args.sample_steps]
     return out
 
 
@@ -146,6 +157,14 @@ def commands(args, kind, s):
         theirs = their_train_command(args, s) + ["--steps", str(args.steps)]
         ours = [args.maskdm, "bench", "train", "--preset", s["preset"], "--mask-type", "patch",
                 "--mask-ratio", str(s["mask_ratio"]), "--steps", str(args.steps), "--precision", args.our_precision,
+                "--device", ours_device, "--json"]
+    elif kind == "sample":
+        # The same sampler on both sides: DDIM, eta 0, x0 clipped, linear schedule, eps objective.
+        theirs = [sys.executable, os.path.join(HERE, "authors_ddim_sample.py"), "--authors", args.authors,
+                  "--preset", s["preset"], "--steps", str(s["steps"]), "--batch-size", str(s["batch"]),
+                  "--batches", str(args.sample_batches), "--threads", str(args.threads)]
+        ours = [args.maskdm, "bench", "sample", "--preset", s["preset"], "--sampler", "ddim", "--steps", str(s["steps"]),
+                "--eta", "0", "--batch-size", str(s["batch"]), "--batches", str(args.sample_batches),
                 "--device", ours_device, "--json"]
     else:
         theirs = [sys.executable, os.path.join(HERE, "torch_fid_features.py"), "--weights", args.fid_weights,
@@ -173,6 +192,8 @@ def gpu_measures(args):
 def describe(kind, s):
     if kind == "train":
         return f"train {s['preset']} mask {s['mask_ratio']:g}"
+    if kind == "sample":
+        return f"sample {s['preset']} ddim {s['steps']} batch {s['batch']}"
     return f"fid {s['size']}px->299 batch {s['batch']}"
 
 
@@ -282,6 +303,18 @@ def table(summary, args):
             t, o = r["theirs"], r["ours"]
             lines.append(f"{describe('fid', r):<26}  {speed(t):>20}  {speed(o):>20}  "
                          f"{r['ratio_ours_over_theirs']:>9.2f}x  {mb(t['max_rss_bytes']):>12}  {mb(o['max_rss_bytes']):>11}")
+    sample = [r for r in summary["rows"] if r["kind"] == "sample"]
+    if sample:
+        if lines:
+            lines.append("")
+        lines += [f"DDIM sampling (eta 0, x0 clipped), fp32 {where}, random weights. img/s: median over {args.reps} reps "
+                  f"of each rep's {args.sample_batches} timed batches after one untimed (min-max over reps)",
+                  f"{'setting':<30}  {'theirs img/s':>20}  {'ours img/s':>20}  {'ours/theirs':>11}  "
+                  f"{'theirs maxRSS':>13}  {'ours maxRSS':>11}"]
+        for r in sample:
+            t, o = r["theirs"], r["ours"]
+            lines.append(f"{describe('sample', r):<30}  {speed(t):>20}  {speed(o):>20}  "
+                         f"{r['ratio_ours_over_theirs']:>10.2f}x  {mb(t['max_rss_bytes']):>13}  {mb(o['max_rss_bytes']):>11}")
     return "\n".join(lines)
 
 
@@ -348,7 +381,8 @@ def main():
         "machine": machine(),
         "versions": {"maskdm_commit": git_commit(ROOT), "mlx": gemm.get("mlx"), "torch": torch_version,
                      "authors_commit": git_commit(args.authors) if args.authors else None},
-        "settings": {"reps": args.reps, "steps": args.steps, "warmup_steps": 3, "presets": args.presets,
+        "settings": {"reps": args.reps, "steps": args.steps, "sample_steps": args.sample_steps,
+                     "sample_batch": args.sample_batch, "sample_batches": args.sample_batches, "warmup_steps": 3, "presets": args.presets,
                      "mask_ratios": args.mask_ratios, "mask_type": "patch", "fid_batch": args.fid_batch,
                      "fid_sizes": args.fid_sizes, "fid_batches": args.fid_batches, "fid_warmup_batches": 1,
                      "torch_threads": args.threads, "taskset": args.taskset, "only": args.only,

@@ -2,8 +2,9 @@
 # Side-by-side CPU benchmark: the authors' PyTorch code vs ours (maskdm), alternating, with ratios.
 #
 #   benchmarks/compare.sh AUTHORS_DIR [--reps 5] [--steps 10] [--presets s32[,celeba64]]
-#                         [--mask-ratios 0,0.9] [--only train|fid] [--fid-sizes 32[,64]]
+#                         [--mask-ratios 0,0.9] [--only train|fid|sample] [--fid-sizes 32[,64]]
 #                         [--results FILE] [--taskset 0,1] [--isa avx2] [--no-build]
+#   benchmarks/compare.sh AUTHORS_DIR --only sample [--sample-steps 50[,250]] [--sample-batch 64] [--presets tiny]
 #   benchmarks/compare.sh --only fid [...]          (no authors' checkout needed)
 #
 # AUTHORS_DIR is a checkout of the authors' code: git clone https://github.com/jiachenlei/maskdm
@@ -22,13 +23,13 @@ requirements=$here/requirements.txt
 
 say() { printf 'compare.sh: %s\n' "$*" >&2; }
 die() { printf 'compare.sh: error: %s\n' "$*" >&2; exit 1; }
-usage() { sed -n '4,7p' "$0" | sed 's/^# \{0,1\}//' >&2; }
+usage() { sed -n '4,8p' "$0" | sed 's/^# \{0,1\}//' >&2; }
 
 authors="" only=all build=1 pass=()
 while (($#)); do
   case $1 in
     -h|--help) usage; echo >&2; exec "$python" "$here/compare.py" --help ;;
-    --only) [[ $# -ge 2 ]] || die "--only needs train, fid or all"; only=$2; shift 2 ;;
+    --only) [[ $# -ge 2 ]] || die "--only needs train, fid, sample or all"; only=$2; shift 2 ;;
     --only=*) only=${1#--only=}; shift ;;
     --no-build) build=0; shift ;;
     --authors) [[ $# -ge 2 ]] || die "--authors needs a directory"; authors=$2; shift 2 ;;
@@ -36,7 +37,7 @@ while (($#)); do
     *) [[ -z $authors ]] || die "one AUTHORS_DIR only (got '$authors' and '$1')"; authors=$1; shift ;;
   esac
 done
-case $only in train|fid|all) ;; *) die "--only takes train, fid or all (got '$only')" ;; esac
+case $only in train|fid|sample|all) ;; *) die "--only takes train, fid, sample or all (got '$only')" ;; esac
 
 # 1. The authors' checkout.
 if [[ $only != fid ]]; then

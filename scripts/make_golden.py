@@ -1,18 +1,24 @@
 #!/usr/bin/env python3
 """Golden fixtures from the reference implementations: the authors' MaskDM code (U-ViT forward, noise
-schedules, q_sample, posterior step, masked loss) and the TF-FID Inception-v3 (TorchScript
-default_1.pt). The Swift parity tests (GoldenParityTests, InceptionGoldenTests) compare against them.
+schedules, q_sample, posterior step, masked loss), the TF-FID Inception-v3 (TorchScript default_1.pt)
+and diffusers' DPMSolverMultistepScheduler (DPM-Solver++ 2M trajectories). The Swift parity tests
+(GoldenParityTests, InceptionGoldenTests, DPMSolverGoldenTests) compare against them.
 
   make_golden.py check   AUTHORS DIR        recompute every case in DIR from its stored inputs and print
                                             the largest relative error of each output (exit 1 if > 1e-5)
   make_golden.py check   AUTHORS DIR --write  ... and rewrite the outputs
   make_golden.py check   AUTHORS DIR --add-missing  ... and add the quantities a case lacks (loss_cosine_l1)
   make_golden.py uvit    AUTHORS DIR NAME [--seed S --img-size 16 --patch 4 --dim 64 --depth 5 --heads 4
-                                            --mask block --ratio 0.5 --block 2 --batch 3]
+                                            --mask block --ratio 0.5 --block 2 --batch 3 --num-classes K]
                                             a new uvit_NAME case: the authors' weight init and inputs
                                             drawn with torch.manual_seed(S)
   make_golden.py inception AUTHORS DIR NAME [--seed S --count 4 --size 32]
                                             a new inception_NAME case from random uint8 images
+  make_golden.py dpm DIR NAME [--schedule linear|cosine --objective pred_noise|pred_x0|pred_v
+                               --steps N --timesteps T --no-clip --seed S]
+                                            a new dpm_NAME case: diffusers' DPM-Solver++ 2M trajectory
+                                            of the analytic model `analytic_model` from seeded noise
+  (`check` needs AUTHORS for uvit_ cases only; dpm_ cases are recomputed with diffusers.)
 
 AUTHORS is a checkout of github.com/jiachenlei/maskdm (Tests/Fixtures/golden/README.md names the commit).
 Run it with the benchmark venv's python (benchmarks/compare.sh makes it: torch, timm, einops, ...) plus
@@ -61,18 +67,24 @@ def uvit_outputs(authors, tensors, cfg):
     model = MaskedUViT(img_size=cfg["img_size"], patch_size=cfg["patch_size"],
                        in_chans=weights["encoder.patch_embed.proj.weight"].shape[1],
                        encoder_embed_dim=cfg["embed_dim"], encoder_depth=cfg["depth"], encoder_heads=cfg["heads"],
-                       mlp_ratio=cfg.get("mlp_ratio", 4), qkv_bias=cfg["qkv_bias"]).eval()
+                       mlp_ratio=cfg.get("mlp_ratio", 4), qkv_bias=cfg["qkv_bias"],
+                       num_classes=cfg.get("num_classes", -1)).eval()
     model.load_state_dict(weights, strict=True)
     x = torch.from_numpy(tensors["in.x"])
     t = torch.from_numpy(tensors["in.t"]).long()
     noise = torch.from_numpy(tensors["in.noise"])
-    # Their datasets prepend a 0 (visible) for the time token to each patch mask.
+    # Their datasets prepend a 0 (visible) for the time token to each patch mask; a class-conditional
+    # model has a label token before it, which is kept too.
     mask = torch.from_numpy(tensors["in.mask"]).bool()
-    mask = torch.cat([torch.zeros(mask.shape[0], 1, dtype=torch.bool), mask], dim=1)
+    mask = torch.cat([torch.zeros(mask.shape[0], model.extras, dtype=torch.bool), mask], dim=1)
     out = {}
     with torch.no_grad():
         out["out.full"] = model(x, t).numpy()
         out["out.masked"] = model(x, t, mask=mask).numpy()
+        if "in.y" in tensors:  # class-conditional: the label token from label_emb (out.full used uncond_embed)
+            y = torch.from_numpy(tensors["in.y"]).long()
+            out["out.cond"] = model(x, t, y=y).numpy()
+            out["out.masked_cond"] = model(x, t, mask=mask, y=y).numpy()
         out["out.betas_linear"] = gd.linear_beta_schedule(1000).numpy()
         out["out.betas_cosine"] = gd.cosine_beta_schedule(1000).numpy()
         cosine = gd.GaussianDiffusion(model, image_size=cfg["img_size"], loss_type="l2", beta_schedule="cosine",
@@ -95,7 +107,7 @@ def new_uvit(authors, args):
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
     model = MaskedUViT(img_size=args.img_size, patch_size=args.patch, in_chans=3, encoder_embed_dim=args.dim,
-                       encoder_depth=args.depth, encoder_heads=args.heads, qkv_bias=False)
+                       encoder_depth=args.depth, encoder_heads=args.heads, qkv_bias=False, num_classes=args.num_classes)
     tensors = {f"model.{k}": v.detach().numpy() for k, v in model.state_dict().items()}
     b, side = args.batch, args.img_size
     tensors["in.x"] = (torch.rand(b, 3, side, side) * 2 - 1).numpy()
@@ -118,10 +130,12 @@ def new_uvit(authors, args):
                 m[r * args.block:(r + 1) * args.block, c * args.block:(c + 1) * args.block] = 1
             masks.append(m.reshape(-1))
     tensors["in.mask"] = np.stack(masks).astype(np.int32).reshape(b, -1)
+    if args.num_classes > 0:
+        tensors["in.y"] = np.array([int(v) for v in torch.randint(0, args.num_classes, (b,))], dtype=np.int32)
     cfg = dict(seed=args.seed, img_size=side, patch_size=args.patch, embed_dim=args.dim, depth=args.depth,
                heads=args.heads, qkv_bias=False, mask_type=args.mask, mask_ratio=args.ratio, block_size=args.block,
                crop_size=-1, batch=b, timesteps=[int(v) for v in tensors["in.t"]], p_step_t=417,
-               beta_schedule_for_loss="cosine",
+               beta_schedule_for_loss="cosine", num_classes=args.num_classes,
                note="out.masked rows follow the official order: visible tokens in index order, time token dropped")
     out, loss = uvit_outputs(authors, tensors, cfg)
     cfg["loss_cosine_l2"] = loss
@@ -180,6 +194,71 @@ def new_inception(args):
     print(f"wrote {path}")
 
 
+# ---------------------------------------------------------------- DPM-Solver++ cases
+
+ANALYTIC_MODEL = "0.9 * tanh(0.7 * x + 0.3 * cos(0.013 * t)) + 0.1 * x"
+
+
+def analytic_model(x, t):
+    """A fixed network stand-in: elementwise in x, varying with the timestep t (the Swift test has the
+    same formula). Its output is read as eps, x0 or v depending on the case's objective."""
+    import torch
+    return 0.9 * torch.tanh(0.7 * x + 0.3 * torch.cos(torch.tensor(0.013 * float(t), dtype=x.dtype))) + 0.1 * x
+
+
+def authors_betas(schedule, timesteps):
+    """The authors' schedules (gaussian_ddpm.py linear_beta_schedule, cosine_beta_schedule) in float64;
+    the uvit_ cases check the Swift ones against their code."""
+    if schedule == "linear":
+        scale = 1000 / timesteps
+        return np.linspace(scale * 1e-4, scale * 0.02, timesteps, dtype=np.float64)
+    s = 0.008
+    x = np.linspace(0, timesteps, timesteps + 1, dtype=np.float64)
+    f = np.cos(((x / timesteps) + s) / (1 + s) * np.pi * 0.5) ** 2
+    f = f / f[0]
+    return np.clip(1 - (f[1:] / f[:-1]), 0, 0.999)
+
+
+def dpm_outputs(tensors, cfg):
+    """diffusers' DPM-Solver++ 2M (midpoint, lower-order final step, linspace spacing, final sigma 0)
+    on the case's noise: the timesteps and the sample after every step."""
+    import torch
+    from diffusers import DPMSolverMultistepScheduler
+    prediction = {"pred_noise": "epsilon", "pred_x0": "sample", "pred_v": "v_prediction"}[cfg["objective"]]
+    sched = DPMSolverMultistepScheduler(
+        num_train_timesteps=cfg["timesteps"], algorithm_type="dpmsolver++", solver_order=2, solver_type="midpoint",
+        lower_order_final=True, timestep_spacing="linspace", final_sigmas_type="zero", prediction_type=prediction,
+        # Dynamic thresholding with sample_max_value 1 clamps the threshold to 1: x0 clipped to [-1, 1].
+        thresholding=cfg["clip"], sample_max_value=1.0)
+    # The project's float64 cumulative product of the authors' betas (diffusers' own is float32).
+    ac = torch.from_numpy(np.cumprod(1 - authors_betas(cfg["schedule"], cfg["timesteps"])))
+    sched.alphas_cumprod = ac
+    sched.alpha_t, sched.sigma_t = torch.sqrt(ac), torch.sqrt(1 - ac)
+    sched.lambda_t = torch.log(sched.alpha_t) - torch.log(sched.sigma_t)
+    sched.set_timesteps(cfg["steps"])
+    x = torch.from_numpy(tensors["in.noise"]).double()
+    states = []
+    for t in sched.timesteps:
+        x = sched.step(analytic_model(x, int(t)), t, x).prev_sample
+        states.append(x.numpy().copy())
+    return {"out.timesteps": sched.timesteps.numpy().astype(np.int32), "out.x": np.stack(states).astype(np.float32)}
+
+
+def new_dpm(args):
+    import torch
+    torch.manual_seed(args.seed)
+    tensors = {"in.noise": torch.randn(2, 3, 8, 8).numpy()}
+    cfg = dict(schedule=args.schedule, objective=args.objective, steps=args.steps, timesteps=args.timesteps,
+               clip=not args.no_clip, seed=args.seed, model=ANALYTIC_MODEL,
+               note="out.x[i] is the sample after step i (the last is x0); out.timesteps the model's timesteps")
+    tensors.update(dpm_outputs(tensors, cfg))
+    path = os.path.join(args.dir, f"dpm_{args.name}.safetensors")
+    save(path, tensors)
+    with open(path[:-len(".safetensors")] + ".json", "w") as f:
+        json.dump(cfg, f, indent=1)
+    print(f"wrote {path} and its .json")
+
+
 # ---------------------------------------------------------------- check
 
 def relative_error(a, b):
@@ -216,6 +295,10 @@ def check(authors, directory, write, add_missing=False):
         elif name.startswith("inception_"):
             out = inception_outputs(tensors["in.images"])
             errors = {k: relative_error(v, tensors[k]) for k, v in out.items()}
+        elif name.startswith("dpm_"):
+            with open(path[:-len(".safetensors")] + ".json") as f:
+                out = dpm_outputs(tensors, json.load(f))
+            errors = {k: relative_error(v, tensors[k]) for k, v in out.items()}
         else:
             continue
         worst = max([worst] + list(errors.values()))
@@ -236,7 +319,7 @@ def main():
     u = sub.add_parser("uvit")
     u.add_argument("authors"), u.add_argument("dir"), u.add_argument("name")
     for flag, default in [("--seed", 7), ("--img-size", 16), ("--patch", 4), ("--dim", 64), ("--depth", 5),
-                          ("--heads", 4), ("--block", 2), ("--batch", 3)]:
+                          ("--heads", 4), ("--block", 2), ("--batch", 3), ("--num-classes", -1)]:
         u.add_argument(flag, type=int, default=default)
     u.add_argument("--mask", choices=["patch", "block"], default="block")
     u.add_argument("--ratio", type=float, default=0.5)
@@ -244,7 +327,16 @@ def main():
     i.add_argument("authors"), i.add_argument("dir"), i.add_argument("name")
     for flag, default in [("--seed", 0), ("--count", 4), ("--size", 32)]:
         i.add_argument(flag, type=int, default=default)
+    d = sub.add_parser("dpm")
+    d.add_argument("dir"), d.add_argument("name")
+    d.add_argument("--schedule", choices=["linear", "cosine"], default="linear")
+    d.add_argument("--objective", choices=["pred_noise", "pred_x0", "pred_v"], default="pred_noise")
+    for flag, default in [("--steps", 10), ("--timesteps", 1000), ("--seed", 0)]:
+        d.add_argument(flag, type=int, default=default)
+    d.add_argument("--no-clip", action="store_true", help="x0 unclipped (the sampler clips; this checks the rest)")
     args = p.parse_args()
+    if args.what == "dpm":
+        return new_dpm(args)
     if args.what == "check":
         sys.exit(check(args.authors, args.dir, args.write, args.add_missing))
     if args.what == "uvit":

@@ -27,6 +27,8 @@ public final class MaskedUViT: Module {
 
   /// Predicts for images `x` (B, C, H, W) at `timesteps` (B,). With `visible` (B, Nvis) patch indices
   /// the masked tokens are dropped and the result is (B, Nvis, p*p*C); without, it is (B, C, H, W).
+  /// `labels` (B,) are the classes of a class-conditional model (a negative label, or nil for all,
+  /// takes the learned unconditional embedding); an unconditional model ignores them.
   public func callAsFunction(_ x: Tensor, timesteps: Tensor, visible: Tensor? = nil, labels: Tensor? = nil) throws -> Tensor {
     let patches = try patchify(x, patchSize: config.patchSize)  // (B, N, p*p*C)
     guard let visible else {
@@ -120,8 +122,13 @@ final class Encoder: Module {
     if let (l1, l2) = timeMLP { time = try l2(l1(time) * l1(time).sigmoid()) }
     var front = [try time.expandedDims(at: 1)]
     if c.numClasses > 0 {
-      let label = try labels.map { try labelEmbedding["weight"].take($0, axis: 0) }
-        ?? self["uncond_embed"].broadcast(to: [b, d])
+      let uncond = try self["uncond_embed"].broadcast(to: [b, d])
+      // A negative label takes the unconditional embedding (classifier-free guidance's dropped labels).
+      let label = try labels.map { y -> Tensor in
+        let y = try y.astype(.int32)
+        let table = try labelEmbedding["weight"].take(y.clip(0, nil), axis: 0)
+        return try Tensor.where(y.less(Tensor.scalar(0, dtype: .int32)).expandedDims(at: 1), uncond.astype(table.dtype), table)
+      } ?? uncond
       front.insert(try label.expandedDims(at: 1), at: 0)  // the authors prepend the label before the time token
     }
     tokens = try Tensor.concatenate(front + [tokens], axis: 1)  // (B, extras + K, D)

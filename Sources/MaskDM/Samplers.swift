@@ -1,6 +1,6 @@
-// Generating images: ancestral DDPM over all T steps, or DDIM (Song et al.) over a subsequence of
+// Generating images: ancestral DDPM over all T steps, DDIM (Song et al.) over a subsequence of
 // `steps` timesteps with stochasticity eta, both with x₀ clipped to [-1, 1] as the authors sample
-// (gaussian_ddpm.py: p_sample_loop, ddim_sample).
+// (gaussian_ddpm.py: p_sample_loop, ddim_sample), or DPM-Solver++ 2M (DPMSolver.swift).
 import Engine
 import Foundation
 
@@ -10,19 +10,56 @@ public enum Sampler: Codable, Equatable, Sendable {
   case ddpm
   /// DDIM over `steps` timesteps; eta 1 is as stochastic as DDPM, 0 deterministic.
   case ddim(steps: Int, eta: Double)
+  /// DPM-Solver++ (Lu et al. 2022), multistep second order in data prediction, over `steps` network
+  /// evaluations; deterministic.
+  case dpmSolver2M(steps: Int)
 
-  /// `ddpm` or `ddim`, as plans and the command line name them.
+  /// The names `parse` accepts, as plans and the command line write them.
+  public static let names = ["ddpm", "ddim", "dpm++2m"]
+
+  /// `ddpm`, `ddim` or `dpm++2m`, as plans and the command line name them.
   public var name: String {
     switch self {
     case .ddpm: return "ddpm"
     case .ddim: return "ddim"
+    case .dpmSolver2M: return "dpm++2m"
+    }
+  }
+
+  /// The sampler called `name` (case-insensitive; `dpmpp2m` and `dpm-solver++` also name DPM-Solver++ 2M)
+  /// with `steps` network evaluations and DDIM's `eta` (ignored by the deterministic solvers, and
+  /// `steps` by DDPM, which visits every timestep). The one reading of a sampler's name: plans, the
+  /// command line and configurations all come through here.
+  public static func parse(_ name: String, steps: Int, eta: Double) throws -> Sampler {
+    let sampler: Sampler
+    switch name.lowercased() {
+    case "ddpm": sampler = .ddpm
+    case "ddim": sampler = .ddim(steps: steps, eta: eta)
+    case "dpm++2m", "dpmpp2m", "dpm-solver++", "dpmsolver++", "dpm++": sampler = .dpmSolver2M(steps: steps)
+    default: throw ModelError("unknown sampler \(name); use one of \(names.joined(separator: ", "))")
+    }
+    try sampler.validate()
+    return sampler
+  }
+
+  /// Checks the settings on their own (the number of timesteps is checked when sampling).
+  public func validate() throws {
+    switch self {
+    case .ddpm: return
+    case let .ddim(steps, eta):
+      guard steps >= 1 else { throw ModelError("DDIM needs at least one step (got \(steps))") }
+      guard (0...1).contains(eta) else { throw ModelError("DDIM's eta must be in [0, 1] (got \(eta))") }
+    case let .dpmSolver2M(steps):
+      guard steps >= 1 else { throw ModelError("DPM-Solver++ needs at least one step (got \(steps))") }
     }
   }
 
   /// The network evaluations per sample's trajectory (nil: every timestep).
   public var steps: Int? {
-    if case let .ddim(steps, _) = self { return steps }
-    return nil
+    switch self {
+    case .ddpm: return nil
+    case let .ddim(steps, _), let .dpmSolver2M(steps): return steps
+    }
   }
 
   /// DDIM's stochasticity (nil for DDPM).
@@ -36,6 +73,7 @@ public enum Sampler: Codable, Equatable, Sendable {
     switch self {
     case .ddpm: return "DDPM"
     case let .ddim(steps, eta): return String(format: "DDIM %d steps, eta %g", steps, eta)
+    case let .dpmSolver2M(steps): return "DPM-Solver++ 2M \(steps) steps"
     }
   }
 }
@@ -84,6 +122,8 @@ extension GaussianDiffusion {
         try eval(x)
         progress?(i + 1, pairs.count)
       }
+    case let .dpmSolver2M(steps):
+      x = try dpmSolver2M(model: model, from: x, steps: steps, clip: true) { i, _ in progress?(i + 1, steps) }
     }
     return try x.clip(-1, 1)
   }

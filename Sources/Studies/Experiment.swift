@@ -390,15 +390,18 @@ private func apply(_ part: PlanPart, _ choice: Node?, to baseline: [StageDraft],
     try edit(Array(drafts.indices)) { $0.betaSchedule = schedule }
     return (text, drafts)
   case .sampler:
-    let t = text.lowercased()
-    if t.hasPrefix("ddim") {
-      evaluation.sampler = .ddim(steps: trailingInt(t) ?? evaluation.sampler.steps ?? 50, eta: evaluation.sampler.eta ?? 0)
-    } else if t.hasPrefix("ddpm") {
-      evaluation.sampler = .ddpm
-    } else {
-      throw PlanError("ablation \(ablation.name): sampler replacements are ddim [steps] or ddpm")
+    // "ddim 25", "dpm++2m 10", "ddpm": a sampler name, then optionally its steps.
+    let t = text.lowercased().trimmingCharacters(in: .whitespaces)
+    guard let name = Sampler.names.sorted(by: { $0.count > $1.count }).first(where: { t.hasPrefix($0) }) else {
+      throw PlanError("ablation \(ablation.name): sampler replacements are \(Sampler.names.map { $0 == "ddpm" ? $0 : "\($0) [steps]" }.joined(separator: ", ")) (got \(text))")
     }
-    return (evaluation.sampler.steps.map { "DDIM \($0) steps" } ?? "DDPM", drafts)
+    do {
+      evaluation.sampler = try Sampler.parse(name, steps: trailingInt(String(t.dropFirst(name.count))) ?? evaluation.sampler.steps ?? 50,
+                                             eta: evaluation.sampler.eta ?? 0)
+    } catch let error as ModelError {
+      throw PlanError("ablation \(ablation.name): \(error.message)")
+    }
+    return (evaluation.sampler.steps.map { "\(evaluation.sampler.name.uppercased()) \($0) steps" } ?? "DDPM", drafts)
   case .objective:
     guard let objective = objectiveValue(text) else {
       throw PlanError("ablation \(ablation.name): \(text) is not a prediction target; use pred_noise (eps), pred_x0 (x0) or pred_v (v)")

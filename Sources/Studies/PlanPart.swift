@@ -47,7 +47,7 @@ public enum PlanPart: Equatable {
     ("pre-training dataset", "a name under the plan's datasets: (or a mapping of dataset keys)"),
     ("fine-tuning data fraction", "share of the fine-tuning data: 1.0, 0.1, 0.01 (or 10%)"),
     ("noise schedule", "linear or cosine"),
-    ("sampler", "ddim [steps] or ddpm"),
+    ("sampler", "ddim [steps], dpm++2m [steps] or ddpm"),
     ("objective", "the prediction target: pred_noise (eps), pred_x0 (x0) or pred_v (v)"),
     ("pre-training length", "the masked stage's share of the budget: 0.25, 25%, 5000 steps or 20 s"),
     ("masked pre-training", "REMOVE: DSM for the whole budget"),

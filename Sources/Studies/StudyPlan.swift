@@ -250,10 +250,8 @@ public struct StudyPlan {
       guard let when = EvaluationTime(rawValue: w) else { throw PlanError("evaluation.when must be end or every_stage (got \(w))") }
       e.when = when
     }
-    switch samplerName {
-    case "ddim": e.sampler = .ddim(steps: steps, eta: eta)
-    case "ddpm": e.sampler = .ddpm
-    default: throw PlanError("evaluation.sampler must be ddim or ddpm (got \(samplerName))")
+    do { e.sampler = try Sampler.parse(samplerName, steps: steps, eta: eta) } catch let error as ModelError {
+      throw PlanError("evaluation.sampler: \(error.message)")
     }
     guard e.samples >= 2 else { throw PlanError("evaluation.samples must be at least 2 (FID needs a covariance)") }
     guard e.batchSize > 0, steps > 0, e.grid >= 0 else {

@@ -13,10 +13,17 @@ struct Field {
   let write: (inout TrainConfig, Node, String) throws -> Void
   /// True for true/false keys (what an ablation's REMOVE can switch off).
   var isFlag = false
-  /// True when the value is left out of the written YAML: an optional key of this project at its
-  /// default, so that configurations (and the stage identities hashed from them) that do not use it
-  /// read as they did before it existed.
-  var omitted: (TrainConfig) -> Bool = { _ in false }
+  /// When the key is written by `yaml()` (nil: always). A key added later that is written only when
+  /// it matters keeps the YAML, and so the study stage identities hashed from it, of configurations
+  /// that do not use it.
+  var isWritten: ((TrainConfig) -> Bool)? = nil
+
+  /// This field, written only when `condition` holds.
+  func written(when condition: @escaping (TrainConfig) -> Bool) -> Field {
+    var f = self
+    f.isWritten = condition
+    return f
+  }
 }
 
 /// A setting chosen among named strategies, spelled as the authors' files spell it.
@@ -77,11 +84,9 @@ extension Field {
   }
   /// A whole number or null, left out of the written YAML while null.
   static func optionalInt(_ key: String, _ kp: Path<Int?>) -> Field {
-    var f = Field(key: key, read: { $0[keyPath: kp].map { Node(String($0)) } ?? Node("null", Tag(.null)) }) { r, n, path in
+    Field(key: key, read: { $0[keyPath: kp].map { Node(String($0)) } ?? Node("null", Tag(.null)) }) { r, n, path in
       r[keyPath: kp] = n.isNull ? nil : try n.intValue(path)
-    }
-    f.omitted = { $0[keyPath: kp] == nil }
-    return f
+    }.written { $0[keyPath: kp] != nil }
   }
   static func bool(_ key: String, _ kp: Path<Bool>) -> Field {
     Field(key: key, read: { Node($0[keyPath: kp] ? "true" : "false") }, write: { r, n, path in
@@ -178,6 +183,7 @@ enum ConfigSchema {
     .int("num_samples", \.numSamples), .int("log_every", \.logEvery), .uint("seed", \.seed),
     .string("pretrained_model_ckpt", \.pretrainedModelCkpt), .choice("precision", \.precision),
     .choice("device", \.device), .bool("compile", \.compile),
+    .double("p_uncond", \.pUncond).written { $0.network.numClasses > 0 || $0.pUncond != TrainConfig().pUncond },
   ]
   static let dataset: [Field] = [
     .string("NAME", \.dataset.name), .string("PATH", \.dataset.path), .string("SPLIT", \.dataset.split),
@@ -308,10 +314,11 @@ extension TrainConfig {
   /// The resolved configuration as YAML, in the authors' layout (what `--dry-run` prints and what a
   /// run directory keeps as `config.yaml`).
   public func yaml() -> String {
-    func mapping(_ fields: [Field]) -> Node {
-      Node(fields.map { (Node($0.key), $0.read(self)) }, Tag(.map), .block)
+    func written(_ fields: [Field]) -> [(Node, Node)] {
+      fields.filter { $0.isWritten?(self) ?? true }.map { (Node($0.key), $0.read(self)) }
     }
-    var pairs = ConfigSchema.top.filter { !$0.omitted(self) }.map { (Node($0.key), $0.read(self)) }
+    func mapping(_ fields: [Field]) -> Node { Node(written(fields), Tag(.map), .block) }
+    var pairs = written(ConfigSchema.top)
     pairs.append((Node("dataset"), mapping(ConfigSchema.dataset)))
     pairs.append((Node("network"), mapping(ConfigSchema.network)))
     return (try? Yams.serialize(node: Node(pairs, Tag(.map), .block), sortKeys: false)) ?? ""

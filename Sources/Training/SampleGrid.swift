@@ -10,10 +10,11 @@ public func imageBytes(_ images: Tensor) throws -> (pixels: [UInt8], count: Int,
   return (try u8.toArray(UInt8.self), s[0], s[2], s[3], s[1])
 }
 
-/// Writes images as a near-square grid with a 2-pixel gutter.
-public func writeGrid(_ images: Tensor, to url: URL) throws {
+/// Writes images as a grid with a 2-pixel gutter, row by row: `columns` wide (e.g. one row per
+/// class), or near-square when nil.
+public func writeGrid(_ images: Tensor, to url: URL, columns: Int? = nil) throws {
   let (pixels, n, h, w, c) = try imageBytes(images)
-  let columns = max(1, Int(Double(n).squareRoot().rounded(.up)))
+  let columns = max(1, columns ?? Int(Double(n).squareRoot().rounded(.up)))
   let rows = (n + columns - 1) / columns
   let gutter = 2
   let gw = columns * (w + gutter) + gutter, gh = rows * (h + gutter) + gutter

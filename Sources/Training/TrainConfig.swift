@@ -51,6 +51,9 @@ public struct TrainConfig: Equatable, Sendable {
   public var device = DeviceChoice.auto
   /// Trace the training step once and replay it fused (MLX compile).
   public var compile = true
+  /// Class-conditional models: the probability that a training image's label is replaced by the
+  /// learned unconditional embedding (classifier-free guidance's label dropout; U-ViT's 0.1).
+  public var pUncond = 0.1
 
   public var dataset = DatasetSettings()
   /// The `network:` block is the model's shape itself (the authors' keys are bound to its fields in
@@ -164,6 +167,9 @@ extension TrainConfig {
     guard n.depth >= 1 else { throw fail("network.encoder_depth must be ≥ 1") }
     guard n.channels >= 1 else { throw fail("network.in_chans must be ≥ 1 (got \(n.channels))") }
     guard n.mlpRatio > 0 else { throw fail("network.mlp_ratio must be positive (got \(n.mlpRatio))") }
+    guard (0..<1).contains(pUncond) else {
+      throw fail("p_uncond must be a probability in [0, 1), e.g. 0.1 (got \(pUncond)); 0 trains without label dropout")
+    }
     if isMasked, dataset.maskType == .block, dataset.maskBlockSize <= 0 {
       throw fail("dataset.MASK_TYPE block needs dataset.MASK_BLOCK_SIZE (e.g. 2, 4 or 8 patches)")
     }

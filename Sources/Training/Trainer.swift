@@ -159,13 +159,15 @@ public final class Trainer {
     }
   }
 
-  /// Samples `num_samples` images with the EMA weights and writes `samples/step-N.png`.
+  /// Samples `num_samples` images with the EMA weights and writes `samples/step-N.png`; a
+  /// class-conditional model's images cycle through the classes (image i of class i mod num_classes).
   func writeSampleGrid(model: MaskedUViT, diffusion: GaussianDiffusion, state: TrainState, step: Int) throws -> URL {
     try model.update(state.emaParameters)
     defer { try? model.update(state.parameters) }
     let c = config.network
+    let labels = c.numClasses > 0 ? try Tensor((0..<config.numSamples).map { Int32($0 % c.numClasses) }) : nil
     let images = try diffusion.sample(
-      model: { x, t in try model(x, timesteps: t, visible: nil) }, shape: [config.numSamples, c.channels, c.imageSize, c.imageSize],
+      model: { x, t in try model(x, timesteps: t, visible: nil, labels: labels) }, shape: [config.numSamples, c.channels, c.imageSize, c.imageSize],
       sampler: config.sampler(), key: PRNGKey(seed: config.seed &+ 0x5A4D_504C), progress: nil)
     let url = run.samples.appendingPathComponent(String(format: "step-%08d.png", step))
     try writeGrid(images, to: url)

@@ -33,6 +33,7 @@ final class TrainingSession {
   init(trainer: Trainer, model: MaskedUViT, dataset: PackedDataset, state: TrainState, progress: RunProgress, resumed: Bool,
        events: @escaping (TrainingEvent) -> Void) throws {
     let config = trainer.config
+    try Self.checkLabels(dataset, numClasses: config.network.numClasses)
     self.trainer = trainer
     self.model = model
     self.state = state
@@ -55,6 +56,18 @@ final class TrainingSession {
     }
   }
 
+  /// A class-conditional model needs labelled data whose labels are its classes: otherwise every
+  /// step would silently use one embedding.
+  static func checkLabels(_ dataset: PackedDataset, numClasses: Int) throws {
+    guard numClasses > 0 else { return }
+    guard let labels = dataset.labels else {
+      throw ConfigError("network.num_classes is \(numClasses) but the dataset \(dataset.directory.path) has no labels; train on labelled data (fashion-mnist, vggface2 identity folders, synthetic) or set num_classes: -1 for an unconditional model")
+    }
+    if let bad = labels.first(where: { $0 < 0 || Int($0) >= numClasses }) {
+      throw ConfigError("the dataset has label \(bad), outside the model's classes 0…\(numClasses - 1); set network.num_classes to at least \(labels.max()! + 1)")
+    }
+  }
+
   /// True while neither `train_steps` nor `train_seconds` is reached.
   var budgetLeft: Bool {
     guard progress.step < config.trainSteps else { return false }
@@ -69,11 +82,13 @@ final class TrainingSession {
     let images = try batch.pixels.withUnsafeBytes {
       try Tensor(bytes: $0, shape: [batch.count, batch.height, batch.width, batch.channels], dtype: .uint8)
     }
+    // A class-conditional model learns from the labels (checked against num_classes at the start).
+    let labels = config.network.numClasses > 0 ? try Tensor(batch.labels!) : nil
     let number = progress.step + 1
     let lr = learningRate(base: config.lr, step: number, warmupSteps: config.warmupSteps)
     let decay = emaSchedule.action(count: progress.emaUpdates)
     let scalars = try Tensor((step.adam.scalars(lr: lr, step: number) + [decay ?? 1]).map(Float.init))
-    let (next, lossTensor) = try step(state, images: images, key: try PRNGKey(seed: stepSeed(config.seed, number)), scalars: scalars,
+    let (next, lossTensor) = try step(state, images: images, labels: labels, key: try PRNGKey(seed: stepSeed(config.seed, number)), scalars: scalars,
                                       updateEMA: decay != nil)
     try eval(next.all + [lossTensor])
     let loss = try lossTensor.item()

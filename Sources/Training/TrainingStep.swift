@@ -47,12 +47,12 @@ final class TrainingStep {
   }
 
   /// Runs one step on this rank's `images` (B/W, H, W, C) uint8 rows of the global batch (see
-  /// `BatchLoader`'s shard). `scalars` are AdamW's per-step scalars (`AdamW.scalars`) and the EMA decay,
+  /// `BatchLoader`'s shard) and, for a class-conditional model, their `labels` (B/W,) int32. `scalars` are AdamW's per-step scalars (`AdamW.scalars`) and the EMA decay,
   /// as float32. With `updateEMA` false the EMA weights stay as they were (between EMA updates).
   /// Returns the new state and the loss, not yet evaluated.
-  func callAsFunction(_ state: TrainState, images: Tensor, key: PRNGKey, scalars: Tensor,
+  func callAsFunction(_ state: TrainState, images: Tensor, labels: Tensor? = nil, key: PRNGKey, scalars: Tensor,
                       updateEMA: Bool = true) throws -> (state: TrainState, loss: Tensor) {
-    let flat = state.all + [images, key.tensor, scalars]
+    let flat = state.all + [images, key.tensor, scalars] + (labels.map { [$0] } ?? [])
     let out = try compiled.map { try $0(flat) } ?? body(flat)
     let n = names.count
     var next = state
@@ -63,12 +63,13 @@ final class TrainingStep {
     return (next, out[4 * n])
   }
 
-  /// The traced function: `[params, m, v, ema, images, key, scalars] -> [params, m, v, ema, loss]`.
+  /// The traced function: `[params, m, v, ema, images, key, scalars, labels?] -> [params, m, v, ema, loss]`.
   func body(_ flat: [Tensor]) throws -> [Tensor] {
     let n = names.count
     let params = Array(flat[0..<n]), m = Array(flat[n..<2 * n]), v = Array(flat[2 * n..<3 * n])
     let ema = Array(flat[3 * n..<4 * n])
     let images = flat[4 * n], key = PRNGKey(flat[4 * n + 1]), scalars = flat[4 * n + 2]
+    let labels = flat.count > 4 * n + 3 ? flat[4 * n + 3] : nil
 
     let micro = config.gradientAccumulateEvery
     let batch = images.shape[0]
@@ -76,8 +77,10 @@ final class TrainingStep {
     var loss = try Tensor.scalar(0)
     var grads: [Tensor]? = nil
     for k in 0..<micro {
-      let part = micro == 1 ? images : try images.slice(axis: 0, (k * batch / micro)..<((k + 1) * batch / micro))
-      let (values, g) = try lossAndGradients(params, images: part, key: keys[k])
+      let rows = (k * batch / micro)..<((k + 1) * batch / micro)
+      let part = micro == 1 ? images : try images.slice(axis: 0, rows)
+      let partLabels = micro == 1 ? labels : try labels.map { try $0.slice(axis: 0, rows) }
+      let (values, g) = try lossAndGradients(params, images: part, labels: partLabels, key: keys[k])
       loss = try loss + values / Double(micro)
       grads = try grads.map { try zip($0, g).map { try $0 + $1 / Double(micro) } } ?? (micro == 1 ? g : g.map { try $0 / Double(micro) })
     }
@@ -103,15 +106,15 @@ final class TrainingStep {
   }
 
   /// The loss of one micro-batch and its gradients with respect to the parameters.
-  func lossAndGradients(_ params: [Tensor], images: Tensor, key: PRNGKey) throws -> (Tensor, [Tensor]) {
+  func lossAndGradients(_ params: [Tensor], images: Tensor, labels: Tensor? = nil, key: PRNGKey) throws -> (Tensor, [Tensor]) {
     let (values, grads) = try valueAndGrad(params + [images], argnums: Array(params.indices)) { [unowned self] args in
-      [try self.loss(params: Array(args[0..<params.count]), images: args[params.count], key: key)]
+      [try self.loss(params: Array(args[0..<params.count]), images: args[params.count], labels: labels, key: key)]
     }
     return (values[0], grads)
   }
 
-  /// The diffusion loss of this rank's images of a (micro-)batch at parameters `params`.
-  func loss(params: [Tensor], images: Tensor, key: PRNGKey) throws -> Tensor {
+  /// The diffusion loss of this rank's images (and labels) of a (micro-)batch at parameters `params`.
+  func loss(params: [Tensor], images: Tensor, labels: Tensor? = nil, key: PRNGKey) throws -> Tensor {
     let compute = config.precision == .bf16
       ? try zip(names, params).map { try Self.keepsFloat32($0) ? $1 : $1.astype(.bfloat16) } : params
     try model.update(Parameters(uniqueKeysWithValues: zip(names, compute)))
@@ -122,12 +125,13 @@ final class TrainingStep {
     // Drawn for the global batch, then this rank's rows: W shards see what one process would.
     func mine(_ t: Tensor) throws -> Tensor { worldSize == 1 ? t : try t.slice(axis: 0, rows) }
     let t = try mine(Random.randint([global], low: 0, high: diffusion.timesteps, key: keys[0]))
+    let y = try conditioning(labels, global: global, key: key, mine: mine)
     // (B, H, W, C) uint8 -> [-1, 1]
     func scaled(_ x: Tensor) throws -> Tensor { try x.astype(.float32) / 127.5 - 1 }
     guard let mask else {
       let x0 = try scaled(images).transposed([0, 3, 1, 2])  // (B, C, H, W)
       let noise = try mine(Random.normal([global] + Array(x0.shape.dropFirst()), key: keys[1]))
-      return try diffusion.loss(model: { [unowned self] xt, t, _ in try self.model(xt, timesteps: t) },
+      return try diffusion.loss(model: { [unowned self] xt, t, _ in try self.model(xt, timesteps: t, labels: y) },
                                 x0: x0, t: t, noise: noise, visible: nil)
     }
     // MDSM: only the visible patches are cut out, scaled, noised and seen by the model.
@@ -136,8 +140,20 @@ final class TrainingStep {
                                       visible))  // (B, K, p*p*C)
     let noise = try mine(Random.normal([global] + Array(x0.shape.dropFirst()), key: keys[1]))
     return try diffusion.loss(
-      model: { [unowned self] xt, t, vis in try self.model.predict(patches: xt, visible: vis, timesteps: t) },
+      model: { [unowned self] xt, t, vis in try self.model.predict(patches: xt, visible: vis, timesteps: t, labels: y) },
       x0: x0, t: t, noise: noise, visible: visible)
+  }
+
+  /// The labels the model sees: each replaced by -1 (the unconditional embedding) with probability
+  /// `p_uncond`, drawn for the global batch like the noise (so W ranks drop what one process would).
+  /// Drawn from a fourth key of the step's, so that the timesteps, noise and masks stay those of
+  /// `key.split(3)`. Nil for an unconditional model.
+  func conditioning(_ labels: Tensor?, global: Int, key: PRNGKey, mine: (Tensor) throws -> Tensor) throws -> Tensor? {
+    guard let labels, config.network.numClasses > 0 else { return nil }
+    let y = try labels.astype(.int32)
+    guard config.pUncond > 0 else { return y }
+    let drop = try mine(Random.bernoulli([global], p: config.pUncond, key: key.split(4)[3]))
+    return try Tensor.where(drop, Tensor.full(y.shape, -1, dtype: .int32), y)
   }
 
   /// Parameters that stay float32 under mixed precision: LayerNorm weights and biases.

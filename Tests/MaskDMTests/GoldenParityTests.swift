@@ -57,6 +57,14 @@ struct UViTGolden {
     var out: [(String, Tensor, Tensor, Double)] = []
     out.append(("out.full", try model(x, timesteps: t), tensors["out.full"]!, 1e-5))
     out.append(("out.masked", try model(x, timesteps: t, visible: visible), tensors["out.masked"]!, 1e-5))
+    if let y = tensors["in.y"] {
+      // Class-conditional: the label token from label_emb (out.full is their y=None, uncond_embed).
+      out.append(("out.cond", try model(x, timesteps: t, labels: y), tensors["out.cond"]!, 1e-5))
+      out.append(("out.masked_cond", try model(x, timesteps: t, visible: visible, labels: y), tensors["out.masked_cond"]!, 1e-5))
+      // A label of -1 (a dropped label) is their y=None.
+      let dropped = try Tensor.full([x.shape[0]], -1, dtype: .int32)
+      out.append(("out.full (labels -1)", try model(x, timesteps: t, labels: dropped), tensors["out.full"]!, 1e-5))
+    }
     let linear = try GaussianDiffusion(schedule: .linear)
     out.append(("out.betas_linear", try Tensor(linear.betas), tensors["out.betas_linear"]!, 1e-12))
     out.append(("out.betas_cosine", try Tensor(cosine.betas), tensors["out.betas_cosine"]!, 1e-12))

@@ -127,6 +127,23 @@ final class PlanTests: XCTestCase {
     XCTAssertEqual(try ScheduleChoice.parse("Single-stage training using the Masked Denoising Score Matching (MDSM) objective"), .mdsmOnly)
   }
 
+  func testSamplersOfTheEvaluationAndItsReplacements() throws {
+    let e = try plan("""
+      evaluation: {sampler: dpm++2m, sampling_steps: 20}
+      ablations:
+        - {name: S, part: sampler, action: REPLACE, replacements: [dpm++2m 10, ddim 25, ddpm]}
+      """)
+    XCTAssertEqual(e.variants.map(\.evaluation.sampler), [.dpmSolver2M(steps: 20), .dpmSolver2M(steps: 10), .ddim(steps: 25, eta: 0), .ddpm])
+    XCTAssertEqual(e.variants[1].name, "S: DPM++2M 10 steps")
+    func message(_ yaml: String) -> String {
+      do { _ = try plan(yaml); return "no error" } catch { return "\(error)" }
+    }
+    let unknown = message("evaluation: {sampler: heun}")
+    XCTAssertTrue(unknown.contains("evaluation.sampler") && unknown.contains("dpm++2m"), unknown)
+    let replacement = message("ablations: [{name: S, part: sampler, action: REPLACE, replacements: [euler 10]}]")
+    XCTAssertTrue(replacement.contains("dpm++2m [steps]"), replacement)
+  }
+
   func testReplacementsChangeTheMaskedStagesOnly() throws {
     let e = try plan("""
       ablations:

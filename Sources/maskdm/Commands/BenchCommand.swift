@@ -3,12 +3,13 @@ import ArgumentParser
 import Engine
 import Foundation
 import Evaluation
+import MaskDM
 import Training
 
 struct BenchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bench", abstract: "Measure throughput.",
-    subcommands: [BenchGemm.self, BenchTrain.self, BenchFID.self])
+    subcommands: [BenchGemm.self, BenchTrain.self, BenchSample.self, BenchFID.self])
 }
 
 /// Options every benchmark shares.
@@ -132,6 +133,53 @@ struct BenchTrain: ParsableCommand {
     } else {
       print(String(format: "train %@ mask %@ %.2f %@: %.1f img/s, %.1f ms/step (median of %d, batch %d) on %@",
                    preset, maskType.rawValue, maskRatio, precision.rawValue, result.imagesPerSecond, result.msPerStep, steps, result.batchSize, result.device))
+    }
+  }
+}
+
+struct BenchSample: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "sample", abstract: "Sampling throughput (img/s) of a preset's model under a sampler and step count.",
+    discussion: """
+      The model has random weights (the arithmetic does not depend on them) and samples through the same \
+      path as `maskdm sample` and FID: one compiled network evaluation per step. The first batch (tracing) \
+      is not timed. With --guidance the model is class-conditional (10 classes) and each step evaluates \
+      the doubled batch.
+      """)
+
+  @Option(help: "s32, celeba64 or tiny (ModelConfig's presets).") var preset = "s32"
+  @OptionGroup var samplerOptions: SamplerOptions
+  @Option(help: "Images per batch.") var batchSize = 64
+  @Option(help: "Timed batches (after one untimed batch).") var batches = 2
+  @Option(help: "Classifier-free guidance scale (0: an unconditional model).") var guidance = 0.0
+  @OptionGroup var common: BenchOptions
+
+  func validate() throws {
+    guard batchSize > 0, batches > 0 else { throw ValidationError("--batch-size and --batches must be positive") }
+  }
+
+  func run() throws {
+    let fallback = Sampler.ddim(steps: 50, eta: 0)
+    let sampler = try samplerOptions.resolve(fallback: fallback, defaultSteps: 50, defaultEta: 0)
+    var bench = try SamplingBenchmark(preset: preset, sampler: sampler, batchSize: batchSize)
+    bench.batches = batches
+    bench.config.device = common.device
+    if guidance != 0 {
+      bench.config.network.numClasses = 10
+      bench.classes = Array(0..<min(10, batchSize * (batches + 1)))  // each class once at least, in blocks
+      bench.guidance = guidance
+    }
+    var result = try bench.run()
+    result.preset = preset
+    if common.json {
+      let encoder = JSONEncoder()
+      encoder.keyEncodingStrategy = .convertToSnakeCase
+      encoder.outputFormatting = [.sortedKeys]
+      print(String(decoding: try encoder.encode(result), as: UTF8.self))
+    } else {
+      print(String(format: "sample %@ %@%@: %.2f img/s (%d images in batches of %d after one untimed batch) on %@",
+                   preset, sampler.label, guidance != 0 ? String(format: ", guidance %g", guidance) : "",
+                   result.imagesPerSecond, result.images, batchSize, result.device))
     }
   }
 }

@@ -1,13 +1,17 @@
-// `maskdm fid stats PATH -o stats.npz` and `maskdm fid A B [--kid] [--json]` (TTUR protocol).
+// `maskdm fid stats PATH -o stats.npz` and `maskdm fid A B [--kid] [--json]` (TTUR protocol). A side
+// may be a run directory: its EMA weights are sampled (`--samples N --sampler NAME --steps S`) and the
+// samples measured as they are made, without writing them.
 import ArgumentParser
 import Engine
 import Evaluation
 import Foundation
+import MaskDM
+import Training
 
 struct FIDCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "fid", abstract: "FID (and KID) by the published TF-FID protocol.",
-    discussion: "A and B are folders of images, prepared datasets or .npz statistics (pytorch-fid's mu/sigma format).",
+    discussion: "A and B are folders of images, prepared datasets, .npz statistics (pytorch-fid's mu/sigma format) or run directories, whose EMA weights are sampled (--samples, --sampler, --steps).",
     subcommands: [FIDCompare.self, FIDStats.self], defaultSubcommand: FIDCompare.self)
 }
 
@@ -22,15 +26,50 @@ enum FIDSide {
     }
   }
 
-  static func load(_ path: String, extractor: () throws -> InceptionFeatureExtractor, batchSize: Int, limit: Int?) throws -> FIDSide {
+  /// `sampled(label)` is told how a run directory's images were drawn.
+  static func load(_ path: String, extractor: () throws -> InceptionFeatureExtractor, batchSize: Int, limit: Int?,
+                   sampling: FIDSampling? = nil, sampled: (String) -> Void = { _ in }) throws -> FIDSide {
     let url = URL(fileURLWithPath: path)
     if path.hasSuffix(".npz") { return .statistics(try FeatureStatistics.load(npz: url)) }
+    if let sampling, FileManager.default.fileExists(atPath: RunDirectory(url).config.path) {
+      return try self.sampled(url, extractor: try extractor(), sampling: sampling, label: sampled)
+    }
     let (f, n) = try inceptionFeatures(try ImageSet.at(url, limit: limit), extractor: try extractor(), batchSize: batchSize) { done, total, rate in
       FileHandle.standardError.write(Data(String(format: "\r%@: %d/%d images (%.1f img/s)", url.lastPathComponent, done, total, rate).utf8))
     }
     FileHandle.standardError.write(Data("\n".utf8))
     return .features(f, FeatureStatistics(features: f, count: n))
   }
+
+  /// Features of `sampling.count` images sampled from the EMA weights of the run at `url`.
+  static func sampled(_ url: URL, extractor: InceptionFeatureExtractor, sampling: FIDSampling,
+                      label: (String) -> Void) throws -> FIDSide {
+    var job = try SamplingJob.forRun(url, ema: true, count: sampling.count)
+    job.sampler = try sampling.sampler.resolve(fallback: job.sampler, defaultSteps: job.config.samplingTimesteps,
+                                              defaultEta: job.config.ddimSamplingEta)
+    label("\(url.lastPathComponent): \(job.sampler.label), EMA weights, seed \(sampling.seed)")
+    job.batchSize = sampling.batchSize
+    job.seed = sampling.seed
+    var features: [Float] = []
+    let start = Date()
+    try job.run(consume: { images, _ in
+      let (pixels, n, h, w, c) = try imageBytes(images)
+      features += try extractor.features(images: pixels, count: n, height: h, width: w, channels: c)
+    }, progress: { done, total in
+      FileHandle.standardError.write(Data(String(format: "\r%@: sampled %d/%d (%@, %.2f img/s)", url.lastPathComponent, done, total,
+                                                 job.sampler.label, Double(done) / Date().timeIntervalSince(start)).utf8))
+    })
+    FileHandle.standardError.write(Data("\n".utf8))
+    return .features(features, FeatureStatistics(features: features, count: sampling.count))
+  }
+}
+
+/// How a run directory given to `fid` is sampled.
+struct FIDSampling {
+  var count: Int
+  var sampler: SamplerOptions
+  var batchSize: Int
+  var seed: UInt64
 }
 
 struct FIDOptions: ParsableArguments {
@@ -48,6 +87,10 @@ struct FIDCompare: ParsableCommand {
   @Flag(help: "Also KID (needs images on both sides, not .npz).") var kid = false
   @Flag(help: "Print one JSON object.") var json = false
   @OptionGroup var options: FIDOptions
+  @Option(help: "A run directory side: how many images to sample from its EMA weights (default 1000).") var samples: Int?
+  @Option(help: "A run directory side: images per sampling batch (default 64).") var sampleBatchSize: Int?
+  @Option(help: "A run directory side: the sampling seed (default 0).") var seed: UInt64?
+  @OptionGroup var samplerOptions: SamplerOptions
 
   func run() throws {
     try Engine.select(options.device)
@@ -57,10 +100,19 @@ struct FIDCompare: ParsableCommand {
       cached = try InceptionFeatureExtractor(weights: options.weights.map { URL(fileURLWithPath: $0) })
       return cached!
     }
-    let sideA = try FIDSide.load(a, extractor: extractor, batchSize: options.batchSize, limit: options.limit)
-    let sideB = try FIDSide.load(b, extractor: extractor, batchSize: options.batchSize, limit: options.limit)
+    let count = samples ?? 1000
+    guard count >= 2 else { throw ValidationError("--samples must be at least 2 (FID needs a covariance)") }
+    let runs = [a, b].filter { FileManager.default.fileExists(atPath: RunDirectory(URL(fileURLWithPath: $0)).config.path) }
+    if runs.isEmpty, samplerOptions.isSet || samples != nil || sampleBatchSize != nil || seed != nil {
+      throw ValidationError("--samples, --sampler, --steps, --eta, --seed and --sample-batch-size sample a run directory; neither A nor B is one (a run directory holds config.yaml)")
+    }
+    let sampling = FIDSampling(count: count, sampler: samplerOptions, batchSize: sampleBatchSize ?? 64, seed: seed ?? 0)
+    var samplers: [String] = []
+    let sideA = try FIDSide.load(a, extractor: extractor, batchSize: options.batchSize, limit: options.limit, sampling: sampling) { samplers.append($0) }
+    let sideB = try FIDSide.load(b, extractor: extractor, batchSize: options.batchSize, limit: options.limit, sampling: sampling) { samplers.append($0) }
     let fid = try frechetDistance(sideA.statistics, sideB.statistics)
     var result: [String: Any] = ["fid": fid, "count_a": sideA.statistics.count, "count_b": sideB.statistics.count]
+    if !samplers.isEmpty { result["sampler"] = samplers.joined(separator: "; ") }
     if kid {
       guard case let .features(fa, _) = sideA, case let .features(fb, _) = sideB else {
         throw ValidationError("--kid needs images on both sides (.npz holds only mu and sigma)")
@@ -72,7 +124,8 @@ struct FIDCompare: ParsableCommand {
     if json {
       print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
     } else {
-      print(String(format: "FID %.4f (%d vs %d images)", fid, sideA.statistics.count, sideB.statistics.count)
+      print(String(format: "FID %.4f (%d vs %d images", fid, sideA.statistics.count, sideB.statistics.count)
+              + (samplers.isEmpty ? ")" : ", sampled with \(samplers.joined(separator: "; ")))")
               + (kid ? String(format: ", KID %.5f ± %.5f", result["kid_mean"] as! Double, result["kid_std"] as! Double) : ""))
     }
   }

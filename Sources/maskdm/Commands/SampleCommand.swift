@@ -1,4 +1,5 @@
-// `maskdm sample RUN_DIR|WEIGHTS -n N [--out DIR] [--grid FILE] [--raw] [--ddpm | --ddim-steps S --eta E]`
+// `maskdm sample RUN_DIR|WEIGHTS -n N [--out DIR] [--grid FILE] [--raw] [--sampler NAME --steps S --eta E]
+//  [--class K ... | --class all] [--guidance W]`
 import ArgumentParser
 import Engine
 import Foundation
@@ -15,9 +16,12 @@ struct SampleCommand: ParsableCommand {
   @Option(help: "Write a grid of the images to this PNG file.") var grid: String?
   @Option(help: "The configuration, when SOURCE is a weights file.") var config: String?
   @Flag(help: "Use the raw (non-EMA) weights of a run.") var raw = false
-  @Flag(help: "Ancestral DDPM sampling over all timesteps.") var ddpm = false
-  @Option(help: "DDIM steps (default: the config's sampling_timesteps).") var ddimSteps: Int?
-  @Option(help: "DDIM eta.") var eta: Double?
+  @OptionGroup var samplerOptions: SamplerOptions
+  @Option(name: .customLong("class"), parsing: .singleValue,
+          help: "Class-conditional models: draw this class (repeatable; `all` for every class, the grid then one row per class).")
+  var classes: [String] = []
+  @Option(help: "Classifier-free guidance scale w (cond + w (cond - uncond); 0: none). Needs --class.")
+  var guidance = 0.0
   @Option(help: "Images per batch.") var batchSize = 64
   @Option(help: "Random seed.") var seed: UInt64 = 0
 
@@ -31,13 +35,16 @@ struct SampleCommand: ParsableCommand {
     } else {
       job = try .forRun(URL(fileURLWithPath: source), ema: !raw, count: count)
     }
-    if ddpm {
-      job.sampler = .ddpm
-    } else if ddimSteps != nil || eta != nil {
-      job.sampler = .ddim(steps: ddimSteps ?? job.config.samplingTimesteps, eta: eta ?? job.config.ddimSamplingEta)
-    }
+    job.sampler = try samplerOptions.resolve(fallback: job.sampler, defaultSteps: job.config.samplingTimesteps,
+                                             defaultEta: job.config.ddimSamplingEta)
     job.batchSize = batchSize
     job.seed = seed
+    job.classes = try parseClasses(classes, numClasses: job.config.network.numClasses)
+    job.guidance = guidance
+    try job.validate()
+    if grid != nil, let c = job.classes, c.count > 1, count % c.count != 0 {
+      throw ValidationError("a grid with one row per class needs -n a multiple of the \(c.count) classes (got \(count))")
+    }
     var all: [Tensor] = []
     let start = Date()
     try job.run(consume: { images, first in
@@ -48,7 +55,29 @@ struct SampleCommand: ParsableCommand {
                                                  Double(done) / Date().timeIntervalSince(start)).utf8))
     })
     FileHandle.standardError.write(Data("\n".utf8))
-    if let grid { try Engine.run { try writeGrid(try Tensor.concatenate(all), to: URL(fileURLWithPath: grid)) } }
-    print("wrote \(count) images" + (out.map { " to \($0)" } ?? "") + (grid.map { ", grid \($0)" } ?? ""))
+    // With several classes, one row per class (the images come in class blocks).
+    let columns = (job.classes?.count ?? 0) > 1 ? count / job.classes!.count : nil
+    if let grid {
+      try Engine.run { try writeGrid(try Tensor.concatenate(all), to: URL(fileURLWithPath: grid), columns: columns) }
+    }
+    print("wrote \(count) images (\(job.sampler.label)" + (job.classes.map { c in
+      ", class" + (c.count > 1 ? "es " : " ") + c.map(String.init).joined(separator: ",") + String(format: ", guidance %g", guidance)
+    } ?? "") + ")" + (out.map { " to \($0)" } ?? "") + (grid.map { ", grid \($0)" } ?? ""))
+  }
+}
+
+/// `--class` values: class numbers, or `all` for 0..<numClasses; nil when none are given.
+func parseClasses(_ values: [String], numClasses: Int) throws -> [Int]? {
+  guard !values.isEmpty else { return nil }
+  if values.contains(where: { $0.lowercased() == "all" }) {
+    guard values.count == 1 else { throw ValidationError("--class all stands alone; drop the other --class values") }
+    guard numClasses > 0 else {
+      throw ValidationError("--class all: this model is unconditional (network.num_classes \(numClasses)); drop --class")
+    }
+    return Array(0..<numClasses)
+  }
+  return try values.map { v in
+    guard let k = Int(v) else { throw ValidationError("--class takes a class number or `all` (got \(v))") }
+    return k
   }
 }
