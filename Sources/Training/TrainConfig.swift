@@ -6,6 +6,7 @@
 // CelebA-64 ablation settings (bs 256, lr 2e-4, linear betas, no clipping, no warm-up).
 
 import Engine
+import Foundation
 import MaskDM
 
 /// Optimisation, diffusion and bookkeeping settings (the top level of an authors' config file).
@@ -158,6 +159,12 @@ extension TrainConfig {
     guard n.depth >= 1 else { throw fail("network.encoder_depth must be ≥ 1") }
     guard n.channels >= 1 else { throw fail("network.in_chans must be ≥ 1 (got \(n.channels))") }
     guard n.mlpRatio > 0 else { throw fail("network.mlp_ratio must be positive (got \(n.mlpRatio))") }
+    guard n.numClasses >= 0 else { throw fail("network.num_classes must be a number of classes, or -1 for unconditional") }
+    try checkDimensions()
+    let initExtension = (pretrainedModelCkpt as NSString).pathExtension.lowercased()
+    if ["pt", "pth", "ckpt", "bin"].contains(initExtension) {
+      throw fail("pretrained_model_ckpt (--init-from) \(pretrainedModelCkpt) is a PyTorch checkpoint, which training does not read: convert it first with `maskdm convert \(pretrainedModelCkpt) -o weights.safetensors`, then start from weights.safetensors")
+    }
     if isMasked, dataset.maskType == .block, dataset.maskBlockSize <= 0 {
       throw fail("dataset.MASK_TYPE block needs dataset.MASK_BLOCK_SIZE (e.g. 2, 4 or 8 patches)")
     }
