@@ -1,7 +1,7 @@
 import Engine
 @testable import Evaluation
 import Foundation
-import TorchFormats
+@testable import TorchFormats
 import XCTest
 
 /// Files that are not what they claim are described in their own terms, not in PyTorch's or zip's.
@@ -41,5 +41,44 @@ final class UntrustedFileMessagesTests: XCTestCase {
     XCTAssertThrowsError(try Engine.run { try SafetensorsFile.parse(legacy, name: "model.pt") }) {
       XCTAssertTrue("\($0)".contains("model.pt is a PyTorch file, not safetensors: convert it with `maskdm convert"), "\($0)")
     }
+  }
+}
+
+/// A pickle can put a memoised container into itself: a reference cycle ARC never frees (libFuzzer's
+/// leak checker found it; Tests/Fixtures/fuzz/torch/crash-leak-self-containing.pt). Refused, and freed.
+final class PickleCycleTests: XCTestCase {
+  func testASelfContainingListIsRefused() {
+    // EMPTY_LIST, BINPUT 0, BINGET 0, APPEND, STOP: l = []; l.append(l)
+    let pickle = Data([0x80, 0x02, 0x5D, 0x71, 0x00, 0x68, 0x00, 0x61, 0x2E])
+    XCTAssertThrowsError(try Unpickler.load(pickle, source: "cycle.pkl")) {
+      XCTAssertTrue("\($0)".contains("a container that contains itself"), "\($0)")
+    }
+    // A list shared twice, without a cycle, loads: [[], []] with both the same list.
+    let shared = Data([0x80, 0x02, 0x5D, 0x5D, 0x71, 0x00, 0x61, 0x68, 0x00, 0x61, 0x2E])
+    XCTAssertNoThrow(try Unpickler.load(shared, source: "shared.pkl"))
+  }
+
+  func testTheContainersOfARefusedPickleAreFreed() {
+    weak var weakList: PickleList?
+    weak var weakDict: PickleDict?
+    do {
+      let containers = Containers()
+      let list = PickleList(), dict = PickleDict()
+      list.items = [.tuple([.dict(dict)])]
+      dict.values = [.list(list)]
+      _ = containers.note(.list(list))
+      _ = containers.note(.dict(dict))
+      (weakList, weakDict) = (list, dict)
+      XCTAssertTrue(containers.formCycle())
+      containers.empty()
+    }
+    XCTAssertNil(weakList)
+    XCTAssertNil(weakDict)
+    let acyclic = Containers()
+    let a = PickleList(), b = PickleList()
+    a.items = [.list(b), .list(b)]
+    _ = acyclic.note(.list(a))
+    _ = acyclic.note(.list(b))
+    XCTAssertFalse(acyclic.formCycle())
   }
 }
