@@ -35,7 +35,7 @@ for target in "${targets[@]}"; do
   # The YAML and markdown readers get text; -max_len bounds an input to what a real file of each has.
   if ! "$work/release/fuzz-parsers" "$target" "$work/corpus/$target" "Tests/Fixtures/fuzz/$target" "${limit[@]}" \
       -max_len=65536 -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
-      -artifact_prefix="$work/artifacts/$target/" 2>&1 | tee "$work/$target.log" | grep -E "^#[0-9]+ +(DONE|INITED)|ERROR|SUMMARY|stat::" >&2; then
+      -artifact_prefix="$work/artifacts/$target/" 2>&1 | tee "$work/$target.log" | grep -E "^#[0-9]+[[:space:]]+(DONE|INITED)|ERROR|SUMMARY|stat::" >&2; then
     :
   fi
   if grep -qE "ERROR: (libFuzzer|AddressSanitizer|LeakSanitizer)|SUMMARY: |Test unit written" "$work/$target.log"; then
