@@ -53,6 +53,7 @@ let package = Package(
     .target(name: "Evaluation", dependencies: ["Engine", "Datasets", "CLinalg", "TorchFormats"], swiftSettings: swiftSettings),
     .target(
       name: "Training",
+      // The YAML reader also imports CYaml, the libyaml that comes with the Yams product, for its event stream.
       dependencies: ["Engine", "NN", "MaskDM", "Datasets", "TorchFormats", .product(name: "Yams", package: "Yams")],
       swiftSettings: swiftSettings),
     .target(
@@ -66,8 +67,11 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: swiftSettings),
-    // The reader's fuzz target (scripts/fuzz_torch_reader.sh); a plain build replays saved inputs.
-    .executableTarget(name: "fuzz-torch-file", dependencies: ["Engine", "TorchFormats"], swiftSettings: swiftSettings),
+    // The entry points of every reader of untrusted input, and their libFuzzer driver
+    // (scripts/fuzz_parsers.sh); a plain build of the driver replays saved inputs.
+    .target(name: "ParserFuzzing", dependencies: ["Engine", "Datasets", "Evaluation", "TorchFormats", "Training", "Studies"],
+            swiftSettings: swiftSettings),
+    .executableTarget(name: "fuzz-parsers", dependencies: ["ParserFuzzing"], swiftSettings: swiftSettings),
     .testTarget(name: "EngineTests", dependencies: ["Engine"]),
     .testTarget(name: "NNTests", dependencies: ["NN"]),
     .testTarget(name: "MaskDMTests", dependencies: ["MaskDM"]),
@@ -81,6 +85,7 @@ let package = Package(
                 dependencies: ["Engine", "MaskDM", "Datasets", "Training", "DatasetFixtures", .product(name: "Yams", package: "Yams")]),
     .testTarget(name: "StudiesTests", dependencies: ["Studies"]),
     .testTarget(name: "CLITests", dependencies: ["maskdm"]),
+    .testTarget(name: "ParserFuzzingTests", dependencies: ["ParserFuzzing"]),
   ],
   swiftLanguageModes: [.v5],
   cxxLanguageStandard: .cxx20

@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include <jpeglib.h>
+#include <jerror.h>
 #include <png.h>
 #include <setjmp.h>
 #include <stdlib.h>
@@ -82,6 +83,11 @@ int cimg_decode_png(const uint8_t* data, size_t size, cimg_image* out, char* err
   png_set_user_limits(png, 1 << 15, 1 << 15);
   png_read_info(png, info);
   png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
+  if ((uint64_t)w * h > CIMG_MAX_PIXELS) {
+    snprintf(message, sizeof message, "a %ux%u image, more than the %llu pixels (8192 x 8192) an image may have",
+             (unsigned)w, (unsigned)h, (unsigned long long)CIMG_MAX_PIXELS);
+    png_longjmp(png, 1);
+  }
   int color = png_get_color_type(png, info);
   png_set_strip_16(png);
   png_set_packing(png);
@@ -176,9 +182,28 @@ static void jpeg_error_exit(j_common_ptr info) {
   longjmp(e->jump, 1);
 }
 
-static void jpeg_silent(j_common_ptr info, int level) {
-  (void)info;
-  (void)level;
+/* libjpeg reports damage it can patch over as warnings and goes on (a truncated file decodes with
+ * its missing rows gray). Those that mean lost image data are errors here; the others (extraneous
+ * bytes between markers, unknown JFIF revisions, trace messages) are ignored. */
+static void jpeg_warning(j_common_ptr info, int level) {
+  if (level >= 0) return;
+  switch (info->err->msg_code) {
+    case JWRN_JPEG_EOF:
+    case JWRN_HIT_MARKER:
+    case JWRN_MUST_RESYNC:
+    case JWRN_HUFF_BAD_CODE:
+    case JWRN_ARITH_BAD_CODE:
+    case JWRN_NOT_SEQUENTIAL:
+    case JWRN_BOGUS_PROGRESSION: {
+      jpeg_error* e = (jpeg_error*)info->err;
+      char text[JMSG_LENGTH_MAX];
+      (*info->err->format_message)(info, text);
+      snprintf(e->message, sizeof e->message, "%s (the file is truncated or damaged)", text);
+      longjmp(e->jump, 1);
+    }
+    default:
+      return;
+  }
 }
 
 int cimg_decode_jpeg(const uint8_t* data, size_t size, cimg_image* out, char* error, size_t error_size) {
@@ -188,7 +213,7 @@ int cimg_decode_jpeg(const uint8_t* data, size_t size, cimg_image* out, char* er
   memset(out, 0, sizeof *out);
   info.err = jpeg_std_error(&err.base);
   err.base.error_exit = jpeg_error_exit;
-  err.base.emit_message = jpeg_silent;
+  err.base.emit_message = jpeg_warning;
   if (setjmp(err.jump)) {
     free(pixels);
     jpeg_destroy_decompress(&info);
@@ -198,13 +223,16 @@ int cimg_decode_jpeg(const uint8_t* data, size_t size, cimg_image* out, char* er
   jpeg_create_decompress(&info);
   jpeg_mem_src(&info, data, (unsigned long)size);
   jpeg_read_header(&info, TRUE);
+  /* Checked from the header, before jpeg_start_decompress allocates (a progressive image's
+   * coefficient buffers are image-sized). */
+  if ((uint64_t)info.image_width * info.image_height > CIMG_MAX_PIXELS) {
+    snprintf(err.message, sizeof err.message, "a %ux%u image, more than the %llu pixels (8192 x 8192) an image may have",
+             (unsigned)info.image_width, (unsigned)info.image_height, (unsigned long long)CIMG_MAX_PIXELS);
+    longjmp(err.jump, 1);
+  }
   if (info.num_components != 1) info.out_color_space = JCS_RGB;
   jpeg_start_decompress(&info);
   int channels = info.output_components;
-  if ((size_t)info.output_width * info.output_height > ((size_t)1 << 30)) {
-    strcpy(err.message, "JPEG image too large");
-    longjmp(err.jump, 1);
-  }
   size_t stride = (size_t)info.output_width * channels;
   pixels = (uint8_t*)malloc(stride * info.output_height);
   if (!pixels) {
@@ -273,6 +301,12 @@ int cimg_read_gzip(const char* path, uint8_t** out, size_t* out_size, char* erro
   size_t cap = 1 << 20, size = 0;
   uint8_t* buffer = (uint8_t*)malloc(cap);
   for (;;) {
+    if (size == cap && cap >= CIMG_MAX_GZIP_BYTES) {
+      free(buffer);
+      gzclose(f);
+      set_error(error, error_size, "inflates to 1 GiB or more, beyond any dataset file this reads");
+      return 1;
+    }
     if (size == cap) {
       cap *= 2;
       uint8_t* grown = (uint8_t*)realloc(buffer, cap);

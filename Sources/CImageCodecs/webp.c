@@ -25,6 +25,10 @@ int cimg_decode_webp(const uint8_t* data, size_t size, cimg_image* out, char* er
     webp_error(error, error_size, "animated WebP is not supported");
     return 1;
   }
+  if ((uint64_t)features.width * (uint64_t)features.height > CIMG_MAX_PIXELS) {
+    webp_error(error, error_size, "an image larger than the 8192 x 8192 pixels an image may have");
+    return 1;
+  }
   size_t stride = (size_t)features.width * 3;
   uint8_t* pixels = (uint8_t*)malloc(stride * (size_t)features.height);
   if (!pixels) {

@@ -108,7 +108,7 @@ public func prepareDataset(_ source: DatasetSource, options: PrepareOptions, to 
         kept += 1
       case let .failure(error):
         if options.onBadImage == .stop {
-          throw DatasetError("bad image \(items.name(start + j)): \(error); fix or remove it, or pass --on-bad-image skip")
+          throw BadImageError(name: items.name(start + j), reason: "\(error)")
         }
         skipped.append(items.name(start + j))
       }

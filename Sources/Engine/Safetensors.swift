@@ -26,13 +26,20 @@ public struct SafetensorsFile {
   }
 
   static func read(_ url: URL) throws -> SafetensorsFile {
-    let name = url.lastPathComponent
     guard FileManager.default.fileExists(atPath: url.path) else {
       throw EngineError("no such file: \(url.path)")
     }
-    let data = try Data(contentsOf: url, options: .mappedIfSafe)
+    return try parse(try Data(contentsOf: url, options: .mappedIfSafe), name: url.lastPathComponent)
+  }
+
+  /// Reads the bytes of a file called `name` (for messages). Call on the engine thread.
+  public static func parse(_ data: Data, name: String) throws -> SafetensorsFile {
     func corrupt(_ why: String) -> EngineError {
       EngineError("\(name) is not a valid safetensors file (\(why)); re-create or re-download it")
+    }
+    // PyTorch files are zip archives (torch.save since 1.6) or bare pickles (before).
+    if data.starts(with: [0x50, 0x4B, 0x03, 0x04]) || data.starts(with: [0x80]) {
+      throw EngineError("\(name) is a PyTorch file, not safetensors: convert it with `maskdm convert \(name) -o weights.safetensors`")
     }
     guard data.count >= 8 else { throw corrupt("shorter than its 8-byte header length") }
     let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
@@ -65,8 +72,8 @@ public struct SafetensorsFile {
         return (m, acc.1 || o)
       }
       let begin = offsets[0], end = offsets[1]
-      guard !overflow, begin >= 0, end >= begin, end - begin == count * dtype.size,
-            dataStart + end <= data.count
+      let (bytes, bytesOverflow) = count.multipliedReportingOverflow(by: dtype.size)
+      guard !overflow, !bytesOverflow, begin >= 0, end >= begin, end - begin == bytes, end <= data.count - dataStart
       else {
         throw corrupt("tensor \(key): offsets \(begin)..<\(end) do not fit shape \(shape) of \(dtype) in the file")
       }

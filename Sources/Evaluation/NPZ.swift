@@ -22,7 +22,7 @@ enum NPY {
   static func decode(_ data: Data, name: String) throws -> (values: [Double], shape: [Int]) {
     func fail(_ why: String) -> UntrustedFileError { UntrustedFileError("\(name) is not a readable .npy array: \(why)") }
     let b = [UInt8](data)
-    guard b.count >= 10, b[0] == 0x93, Array(b[1..<6]) == Array("NUMPY".utf8) else { throw fail("bad magic") }
+    guard b.count >= 12, b[0] == 0x93, Array(b[1..<6]) == Array("NUMPY".utf8) else { throw fail("bad magic") }
     let (headerLength, start) = b[6] == 1 ? (Int(b[8]) | Int(b[9]) << 8, 10) : (Int(b[8]) | Int(b[9]) << 8 | Int(b[10]) << 16 | Int(b[11]) << 24, 12)
     guard start + headerLength <= b.count else { throw fail("truncated header") }
     let header = String(decoding: b[start..<(start + headerLength)], as: UTF8.self)
@@ -31,9 +31,14 @@ enum NPY {
     if header.contains("'<f8'") { item = 8 } else if header.contains("'<f4'") { item = 4 } else { throw fail("dtype is not <f8 or <f4") }
     guard let open = header.range(of: "'shape': ("), let close = header[open.upperBound...].firstIndex(of: ")") else { throw fail("no shape") }
     let shape = header[open.upperBound..<close].split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-    let count = shape.reduce(1, *)
     let body = start + headerLength
-    guard count >= 0, body + count * item == b.count else { throw fail("data length does not match shape \(shape)") }
+    // Checked by division so that no claimed shape can overflow.
+    var count = 1
+    for d in shape {
+      guard d >= 0, d == 0 || count <= (b.count - body) / item / d else { throw fail("data length does not match shape \(shape)") }
+      count *= d
+    }
+    guard count * item == b.count - body else { throw fail("data length does not match shape \(shape)") }
     let values: [Double] = b[body...].withUnsafeBytes { raw in
       item == 8 ? Array(raw.bindMemory(to: Double.self)) : raw.bindMemory(to: Float.self).map(Double.init)
     }
@@ -66,17 +71,23 @@ extension FeatureStatistics {
   /// Reads `mu` and `sigma` from an `.npz` (ours or pytorch-fid's).
   public static func load(npz url: URL) throws -> FeatureStatistics {
     guard let data = try? Data(contentsOf: url) else { throw UntrustedFileError("cannot read \(url.path)") }
-    let zip = try ZipArchive(data: data, source: url.lastPathComponent)
-    let (mu, muShape) = try NPY.decode(try zip.contents("mu.npy"), name: "\(url.lastPathComponent):mu")
-    let (sigma, sigmaShape) = try NPY.decode(try zip.contents("sigma.npy"), name: "\(url.lastPathComponent):sigma")
+    return try read(npz: data, name: url.lastPathComponent)
+  }
+
+  /// Reads the bytes of an `.npz` called `name` (for messages).
+  public static func read(npz data: Data, name: String) throws -> FeatureStatistics {
+    let zip = try ZipArchive(data: data, source: name, format: "an .npz file (a zip of .npy arrays, as numpy.savez writes)",
+                             compressedAdvice: "write it with numpy.savez rather than numpy.savez_compressed, e.g. `d = np.load(path); np.savez(path, **d)`")
+    let (mu, muShape) = try NPY.decode(try zip.contents("mu.npy"), name: "\(name):mu")
+    let (sigma, sigmaShape) = try NPY.decode(try zip.contents("sigma.npy"), name: "\(name):sigma")
     guard muShape.count == 1, sigmaShape == [muShape[0], muShape[0]] else {
-      throw UntrustedFileError("\(url.path): mu \(muShape) and sigma \(sigmaShape) do not fit together")
+      throw UntrustedFileError("\(name): mu \(muShape) and sigma \(sigmaShape) do not fit together")
     }
     var count = 0
     if zip.entries["count.npy"] != nil, let c = try? NPY.decode(try zip.contents("count.npy"), name: "count").values.first,
        c.isFinite, c >= 0, c < 1e12 { count = Int(c) }
     let statistics = FeatureStatistics(mu: mu, sigma: sigma, count: count)
-    try statistics.checkCovariance(name: url.lastPathComponent)
+    try statistics.checkCovariance(name: name)
     return statistics
   }
 

@@ -126,7 +126,9 @@ public struct StudyPlan {
 
   /// Reads the plan file at `url` with `preset` (default: the plan's `preset:` key, else `quick`).
   public static func load(_ url: URL, preset: String? = nil) throws -> StudyPlan {
-    guard let text = try? String(contentsOf: url, encoding: .utf8) else {
+    let text: String?
+    do { text = try YAMLReader.contents(ofFile: url.path) } catch let e as ConfigError { throw PlanError(e.message) }
+    guard let text else {
       throw PlanError("cannot read the plan \(url.path): check the path")
     }
     return try StudyPlan(yaml: text, name: url.deletingPathExtension().lastPathComponent, preset: preset)
@@ -135,7 +137,7 @@ public struct StudyPlan {
   /// Reads a plan from YAML text; `name` is used when the plan has no `name:`.
   public init(yaml text: String, name fallbackName: String = "study", preset: String? = nil) throws {
     func compose(_ text: String, _ what: String) throws -> Node {
-      do { return try Yams.compose(yaml: text) ?? emptyMapping } catch { throw PlanError("\(what) is not valid YAML: \(error)") }
+      do { return try YAMLReader.compose(text, source: what) ?? emptyMapping } catch let e as ConfigError { throw PlanError(e.message) }
     }
     let defaults = try compose(defaultPlanYAML, "the built-in default plan")
     let user = try compose(text, "the plan")

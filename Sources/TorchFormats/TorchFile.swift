@@ -18,6 +18,10 @@ public struct TorchFile {
   }
 
   public init(data: Data, source: String) throws {
+    // torch.save wrote a bare pickle (protocol 2, magic number first) before PyTorch 1.6.
+    if data.starts(with: [0x80]) {
+      throw UntrustedFileError("\(source) is a PyTorch file in the legacy format (torch.save before PyTorch 1.6, _use_new_zipfile_serialization=False), which this reader does not read: load it in PyTorch and save it again with torch.save(obj, path)")
+    }
     let archive = try ZipArchive(data: data, source: source)
     guard let pkl = archive.entries.keys.filter({ $0.hasSuffix("/data.pkl") || $0 == "data.pkl" }).min(by: { $0.count < $1.count }) else {
       throw UntrustedFileError("\(source) has no data.pkl: not a PyTorch file")

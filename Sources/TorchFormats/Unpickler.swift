@@ -69,6 +69,21 @@ public struct Unpickler {
 
   /// Reads one pickle; `source` names the file in errors.
   public static func load(_ data: Data, source: String) throws -> PickleValue {
+    let containers = Containers()
+    do {
+      let value = try parse(data, source: source, containers: containers)
+      guard !containers.formCycle() else {
+        throw UntrustedFileError("\(source): refused pickle: a container that contains itself (no checkpoint holds one)")
+      }
+      return value
+    } catch {
+      // A refused pickle may have linked its containers into a cycle, which would never be freed.
+      containers.empty()
+      throw error
+    }
+  }
+
+  static func parse(_ data: Data, source: String, containers: Containers) throws -> PickleValue {
     var stack: [PickleValue] = []
     var marks: [Int] = []
     var memo: [Int: PickleValue] = [:]
@@ -144,8 +159,8 @@ public struct Unpickler {
       case 0x87:
         let c = try pop(), b = try pop(), a = try pop()
         stack.append(.tuple([a, b, c]))
-      case 0x5D: stack.append(.list(PickleList()))  // EMPTY_LIST
-      case 0x7D: stack.append(.dict(PickleDict()))  // EMPTY_DICT
+      case 0x5D: stack.append(containers.note(.list(PickleList())))  // EMPTY_LIST
+      case 0x7D: stack.append(containers.note(.dict(PickleDict())))  // EMPTY_DICT
       case 0x61:  // APPEND
         let v = try pop()
         guard case let .list(l)? = stack.last else { throw fail("APPEND to a non-list") }
@@ -177,7 +192,7 @@ public struct Unpickler {
       case 0x81:  // NEWOBJ
         _ = try pop()
         guard case let .global(name) = try pop(), name.hasPrefix("__torch__.") else { throw fail("NEWOBJ of a non-module class") }
-        stack.append(.object(PickleObject(className: name)))
+        stack.append(containers.note(.object(PickleObject(className: name))))
       case 0x62:  // BUILD
         let state = try pop()
         switch (stack.last, state) {
@@ -196,7 +211,7 @@ public struct Unpickler {
       case 0x52:  // REDUCE
         let args = try pop()
         guard case let .global(name) = try pop(), case let .tuple(a) = args else { throw fail("REDUCE of a non-callable") }
-        stack.append(try reduce(name, a, fail))
+        stack.append(containers.note(try reduce(name, a, fail)))
       default:
         throw fail(String(format: "opcode 0x%02x is not allowed", op))
       }
@@ -229,5 +244,80 @@ public struct Unpickler {
     default:
       throw fail("calling \(name) is not allowed")
     }
+  }
+}
+
+/// Every mutable container one pickle made. APPEND, SETITEMS and BUILD can put a memoised container
+/// into itself (or into one it contains): a reference cycle, which ARC never frees. Such a pickle is
+/// refused, and the containers of any refused pickle are emptied so that nothing leaks.
+final class Containers {
+  private var all: [PickleValue] = []
+
+  /// Records `value` when it is a container; returns it.
+  func note(_ value: PickleValue) -> PickleValue {
+    switch value {
+    case .list, .dict, .object: all.append(value)
+    default: break
+    }
+    return value
+  }
+
+  /// Breaks every link between the containers.
+  func empty() {
+    for value in all {
+      switch value {
+      case let .list(l): l.items = []
+      case let .dict(d): (d.keys, d.values) = ([], [])
+      case let .object(o): o.state = .none
+      default: break
+      }
+    }
+  }
+
+  /// True when the containers link into a cycle (Kahn's algorithm over container-in-container
+  /// edges; iterative, as pickles can nest deeply).
+  func formCycle() -> Bool {
+    func id(_ v: PickleValue) -> ObjectIdentifier? {
+      switch v {
+      case let .list(l): return ObjectIdentifier(l)
+      case let .dict(d): return ObjectIdentifier(d)
+      case let .object(o): return ObjectIdentifier(o)
+      default: return nil
+      }
+    }
+    /// The containers directly inside `v` (looking through tuples).
+    func children(_ v: PickleValue) -> [ObjectIdentifier] {
+      var pending: [PickleValue]
+      switch v {
+      case let .list(l): pending = l.items
+      case let .dict(d): pending = d.keys + d.values
+      case let .object(o): pending = [o.state]
+      default: return []
+      }
+      var out: [ObjectIdentifier] = []
+      while let next = pending.popLast() {
+        if case let .tuple(items) = next { pending += items } else if let i = id(next) { out.append(i) }
+      }
+      return out
+    }
+    var edges: [ObjectIdentifier: [ObjectIdentifier]] = [:]
+    var incoming: [ObjectIdentifier: Int] = [:]
+    for value in all {
+      guard let i = id(value), edges[i] == nil else { continue }
+      let c = children(value)
+      edges[i] = c
+      incoming[i, default: 0] += 0
+      for child in c { incoming[child, default: 0] += 1 }
+    }
+    var ready = incoming.filter { $0.value == 0 }.map(\.key)
+    var removed = 0
+    while let i = ready.popLast() {
+      removed += 1
+      for child in edges[i] ?? [] {
+        incoming[child]! -= 1
+        if incoming[child] == 0 { ready.append(child) }
+      }
+    }
+    return removed < incoming.count
   }
 }

@@ -22,12 +22,19 @@ public struct ZipArchive {
   public let data: Data
   public let entries: [String: Entry]
   let source: String
+  /// What the archive should be, for messages ("a PyTorch zip archive", "an .npz file (a zip of .npy arrays)").
+  let format: String
+  /// What to do about a compressed entry, which this reader does not inflate.
+  let compressedAdvice: String
 
-  /// Reads the central directory of a zip file (or of bytes in memory).
-  public init(data: Data, source: String = "file") throws {
+  /// Reads the central directory of a zip file (or of bytes in memory) that should be `format`.
+  public init(data: Data, source: String = "file", format: String = "a PyTorch zip archive",
+              compressedAdvice: String = "PyTorch stores data uncompressed") throws {
     self.data = data
     self.source = source
-    func fail(_ why: String) -> UntrustedFileError { UntrustedFileError("\(source) is not a readable PyTorch zip archive: \(why)") }
+    self.format = format
+    self.compressedAdvice = compressedAdvice
+    func fail(_ why: String) -> UntrustedFileError { UntrustedFileError("\(source) is not \(format): \(why)") }
     let n = data.count
     func u16(_ o: Int) throws -> Int {
       guard o >= 0, o + 2 <= n else { throw fail("truncated (offset \(o))") }
@@ -46,7 +53,9 @@ public struct ZipArchive {
       if try u32(o) == 0x0605_4b50 { eocd = o; break }
       o -= 1
     }
-    guard eocd >= 0 else { throw fail("no end-of-central-directory record (truncated?)") }
+    guard eocd >= 0 else {
+      throw fail(data.starts(with: [0x50, 0x4B, 0x03, 0x04]) ? "no end-of-central-directory record (truncated?)" : "not a zip file at all")
+    }
     var count = try u16(eocd + 10)
     var dirOffset = try u32(eocd + 16)
     if (count == 0xFFFF || dirOffset == 0xFFFF_FFFF), eocd >= 20, try u32(eocd - 20) == 0x0706_4b50 {
@@ -100,7 +109,7 @@ public struct ZipArchive {
   public func contents(_ name: String) throws -> Data {
     guard let e = entries[name] else { throw UntrustedFileError("\(source) has no entry \(name)") }
     guard e.method == 0 else {
-      throw UntrustedFileError("\(source): entry \(name) is compressed (method \(e.method)); PyTorch stores data uncompressed")
+      throw UntrustedFileError("\(source): entry \(name) is compressed (method \(e.method)), which this reader does not inflate; \(compressedAdvice)")
     }
     return data.subdata(in: (data.startIndex + e.offset)..<(data.startIndex + e.offset + e.size))
   }

@@ -28,8 +28,8 @@ public struct ConfigEdit: Equatable, CustomStringConvertible {
     }
     let key = String(assignment[..<eq]), text = String(assignment[assignment.index(after: eq)...])
     let value: Node
-    do { value = try Yams.compose(yaml: text) ?? Node("", Tag(.str)) } catch {
-      throw ConfigError("--set \(assignment): the value is not valid YAML (\(error))")
+    do { value = try YAMLReader.compose(text, source: "the value") ?? Node("", Tag(.str)) } catch let e as ConfigError {
+      throw ConfigError("--set \(assignment): \(e.message)")
     }
     try self.init(key: key, value: value)
   }

@@ -90,7 +90,7 @@ extension Field {
   }
   static func bool(_ key: String, _ kp: Path<Bool>) -> Field {
     Field(key: key, read: { Node($0[keyPath: kp] ? "true" : "false") }, write: { r, n, path in
-      guard let b = n.bool else { throw ConfigError("\(path) must be true or false (got \(n.any))") }
+      guard let b = n.bool else { throw ConfigError("\(path) must be true or false (got \(n.described))") }
       r[keyPath: kp] = b
     }, isFlag: true)
   }
@@ -117,7 +117,7 @@ extension Field {
       $0[keyPath: kp].map { Node($0.map { Node(String($0)) }, Tag(.seq), .flow) } ?? Node("null", Tag(.null))
     }) { r, n, path in
       if n.isNull { r[keyPath: kp] = nil; return }
-      guard let seq = n.sequence else { throw ConfigError("\(path) must be a list of integers or null (got \(n.any))") }
+      guard let seq = n.sequence else { throw ConfigError("\(path) must be a list of integers or null (got \(n.described))") }
       r[keyPath: kp] = try seq.enumerated().map { try $1.intValue("\(path)[\($0)]") }
     }
   }
@@ -156,15 +156,28 @@ extension Node {
   var any: String {
     scalar?.string ?? ((try? Yams.serialize(node: self)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
   }
+  /// The value for an error message, on one line: a scalar's text, or the node in flow style
+  /// (`[1, {a: 2}]`), cut at 60 characters.
+  var described: String {
+    func flow(_ n: Node) -> String {
+      switch n {
+      case let .scalar(s): return s.string
+      case let .sequence(items): return "[" + items.map(flow).joined(separator: ", ") + "]"
+      case let .mapping(pairs): return "{" + pairs.map { "\(flow($0.key)): \(flow($0.value))" }.joined(separator: ", ") + "}"
+      }
+    }
+    let text = flow(self)
+    return text.count > 60 ? String(text.prefix(57)) + "..." : text
+  }
   func intValue(_ path: String) throws -> Int {
     if let i = int { return i }
     if let d = float, d == d.rounded(), Swift.abs(d) < 1e15 { return Int(d) }
-    throw ConfigError("\(path) must be an integer (got \(any))")
+    throw ConfigError("\(path) must be an integer (got \(described))")
   }
   func doubleValue(_ path: String) throws -> Double {
     if let d = float { return d }
     if let i = int { return Double(i) }
-    throw ConfigError("\(path) must be a number (got \(any))")
+    throw ConfigError("\(path) must be a number (got \(described))")
   }
 }
 
@@ -225,6 +238,11 @@ enum ConfigSchema {
                 "use_checkpoint": "activation checkpointing (memory only)"],
   ]
 
+  /// The ignored keys as dotted paths (`define`, `dataset.MEAN`): the keys that may repeat.
+  static var ignoredDottedKeys: Set<String> {
+    Set(ignoredKeys.flatMap { section, keys in keys.keys.map { section.isEmpty ? $0 : "\(section).\($0)" } })
+  }
+
   static func fields(_ section: String) -> [Field] {
     switch section {
     case "dataset": return dataset
@@ -252,24 +270,29 @@ enum ConfigSchema {
 }
 
 extension TrainConfig {
-  /// Reads a YAML configuration (an authors' file or one of ours); unknown keys are errors.
-  public init(yaml text: String, source: String = "config") throws {
+  /// Reads a YAML configuration (an authors' file or one of ours); unknown keys are errors, and so
+  /// are keys written twice, except keys this tool does not read (the authors' files repeat `define:`,
+  /// which only holds YAML anchors). With `requireSettings`, a document without a single key (an
+  /// empty file) is refused rather than read as the defaults.
+  public init(yaml text: String, source: String = "config", requireSettings: Bool = false) throws {
     self.init()
-    let root: Node?
-    do { root = try Yams.compose(yaml: text) } catch {
-      throw ConfigError("\(source) is not valid YAML: \(error)")
+    let root = try YAMLReader.compose(text, source: source, allowedDuplicates: ConfigSchema.ignoredDottedKeys)
+    guard let root, root.mapping?.isEmpty != true else {
+      if requireSettings {
+        throw ConfigError("\(source) holds no settings (an empty file, or only comments); a config names at least its data, dataset.NAME and dataset.PATH: start from configs/tiny.yaml")
+      }
+      return
     }
-    guard let root else { return }
     try apply(root, source: source)
     try validate()
   }
 
-  /// Reads a YAML file.
+  /// Reads a YAML file; an empty one is refused.
   public init(contentsOf url: URL) throws {
-    guard let text = try? String(contentsOf: url, encoding: .utf8) else {
+    guard let text = try YAMLReader.contents(ofFile: url.path) else {
       throw ConfigError("cannot read the config file \(url.path): check the path")
     }
-    try self.init(yaml: text, source: url.lastPathComponent)
+    try self.init(yaml: text, source: url.lastPathComponent, requireSettings: true)
   }
 
   /// Applies the keys present in `node` (a mapping) over the current values.

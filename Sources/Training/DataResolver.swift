@@ -79,7 +79,16 @@ public func resolveDataset(_ config: TrainConfig, progress: ((Int, Int) -> Void)
   }
   if !fm.fileExists(atPath: directory.appendingPathComponent("manifest.json").path) {
     try fm.createDirectory(at: directory.deletingLastPathComponent(), withIntermediateDirectories: true)
-    _ = try prepareDataset(source, options: options, to: directory, progress: progress)
+    do { _ = try prepareDataset(source, options: options, to: directory, progress: progress) } catch let bad as BadImageError {
+      // Training has no --on-bad-image; packing the folder once with `maskdm prepare` does.
+      let prepareSource: String
+      switch source {
+      case let .celebA(path, _): prepareSource = "celeba:\(path)"
+      case let .vggFace2(path): prepareSource = "vggface2:\(path)"
+      default: prepareSource = "folder:\(config.dataset.path)"
+      }
+      throw ConfigError("bad image \(bad.name): \(bad.reason); fix or remove it, or pack the images once without it: `maskdm prepare \(prepareSource) -o DIR --on-bad-image skip`, then train with --set dataset.NAME=prepared --set dataset.PATH=DIR")
+    }
     try writeAtomically(Data(fingerprint.utf8), to: recorded)
   }
   return try checked(PackedDataset(directory: directory), config)

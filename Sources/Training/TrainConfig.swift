@@ -6,6 +6,7 @@
 // CelebA-64 ablation settings (bs 256, lr 2e-4, linear betas, no clipping, no warm-up).
 
 import Engine
+import Foundation
 import MaskDM
 
 /// Optimisation, diffusion and bookkeeping settings (the top level of an authors' config file).
@@ -169,6 +170,12 @@ extension TrainConfig {
     guard n.mlpRatio > 0 else { throw fail("network.mlp_ratio must be positive (got \(n.mlpRatio))") }
     guard (0..<1).contains(pUncond) else {
       throw fail("p_uncond must be a probability in [0, 1), e.g. 0.1 (got \(pUncond)); 0 trains without label dropout")
+    }
+    guard n.numClasses >= 0 else { throw fail("network.num_classes must be a number of classes, or -1 for unconditional") }
+    try checkDimensions()
+    let initExtension = (pretrainedModelCkpt as NSString).pathExtension.lowercased()
+    if ["pt", "pth", "ckpt", "bin"].contains(initExtension) {
+      throw fail("pretrained_model_ckpt (--init-from) \(pretrainedModelCkpt) is a PyTorch checkpoint, which training does not read: convert it first with `maskdm convert \(pretrainedModelCkpt) -o weights.safetensors`, then start from weights.safetensors")
     }
     if isMasked, dataset.maskType == .block, dataset.maskBlockSize <= 0 {
       throw fail("dataset.MASK_TYPE block needs dataset.MASK_BLOCK_SIZE (e.g. 2, 4 or 8 patches)")

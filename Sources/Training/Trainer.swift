@@ -21,6 +21,7 @@ public final class Trainer {
 
   public init(config: TrainConfig, runDirectory: URL, group: DistributedGroup? = nil) throws {
     try config.validate()
+    try config.checkMemory()
     let world = group?.size ?? 1
     guard config.batchSize % (world * config.gradientAccumulateEvery) == 0 else {
       throw ConfigError("batch_size (\(config.batchSize)) must be divisible by the number of processes (\(world)) times gradient_accumulate_every (\(config.gradientAccumulateEvery)): every process trains on an equal share of each batch")
@@ -138,7 +139,13 @@ public final class Trainer {
         (state, progress) = (try TrainState(checkpoint: checkpoint), checkpoint.state)
       } else if !config.pretrainedModelCkpt.isEmpty {
         let source = URL(fileURLWithPath: config.pretrainedModelCkpt)
-        let report = try model.load(try initialWeights(from: source), strict: false)
+        let weights = try initialWeights(from: source)
+        let report = try model.load(weights, strict: false)
+        // A file none of whose names is a weight of this model would leave it at its random
+        // initialisation: training from scratch while the user believes it fine-tunes.
+        guard report.unexpected.count < weights.count else {
+          throw ConfigError("--init-from \(source.path): none of its \(weights.count) tensors is a weight of this model (it holds \(weights.keys.sorted().prefix(3).joined(separator: ", "))…, the model has \(report.missing.prefix(3).joined(separator: ", "))…); give a run directory or a .safetensors file written by maskdm (`maskdm convert` turns the authors' .pt checkpoints into one)")
+        }
         events(.initialized(from: source, missing: report.missing, unexpected: report.unexpected))
         state = try TrainState(parameters: model.parameters())
       }

@@ -138,6 +138,16 @@ struct FIDStats: ParsableCommand {
   @OptionGroup var options: FIDOptions
 
   func run() throws {
+    // Checked before the features are computed (minutes), not when the result is written.
+    let target = URL(fileURLWithPath: out)
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: target.path, isDirectory: &isDirectory), isDirectory.boolValue {
+      throw ValidationError("-o \(out) is a folder; give the .npz file to write, e.g. -o \(target.appendingPathComponent("stats.npz").path)")
+    }
+    let folder = target.deletingLastPathComponent()
+    guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+      throw ValidationError("-o \(out): the folder \(folder.path) does not exist; create it first")
+    }
     try Engine.select(options.device)
     let extractor = try InceptionFeatureExtractor(weights: options.weights.map { URL(fileURLWithPath: $0) })
     let side = try FIDSide.load(path, extractor: { extractor }, batchSize: options.batchSize, limit: options.limit)

@@ -27,6 +27,8 @@ struct SampleCommand: ParsableCommand {
 
   func run() throws {
     guard out != nil || grid != nil else { throw ValidationError("give --out DIR and/or --grid FILE") }
+    guard count >= 1 else { throw ValidationError("-n must be at least 1 image (got \(count))") }
+    guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1 (got \(batchSize))") }
     var job: SamplingJob
     if source.hasSuffix(".safetensors") {
       guard let config else { throw ValidationError("a weights file needs --config CONFIG.yaml") }

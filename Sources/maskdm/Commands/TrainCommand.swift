@@ -54,12 +54,12 @@ struct TrainCommand: ParsableCommand {
 func loadConfig(_ path: String, overrides: [String]) throws -> TrainConfig {
   var text = ""
   if path != "-" {
-    guard let t = try? String(contentsOfFile: path, encoding: .utf8) else {
+    guard let t = try YAMLReader.contents(ofFile: path) else {
       throw ValidationError("cannot read the config file \(path): check the path")
     }
     text = t
   }
-  let config = try TrainConfig(yaml: text, source: URL(fileURLWithPath: path).lastPathComponent)
+  let config = try TrainConfig(yaml: text, source: URL(fileURLWithPath: path).lastPathComponent, requireSettings: path != "-")
     .applying(try overrides.map { try ConfigEdit(assignment: $0) }, source: "--set")
   try config.validate()
   return config
