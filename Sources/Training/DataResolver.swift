@@ -79,7 +79,7 @@ public func resolveDataset(_ config: TrainConfig, progress: ((Int, Int) -> Void)
   }
   if !fm.fileExists(atPath: directory.appendingPathComponent("manifest.json").path) {
     try fm.createDirectory(at: directory.deletingLastPathComponent(), withIntermediateDirectories: true)
-    _ = try prepareDataset(source, options: options, to: directory, progress: progress)
+    _ = try prepareDataset(source, options: options, to: directory, progress: progress, notice: notice)
     try writeAtomically(Data(fingerprint.utf8), to: recorded)
   }
   return try checked(PackedDataset(directory: directory), config)
