@@ -49,12 +49,14 @@ let package = Package(
     .systemLibrary(name: "CLMDB"),
     .target(name: "Datasets", dependencies: ["CImageCodecs", "CLMDB"], swiftSettings: swiftSettings),
     .target(name: "CLinalg", linkerSettings: [.linkedLibrary("openblas")]),
+    // SHA-256 of checkpoint files, optimised in debug builds too (tests write many checkpoints).
+    .target(name: "CChecksum", cSettings: [.unsafeFlags(["-O2"])]),
     .target(name: "TorchFormats", dependencies: ["Engine"], swiftSettings: swiftSettings),
     .target(name: "Evaluation", dependencies: ["Engine", "Datasets", "CLinalg", "TorchFormats"], swiftSettings: swiftSettings),
     .target(
       name: "Training",
       // The YAML reader also imports CYaml, the libyaml that comes with the Yams product, for its event stream.
-      dependencies: ["Engine", "NN", "MaskDM", "Datasets", "TorchFormats", .product(name: "Yams", package: "Yams")],
+      dependencies: ["Engine", "NN", "MaskDM", "Datasets", "TorchFormats", "CChecksum", .product(name: "Yams", package: "Yams")],
       swiftSettings: swiftSettings),
     .target(
       name: "Studies",

@@ -1,7 +1,11 @@
 // Packing a dataset once into a memory-mappable cache: `pixels.u8` (N x H x W x C bytes),
 // `labels.i32` when the source has labels, and `manifest.json` (source, count, size, checksum). The
-// directory is written under a temporary name and renamed into place, so a cache is whole or absent.
+// files are written into a staging folder beside the output (`StagingName`) and moved into place
+// with manifest.json last, so a reader sees a whole dataset or none.
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What to do with an image that does not decode.
 public enum BadImagePolicy: String, Codable, Sendable {
@@ -60,18 +64,26 @@ func fit(_ image: DecodedImage, _ options: PrepareOptions) -> DecodedImage {
   return im.withChannels(options.channels)
 }
 
-/// Packs `source` into `directory` and returns the manifest. `progress(done, total)` reports.
+/// Packs `source` into `directory` and returns the manifest. `progress(done, total)` reports;
+/// `notice` says what was cleaned up (staging folders of killed earlier runs).
 @discardableResult
-public func prepareDataset(_ source: DatasetSource, options: PrepareOptions, to directory: URL,
-                           progress: ((Int, Int) -> Void)? = nil) throws -> DatasetManifest {
+public func prepareDataset(_ source: DatasetSource, options: PrepareOptions, to output: URL,
+                           progress: ((Int, Int) -> Void)? = nil, notice: ((String) -> Void)? = nil) throws -> DatasetManifest {
   guard options.size > 0, [1, 3].contains(options.channels) else {
     throw DatasetError("prepare needs a positive size and 1 or 3 channels")
   }
+  // `-o .` is the folder itself, not an entry "." of it.
+  let directory = output.standardizedFileURL
   try checkReplaceable(directory)
   let items = try sourceItems(source)
   guard items.count > 0 else { throw DatasetError("the dataset is empty") }
   let fm = FileManager.default
-  let tmp = directory.deletingLastPathComponent().appendingPathComponent(".\(directory.lastPathComponent).tmp-\(getpid())")
+  let stale = StagingName.removeStale(for: directory)
+  if !stale.isEmpty {
+    notice?("removed \(stale.joined(separator: ", ")) in \(directory.deletingLastPathComponent().path): "
+              + "left half-written by an earlier prepare that was killed")
+  }
+  let tmp = StagingName.url(for: directory)
   try? fm.removeItem(at: tmp)
   try fm.createDirectory(at: tmp, withIntermediateDirectories: true)
   defer { try? fm.removeItem(at: tmp) }
@@ -133,10 +145,30 @@ public func prepareDataset(_ source: DatasetSource, options: PrepareOptions, to 
   encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
   try encoder.encode(manifest).write(to: tmp.appendingPathComponent("manifest.json"))
   try checkReplaceable(directory)
-  if fm.fileExists(atPath: directory.path) { try fm.removeItem(at: directory) }
-  try fm.createDirectory(at: directory.deletingLastPathComponent(), withIntermediateDirectories: true)
-  try fm.moveItem(at: tmp, to: directory)
+  try moveIntoPlace(tmp, directory, hasLabels: items.hasLabels)
   return manifest
+}
+
+/// Moves a packed dataset from its staging folder to `directory`: a new folder is renamed into place
+/// whole; an existing one (empty, or an earlier prepared dataset: `checkReplaceable`) is kept, its
+/// manifest removed first and the new one moved in last, so that no reader takes a mix for a dataset.
+func moveIntoPlace(_ tmp: URL, _ directory: URL, hasLabels: Bool) throws {
+  let fm = FileManager.default
+  func move(_ from: URL, _ to: URL) throws {
+    guard rename(from.path, to.path) == 0 else {
+      throw DatasetError("cannot move \(from.path) to \(to.path): \(String(cString: strerror(errno)))")
+    }
+  }
+  guard fm.fileExists(atPath: directory.path) else {
+    try fm.createDirectory(at: directory.deletingLastPathComponent(), withIntermediateDirectories: true)
+    try move(tmp, directory)
+    return
+  }
+  unlink(directory.appendingPathComponent("manifest.json").path)
+  if !hasLabels { unlink(directory.appendingPathComponent("labels.i32").path) }
+  for file in ["pixels.u8"] + (hasLabels ? ["labels.i32"] : []) + ["manifest.json"] {
+    try move(tmp.appendingPathComponent(file), directory.appendingPathComponent(file))
+  }
 }
 
 /// The files a prepared dataset directory holds; prepare replaces a directory only when it holds

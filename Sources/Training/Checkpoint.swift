@@ -1,5 +1,6 @@
 // Checkpoints: everything a run needs to continue bit-identically — weights, EMA weights, AdamW
-// moments, the step, the seed and data-loader position — written atomically (see RunDirectory).
+// moments, the step, the seed and data-loader position — written atomically (see RunDirectory), with
+// the SHA-256 of each tensor file in state.json, checked before it is read (see CheckpointIntegrity).
 import Engine
 import Foundation
 #if canImport(Glibc)
@@ -26,7 +27,10 @@ public struct RunProgress: Codable, Equatable, Sendable {
   public var warmupSeconds: Double? = nil
   public var lastLoss: Double? = nil
   public var device = "cpu"
-  public var format = 1
+  /// 2: `checksums` are recorded (1: written before they were, read unchecked).
+  public var format = 2
+  /// SHA-256 (hexadecimal) of each tensor file of the checkpoint, by file name.
+  public var checksums: [String: String]? = nil
   public init() {}
 }
 
@@ -46,28 +50,43 @@ public struct Checkpoint {
     self.state = state
   }
 
+  /// The tensor files of a checkpoint directory, each with its checksum in state.json.
+  public static let tensorFiles = ["model.safetensors", "ema.safetensors", "optimizer.safetensors"]
+
+  /// How many checkpoints a run keeps (the newest): one to fall back to when the newest is damaged.
+  public static let keep = 2
+
   /// Writes `checkpoints/step-N/` atomically, points `latest` at it and keeps the newest `keep`.
   @discardableResult
-  public func save(in run: RunDirectory, keep: Int = 2) throws -> URL {
+  public func save(in run: RunDirectory, keep: Int = Checkpoint.keep) throws -> URL {
     let name = String(format: "step-%08d", state.step)
     let final = run.checkpoints.appendingPathComponent(name)
     let tmp = run.checkpoints.appendingPathComponent(".\(name).tmp")
     let fm = FileManager.default
-    try? fm.removeItem(at: tmp)
-    try fm.createDirectory(at: tmp, withIntermediateDirectories: true)
+    let previous = run.latestCheckpoint
     let optimizer = Parameters(uniqueKeysWithValues:
       adamM.map { ("m.\($0.key)", $0.value) } + adamV.map { ("v.\($0.key)", $0.value) })
     let meta = ["format": "maskdm-checkpoint", "step": "\(state.step)"]
+    var recorded = state
+    recorded.format = 2
+    recorded.checksums = [:]
     do {
-      try writeDurably(SafetensorsFile(tensors: model, metadata: meta).encoded(), to: tmp.appendingPathComponent("model.safetensors"))
-      try writeDurably(SafetensorsFile(tensors: ema, metadata: meta).encoded(), to: tmp.appendingPathComponent("ema.safetensors"))
-      try writeDurably(SafetensorsFile(tensors: optimizer, metadata: meta).encoded(), to: tmp.appendingPathComponent("optimizer.safetensors"))
+      try? fm.removeItem(at: tmp)
+      try fm.createDirectory(at: tmp, withIntermediateDirectories: true)
+      for (file, tensors) in zip(Self.tensorFiles, [model, ema, optimizer]) {
+        let data = try SafetensorsFile(tensors: tensors, metadata: meta).encoded()
+        recorded.checksums![file] = sha256Hex(data)
+        try writeDurably(data, to: tmp.appendingPathComponent(file))
+      }
       let encoder = JSONEncoder()
       encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-      try writeDurably(try encoder.encode(state), to: tmp.appendingPathComponent("state.json"))
+      try writeDurably(try encoder.encode(recorded), to: tmp.appendingPathComponent("state.json"))
     } catch {
       try? fm.removeItem(at: tmp)
-      throw FileSystemError("could not write the checkpoint of step \(state.step): \(error); the previous checkpoint at \(run.latest.path) is intact")
+      let kept = previous.map { "the previous checkpoint (\($0.lastPathComponent)) is intact and --resume continues from it" }
+        ?? "no earlier checkpoint exists, so a new run starts from the beginning"
+      throw FileSystemError("could not write the checkpoint of step \(state.step): \(error); \(kept). "
+                              + "Free disk space (or choose a run directory on another disk) and run the command again")
     }
     fsyncDirectory(tmp)
     if fm.fileExists(atPath: final.path) { try fm.removeItem(at: final) }
@@ -76,22 +95,26 @@ public struct Checkpoint {
     }
     fsyncDirectory(run.checkpoints)
     try run.pointLatest(at: final)
-    let all = ((try? fm.contentsOfDirectory(atPath: run.checkpoints.path)) ?? [])
-      .filter { $0.hasPrefix("step-") }.sorted()
-    for old in all.dropLast(keep) { try? fm.removeItem(at: run.checkpoints.appendingPathComponent(old)) }
+    for old in run.checkpointsNewestFirst.dropFirst(keep) { try? fm.removeItem(at: old) }
     return final
   }
 
-  /// Reads a checkpoint directory.
+  /// Reads a checkpoint directory, its files checked against their checksums first.
   public static func load(_ directory: URL) throws -> Checkpoint {
-    let stateURL = directory.appendingPathComponent("state.json")
-    guard let data = try? Data(contentsOf: stateURL) else {
+    let fm = FileManager.default
+    guard fm.fileExists(atPath: directory.appendingPathComponent("state.json").path)
+            || tensorFiles.contains(where: { fm.fileExists(atPath: directory.appendingPathComponent($0).path) }) else {
       throw ConfigError("\(directory.path) holds no checkpoint (state.json is missing)")
     }
-    let state: RunProgress
-    do { state = try JSONDecoder().decode(RunProgress.self, from: data) } catch {
-      throw ConfigError("\(stateURL.path) is damaged (\(error)); resume from an earlier checkpoint or start over")
-    }
+    return try read(directory, state: try verify(directory))
+  }
+
+  /// Reads a checkpoint that passed `verify`.
+  public static func load(_ checkpoint: VerifiedCheckpoint) throws -> Checkpoint {
+    try read(checkpoint.directory, state: checkpoint.state)
+  }
+
+  private static func read(_ directory: URL, state: RunProgress) throws -> Checkpoint {
     let model = try SafetensorsFile.load(directory.appendingPathComponent("model.safetensors")).tensors
     let ema = try SafetensorsFile.load(directory.appendingPathComponent("ema.safetensors")).tensors
     let optimizer = try SafetensorsFile.load(directory.appendingPathComponent("optimizer.safetensors")).tensors
@@ -103,19 +126,26 @@ public struct Checkpoint {
   }
 }
 
-/// The non-EMA weights to initialise fine-tuning from: a run directory (its `latest` checkpoint), a
-/// checkpoint directory, or a `.safetensors` file.
-public func initialWeights(from url: URL) throws -> Parameters {
+/// The non-EMA weights to initialise fine-tuning from: a run directory (its newest intact
+/// checkpoint; `notice` says when a damaged newer one is passed over), a checkpoint directory, or a
+/// `.safetensors` file (checked against its checkpoint's checksum when it is one of a checkpoint's files).
+public func initialWeights(from url: URL, notice: (String) -> Void = { _ in }) throws -> Parameters {
   var isDir: ObjCBool = false
   guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
     throw ConfigError("pretrained weights not found at \(url.path): give a run directory or a .safetensors file")
   }
-  if !isDir.boolValue { return try SafetensorsFile.load(url).tensors }
+  if !isDir.boolValue { return try loadVerifiedTensors(url) }
   let run = RunDirectory(url)
-  if let latest = run.latestCheckpoint {
-    return try SafetensorsFile.load(latest.appendingPathComponent("model.safetensors")).tensors
+  if run.hasCheckpoint {
+    let (intact, damaged) = run.newestIntactCheckpoint()
+    guard let intact else { throw CheckpointDamage.noneIntact(damaged, in: run, forInitialisation: true) }
+    if !damaged.isEmpty {
+      notice("\(damaged.map(\.description).joined(separator: "; ")); initialising from \(intact.directory.lastPathComponent) "
+                + "(step \(intact.state.step)), the newest intact checkpoint of \(run.url.path)")
+    }
+    return try SafetensorsFile.load(intact.directory.appendingPathComponent("model.safetensors")).tensors
   }
   let direct = url.appendingPathComponent("model.safetensors")
-  if FileManager.default.fileExists(atPath: direct.path) { return try SafetensorsFile.load(direct).tensors }
+  if FileManager.default.fileExists(atPath: direct.path) { return try loadVerifiedTensors(direct) }
   throw ConfigError("\(url.path) holds no finished checkpoint (no latest/model.safetensors); train it first")
 }

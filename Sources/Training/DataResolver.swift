@@ -79,7 +79,7 @@ public func resolveDataset(_ config: TrainConfig, progress: ((Int, Int) -> Void)
   }
   if !fm.fileExists(atPath: directory.appendingPathComponent("manifest.json").path) {
     try fm.createDirectory(at: directory.deletingLastPathComponent(), withIntermediateDirectories: true)
-    do { _ = try prepareDataset(source, options: options, to: directory, progress: progress) } catch let bad as BadImageError {
+    do { _ = try prepareDataset(source, options: options, to: directory, progress: progress, notice: notice) } catch let bad as BadImageError {
       // Training has no --on-bad-image; packing the folder once with `maskdm prepare` does.
       let prepareSource: String
       switch source {

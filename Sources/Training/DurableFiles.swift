@@ -1,5 +1,6 @@
 // Files that survive a crash or a full disk: written beside their destination, flushed, then renamed
 // into place, so a reader sees the old file or the new one, never half of one.
+import Datasets
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -12,10 +13,15 @@ public struct FileSystemError: Error, CustomStringConvertible, Equatable {
   public var description: String { message }
 }
 
-/// Writes `data` to `url` atomically: a temporary file in the same directory, fsync, rename.
+/// Writes `data` to `url` atomically: a staging file in the same directory (`StagingName`), fsync,
+/// rename. Staging copies of `url` that killed processes left behind are removed first.
 public func writeAtomically(_ data: Data, to url: URL) throws {
-  let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-  try writeDurably(data, to: tmp)
+  StagingName.removeStale(for: url)
+  let tmp = StagingName.url(for: url)
+  do { try writeDurably(data, to: tmp) } catch {
+    unlink(tmp.path)
+    throw error
+  }
   guard rename(tmp.path, url.path) == 0 else {
     let why = String(cString: strerror(errno))
     unlink(tmp.path)
@@ -34,7 +40,8 @@ func writeDurably(_ data: Data, to url: URL) throws {
       let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
       if n < 0 {
         if errno == EINTR { continue }
-        throw FileSystemError("cannot write \(url.path): \(String(cString: strerror(errno))) (is the disk full?)")
+        let hint = [ENOSPC: " (the disk is full)", EDQUOT: " (the disk quota is used up)", EFBIG: " (the file size limit, ulimit -f, is reached)"][errno] ?? ""
+        throw FileSystemError("cannot write \(url.path): \(String(cString: strerror(errno)))\(hint)")
       }
       offset += n
     }

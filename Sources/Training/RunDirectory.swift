@@ -4,6 +4,8 @@
 //   RUN/metrics.jsonl          one JSON object per logged step / checkpoint / sample / evaluation
 //   RUN/samples/step-N.png     sample grids
 //   RUN/checkpoints/step-N/    model.safetensors, ema.safetensors, optimizer.safetensors, state.json
+//                              (with the SHA-256 of the three others)
+//   RUN/checkpoints/damaged-step-N/, diverged-step-N/   checkpoints moved aside, kept for inspection
 //   RUN/latest -> checkpoints/step-N   the newest complete checkpoint (replaced atomically)
 //   RUN/snapshots/step-N.safetensors   EMA weights kept at fixed steps (`snapshot_every`), never pruned
 //   RUN/.lock                  held (flock) by the one process training in this directory
@@ -39,10 +41,16 @@ public struct RunDirectory: Sendable {
   }
   var lockFile: URL { url.appendingPathComponent(".lock") }
 
-  /// The newest complete checkpoint, if any.
+  /// The newest complete checkpoint, if any: the newest `checkpoints/step-N` (a process killed after
+  /// moving it into place and before pointing `latest` at it leaves `latest` one behind), else what
+  /// `latest` points at.
   public var latestCheckpoint: URL? {
+    let fm = FileManager.default
+    if let newest = checkpointsNewestFirst.first(where: { fm.fileExists(atPath: $0.appendingPathComponent("state.json").path) }) {
+      return newest
+    }
     let state = latest.appendingPathComponent("state.json")
-    return FileManager.default.fileExists(atPath: state.path) ? latest.resolvingSymlinksInPath() : nil
+    return fm.fileExists(atPath: state.path) ? latest.resolvingSymlinksInPath() : nil
   }
 
   /// Creates the directory tree.
@@ -105,6 +113,21 @@ public struct RunDirectory: Sendable {
     } else {
       try data.write(to: metrics)
     }
+  }
+
+  /// Keeps the rows of metrics.jsonl up to `step`: a run resumed from the checkpoint of `step` (0: a
+  /// fresh start) redoes what came after it, so the rows a stopped process wrote after it go, and
+  /// so does a line it left half-written.
+  public func truncateMetrics(after step: Int) throws {
+    guard let data = try? Data(contentsOf: metrics) else { return }
+    var kept = Data()
+    for line in data.split(separator: 0x0a, omittingEmptySubsequences: true) {
+      guard let row = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
+            let s = row["step"] as? Int, s <= step else { continue }
+      kept.append(contentsOf: line)
+      kept.append(0x0a)
+    }
+    if kept != data { try writeAtomically(kept, to: metrics) }
   }
 
   /// Reads metrics.jsonl back (for reports and resumed runs).

@@ -44,7 +44,8 @@ public final class Trainer {
       lock = try run.lock()
     }
     defer { lock?.release() }
-    let existing = try checkpointToResume(resume: resume)
+    if root { removeLeftovers(events) }
+    let (existing, changes) = try checkpointToResume(resume: resume, events: events)
     if root { try writeAtomically(Data(config.yaml().utf8), to: run.config) }
 
     return try Engine.run {
@@ -54,11 +55,21 @@ public final class Trainer {
       let model = try MaskedUViT(config.network, key: PRNGKey(seed: config.seed))
       var (state, progress, resumed) = try initialState(model: model, existing: existing, device: device, events: events)
       try agreeOnStartingStep(progress.step)
+      if root {
+        // What a stopped process wrote after the checkpoint it resumes from is redone: its rows go.
+        try run.truncateMetrics(after: progress.step)
+        if !changes.isEmpty {
+          try run.appendMetrics(["event": "resumed", "step": progress.step,
+                                 "changed": Dictionary(uniqueKeysWithValues: changes.map { ($0.key, "\($0.old) -> \($0.new)") })])
+          events(.notice("resuming at step \(progress.step) with \(changes.map(\.description).joined(separator: ", "))"))
+        }
+      }
       let session = try TrainingSession(trainer: self, model: model, dataset: dataset, state: state, progress: progress,
                                         resumed: resumed, events: events)
       defer { session.loader.stop() }
       events(.started(step: progress.step, totalSteps: config.trainSteps, resumed: resumed,
                       parameters: state.parameterCount, device: device.rawValue, runDirectory: run.url))
+      if resumed { try session.completeResumedCheckpoint() }
       while session.budgetLeft { try session.trainOneStep() }
       (state, progress) = (session.state, session.progress)
       if session.lastCheckpoint != progress.step { try session.checkpoint() }
@@ -78,27 +89,55 @@ public final class Trainer {
     }
   }
 
-  /// The checkpoint to continue from (nil: a fresh start). Refuses a directory that holds one unless
-  /// `resume`, and a resume whose configuration changed in more than how long to train and how often
-  /// to log, save and sample (those do not change the steps already taken: the learning rate is
-  /// warm-up then constant).
-  func checkpointToResume(resume: Bool) throws -> URL? {
-    guard let existing = run.latestCheckpoint else { return nil }
+  /// The checkpoint to continue from (nil: a fresh start) and the settings that changed since the
+  /// run started. Refuses a directory that holds a checkpoint unless `resume`, and a resume that
+  /// changes a setting `ResumePolicy` does not allow. A damaged newest checkpoint (its files do not
+  /// match their checksums) is moved aside and the newest intact one taken, and a notice says so.
+  func checkpointToResume(resume: Bool, events: (TrainingEvent) -> Void) throws -> (VerifiedCheckpoint?, [ResumePolicy.Change]) {
+    guard run.hasCheckpoint else { return (nil, []) }
     guard resume else {
       throw ConfigError("\(run.url.path) already holds a checkpoint; pass --resume to continue it or choose another directory")
     }
+    var changes: [ResumePolicy.Change] = []
     if let old = try? String(contentsOf: run.config, encoding: .utf8), old != config.yaml() {
-      var started = try? TrainConfig(yaml: old, source: run.config.path)
-      started?.trainSteps = config.trainSteps
-      started?.logEvery = config.logEvery
-      started?.saveAndSampleEvery = config.saveAndSampleEvery
-      if started?.yaml() != config.yaml() {
-        throw ConfigError("the configuration differs from the one \(run.url.path) was started with (config.yaml) in more "
-                          + "than train_steps, log_every and save_and_sample_every; resume with the same configuration "
-                          + "or use a new directory")
+      let started: TrainConfig
+      do { started = try TrainConfig(yaml: old, source: run.config.path) } catch {
+        throw ConfigError("the configuration \(run.config.path) this run was started with cannot be read (\(error)); "
+                            + "restore it, or start a new --out directory")
       }
+      changes = try ResumePolicy.check(resuming: started, with: config, runDirectory: run.url)
     }
-    return existing
+    let (intact, damaged) = run.newestIntactCheckpoint()
+    guard let intact else { throw CheckpointDamage.noneIntact(damaged, in: run) }
+    var moved: [String] = []
+    if isRoot {
+      for d in damaged { moved.append("checkpoints/" + (try run.moveAside(d.checkpoint, prefix: "damaged"))) }
+      // As an uninterrupted run leaves it: `latest` at the checkpoint resumed from (a process killed
+      // between moving a checkpoint into place and pointing at it left it behind) and `keep` of them.
+      if run.latest.resolvingSymlinksInPath() != intact.directory.resolvingSymlinksInPath() { try run.pointLatest(at: intact.directory) }
+      for old in run.checkpointsNewestFirst.dropFirst(Checkpoint.keep) { try? FileManager.default.removeItem(at: old) }
+    }
+    if !damaged.isEmpty {
+      events(.notice(damaged.map(\.description).joined(separator: "; ") + "; resuming from \(intact.directory.lastPathComponent) "
+                       + "(step \(intact.state.step)), the newest intact checkpoint"
+                       + (moved.isEmpty ? "" : " (the damaged one is kept as \(moved.joined(separator: ", ")))")))
+    }
+    return (intact, changes)
+  }
+
+  /// Removes what a killed process of this run left half-written: checkpoint folders it was writing
+  /// (`checkpoints/.step-N.tmp`) and the staging copies of the run's small files. Called with the
+  /// run's lock held, so no other process is writing them.
+  func removeLeftovers(_ events: (TrainingEvent) -> Void) {
+    let fm = FileManager.default
+    var removed: [String] = []
+    for name in (try? fm.contentsOfDirectory(atPath: run.checkpoints.path)) ?? [] where name.hasPrefix(".step-") && name.hasSuffix(".tmp") {
+      if (try? fm.removeItem(at: run.checkpoints.appendingPathComponent(name))) != nil { removed.append("checkpoints/\(name)") }
+    }
+    for file in [run.config, run.metrics, run.summary] { removed += StagingName.removeStale(for: file) }
+    if !removed.isEmpty {
+      events(.notice("removed \(removed.joined(separator: ", ")) in \(run.url.path): left half-written by a process of this run that was stopped"))
+    }
   }
 
   /// Runs `body` on every rank and agrees on success: set-up can fail on one rank alone (rank 0
@@ -127,7 +166,7 @@ public final class Trainer {
 
   /// The state to start from: the checkpoint being resumed, the initial weights of
   /// `pretrained_model_ckpt`, or the model's fresh initialisation. The model holds the parameters after.
-  func initialState(model: MaskedUViT, existing: URL?, device: Device,
+  func initialState(model: MaskedUViT, existing: VerifiedCheckpoint?, device: Device,
                     events: (TrainingEvent) -> Void) throws -> (TrainState, RunProgress, resumed: Bool) {
     var state = try TrainState(parameters: model.parameters())
     var progress = RunProgress()
@@ -139,7 +178,7 @@ public final class Trainer {
         (state, progress) = (try TrainState(checkpoint: checkpoint), checkpoint.state)
       } else if !config.pretrainedModelCkpt.isEmpty {
         let source = URL(fileURLWithPath: config.pretrainedModelCkpt)
-        let weights = try initialWeights(from: source)
+        let weights = try initialWeights(from: source, notice: { events(.notice($0)) })
         let report = try model.load(weights, strict: false)
         // A file none of whose names is a weight of this model would leave it at its random
         // initialisation: training from scratch while the user believes it fine-tunes.

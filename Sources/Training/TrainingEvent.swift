@@ -53,14 +53,27 @@ public enum TrainingEvent: Sendable {
 
 /// Failures of a training run that are not configuration mistakes.
 public enum TrainingError: Error, CustomStringConvertible, Equatable {
-  /// The loss became NaN or infinite; the last good checkpoint is kept.
-  case nonFiniteLoss(step: Int, lastCheckpoint: Int?, runDirectory: String)
+  /// The loss became NaN or infinite, or exceeded `divergenceLossLimit`, at `step`. `lastGood` is
+  /// the newest checkpoint from before the divergence (now `latest`), nil when there is none;
+  /// `movedAside` lists the checkpoints trained into it, moved out of the way.
+  case diverged(step: Int, loss: Double, lastGood: Int?, runDirectory: String, learningRate: Double, movedAside: [String])
 
   public var description: String {
     switch self {
-    case let .nonFiniteLoss(step, last, dir):
-      let kept = last.map { "the last good checkpoint (step \($0)) is kept at \(dir)/latest" } ?? "no checkpoint had been written yet"
-      return "the loss became NaN or infinite at step \(step); \(kept). Lower lr, set clip_grad (e.g. 1.0) or add warmup_steps, then resume with --resume."
+    case let .diverged(step, loss, lastGood, dir, lr, moved):
+      let what = loss.isFinite
+        ? String(format: "the loss diverged at step %d: %.3g, above %g (a model that predicts zeros has a loss of about 1)", step, loss, divergenceLossLimit)
+        : "the loss became \(loss.isNaN ? "NaN" : "infinite") at step \(step)"
+      let aside = moved.isEmpty ? "" : " (\(moved.joined(separator: ", ")), trained into the divergence, moved aside)"
+      let (lower, current) = (lowerLearningRate(lr), String(format: "%g", lr))
+      guard let lastGood else {
+        return "\(what). No checkpoint from before the divergence exists\(aside), so there is nothing to resume: run the "
+          + "command again without --resume, with a lower learning rate (--set lr=\(lower), a tenth of \(current)), "
+          + "or with clip_grad (e.g. --set clip_grad=1.0) or warmup_steps (e.g. --set warmup_steps=1000)."
+      }
+      return "\(what). The checkpoint of step \(lastGood), from before the divergence, is \(dir)/latest\(aside). Continue "
+        + "from it with a lower learning rate: add --resume --set lr=\(lower) (a tenth of \(current)) to the command; "
+        + "clip_grad (e.g. 1.0) and warmup_steps may also change on --resume."
     }
   }
 }

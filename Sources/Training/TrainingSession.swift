@@ -52,7 +52,9 @@ final class TrainingSession {
     let resumedAt = progress.step
     lossCurve = trainer.run.readMetrics().compactMap { row in
       guard let s = row["step"] as? Int, let l = row["loss"] as? Double else { return nil }
-      return s <= resumedAt ? [Double(s), l] : nil
+      // Losses are float32 values; Foundation's JSON reader can miss the last digit of a double
+      // (0.7459206581115723 read as 0.745920658111572), and rounding to float32 undoes that.
+      return s <= resumedAt ? [Double(s), Double(Float(l))] : nil
     }
   }
 
@@ -92,9 +94,7 @@ final class TrainingSession {
                                       updateEMA: decay != nil)
     try eval(next.all + [lossTensor])
     let loss = try lossTensor.item()
-    guard loss.isFinite else {
-      throw TrainingError.nonFiniteLoss(step: number, lastCheckpoint: lastCheckpoint, runDirectory: run.url.path)
-    }
+    guard loss.isFinite, loss <= divergenceLossLimit else { throw try stopDiverged(step: number, loss: loss) }
     var seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
     // A time budget must end every rank at the same step: all take rank 0's clock.
     if config.trainSeconds != nil, let group = trainer.group { seconds = try group.broadcastFromRoot(seconds) }
@@ -164,6 +164,24 @@ final class TrainingSession {
     guard config.numSamples > 0, trainer.isRoot else { return }
     let url = try trainer.writeSampleGrid(model: model, diffusion: diffusion, state: state, step: number)
     try run.appendMetrics(["event": "sample", "step": number, "path": url.lastPathComponent])
+    events(.sample(step: number, url: url))
+  }
+
+  /// Completes the checkpoint a run resumes from, as an uninterrupted run would have: its row in
+  /// metrics.jsonl and its sample grid when one was due (the stopped process may have been killed
+  /// between the checkpoint and them). The grid is a function of the EMA weights: the same image.
+  func completeResumedCheckpoint() throws {
+    guard trainer.isRoot, progress.step > 0 else { return }
+    let number = progress.step
+    let rows = run.readMetrics()
+    func recorded(_ event: String) -> Bool { rows.contains { $0["event"] as? String == event && $0["step"] as? Int == number } }
+    if !recorded("checkpoint") { try run.appendMetrics(["event": "checkpoint", "step": number]) }
+    guard config.numSamples > 0, number % config.saveAndSampleEvery == 0 || !budgetLeft else { return }
+    let grid = run.samples.appendingPathComponent(String(format: "step-%08d.png", number))
+    let hasRow = recorded("sample")
+    guard !hasRow || !FileManager.default.fileExists(atPath: grid.path) else { return }
+    let url = try trainer.writeSampleGrid(model: model, diffusion: diffusion, state: state, step: number)
+    if !hasRow { try run.appendMetrics(["event": "sample", "step": number, "path": url.lastPathComponent]) }
     events(.sample(step: number, url: url))
   }
 

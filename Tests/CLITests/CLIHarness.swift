@@ -21,8 +21,8 @@ enum CLI {
   /// still running then gets SIGTERM (a launcher stops its processes), SIGKILL 10 s later, and the test fails.
   @discardableResult
   static func run(_ args: [String], environment: [String: String] = [:], deadline seconds: Double? = nil,
-                  executable: URL? = nil, file: StaticString = #filePath, line: UInt = #line) throws -> Output {
-    let process = try start(args, environment: environment, executable: executable)
+                  executable: URL? = nil, in directory: URL? = nil, file: StaticString = #filePath, line: UInt = #line) throws -> Output {
+    let process = try start(args, environment: environment, executable: executable, in: directory)
     let out = process.standardOutput as! Pipe, err = process.standardError as! Pipe
     var outData = Data(), errData = Data()
     let group = DispatchGroup()
@@ -47,12 +47,13 @@ enum CLI {
                   stderr: String(decoding: errData, as: UTF8.self))
   }
 
-  /// Starts `maskdm args…` (or `executable args…`) and returns the running process (output piped).
-  static func start(_ args: [String], environment: [String: String] = [:], executable: URL? = nil) throws -> Process {
+  /// Starts `maskdm args…` (or `executable args…`) in `directory` (the package root unless given)
+  /// and returns the running process (output piped).
+  static func start(_ args: [String], environment: [String: String] = [:], executable: URL? = nil, in directory: URL? = nil) throws -> Process {
     let process = Process()
     process.executableURL = executable ?? binary
     process.arguments = args
-    process.currentDirectoryURL = packageRoot
+    process.currentDirectoryURL = directory ?? packageRoot
     var env = ProcessInfo.processInfo.environment
     env["MASKDM_CACHE"] = cache.path
     for (k, v) in environment { env[k] = v }

@@ -76,23 +76,121 @@ final class TrainCLITests: XCTestCase {
       let y = try Data(contentsOf: extended.appendingPathComponent("latest/\(file)"))
       XCTAssertEqual(x, y, "\(file) differs between 60 steps and 40 extended to 60")
     }
-    let changed = try CLI.run(["train"] + common + ["--set", "train_steps=80", "--set", "lr=2e-3", "-o", extended.path, "--resume"])
+    // A setting the checkpoint depends on is refused, named; the learning rate may change (recorded).
+    let changed = try CLI.run(["train"] + common + ["--set", "train_steps=80", "--set", "seed=8", "-o", extended.path, "--resume"])
     XCTAssertNotEqual(changed.status, 0)
-    XCTAssertTrue(changed.stderr.contains("differs from the one"), changed.stderr)
+    XCTAssertTrue(changed.stderr.contains("differs from the one") && changed.stderr.contains("seed 7 -> 8"), changed.stderr)
+    let lower = try CLI.run(["train"] + common + ["--set", "train_steps=80", "--set", "lr=5e-4", "-o", extended.path, "--resume"])
+    XCTAssertEqual(lower.status, 0, lower.stderr)
+    XCTAssertTrue(lower.stderr.contains("resuming at step 60 with lr 0.001 -> 0.0005"), lower.stderr)
+    let resumed = metricsRows(extended).filter { $0["event"] as? String == "resumed" }
+    XCTAssertEqual(resumed.last?["step"] as? Int, 60)
+    XCTAssertEqual((resumed.last?["changed"] as? [String: String])?["lr"], "0.001 -> 0.0005")
+    XCTAssertEqual(metricsRows(extended).compactMap { $0["event"] as? String == "step" ? $0["lr"] as? Double : nil }.last, 5e-4)
   }
 
-  func testNaNLossStopsWithTheLastCheckpointKept() throws {
-    let dir = CLI.temporaryDirectory("nan")
-    defer { try? FileManager.default.removeItem(at: dir) }
-    let r = try CLI.run(["train", tiny, "--set", "lr=1e30", "--set", "train_steps=60", "--set", "save_and_sample_every=1",
-                         "--set", "num_samples=0", "--set", "log_every=1", "-o", dir.path])
-    XCTAssertNotEqual(r.status, 0)
-    XCTAssertTrue(r.stderr.contains("NaN or infinite at step"), r.stderr)
-    XCTAssertTrue(r.stderr.contains("last good checkpoint") || r.stderr.contains("no checkpoint"), r.stderr)
-    if FileManager.default.fileExists(atPath: dir.appendingPathComponent("latest/state.json").path) {
-      let state = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("latest/state.json"))) as! [String: Any]
-      XCTAssertTrue((state["last_loss"] as? Double ?? (state["lastLoss"] as? Double) ?? 0).isFinite)
+  /// Item 5 of the robustness issue: 64 bytes flipped in the middle of the newest checkpoint's
+  /// model.safetensors; --resume falls back to the intact earlier checkpoint and says so (and ends
+  /// with the weights of an uninterrupted run), and with every checkpoint damaged it names the files.
+  func testDamagedCheckpointIsDetectedAndPassedOver() throws {
+    let common = [tiny, "--set", "num_samples=0", "--set", "save_and_sample_every=20"]
+    let straight = CLI.temporaryDirectory("straight60"), damaged = CLI.temporaryDirectory("damaged")
+    defer { [straight, damaged].forEach { try? FileManager.default.removeItem(at: $0) } }
+    XCTAssertEqual(try CLI.run(["train"] + common + ["--set", "train_steps=60", "-o", straight.path]).status, 0)
+    XCTAssertEqual(try CLI.run(["train"] + common + ["--set", "train_steps=40", "-o", damaged.path]).status, 0)
+    let newest = damaged.appendingPathComponent("checkpoints/step-00000040")
+    try flipBytes(in: newest.appendingPathComponent("model.safetensors"))
+
+    let resumed = try CLI.run(["train"] + common + ["--set", "train_steps=60", "-o", damaged.path, "--resume"])
+    XCTAssertEqual(resumed.status, 0, resumed.stderr)
+    XCTAssertTrue(resumed.stderr.contains("step-00000040 is damaged: model.safetensors does not match the SHA-256"), resumed.stderr)
+    XCTAssertTrue(resumed.stderr.contains("resuming from step-00000020 (step 20), the newest intact checkpoint"), resumed.stderr)
+    XCTAssertTrue(resumed.stderr.contains("kept as checkpoints/damaged-step-00000040"), resumed.stderr)
+    XCTAssertTrue(FileManager.default.fileExists(atPath: damaged.appendingPathComponent("checkpoints/damaged-step-00000040/model.safetensors").path))
+    for file in ["model.safetensors", "ema.safetensors", "optimizer.safetensors"] {
+      XCTAssertEqual(try Data(contentsOf: straight.appendingPathComponent("latest/\(file)")),
+                     try Data(contentsOf: damaged.appendingPathComponent("latest/\(file)")), "\(file) after the fallback")
     }
+
+    // Every checkpoint damaged: an error naming each damaged file, nothing trained, nothing moved.
+    for step in [40, 60] { try flipBytes(in: damaged.appendingPathComponent(String(format: "checkpoints/step-%08d/model.safetensors", step))) }
+    let refused = try CLI.run(["train"] + common + ["--set", "train_steps=80", "-o", damaged.path, "--resume"])
+    XCTAssertNotEqual(refused.status, 0)
+    XCTAssertTrue(refused.stderr.contains("no intact checkpoint is left"), refused.stderr)
+    XCTAssertTrue(refused.stderr.contains("step-00000060: model.safetensors does not match")
+                    && refused.stderr.contains("step-00000040: model.safetensors does not match"), refused.stderr)
+    XCTAssertTrue(refused.stderr.contains("restore the files from a backup"), refused.stderr)
+    XCTAssertTrue(FileManager.default.fileExists(atPath: damaged.appendingPathComponent("checkpoints/step-00000060").path))
+
+    // --init-from checks the checksums too: of the run, and of one of its files.
+    let other = CLI.temporaryDirectory("init")
+    defer { try? FileManager.default.removeItem(at: other) }
+    let fromRun = try CLI.run(["train"] + common + ["--init-from", damaged.path, "-o", other.path])
+    XCTAssertNotEqual(fromRun.status, 0)
+    XCTAssertTrue(fromRun.stderr.contains("no intact checkpoint is left"), fromRun.stderr)
+    let fromFile = try CLI.run(["train"] + common + ["--init-from", damaged.appendingPathComponent("latest/model.safetensors").path, "-o", other.path])
+    XCTAssertNotEqual(fromFile.status, 0)
+    XCTAssertTrue(fromFile.stderr.contains("is damaged: model.safetensors does not match"), fromFile.stderr)
+  }
+
+  /// Item 6: with lr=1e6 the run stops at the divergence; with no checkpoint from before it the
+  /// advice is a fresh start (no --resume); with one, `latest` is that checkpoint (sound weights),
+  /// the checkpoint trained into the divergence is moved aside, and the advised command is accepted.
+  func testDivergenceKeepsACheckpointFromBeforeItAndAdvisesACommandThatWorks() throws {
+    let dir = CLI.temporaryDirectory("diverge")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let common = [tiny, "--set", "num_samples=0", "--set", "log_every=1"]
+    let fresh = try CLI.run(["train"] + common + ["--set", "lr=1e6", "-o", dir.path])
+    XCTAssertNotEqual(fresh.status, 0)
+    XCTAssertTrue(fresh.stderr.contains("the loss diverged at step") || fresh.stderr.contains("NaN"), fresh.stderr)
+    XCTAssertTrue(fresh.stderr.contains("No checkpoint from before the divergence exists"), fresh.stderr)
+    let freshAdvice = try XCTUnwrap(fresh.stderr.split(separator: "\n").last { $0.contains("maskdm train") })
+    XCTAssertFalse(freshAdvice.contains("--resume"), String(freshAdvice))
+    XCTAssertTrue(freshAdvice.contains("--set lr=100000"), String(freshAdvice))
+
+    // 20 sound steps (a checkpoint at 20), then lr=1e6 with a checkpoint every step.
+    XCTAssertEqual(try CLI.run(["train"] + common + ["--set", "train_steps=20", "-o", dir.path]).status, 0)
+    let diverged = try CLI.run(["train"] + common + ["--set", "lr=1e6", "--set", "save_and_sample_every=1", "-o", dir.path, "--resume"])
+    XCTAssertNotEqual(diverged.status, 0)
+    XCTAssertTrue(diverged.stderr.contains("The checkpoint of step 20, from before the divergence"), diverged.stderr)
+    XCTAssertTrue(diverged.stderr.contains("checkpoints/diverged-step-00000021"), diverged.stderr)
+    let state = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("latest/state.json"))) as! [String: Any]
+    XCTAssertEqual(state["step"] as? Int, 20)
+    XCTAssertLessThan(try maxAbsoluteValue(dir.appendingPathComponent("latest/model.safetensors")), 100, "the kept weights are sound")
+    XCTAssertGreaterThan(try maxAbsoluteValue(dir.appendingPathComponent("checkpoints/diverged-step-00000021/model.safetensors")), 1e4)
+
+    // The advised command is accepted (it diverges again at a tenth of 1e6, keeping step 20) ...
+    let advice = try XCTUnwrap(diverged.stderr.split(separator: "\n").last { $0.contains("maskdm train") })
+    let words = advice.split(separator: " ").map(String.init)
+    XCTAssertEqual(Array(words.suffix(1)), ["--resume"], String(advice))
+    XCTAssertTrue(words.contains("lr=100000"), String(advice))
+    let again = try CLI.run(Array(words.drop { $0 != "train" }))
+    XCTAssertFalse(again.stderr.contains("differs"), again.stderr)
+    XCTAssertTrue(again.stderr.contains("The checkpoint of step 20"), again.stderr)
+    // ... and with a sound learning rate the run goes on from step 20 to the end.
+    let sound = try CLI.run(["train"] + common + ["--set", "lr=1e-3", "--set", "save_and_sample_every=1", "-o", dir.path, "--resume"])
+    XCTAssertEqual(sound.status, 0, sound.stderr)
+    XCTAssertTrue(sound.stderr.contains("at step 20/40"), sound.stderr)
+  }
+
+  /// Item 9: a checkpoint that cannot be written (here: the file size limit) says whether an
+  /// earlier checkpoint exists instead of claiming one is intact.
+  func testAFailedFirstCheckpointDoesNotClaimAnEarlierOne() throws {
+    let dir = CLI.temporaryDirectory("full")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    // 600 KiB: the tiny dataset (192 KiB) fits, model.safetensors (1 MiB) does not; SIGXFSZ ignored,
+    // a write past the limit fails with EFBIG as one on a full disk fails with ENOSPC.
+    let r = try CLI.run(["-c", "trap '' XFSZ; ulimit -f 600; exec \"$0\" \"$@\"", CLI.binary.path, "train", tiny, "--set", "num_samples=0",
+                         "--set", "train_steps=5", "-o", dir.path], executable: URL(fileURLWithPath: "/bin/bash"))
+    XCTAssertNotEqual(r.status, 0)
+    XCTAssertTrue(r.stderr.contains("could not write the checkpoint of step 5"), r.stderr)
+    XCTAssertTrue(r.stderr.contains("no earlier checkpoint exists"), r.stderr)
+    XCTAssertFalse(r.stderr.contains("is intact"), r.stderr)
+  }
+
+  func metricsRows(_ run: URL) -> [[String: Any]] {
+    ((try? String(contentsOf: run.appendingPathComponent("metrics.jsonl"), encoding: .utf8)) ?? "").split(separator: "\n")
+      .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
   }
 
   func testBadInputGetsClearErrors() throws {
@@ -134,4 +232,27 @@ final class TrainCLITests: XCTestCase {
       XCTAssertTrue(r.stderr.contains(expected), "\(set): \(r.stderr)")
     }
   }
+}
+
+/// Inverts 64 bytes in the middle of `url` (damage a checksum must catch).
+func flipBytes(in url: URL, count: Int = 64) throws {
+  var bytes = [UInt8](try Data(contentsOf: url))
+  let middle = bytes.count / 2
+  for i in middle..<(middle + count) { bytes[i] ^= 0xFF }
+  try Data(bytes).write(to: url)
+}
+
+/// The largest |x| over the float32 tensors of a safetensors file (read here without the library).
+func maxAbsoluteValue(_ url: URL) throws -> Float {
+  let data = try Data(contentsOf: url)
+  let headerLength = Int(data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
+  let header = try XCTUnwrap(JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + headerLength))) as? [String: Any])
+  var largest: Float = 0
+  for case let (_, entry as [String: Any]) in header where entry["dtype"] as? String == "F32" {
+    let offsets = try XCTUnwrap(entry["data_offsets"] as? [Int])
+    data.subdata(in: (8 + headerLength + offsets[0])..<(8 + headerLength + offsets[1])).withUnsafeBytes { raw in
+      for x in raw.bindMemory(to: Float.self) { largest = max(largest, x.isFinite ? abs(x) : .infinity) }
+    }
+  }
+  return largest
 }

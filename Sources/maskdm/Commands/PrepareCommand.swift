@@ -46,10 +46,10 @@ struct PrepareCommand: ParsableCommand {
     } }
     let options = PrepareOptions(size: size, channels: channels, crop: cropMode, classes: wanted, limit: limit, onBadImage: policy)
     let start = Date()
-    let manifest = try prepareDataset(src, options: options, to: URL(fileURLWithPath: out)) { done, total in
+    let manifest = try prepareDataset(src, options: options, to: URL(fileURLWithPath: out), progress: { done, total in
       let rate = Double(done) / max(Date().timeIntervalSince(start), 1e-6)
       FileHandle.standardError.write(Data(String(format: "\rprepared %d/%d (%.0f images/s)", done, total, rate).utf8))
-    }
+    }, notice: { FileHandle.standardError.write(Data("\($0)\n".utf8)) })
     FileHandle.standardError.write(Data("\n".utf8))
     print("\(manifest.count) images of \(size)x\(size)x\(channels) in \(out) (checksum \(manifest.checksum))"
             + (manifest.skipped.isEmpty ? "" : "; skipped \(manifest.skipped.count): \(manifest.skipped.prefix(5).joined(separator: ", "))"))

@@ -40,7 +40,13 @@ struct TrainCommand: ParsableCommand {
     let group = try parallel.join()
     let trainer = try Trainer(config: resolved, runDirectory: URL(fileURLWithPath: out), group: group)
     let printer = ProgressPrinter(label: URL(fileURLWithPath: out).lastPathComponent)
-    let summary = try trainer.train(resume: resume) { printer.handle($0) }
+    let summary: RunSummary
+    do {
+      summary = try trainer.train(resume: resume) { printer.handle($0) }
+    } catch let error as TrainingError {
+      printer.finish()
+      throw DivergenceAdvice(error: error, command: adviceCommand(for: error))
+    }
     printer.finish()
     guard trainer.isRoot else { return }
     let processes = group.map { $0.size > 1 ? " x \($0.size) processes" : "" } ?? ""
@@ -48,6 +54,37 @@ struct TrainCommand: ParsableCommand {
                  summary.steps, summary.finalLoss ?? .nan, summary.trainSeconds, summary.imagesPerSecond,
                  summary.device, processes, summary.runDirectory))
   }
+}
+
+extension TrainCommand {
+  /// The command that continues after `error`: this one with a tenth of the learning rate, with
+  /// --resume when a checkpoint from before the divergence is kept (without it otherwise).
+  func adviceCommand(for error: TrainingError) -> String {
+    guard case let .diverged(_, _, lastGood, _, lr, _) = error else { return "" }
+    var words = ["maskdm", "train", config]
+    for o in overrides where !o.hasPrefix("lr=") { words += ["--set", o] }
+    words += ["--set", "lr=\(lowerLearningRate(lr))", "-o", out]
+    if let initFrom { words += ["--init-from", initFrom] }
+    if let device { words += ["--device", device.configName] }
+    if let precision { words += ["--precision", precision.configName] }
+    if lastGood != nil { words.append("--resume") }
+    let line = words.map(shellQuoted).joined(separator: " ")
+    return parallel.distributed ? "\(line) --distributed (started as before)" : line
+  }
+}
+
+/// A diverged run's message with the exact command to run next.
+struct DivergenceAdvice: Error, CustomStringConvertible {
+  let error: TrainingError
+  let command: String
+  var description: String { "\(error)\n  \(command)" }
+}
+
+/// `word` as a POSIX shell reads it back: as it is when it is plain, else in single quotes.
+func shellQuoted(_ word: String) -> String {
+  let plain = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./=:,+-@%")
+  if !word.isEmpty, word.unicodeScalars.allSatisfy(plain.contains) { return word }
+  return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
 }
 
 /// Reads a config file and applies `key=value` overrides (dotted keys reach into dataset/network).
