@@ -75,7 +75,8 @@ public struct SamplingJob {
     try Engine.run {
       try Engine.select(config.device)
       let model = try MaskedUViT(config.network, key: PRNGKey(seed: 0))
-      let report = try model.load(try SafetensorsFile.load(weights).tensors, strict: true)
+      // A checkpoint's file is checked against the checksum its state.json records.
+      let report = try model.load(try loadVerifiedTensors(weights), strict: true)
       guard report.missing.isEmpty else {
         throw ConfigError("\(weights.lastPathComponent) lacks parameters the model needs: \(report.missing.prefix(5).joined(separator: ", "))")
       }

@@ -131,6 +131,10 @@ final class TrainCLITests: XCTestCase {
     let fromFile = try CLI.run(["train"] + common + ["--init-from", damaged.appendingPathComponent("latest/model.safetensors").path, "-o", other.path])
     XCTAssertNotEqual(fromFile.status, 0)
     XCTAssertTrue(fromFile.stderr.contains("is damaged: model.safetensors does not match"), fromFile.stderr)
+    // So does sampling the raw weights.
+    let sampled = try CLI.run(["sample", damaged.path, "--raw", "-n", "1", "--grid", other.appendingPathComponent("g.png").path])
+    XCTAssertNotEqual(sampled.status, 0)
+    XCTAssertTrue(sampled.stderr.contains("is damaged: model.safetensors does not match"), sampled.stderr)
   }
 
   /// Item 6: with lr=1e6 the run stops at the divergence; with no checkpoint from before it the
