@@ -71,7 +71,7 @@ final class ConvertCLITests: XCTestCase {
     try Data("not a zip".utf8).write(to: text)
     let notZip = try CLI.run(["convert", text.path, "-o", dir.appendingPathComponent("w.safetensors").path])
     XCTAssertNotEqual(notZip.status, 0)
-    XCTAssertTrue(notZip.stderr.contains("not a readable PyTorch zip archive"), notZip.stderr)
+    XCTAssertTrue(notZip.stderr.contains("notes.pt is not a PyTorch zip archive: not a zip file at all"), notZip.stderr)
     XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("w.safetensors").path))
   }
 }
