@@ -21,10 +21,17 @@ public struct StudyReport {
 
   public init(experiment: Experiment, results: [VariantResult], repeats: Int, machine: MachineInfo) {
     self.experiment = experiment
-    self.results = results
+    // Curves are derived from the stages' points, so a report rewritten by a newer version draws them
+    // on its own time axis whatever the recorded result holds.
+    self.results = results.map { r in
+      var r = r
+      let points = timelineCurve(of: r.stages)
+      r.curve = points.isEmpty ? nil : points
+      return r
+    }
     self.repeats = max(1, repeats)
     self.machine = machine
-    let summaries = Self.summaries(experiment, results)
+    let summaries = Self.summaries(experiment, self.results)
     self.summaries = summaries
     comparisons = Self.comparisons(experiment, summaries)
     let target = Self.target(experiment, summaries)
@@ -86,7 +93,8 @@ public struct StudyReport {
       ?? "\(e.reference.count) real images of the \(e.reference.split) split of the final stage's data"
     let seeds = experiment.seeds(repeats: repeats).map(String.init).joined(separator: ", ")
     let along = e.along.map { " Along training, every \($0.every) of each stage's training, FID of \($0.samples) samples from the EMA snapshot"
-      + " (time on the curves is training-step time: a point at step s of a stage sits at s × the stage's measured seconds per step)." } ?? ""
+      + " (time on the curves is training-step time: a point at step s of a stage sits at s × the stage's seconds per step,"
+      + " its calibrated budget where it has one, else its measured time; the measured times are in results.json)." } ?? ""
     return "FID (TF-FID Inception, TTUR protocol) of \(e.samples) samples (\(e.sampler.label), EMA weights) against \(reference)"
       + (e.kid ? "; KID from the same features" : "")
       + (e.precisionRecall ? "; improved precision and recall (k = 3 nearest neighbours, Kynkäänniemi et al. 2019) against the same real images" : "")

@@ -68,7 +68,7 @@ extension StudyReport {
     // The reference's time per seed: all of its training when the target is its own final FID.
     let referenceSeconds: [UInt64: Double] = reference.map { r in
       Dictionary(r.perSeed.filter(\.finished).compactMap { result -> (UInt64, Double)? in
-        let seconds = target.isReferenceFinal ? result.trainingSeconds : crossing(target.fid, result).seconds
+        let seconds = target.isReferenceFinal ? result.stages.map(timelineSeconds).reduce(0, +) : crossing(target.fid, result).seconds
         return seconds.map { (result.seed ?? 0, $0) }
       }, uniquingKeysWith: { a, _ in a })
     } ?? [:]

@@ -1,8 +1,11 @@
 // FID along training: each variant is evaluated at regular points of its training timeline (the EMA
 // weights the trainer keeps as snapshots), and each curve answers "when did it reach this FID?".
 // Time on the x axis is training-step time: a point at step s of a stage that trained S steps in T
-// measured seconds sits at s·T/S after the stages before it, so a point does not move when the run
-// was resumed or the machine was busy during one of its steps.
+// seconds sits at s·T/S after the stages before it. T is the stage's calibrated budget when it has one
+// (`compare: time`: its steps are what that budget buys at the calibrated rate, the time the study
+// compares at), else its measured training-step seconds. The measured time is kept beside it: on a
+// busy machine it can be several times the budget, and unevenly so between variants run at different
+// moments, which would make a ratio of times measure the load rather than the training.
 import Foundation
 import Training
 
@@ -57,6 +60,8 @@ public struct CurvePoint: Codable, Equatable, Sendable {
   public var step: Int
   /// Training-step seconds from the variant's start (see the file comment).
   public var trainingSeconds: Double
+  /// The same from the measured training-step time.
+  public var measuredSeconds: Double
   public var deviceSeconds: Double
   public var fid: Double
   public var kidMean: Double?
@@ -95,20 +100,23 @@ public func firstCrossing(of target: Double, on curve: [(seconds: Double, fid: D
   return .notReached
 }
 
+/// A stage's seconds on the curves' time axis: its calibrated budget, else its measured time.
+func timelineSeconds(_ stage: StageResult) -> Double { stage.budgetSeconds ?? stage.trainSeconds }
+
 /// The points of one variant's stages as one curve (stages in sequence).
 func timelineCurve(of stages: [StageResult]) -> [CurvePoint] {
   var out: [CurvePoint] = []
-  var (elapsed, elapsedDevice) = (0.0, 0.0)
+  var (elapsed, measured, device) = (0.0, 0.0, 0.0)
   for stage in stages {
-    let perStep = stage.steps > 0 ? stage.trainSeconds / Double(stage.steps) : 0
-    let devicePerStep = stage.steps > 0 ? stage.deviceSeconds / Double(stage.steps) : 0
+    func at(_ step: Int, _ seconds: Double) -> Double { stage.steps > 0 ? Double(step) * seconds / Double(stage.steps) : 0 }
     for p in stage.timeline ?? [] {
-      out.append(CurvePoint(stage: stage.name, step: p.step, trainingSeconds: elapsed + Double(p.step) * perStep,
-                            deviceSeconds: elapsedDevice + Double(p.step) * devicePerStep, fid: p.fid, kidMean: p.kidMean,
-                            precision: p.precision, recall: p.recall))
+      out.append(CurvePoint(stage: stage.name, step: p.step, trainingSeconds: elapsed + at(p.step, timelineSeconds(stage)),
+                            measuredSeconds: measured + at(p.step, stage.trainSeconds), deviceSeconds: device + at(p.step, stage.deviceSeconds),
+                            fid: p.fid, kidMean: p.kidMean, precision: p.precision, recall: p.recall))
     }
-    elapsed += stage.trainSeconds
-    elapsedDevice += stage.deviceSeconds
+    elapsed += timelineSeconds(stage)
+    measured += stage.trainSeconds
+    device += stage.deviceSeconds
   }
   return out
 }

@@ -22,6 +22,19 @@ final class TimeToTargetTests: XCTestCase {
     XCTAssertEqual(firstCrossing(of: 150, on: [(10, .nan), (20, 100)]), .beforeFirstPoint(seconds: 20), "non-finite points are skipped")
   }
 
+  func testTheTimeAxisIsTheCalibratedBudgetWhereThereIsOne() {
+    func stage(budget: Double?) -> StageResult {
+      StageResult(name: "s", id: "x", runDirectory: "runs/s-x", budgetSeconds: budget, steps: 100, finalLoss: nil, trainSeconds: 60,
+                  deviceSeconds: 60, warmupSeconds: nil, wallSeconds: 70, imagesPerSecond: 1, peakMemoryBytes: 0, device: "cpu",
+                  maskRatio: 0, lossCurve: [], evaluation: nil,
+                  timeline: [TimelinePoint(step: 50, fid: 10, kidMean: nil, precision: nil, recall: nil, samples: 8)])
+    }
+    let calibrated = timelineCurve(of: [stage(budget: 20), stage(budget: 20)])
+    XCTAssertEqual(calibrated.map(\.trainingSeconds), [10, 30], "half of each 20 s budget")
+    XCTAssertEqual(calibrated.map(\.measuredSeconds), [30, 90], "the measured 60 s per stage, kept beside")
+    XCTAssertEqual(timelineCurve(of: [stage(budget: nil)]).map(\.trainingSeconds), [30], "no budget: the measured time")
+  }
+
   static let plan = """
     compare: steps
     base:
