@@ -134,7 +134,7 @@ func describe(_ e: Experiment, repeats: Int) -> String {
       var budget = s.config.trainSeconds.map { String(format: "%g s (not calibrated yet)", $0) } ?? "\(s.config.trainSteps) steps"
       if let seconds = s.budgetSeconds, s.config.trainSeconds == nil { budget += String(format: " (%g s, calibrated)", seconds) }
       out += "    \(s.directoryName): \(maskDescription(s.config)), data \(dataDescription(s.config)), \(budget)"
-        + alongDescription(s.config) + (s.parent != nil ? ", from its predecessor" : "") + ((uses[s.id] ?? 0) > 1 ? ", shared by \(uses[s.id]!) variants" : "") + "\n"
+        + (v.evaluation.along != nil ? alongDescription(s.config) : "") + (s.parent != nil ? ", from its predecessor" : "") + ((uses[s.id] ?? 0) > 1 ? ", shared by \(uses[s.id]!) variants" : "") + "\n"
     }
   }
   return out
