@@ -37,8 +37,12 @@ public struct SafetensorsFile {
     func corrupt(_ why: String) -> EngineError {
       EngineError("\(name) is not a valid safetensors file (\(why)); re-create or re-download it")
     }
-    // PyTorch files are zip archives (torch.save since 1.6) or bare pickles (before).
-    if data.starts(with: [0x50, 0x4B, 0x03, 0x04]) || data.starts(with: [0x80]) {
+    // PyTorch files are zip archives (torch.save since 1.6) or bare pickles (before: 0x80, then the
+    // protocol 2-5). A safetensors header length can start with those bytes too (a length of 0x..80),
+    // so only a file whose header does not open with `{` is taken for PyTorch.
+    let opensHeader = data.count > 8 && data[data.startIndex + 8] == UInt8(ascii: "{")
+    let pickle = data.count > 1 && data[data.startIndex] == 0x80 && (2...5).contains(data[data.startIndex + 1])
+    if !opensHeader, data.starts(with: [0x50, 0x4B, 0x03, 0x04]) || pickle {
       throw EngineError("\(name) is a PyTorch file, not safetensors: convert it with `maskdm convert \(name) -o weights.safetensors`")
     }
     guard data.count >= 8 else { throw corrupt("shorter than its 8-byte header length") }

@@ -42,6 +42,20 @@ final class UntrustedFileMessagesTests: XCTestCase {
       XCTAssertTrue("\($0)".contains("model.pt is a PyTorch file, not safetensors: convert it with `maskdm convert"), "\($0)")
     }
   }
+
+  /// A safetensors file whose header length starts with the pickle's or zip's first byte (a length of
+  /// 0x..80: one file in 256) is still read as safetensors.
+  func testASafetensorsHeaderLengthThatLooksLikeAPickleIsRead() throws {
+    try Engine.run {
+      let w = try Tensor([1, 2, 3] as [Float])
+      let encoded = try (0..<300).lazy.map { pad in
+        try SafetensorsFile(tensors: ["w": w], metadata: ["pad": String(repeating: "x", count: pad)]).encoded()
+      }.first { $0.first == 0x80 }
+      let data = try XCTUnwrap(encoded, "no padding gave a header length ending in 0x80")
+      let file = try SafetensorsFile.parse(data, name: "snapshot.safetensors")
+      XCTAssertEqual(try file.tensors["w"]!.floats(), [1, 2, 3])
+    }
+  }
 }
 
 /// A pickle can put a memoised container into itself: a reference cycle ARC never frees (libFuzzer's
