@@ -126,10 +126,7 @@ struct BenchTrain: ParsableCommand {
     var result = try bench.run()
     result.preset = preset
     if common.json {
-      let encoder = JSONEncoder()
-      encoder.keyEncodingStrategy = .convertToSnakeCase
-      encoder.outputFormatting = [.sortedKeys]
-      print(String(decoding: try encoder.encode(result), as: UTF8.self))
+      try printJSON(result)
     } else {
       print(String(format: "train %@ mask %@ %.2f %@: %.1f img/s, %.1f ms/step (median of %d, batch %d) on %@",
                    preset, maskType.rawValue, maskRatio, precision.rawValue, result.imagesPerSecond, result.msPerStep, steps, result.batchSize, result.device))
@@ -172,10 +169,7 @@ struct BenchSample: ParsableCommand {
     var result = try bench.run()
     result.preset = preset
     if common.json {
-      let encoder = JSONEncoder()
-      encoder.keyEncodingStrategy = .convertToSnakeCase
-      encoder.outputFormatting = [.sortedKeys]
-      print(String(decoding: try encoder.encode(result), as: UTF8.self))
+      try printJSON(result)
     } else {
       print(String(format: "sample %@ %@%@: %.2f img/s (%d images in batches of %d after one untimed batch) on %@",
                    preset, sampler.label, guidance != 0 ? String(format: ", guidance %g", guidance) : "",
@@ -232,4 +226,12 @@ struct BenchFID: ParsableCommand {
       print(String(format: "fid features: %.2f img/s (batch %d, median of %d) on %@", Double(batch) / median, batch, repeats, Engine.device.rawValue))
     }
   }
+}
+
+/// One benchmark result as a line of JSON (snake_case keys, sorted), what `--json` prints.
+func printJSON<T: Encodable>(_ value: T) throws {
+  let encoder = JSONEncoder()
+  encoder.keyEncodingStrategy = .convertToSnakeCase
+  encoder.outputFormatting = [.sortedKeys]
+  print(String(decoding: try encoder.encode(value), as: UTF8.self))
 }
