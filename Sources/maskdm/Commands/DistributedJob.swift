@@ -61,7 +61,10 @@ enum LauncherWatchdog {
       while true {
         if getppid() != launcher {
           FileHandle.standardError.write(Data("maskdm: the launcher (pid \(launcher)) is gone; leaving the distributed job\n".utf8))
-          exit(75)
+          // _exit, not exit: exit runs static destructors (MLX's thread pools, the ring's sockets)
+          // while the training thread is still inside them, and can hang there. Nothing is lost:
+          // checkpoints and metrics are written atomically as they go.
+          _exit(75)
         }
         Thread.sleep(forTimeInterval: 0.5)
       }
