@@ -76,6 +76,7 @@ size_t mlxs_memory(int which) {
   switch (which) {
     case 0: return mx::get_active_memory();
     case 1: return mx::get_peak_memory();
+    case 3: return mx::get_memory_limit();
     default: return mx::get_cache_memory();
   }
 }

@@ -118,6 +118,8 @@ public enum Memory {
   public static var peak: Int { Int(mlxs_memory(1)) }
   /// Bytes kept in MLX's buffer cache for reuse.
   public static var cache: Int { Int(mlxs_memory(2)) }
+  /// The bytes MLX keeps its allocations under, which it sets from the device (on a GPU, from its memory).
+  public static var limit: Int { Int(mlxs_memory(3)) }
   public static func resetPeak() throws { try Engine.run { try checkStatus(mlxs_reset_peak_memory()) } }
   public static func clearCache() throws { try Engine.run { try checkStatus(mlxs_clear_cache()) } }
 }

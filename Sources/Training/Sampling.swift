@@ -10,7 +10,8 @@ public struct SamplingJob {
   /// A `.safetensors` file with the model's parameters.
   public var weights: URL
   public var count: Int
-  public var batchSize = 64
+  /// Images per batch; nil: what the device serves best (`SamplingBatch.automatic`).
+  public var batchSize: Int? = nil
   public var sampler: Sampler
   public var seed: UInt64 = 0
   /// Class-conditional models: the classes to draw, in equal consecutive blocks of the `count` images
@@ -44,7 +45,7 @@ public struct SamplingJob {
     try sampler.validate()
     let k = config.network.numClasses
     guard count >= 1 else { throw ConfigError("the sample count must be at least 1 (got \(count))") }
-    guard batchSize >= 1 else { throw ConfigError("the batch size must be at least 1 (got \(batchSize))") }
+    if let batchSize, batchSize < 1 { throw ConfigError("the batch size must be at least 1 (got \(batchSize))") }
     guard guidance.isFinite else { throw ConfigError("the guidance scale must be a number (got \(guidance))") }
     guard let classes else {
       if guidance != 0 {
@@ -90,8 +91,14 @@ public struct SamplingJob {
     try Engine.run {
       let diffusion = try config.diffusion()
       let n = config.network
+      // The compiled evaluation captures the weights as they are: a weight still lazy (a model just
+      // initialised, as `bench sample`'s) would be traced as its random initialisation and drawn again
+      // at every step, which once cost half of each step. Materialised, they are constants.
+      try eval(Array(model.parameters().values))
       let forward = try Self.compiledForward(model, guided: guidance != 0)
       let labels = imageLabels
+      let batchSize = self.batchSize ?? SamplingBatch.automatic(for: n, device: Engine.device, memoryLimit: Memory.limit,
+                                                                 guided: guidance != 0)
       var done = 0
       var key = try PRNGKey(seed: seed)
       while done < count {

@@ -9,14 +9,15 @@ import MaskDM
 public struct SamplingBenchmark {
   public var config: TrainConfig
   public var sampler: Sampler
-  /// Images per batch, and timed batches (after one untimed warm-up batch that traces the graph).
-  public var batchSize: Int
+  /// Images per batch (nil: the device's, `SamplingBatch.automatic`), and timed batches (after one
+  /// untimed warm-up batch that traces the graph).
+  public var batchSize: Int?
   public var batches = 2
   /// Classes and guidance of a class-conditional model (see `SamplingJob`).
   public var classes: [Int]? = nil
   public var guidance = 0.0
 
-  public init(preset: String, sampler: Sampler, batchSize: Int) throws {
+  public init(preset: String, sampler: Sampler, batchSize: Int?) throws {
     config = try TrainingBenchmark(preset: preset).config
     self.sampler = sampler
     self.batchSize = batchSize
@@ -37,13 +38,15 @@ public struct SamplingBenchmark {
   }
 
   public func run() throws -> Result {
-    guard batchSize >= 1, batches >= 1 else { throw ConfigError("the batch size and the timed batches must be at least 1") }
-    var job = SamplingJob(config: config, weights: URL(fileURLWithPath: "/dev/null"), count: batchSize * (batches + 1), sampler: sampler)
-    job.batchSize = batchSize
-    job.classes = classes
-    job.guidance = guidance
+    guard (batchSize ?? 1) >= 1, batches >= 1 else { throw ConfigError("the batch size and the timed batches must be at least 1") }
     return try Engine.run {
       try Engine.select(config.device)
+      let batchSize = self.batchSize ?? SamplingBatch.automatic(for: config.network, device: Engine.device, memoryLimit: Memory.limit,
+                                                                 guided: guidance != 0)
+      var job = SamplingJob(config: config, weights: URL(fileURLWithPath: "/dev/null"), count: batchSize * (batches + 1), sampler: sampler)
+      job.batchSize = batchSize
+      job.classes = classes
+      job.guidance = guidance
       let model = try MaskedUViT(config.network, key: PRNGKey(seed: 0))
       var times: [Double] = []
       var last = DispatchTime.now().uptimeNanoseconds

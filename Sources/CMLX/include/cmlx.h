@@ -174,7 +174,7 @@ int mlxs_gpu_available(void);
 /** 0 = CPU, 1 = GPU. */
 int mlxs_set_default_device(int gpu);
 int mlxs_default_device(void);
-/** which: 0 active, 1 peak, 2 cache. */
+/** which: 0 active, 1 peak, 2 cache, 3 the limit MLX keeps its allocations under (set from the device). */
 size_t mlxs_memory(int which);
 int mlxs_reset_peak_memory(void);
 int mlxs_clear_cache(void);

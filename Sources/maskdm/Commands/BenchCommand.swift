@@ -146,13 +146,14 @@ struct BenchSample: ParsableCommand {
 
   @Option(help: "s32, celeba64 or tiny (ModelConfig's presets).") var preset = "s32"
   @OptionGroup var samplerOptions: SamplerOptions
-  @Option(help: "Images per batch.") var batchSize = 64
+  @Option(help: "Images per batch (default: the device's: \(SamplingBatch.cpu) on the CPU, up to \(SamplingBatch.gpuMaximum) on a GPU as its memory allows).")
+  var batchSize: Int?
   @Option(help: "Timed batches (after one untimed batch).") var batches = 2
   @Option(help: "Classifier-free guidance scale (0: an unconditional model).") var guidance = 0.0
   @OptionGroup var common: BenchOptions
 
   func validate() throws {
-    guard batchSize > 0, batches > 0 else { throw ValidationError("--batch-size and --batches must be positive") }
+    guard (batchSize ?? 1) > 0, batches > 0 else { throw ValidationError("--batch-size and --batches must be positive") }
   }
 
   func run() throws {
@@ -163,7 +164,7 @@ struct BenchSample: ParsableCommand {
     bench.config.device = common.device
     if guidance != 0 {
       bench.config.network.numClasses = 10
-      bench.classes = Array(0..<min(10, batchSize * (batches + 1)))  // each class once at least, in blocks
+      bench.classes = Array(0..<min(10, (batchSize ?? SamplingBatch.cpu) * (batches + 1)))  // each class once at least, in blocks
       bench.guidance = guidance
     }
     var result = try bench.run()
@@ -173,7 +174,7 @@ struct BenchSample: ParsableCommand {
     } else {
       print(String(format: "sample %@ %@%@: %.2f img/s (%d images in batches of %d after one untimed batch) on %@",
                    preset, sampler.label, guidance != 0 ? String(format: ", guidance %g", guidance) : "",
-                   result.imagesPerSecond, result.images, batchSize, result.device))
+                   result.imagesPerSecond, result.images, result.batchSize, result.device))
     }
   }
 }

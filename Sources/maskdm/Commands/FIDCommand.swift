@@ -68,7 +68,8 @@ enum FIDSide {
 struct FIDSampling {
   var count: Int
   var sampler: SamplerOptions
-  var batchSize: Int
+  /// nil: the device's (`SamplingBatch.automatic`).
+  var batchSize: Int?
   var seed: UInt64
 }
 
@@ -88,7 +89,7 @@ struct FIDCompare: ParsableCommand {
   @Flag(help: "Print one JSON object.") var json = false
   @OptionGroup var options: FIDOptions
   @Option(help: "A run directory side: how many images to sample from its EMA weights (default 1000).") var samples: Int?
-  @Option(help: "A run directory side: images per sampling batch (default 64).") var sampleBatchSize: Int?
+  @Option(help: "A run directory side: images per sampling batch (default: the device's, as for `sample`).") var sampleBatchSize: Int?
   @Option(help: "A run directory side: the sampling seed (default 0).") var seed: UInt64?
   @OptionGroup var samplerOptions: SamplerOptions
 
@@ -106,7 +107,7 @@ struct FIDCompare: ParsableCommand {
     if runs.isEmpty, samplerOptions.isSet || samples != nil || sampleBatchSize != nil || seed != nil {
       throw ValidationError("--samples, --sampler, --steps, --eta, --seed and --sample-batch-size sample a run directory; neither A nor B is one (a run directory holds config.yaml)")
     }
-    let sampling = FIDSampling(count: count, sampler: samplerOptions, batchSize: sampleBatchSize ?? 64, seed: seed ?? 0)
+    let sampling = FIDSampling(count: count, sampler: samplerOptions, batchSize: sampleBatchSize, seed: seed ?? 0)
     var samplers: [String] = []
     let sideA = try FIDSide.load(a, extractor: extractor, batchSize: options.batchSize, limit: options.limit, sampling: sampling) { samplers.append($0) }
     let sideB = try FIDSide.load(b, extractor: extractor, batchSize: options.batchSize, limit: options.limit, sampling: sampling) { samplers.append($0) }

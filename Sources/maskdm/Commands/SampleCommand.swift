@@ -22,13 +22,14 @@ struct SampleCommand: ParsableCommand {
   var classes: [String] = []
   @Option(help: "Classifier-free guidance scale w (cond + w (cond - uncond); 0: none). Needs --class.")
   var guidance = 0.0
-  @Option(help: "Images per batch.") var batchSize = 64
+  @Option(help: "Images per batch (default: the device's: \(SamplingBatch.cpu) on the CPU, up to \(SamplingBatch.gpuMaximum) on a GPU as its memory allows).")
+  var batchSize: Int?
   @Option(help: "Random seed.") var seed: UInt64 = 0
 
   func run() throws {
     guard out != nil || grid != nil else { throw ValidationError("give --out DIR and/or --grid FILE") }
     guard count >= 1 else { throw ValidationError("-n must be at least 1 image (got \(count))") }
-    guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1 (got \(batchSize))") }
+    if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1 (got \(batchSize))") }
     var job: SamplingJob
     if source.hasSuffix(".safetensors") {
       guard let config else { throw ValidationError("a weights file needs --config CONFIG.yaml") }
