@@ -45,22 +45,23 @@ extension PlanPart {
     let trimmed = text.trimmingCharacters(in: .whitespaces)
     let words = normalisedWords(trimmed)
     // A part written by its own name (what an imported plan writes) is that part.
-    if let named = namedParts.first(where: { normalisedWords($0.name) == words }) {
+    if let named = namedParts.first(where: { $0.words == words }) {
       return PartRecognition(part: named.part, ranking: [PartScore(part: named.part, score: 10, reasons: ["its own name"])])
     }
     if !trimmed.contains(" "), configKeys.contains(trimmed) {
       return PartRecognition(part: .config(trimmed), ranking: [PartScore(part: .config(trimmed), score: 10, reasons: ["a configuration key"])])
     }
     let values = replacements.map { normalisedWords($0) }
+    let split = words.split(separator: " ")
     var ranking: [PartScore] = []
     for rule in partRules {
       var score = 0.0
       var reasons: [String] = []
-      for (phrase, w) in rule.phrases where contains(words, phrase) {
+      for (phrase, w) in rule.phrases where contains(split, phrase) {
         score += w
         reasons.append("\"\(phrase)\" +\(format(w))")
       }
-      for (phrase, w) in rule.against where contains(words, phrase) {
+      for (phrase, w) in rule.against where contains(split, phrase) {
         score -= w
         reasons.append("\"\(phrase)\" −\(format(w))")
       }
@@ -98,34 +99,41 @@ extension PlanPart {
 }
 
 /// The parts by the names imported plans write (`canonicalName`) and the report shows (`label`).
-let namedParts: [(name: String, part: PlanPart)] = {
+/// `words` is the name's `normalisedWords`, worked out once (recognising a part compares it with each).
+let namedParts: [(name: String, words: String, part: PlanPart)] = {
   let parts: [PlanPart] = [.positionEmbedding, .schedule, .maskRate, .maskType, .blockSize, .cropSize, .pretrainDataset,
                            .finetuneFraction, .noiseSchedule, .sampler, .objective, .pretrainShare, .pretraining, .finetuning]
-  return parts.flatMap { [($0.canonicalName, $0), ($0.label, $0)] }
+  return parts.flatMap { part in [part.canonicalName, part.label].map { (name: $0, words: normalisedWords($0), part: part) } }
 }()
 
 /// Lower-case words with hyphens, slashes and punctuation as spaces, "pretrain…"/"finetun…" split and
 /// common abbreviations spelled out, padded with spaces so that phrases match whole words.
 func normalisedWords(_ text: String) -> String {
   var t = text.lowercased()
+  // The standard library's `replacing`, not Foundation's `replacingOccurrences` (which bridges to
+  // NSString and was most of the time of `maskdm study import` on long plans).
   for (from, to) in [("pre-train", "pre train"), ("pretrain", "pre train"), ("fine-tun", "fine tun"), ("finetun", "fine tun"),
-                     ("warm-up", "warmup"), ("warm up", "warmup"), ("x_0", "x0"), ("x₀", "x0")] {
-    t = t.replacingOccurrences(of: from, with: to)
+                     ("warm-up", "warmup"), ("warm up", "warmup"), ("x_0", "x0"), ("x₀", "x0")] where t.contains(from) {
+    t = t.replacing(from, with: to)
   }
   let abbreviations = ["lr": "learning rate", "bs": "batch size", "pe": "position embedding", "dim": "dimension",
                        "ft": "fine tuning", "pt": "pre training"]
   let kept = String(t.map { $0.isLetter || $0.isNumber || $0 == "%" || $0 == "." ? $0 : " " })
   let words = kept.split(separator: " ").map { w -> String in
-    let word = String(w).trimmingCharacters(in: CharacterSet(charactersIn: "."))  // sentence ends, not decimals
-    return abbreviations[word] ?? word
+    var word = w  // without the dots of sentence ends (not decimals)
+    while word.first == "." { word.removeFirst() }
+    while word.last == "." { word.removeLast() }
+    return abbreviations[String(word)] ?? String(word)
   }.filter { !$0.isEmpty }
   return " " + words.joined(separator: " ") + " "
 }
 
 /// True when `words` holds `phrase` as consecutive whole words; a phrase word ending in "*" matches
 /// any word it begins ("pre train* data*" matches "pre training datasets").
-func contains(_ words: String, _ phrase: String) -> Bool {
-  let text = words.split(separator: " ")
+func contains(_ words: String, _ phrase: String) -> Bool { contains(words.split(separator: " "), phrase) }
+
+/// `contains` on words already split (a part's text is matched against every rule's phrases).
+func contains(_ text: [Substring], _ phrase: String) -> Bool {
   let wanted = phrase.split(separator: " ")
   guard !wanted.isEmpty, text.count >= wanted.count else { return false }
   func matches(_ word: Substring, _ pattern: Substring) -> Bool {

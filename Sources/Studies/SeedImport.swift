@@ -18,7 +18,7 @@ public struct MarkdownAblation: Equatable {
 /// Reads the ablations of a markdown plan (the section after a heading containing "Ablation Plan",
 /// or the whole text when there is none).
 public func parseMarkdownPlan(_ text: String) throws -> [MarkdownAblation] {
-  var lines = text.components(separatedBy: .newlines)
+  var lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map(String.init)
   if let start = lines.firstIndex(where: { $0.contains("Ablation Plan") }) { lines = Array(lines[(start + 1)...]) }
   var out: [MarkdownAblation] = []
   var current: MarkdownAblation?

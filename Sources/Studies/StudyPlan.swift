@@ -118,8 +118,11 @@ public struct StudyPlan {
   /// Step rates the plan carries for its time budgets (`calibration:`), so that every machine trains
   /// the same steps.
   public var calibration: Calibration?
-  /// The merged plan as YAML (what the report shows as the resolved settings).
-  public var resolvedYAML: String
+  /// The merged plan: defaults, preset, the plan's keys and its preset's.
+  public var resolved: Node
+  /// The merged plan as YAML (what the report shows as the resolved settings); written when asked
+  /// for, as only a run needs it.
+  public var resolvedYAML: String { (try? Yams.serialize(node: resolved)) ?? "" }
 
   static let topKeys = ["name", "title", "description", "preset", "compare", "baseline", "base", "stages",
                         "evaluation", "datasets", "ablations", "presets", "calibration"]
@@ -134,13 +137,20 @@ public struct StudyPlan {
     return try StudyPlan(yaml: text, name: url.deletingPathExtension().lastPathComponent, preset: preset)
   }
 
+  /// The built-in default plan, composed once per process (every plan is read over it).
+  static let defaults = Result { () throws -> Node in
+    do { return try YAMLReader.compose(defaultPlanYAML, source: "the built-in default plan") ?? emptyMapping } catch let e as ConfigError {
+      throw PlanError(e.message)
+    }
+  }
+
   /// Reads a plan from YAML text; `name` is used when the plan has no `name:`.
   public init(yaml text: String, name fallbackName: String = "study", preset: String? = nil) throws {
     func compose(_ text: String, _ what: String) throws -> Node {
       do { return try YAMLReader.compose(text, source: what) ?? emptyMapping } catch let e as ConfigError { throw PlanError(e.message) }
     }
-    let defaults = try compose(defaultPlanYAML, "the built-in default plan")
     let user = try compose(text, "the plan")
+    let defaults = try Self.defaults.get()
     _ = try PlanMapping(user, path: "", allowed: Self.topKeys)
     let chosen = try preset ?? PlanMapping(user, path: "", allowed: Self.topKeys).string("preset") ?? "quick"
     func presetNames(_ doc: Node) -> [String] {
@@ -204,7 +214,7 @@ public struct StudyPlan {
     if evaluation.along == nil, let a = ablations.first(where: { $0.metrics.contains("time to target") }) {
       throw PlanError("ablation \(a.name) asks for time to target, which needs FID along training: add evaluation.along: {every: …, samples: …}")
     }
-    self.resolvedYAML = (try? Yams.serialize(node: doc)) ?? ""
+    self.resolved = doc
   }
 
   static func readStages(_ nodes: [Node], compare: BudgetKind) throws -> [StageSpec] {
