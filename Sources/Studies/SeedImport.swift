@@ -26,19 +26,21 @@ public func parseMarkdownPlan(_ text: String) throws -> [MarkdownAblation] {
   func flush() { if let c = current { out.append(c) }; current = nil }
   /// `- **Key**: value` → (key, value).
   func bullet(_ line: String) -> (String, String)? {
-    let t = line.trimmingCharacters(in: .whitespaces)
-    guard t.hasPrefix("- **"), let close = t.range(of: "**", range: t.index(t.startIndex, offsetBy: 4)..<t.endIndex) else { return nil }
-    let key = String(t[t.index(t.startIndex, offsetBy: 4)..<close.lowerBound]).trimmingCharacters(in: CharacterSet(charactersIn: ": "))
-    var value = String(t[close.upperBound...]).trimmingCharacters(in: .whitespaces)
+    let t = line.trimmingSpaces()
+    guard t.hasPrefix("- **"), let close = t.dropFirst(4).firstRange(of: "**") else { return nil }
+    var key = t.dropFirst(4)[..<close.lowerBound]
+    while key.first == ":" || key.first == " " { key.removeFirst() }
+    while key.last == ":" || key.last == " " { key.removeLast() }
+    var value = String(t[close.upperBound...]).trimmingSpaces()
     if value.hasPrefix(":") { value.removeFirst() }
-    return (key.lowercased(), value.trimmingCharacters(in: .whitespaces))
+    return (String(key).lowercased(), value.trimmingSpaces())
   }
   for line in lines {
-    let t = line.trimmingCharacters(in: .whitespaces)
+    let t = line.trimmingSpaces()
     if t.hasPrefix("<") { continue }  // the HTML around the markdown
     if t.hasPrefix("### ") {
       flush()
-      current = MarkdownAblation(name: String(t.dropFirst(4)).trimmingCharacters(in: .whitespaces), part: "", action: "", replacements: [], metrics: [])
+      current = MarkdownAblation(name: String(t.dropFirst(4)).trimmingSpaces(), part: "", action: "", replacements: [], metrics: [])
       field = ""
       continue
     }
@@ -48,9 +50,9 @@ public func parseMarkdownPlan(_ text: String) throws -> [MarkdownAblation] {
       if key.hasPrefix("ablated part") || key == "part" { current!.part = value }
       else if key.hasPrefix("action") { current!.action = value.uppercased() }
       else if key.hasPrefix("replacement") { if !value.isEmpty { current!.replacements.append(value) } }
-      else if key.hasPrefix("metric") { current!.metrics = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+      else if key.hasPrefix("metric") { current!.metrics = value.split(separator: ",").map { $0.trimmingSpaces() } }
     } else if t.hasPrefix("- "), field.hasPrefix("replacement") {
-      current!.replacements.append(String(t.dropFirst(2)).trimmingCharacters(in: .whitespaces))
+      current!.replacements.append(String(t.dropFirst(2)).trimmingSpaces())
     }
   }
   flush()
