@@ -137,19 +137,17 @@ public struct StudyPlan {
     return try StudyPlan(yaml: text, name: url.deletingPathExtension().lastPathComponent, preset: preset)
   }
 
-  /// The built-in default plan, composed once per process (every plan is read over it).
-  static let defaults = Result { () throws -> Node in
-    do { return try YAMLReader.compose(defaultPlanYAML, source: "the built-in default plan") ?? emptyMapping } catch let e as ConfigError {
-      throw PlanError(e.message)
-    }
+  /// YAML text as a node (an empty document as an empty mapping); a reader's error as a plan error.
+  static func compose(_ text: String, _ what: String) throws -> Node {
+    do { return try YAMLReader.compose(text, source: what) ?? emptyMapping } catch let e as ConfigError { throw PlanError(e.message) }
   }
+
+  /// The built-in default plan, composed once per process (every plan is read over it).
+  static let defaults = Result { try compose(defaultPlanYAML, "the built-in default plan") }
 
   /// Reads a plan from YAML text; `name` is used when the plan has no `name:`.
   public init(yaml text: String, name fallbackName: String = "study", preset: String? = nil) throws {
-    func compose(_ text: String, _ what: String) throws -> Node {
-      do { return try YAMLReader.compose(text, source: what) ?? emptyMapping } catch let e as ConfigError { throw PlanError(e.message) }
-    }
-    let user = try compose(text, "the plan")
+    let user = try Self.compose(text, "the plan")
     let defaults = try Self.defaults.get()
     _ = try PlanMapping(user, path: "", allowed: Self.topKeys)
     let chosen = try preset ?? PlanMapping(user, path: "", allowed: Self.topKeys).string("preset") ?? "quick"

@@ -34,7 +34,7 @@ public enum SamplingBatch {
   /// connections of the in-blocks, one block's q/k/v, attention scores and MLP hidden layer, and the
   /// sampler's few images, in float32; doubled with guidance (each step evaluates the batch twice).
   public static func workingSetBytes(_ n: ModelConfig, guided: Bool) -> Double {
-    let d = Double(n.embedDim), hidden = (Double(n.embedDim) * n.mlpRatio).rounded(.up)
+    let d = Double(n.embedDim), hidden = n.hiddenWidth
     let grid = Double(n.imageSize / max(n.patchSize, 1))
     let tokens = Double(n.extraTokens) + grid * grid
     let skips = Double(n.depth / 2 + 1) * tokens * d
