@@ -123,9 +123,10 @@ extension KernelTests {
     // and b against MLX's concatenate + addmm on wᵀ; several parts are U-ViT's `skip_linear(cat(x, skip))`.
     // The last two cross every block edge of both kernels (AVX-512: 12 x 32 tiles, AVX2: 6 x 16; 512 or
     // 256 steps of k, 144 rows and 512 columns per block) with remainders, and split across threads by
-    // rows and by columns. Every CPU path this machine can run is tested.
+    // rows and by columns. In the last, the weight gradient's gᵀ has runs 1024 floats (4 KB) apart,
+    // which the AVX2 kernel packs rather than reads in place. Every CPU path this machine can run is tested.
     let cases = [(1, [1], 1, true), (7, [5], 3, false), (448, [256, 256], 256, true), (65, [48], 33, true),
-                 (9, [3, 4, 5], 7, true), (301, [600, 300], 77, true), (20, [300], 2200, true)]
+                 (9, [3, 4, 5], 7, true), (301, [600, 300], 77, true), (20, [300], 2200, true), (301, [19], 1024, true)]
     for (i, (rows, widths, outputs, hasBias)) in cases.enumerated() {
       try onEveryCPUPath { path in
         let keys = try PRNGKey(seed: UInt64(60 + i)).split(widths.count + 3)

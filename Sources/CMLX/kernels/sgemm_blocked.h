@@ -9,7 +9,8 @@
 // strides. The broadcasts touch as many cache lines either way, so the copy bought nothing but its own
 // cost, and without it the threads can split C by columns with nothing copied twice.
 //
-// `Kernel` gives the block sizes (MR, NR, KC, MC, NC) and, compiled for its instruction set, the
+// `Kernel` gives the block sizes (MR, NR, KC, MC, NC), whether to pack a transposed A whose runs are
+// 4 KB apart (`pack_page_strided_runs`) and, compiled for its instruction set, the
 // packing and tile functions; this driver is plain scalar code, so it needs no target of its own and
 // calls them out of line (one call per tile of kc steps, nothing next to the tile's work).
 #pragma once
@@ -25,6 +26,11 @@ namespace cmlx {
 inline bool rows_in_place(StridedMatrix a) { return a.column_stride == 1; }
 inline bool runs_in_place(StridedMatrix a) { return !rows_in_place(a) && a.row_stride == 1; }
 
+/** Whether a transposed A's runs lie a multiple of 4 KB apart. A tile then reads its kc runs from cache
+ *  lines that all fall in the same few sets of a 32 KB, 8-way first-level cache and of a 512 KB,
+ *  8-way second-level one, so they evict each other; packing them costs one copy. */
+inline bool runs_page_strided(StridedMatrix a) { return a.column_stride % 1024 == 0; }
+
 /** The whole product C = A B (+ C when `accumulate`, + bias when given) on the calling thread. Full
  *  tiles of a row-major or transposed A are read where they lie; partial tiles and A of other strides
  *  are packed first. */
@@ -35,7 +41,8 @@ void blocked_product(size_t m, size_t n, size_t k, StridedMatrix a, StridedMatri
   static thread_local std::vector<float> a_panels, b_panels;
   a_panels.resize((MC + MR) * KC);
   b_panels.resize((NC + NR) * KC);
-  const bool rows = rows_in_place(a), runs = runs_in_place(a);
+  const bool rows = rows_in_place(a);
+  const bool runs = runs_in_place(a) && !(Kernel::pack_page_strided_runs && runs_page_strided(a));
   for (size_t jc = 0; jc < n; jc += NC) {
     size_t nc = std::min(NC, n - jc);
     for (size_t pc = 0; pc < k; pc += KC) {
