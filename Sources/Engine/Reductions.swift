@@ -113,4 +113,17 @@ extension Tensor {
                             fast ? 1 : 0)
     }
   }
+
+  /// `kernel` x `kernel` max or average pooling of NHWC input with `stride` and `padding` on each side
+  /// (less than `kernel`); an average counts padded pixels only when `includePad`. In float32 on the CPU
+  /// it runs this project's kernel (one threaded pass), else the max or sum of the kernel² strided slices
+  /// of the padded input, which a compiled graph fuses; `fast: false` forces the latter. Differentiable.
+  public func pool2d(max isMax: Bool, kernel: Int, stride: Int, padding: Int, includePad: Bool, fast: Bool = true) throws
+    -> Tensor
+  {
+    try Tensor.make("pool2d") {
+      mlxs_pool2d($0, handle, isMax ? 1 : 0, Int32(kernel), Int32(stride), Int32(padding), includePad ? 1 : 0,
+                  fast ? 1 : 0)
+    }
+  }
 }

@@ -104,38 +104,16 @@ extension InceptionNode {
   }
 }
 
-/// k x k pooling with stride s on NHWC input. Average pooling that excludes padding divides each
-/// window's sum by the number of real pixels in it. Written as the max or sum of the k² strided
-/// slices (one per window offset) rather than a reduction over a (N, Ho, Wo, k, k, C) window view: on
-/// the GPU the view made MLX copy every window out before reducing (a strided copy of k²/s² times the
-/// map, then a reduction), while the slices are element-wise work that a compiled graph fuses into one
-/// pass (FeatureExtractor compiles the network on the GPU).
+/// k x k pooling with stride s on NHWC input; average pooling that excludes padding divides each
+/// window's sum by the number of real pixels in it. Non-overlapping windows (the final 8x8 average) are
+/// a reshape and a reduction; the overlapping ones are `Tensor.pool2d` (the CPU kernel, or the strided
+/// slices a compiled graph fuses on the GPU).
 func pool2d(_ x: Tensor, max isMax: Bool, kernel k: Int, stride s: Int, padding p: Int, includePad: Bool) throws -> Tensor {
   let shape = x.shape
   let (n, h, w, c) = (shape[0], shape[1], shape[2], shape[3])
-  let fill = isMax ? -Double.infinity : 0
-  let padded = p > 0 ? try x.padded([(0, 0), (p, p), (p, p), (0, 0)], value: fill) : x
-  let (hp, wp) = (h + 2 * p, w + 2 * p)
-  let (ho, wo) = ((hp - k) / s + 1, (wp - k) / s + 1)
-  if k == s && p == 0 && h % k == 0 && w % k == 0 {  // non-overlapping windows (the final 8x8 average)
-    let blocks = try x.reshaped([n, ho, k, wo, k, c])
+  if k == s && p == 0 && h % k == 0 && w % k == 0 {
+    let blocks = try x.reshaped([n, h / k, k, w / k, k, c])
     return try isMax ? blocks.max(axes: [2, 4]) : blocks.mean(axes: [2, 4])
   }
-  func windows(_ t: Tensor, channels: Int, batch: Int, _ combine: (Tensor, Tensor) throws -> Tensor) throws -> Tensor {
-    var result: Tensor?
-    for i in 0..<k {
-      for j in 0..<k {
-        let slice = try t.slice(start: [0, i, j, 0], stop: [batch, i + (ho - 1) * s + 1, j + (wo - 1) * s + 1, channels],
-                                strides: [1, s, s, 1])  // (batch, Ho, Wo, channels): offset (i, j) of every window
-        result = try result.map { try combine($0, slice) } ?? slice
-      }
-    }
-    return result!
-  }
-  if isMax { return try windows(padded, channels: c, batch: n) { try $0.maximum($1) } }
-  let sums = try windows(padded, channels: c, batch: n, +)
-  if includePad || p == 0 { return try sums / Double(k * k) }
-  let ones = try Tensor.ones([1, h, w, 1]).padded([(0, 0), (p, p), (p, p), (0, 0)])
-  let counts = try windows(ones, channels: 1, batch: 1, +)  // (1, Ho, Wo, 1)
-  return try sums / counts
+  return try x.pool2d(max: isMax, kernel: k, stride: s, padding: p, includePad: includePad)
 }

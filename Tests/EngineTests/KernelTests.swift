@@ -354,3 +354,64 @@ extension KernelTests {
     }
   }
 }
+
+extension KernelTests {
+  /// Pooling by plain loops over the windows' real pixels: the reference for both forms of `pool2d`.
+  private func loopPool(_ x: [Double], _ shape: [Int], max isMax: Bool, k: Int, s: Int, p: Int, includePad: Bool) -> [Double] {
+    let (n, h, w, c) = (shape[0], shape[1], shape[2], shape[3])
+    let (oh, ow) = ((h + 2 * p - k) / s + 1, (w + 2 * p - k) / s + 1)
+    var y = [Double]()
+    for img in 0..<n {
+      for i in 0..<oh {
+        for j in 0..<ow {
+          for ch in 0..<c {
+            var acc = isMax ? -Double.infinity : 0
+            var count = 0
+            for di in 0..<k {
+              for dj in 0..<k {
+                let (ih, iw) = (i * s - p + di, j * s - p + dj)
+                guard ih >= 0, ih < h, iw >= 0, iw < w else { continue }
+                let v = x[((img * h + ih) * w + iw) * c + ch]
+                acc = isMax ? Swift.max(acc, v) : acc + v
+                count += 1
+              }
+            }
+            y.append(isMax ? acc : acc / Double(includePad ? k * k : count))
+          }
+        }
+      }
+    }
+    return y
+  }
+
+  func testPool2d() throws {
+    // (batch, height, width, channels, max?, kernel, stride, padding, count padding?): the FID network's
+    // three overlapping pools on odd sizes, the padded average both ways, and a stride that leaves
+    // columns over; forward against plain loops, and the kernel's gradient against the composed form's.
+    typealias Case = (n: Int, h: Int, w: Int, c: Int, max: Bool, k: Int, s: Int, p: Int, includePad: Bool)
+    let cases: [Case] = [
+      (2, 9, 11, 5, true, 3, 2, 0, false), (3, 7, 6, 17, true, 3, 1, 1, false), (2, 8, 9, 19, false, 3, 1, 1, false),
+      (1, 5, 7, 3, false, 3, 1, 1, true), (2, 10, 10, 4, false, 2, 3, 0, false), (1, 6, 5, 33, true, 5, 2, 2, false),
+    ]
+    for (i, t) in cases.enumerated() {
+      try onEveryCPUPath { path in
+        let x = try Random.normal([t.n, t.h, t.w, t.c], key: PRNGKey(seed: UInt64(90 + i)))
+        let name = "pool \(t) (\(path))"
+        let f: (Tensor, Bool) throws -> Tensor = {
+          try $0.pool2d(max: t.max, kernel: t.k, stride: t.s, padding: t.p, includePad: t.includePad, fast: $1)
+        }
+        let reference = loopPool(try x.doubles(), x.shape, max: t.max, k: t.k, s: t.s, p: t.p, includePad: t.includePad)
+        XCTAssertEqual(try f(x, true).shape, try f(x, false).shape, name)
+        assertClose(try f(x, false).doubles(), reference, tolerance: 1e-5, "\(name) composed")
+        assertClose(try f(x, true).doubles(), reference, tolerance: 1e-5, "\(name) kernel")
+        let probe = try Random.normal(try f(x, false).shape, key: PRNGKey(seed: UInt64(190 + i)))
+        let grad: (Bool) throws -> Tensor = { fast in
+          try valueAndGrad([x], argnums: [0]) { [try (f($0[0], fast) * probe).sum()] }.grads[0]
+        }
+        assertClose(try grad(true).doubles(), try grad(false).doubles(), tolerance: 1e-6, "\(name) gradient")
+      }
+    }
+    XCTAssertThrowsError(try Random.normal([1, 4, 4, 2], key: PRNGKey(seed: 1)).pool2d(
+      max: true, kernel: 3, stride: 1, padding: 3, includePad: false), "padding as wide as the window is refused")
+  }
+}

@@ -232,6 +232,13 @@ int mlxs_attention(mlxs_array* out, mlxs_array qkv, int heads, float scale, int 
 int mlxs_conv2d_bias_relu(mlxs_array* out, mlxs_array x, mlxs_array w, mlxs_array bias, const int* stride,
                           const int* pad_lo, const int* pad_hi, int relu, int fast);
 /**
+ * kernel x kernel max (max != 0) or average pooling of NHWC x with stride and symmetric padding
+ * (0 <= padding < kernel); an average counts padded pixels only when include_pad. fast = 0 forces the
+ * composed form: the max or sum of the kernel² strided slices of the padded input.
+ */
+int mlxs_pool2d(mlxs_array* out, mlxs_array x, int max, int kernel, int stride, int padding, int include_pad,
+                int fast);
+/**
  * AdamW (PyTorch's formula) then the EMA update of one parameter, in one pass. scalars: float32
  * [lr, lr * weight_decay, lr / bias1, sqrt(bias2), ema_decay]. Appends p', m', v', ema' to out.
  */
