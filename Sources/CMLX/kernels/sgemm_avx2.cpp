@@ -35,7 +35,7 @@ CMLX_AVX2 inline void tile_kernel(int kc, const float* __restrict a, int64_t ste
 #pragma unroll
   for (int i = 0; i < MR; ++i) rows[i] = a + i * step;
   // Four steps of k per turn of the loop, not one: the loop's counter, compare and branch come once per
-  // 48 multiply-adds (faster on a Zen 3 on most of the step's products, docs/performance.md).
+  // 48 multiply-adds. Measured only together with pack_page_strided_runs below (docs/performance.md).
 #pragma clang loop unroll_count(4)
   for (int k = 0; k < kc; ++k) {
     __m256 b[NV];
