@@ -44,7 +44,17 @@ public final class InceptionFeatureExtractor {
   private var compiled: CompiledFunction?
 
   func forward(_ x: Tensor) throws -> Tensor {
-    guard compiledForward else { return try network(x) }
+    guard compiledForward else {
+      // One stage at a time: evaluated as one graph, MLX's order kept several blocks' branch outputs
+      // alive together (peak RSS of `bench fid` 640-840 MB, 400-450 MB stage by stage; no clear
+      // difference in speed over 11 alternating pairs on a Zen 3; docs/performance.md).
+      var y = x
+      for stage in network.stages {
+        y = try stage(y)
+        try eval(y)
+      }
+      return y
+    }
     if compiled == nil {
       let network = self.network
       compiled = try CompiledFunction { [try network($0[0])] }
@@ -100,8 +110,9 @@ public final class InceptionFeatureExtractor {
 
 extension InceptionFeatureExtractor {
   /// Where a batch's time goes: the resize, then each top-level stage of the network, each evaluated
-  /// on its own (MLX's eval waits for the device), as (label, seconds). Slower than `features` (no
-  /// overlap between stages); for finding the expensive stage, not for throughput.
+  /// on its own (MLX's eval waits for the device), as (label, seconds). On the GPU slower than
+  /// `features` (no compiled graph, no overlap between stages); for finding the expensive stage, not
+  /// for throughput.
   public func stageSeconds(images: [UInt8], count: Int, height: Int, width: Int, channels: Int) throws -> [(String, Double)] {
     try Engine.run {
       func timed(_ label: String, _ body: () throws -> Tensor) throws -> (Tensor, (String, Double)) {
@@ -114,11 +125,7 @@ extension InceptionFeatureExtractor {
         try Self.networkInput(images: images, count: count, height: height, width: width, channels: channels)
       }
       var x = resized, stages = [first]
-      func flattened(_ node: InceptionNode) -> [InceptionNode] {
-        if case let .sequence(inner) = node { return inner.flatMap(flattened) }
-        return [node]
-      }
-      for node in flattened(network) {
+      for node in network.stages {
         let (y, stage) = try timed(node.label) { try node(x) }
         stages.append((stage.0 + " -> " + y.shape.dropFirst().map(String.init).joined(separator: "x"), stage.1))
         x = y
@@ -129,6 +136,12 @@ extension InceptionFeatureExtractor {
 }
 
 extension InceptionNode {
+  /// The top-level stages in order: nested sequences flattened.
+  var stages: [InceptionNode] {
+    if case let .sequence(inner) = self { return inner.flatMap(\.stages) }
+    return [self]
+  }
+
   /// A short description for stage timings.
   var label: String {
     switch self {
