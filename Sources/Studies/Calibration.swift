@@ -39,6 +39,10 @@ public struct Calibration: Codable, Equatable, Sendable {
     entries[speedSignature(config)].map { max(1, Int(($0.stepsPerSecond * seconds).rounded())) }
   }
 
+  /// The step rates a plan or calibration.json may give: positive, and far above any machine's (so
+  /// that a time budget times a rate stays a whole number of steps).
+  static let rateRange = Double.leastNonzeroMagnitude...1e6
+
   /// The plan's `calibration:` block: `{measured_on: TEXT, steps_per_second: {SIGNATURE: RATE, ...}}`.
   static func read(_ node: Node?) throws -> Calibration? {
     guard let node, !node.isNullNode else { return nil }
@@ -48,8 +52,8 @@ public struct Calibration: Codable, Equatable, Sendable {
     }
     var entries: [String: Entry] = [:]
     for (k, v) in rates {
-      guard let key = k.string, let rate = v.float, rate.isFinite, rate > 0 else {
-        throw PlanError("calibration.steps_per_second.\(k.string ?? "?"): a positive number of steps per second (got \(v.text))")
+      guard let key = k.string, let rate = v.float, Self.rateRange.contains(rate) else {
+        throw PlanError("calibration.steps_per_second.\(k.string ?? "?"): a positive number of steps per second, at most 10^6 (got \(v.text))")
       }
       entries[key] = Entry(stepsPerSecond: rate, source: "plan", machine: try m.string("measured_on"))
     }
@@ -58,9 +62,13 @@ public struct Calibration: Codable, Equatable, Sendable {
 
   /// The rates on record for `plan` in `directory`: the plan's own first, then the study directory's
   /// `calibration.json` for the settings the plan does not give.
-  public static func recorded(for plan: StudyPlan, in directory: StudyDirectory) -> Calibration {
+  public static func recorded(for plan: StudyPlan, in directory: StudyDirectory) throws -> Calibration {
     var calibration = plan.calibration ?? Calibration()
     for (k, v) in directory.read(Calibration.self, at: directory.calibration)?.entries ?? [:] where calibration.entries[k] == nil {
+      guard rateRange.contains(v.stepsPerSecond) else {
+        throw PlanError("\(directory.calibration.path): the rate of \(k) is \(v.stepsPerSecond) steps per second, not a positive number "
+                          + "up to 10^6; delete the file (or run with --recalibrate) to measure it again")
+      }
       calibration.entries[k] = v
     }
     return calibration
@@ -112,7 +120,7 @@ public struct Calibrator {
   /// (unless `recalibrate`), and every setting still missing measured now and recorded.
   public func calibration(for experiment: Experiment, directory: StudyDirectory, recalibrate: Bool,
                           progress: (String, Calibration.Entry?) -> Void) throws -> Calibration {
-    var calibration = recalibrate ? Calibration() : Calibration.recorded(for: experiment.plan, in: directory)
+    var calibration = recalibrate ? Calibration() : try Calibration.recorded(for: experiment.plan, in: directory)
     var measuredAny = false
     for config in experiment.timedSettings where calibration.entries[speedSignature(config)] == nil {
       progress(speedSignature(config), nil)

@@ -19,7 +19,7 @@ public struct PlannedStage: Equatable {
   /// configuration trains the steps those seconds buy.
   public var budgetSeconds: Double?
   /// The run directory's name inside the study's `runs/`.
-  public var directoryName: String { "\(name)-\(id)" }
+  public var directoryName: String { "\(fileName(name))-\(id)" }
   /// True for masked (MDSM) stages.
   public var isMasked: Bool { config.isMasked }
 }

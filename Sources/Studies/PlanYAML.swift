@@ -56,6 +56,7 @@ struct PlanMapping {
   func double(_ key: String) throws -> Double? {
     guard let n = self[key], !n.isNullNode else { return nil }
     guard let d = n.float ?? n.int.map(Double.init) else { throw PlanError("\(at(key)) must be a number (got \(n.scalar?.string ?? "?"))") }
+    guard d.isFinite else { throw PlanError("\(at(key)) must be a finite number (got \(n.scalar?.string ?? "\(d)"))") }
     return d
   }
   func int(_ key: String) throws -> Int? {

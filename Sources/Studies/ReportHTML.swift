@@ -4,72 +4,74 @@
 import Foundation
 
 extension StudyReport {
-  /// The whole page.
-  public func html(studyDirectory: URL) -> String {
+  /// The whole page. Every string from the plan or the results enters it through `HTML`'s
+  /// interpolation, which escapes it.
+  public func html(studyDirectory: URL) -> String { page(studyDirectory: studyDirectory).markup }
+
+  func page(studyDirectory: URL) -> HTML {
     let plan = experiment.plan
-    var h = """
-      <!doctype html><html><head><meta charset="utf-8"><title>\(escapeHTML(plan.title))</title><style>
+    var h: HTML = """
+      <!doctype html><html><head><meta charset="utf-8"><title>\(plan.title)</title><style>
       body{font-family:sans-serif;margin:24px;max-width:1200px;color:#222}table{border-collapse:collapse;margin:8px 0 16px}
       td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;font-size:13px}th{background:#f4f4f4}
       .grids{display:flex;flex-wrap:wrap;gap:16px}.grids figure{margin:0}.grids img{image-rendering:pixelated;width:256px}
       figcaption{font-size:12px;max-width:256px}.verdict.better{color:#080;font-weight:bold}.verdict.worse{color:#b00;font-weight:bold}.failed{color:#b00}pre{background:#f8f8f8;padding:8px;font-size:12px;overflow:auto}
       </style></head><body>
-      <h1>\(escapeHTML(plan.title))</h1>
-      <p>Plan <code>\(escapeHTML(plan.name))</code>, preset <code>\(escapeHTML(plan.preset))</code>. \(escapeHTML(plan.description))</p>
-      <p>\(escapeHTML(budgetSentence))</p><p>\(escapeHTML(evaluationSentence.replacingOccurrences(of: "*", with: "")))</p>
-      <p>Machine: \(escapeHTML(machine.summary)).</p>
+      <h1>\(plan.title)</h1>
+      <p>Plan <code>\(plan.name)</code>, preset <code>\(plan.preset)</code>. \(plan.description)</p>
+      <p>\(budgetSentence)</p><p>\(evaluationSentence.replacingOccurrences(of: "*", with: ""))</p>
+      <p>Machine: \(machine.summary).</p>
       """
     if !comparisons.isEmpty {
       h += "<h2>Verdicts</h2><table><tr><th>study</th><th>variant</th><th>against</th><th>ΔFID [95% CI]</th><th>relative</th><th>verdict</th></tr>"
       for c in comparisons {
-        h += "<tr><td>\(escapeHTML(c.study))</td><td>\(escapeHTML(c.label))</td><td>\(escapeHTML(c.reference))</td>"
-          + "<td>\(escapeHTML(c.fidDifference.text(signed: true)))</td><td>"
-          + (c.relativeDifference.map { String(format: "%+.0f%%", $0 * 100) } ?? "")
-          + "</td><td class=\"verdict \(verdictClass(c.verdict))\">\(escapeHTML(c.verdict.label))</td></tr>"
+        let relative = c.relativeDifference.map { String(format: "%+.0f%%", $0 * 100) } ?? ""
+        h += "<tr><td>\(c.study)</td><td>\(c.label)</td><td>\(c.reference)</td><td>\(c.fidDifference.text(signed: true))</td>"
+          + "<td>\(relative)</td><td class=\"verdict \(verdictClass(c.verdict))\">\(c.verdict.label)</td></tr>"
       }
       h += "</table>"
     }
     h += timeToTargetHTML()
     for study in experiment.studies {
-      h += "<h2>\(escapeHTML(study.name))</h2><p>\(study.action.rawValue) \(escapeHTML(study.part)); metrics: "
-        + escapeHTML(study.metrics.joined(separator: ", ")) + ". The first row is the reference of the others.</p>"
+      h += "<h2>\(study.name)</h2><p>\(study.action.rawValue) \(study.part); metrics: \(study.metrics.joined(separator: ", ")). "
+        + "The first row is the reference of the others.</p>"
       h += htmlTable(study: study)
       let rows = study.rows.compactMap { row in summary(row.slug).map { (row.label, $0) } }.filter { $0.1.finished }
-      h += "<div>" + (curveChart(study.name, rows).map { $0.render() + " " } ?? "") + fidChart(study.name, rows).render() + " "
-        + lossChart(study.name, rows).render() + "</div>"
+      h += "<div>" + (curveChart(study.name, rows).map { c -> HTML in "\(c) " } ?? "") + "\(fidChart(study.name, rows)) \(lossChart(study.name, rows))</div>"
     }
     let failed = results.filter { !$0.finished }
     if !failed.isEmpty {
-      h += "<h2>Failed runs</h2><ul>" + failed.map {
-        "<li class=\"failed\"><b>\(escapeHTML($0.name))</b>, seed \($0.seed.map(String.init) ?? "?"): \(escapeHTML($0.error ?? ""))</li>"
+      h += "<h2>Failed runs</h2><ul>" + failed.map { r -> HTML in
+        "<li class=\"failed\"><b>\(r.name)</b>, seed \(r.seed.map(String.init) ?? "?"): \(r.error ?? "")</li>"
       }.joined() + "</ul>"
     }
     h += "<h2>Samples (first seed)</h2><div class=\"grids\">"
     for r in results where r.finished && r.seed == experiment.plan.base.seed {
-      guard let grid = r.grid, let png = try? Data(contentsOf: studyDirectory.appendingPathComponent(grid)) else { continue }
-      h += "<figure><img alt=\"samples of \(escapeHTML(r.name))\" src=\"data:image/png;base64,\(png.base64EncodedString())\">"
-        + "<figcaption>\(escapeHTML(r.name)): FID \(r.fid.map { formatted($0, digits: 2) } ?? "—")</figcaption></figure>"
+      guard let grid = r.grid, let file = try? resolveInside(studyDirectory, grid, what: "the sample grid of \(r.name)"),
+            let png = try? Data(contentsOf: file) else { continue }
+      h += "<figure><img alt=\"samples of \(r.name)\" src=\"data:image/png;base64,\(png.base64EncodedString())\">"
+        + "<figcaption>\(r.name): FID \(r.fid.map { formatted($0, digits: 2) } ?? "—")</figcaption></figure>"
     }
     h += "</div><h2>Resolved settings</h2>"
     for v in experiment.variants {
-      h += "<details><summary>\(escapeHTML(v.name))</summary>"
+      h += "<details><summary>\(v.name)</summary>"
       for s in v.stages {
-        h += "<p>stage <b>\(escapeHTML(s.name))</b> (run <code>runs/\(escapeHTML(s.directoryName))</code>"
-          + (s.parent.map { p in ", initialised from " + (experiment.uniqueStages.first { $0.id == p }.map { "runs/\($0.directoryName)" } ?? p) } ?? "")
-          + ")</p><pre>\(escapeHTML(s.config.yaml()))</pre>"
+        let parent = s.parent.map { p in ", initialised from " + (experiment.uniqueStages.first { $0.id == p }.map { "runs/\($0.directoryName)" } ?? p) } ?? ""
+        h += "<p>stage <b>\(s.name)</b> (run <code>runs/\(s.directoryName)</code>\(parent))</p><pre>\(s.config.yaml())</pre>"
       }
       h += "</details>"
     }
-    h += "<details><summary>the plan as resolved</summary><pre>\(escapeHTML(plan.resolvedYAML))</pre></details>"
+    h += "<details><summary>the plan as resolved</summary><pre>\(plan.resolvedYAML)</pre></details>"
     return h + "<p>Data: results.json, results.csv.</p></body></html>\n"
   }
 
-  func htmlTable(study: StudySection) -> String {
-    var t = "<table><tr><th>variant</th>" + Self.columns.map { "<th>\(escapeHTML($0))</th>" }.joined() + "</tr>"
+  func htmlTable(study: StudySection) -> HTML {
+    var t: HTML = "<table><tr><th>variant</th>" + Self.columns.map { c -> HTML in "<th>\(c)</th>" }.joined() + "</tr>"
     for (row, cells) in zip(study.rows, rows(study)) {
       let s = summary(row.slug)
-      let cls = s.map { $0.finished || $0.failures.isEmpty ? "" : " class=\"failed\"" } ?? ""
-      t += "<tr\(cls)><td>\(escapeHTML(cells.label))</td>" + cells.cells.map { "<td>\(escapeHTML($0))</td>" }.joined() + "</tr>"
+      let failed = s.map { !($0.finished || $0.failures.isEmpty) } ?? false
+      t += (failed ? "<tr class=\"failed\">" : "<tr>") + "<td>\(cells.label)</td>"
+        + cells.cells.map { c -> HTML in "<td>\(c)</td>" }.joined() + "</tr>"
     }
     return t + "</table>"
   }

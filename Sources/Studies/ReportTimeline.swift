@@ -11,14 +11,14 @@ extension StudyReport {
       return "## Time to target\n\nNo target FID: the plan has no DSM-only variant (a single unmasked stage) whose final FID "
         + "would be the target, and no `evaluation.target_fid`; the curves are in report.html and results.json.\n\n"
     }
-    var md = "## Time to target\n\nTarget: FID \(formatted(target.fid, digits: 2)), \(target.source). "
+    var md = "## Time to target\n\nTarget: FID \(formatted(target.fid, digits: 2)), \(markdownText(target.source)). "
       + "Each curve is linearly interpolated between its points; a seed that never reaches the target within its budget has no time.\n\n"
-    for t in timesToTarget where t.slug != target.referenceSlug { md += "- \(t.sentence(target)).\n" }
-    md += "\n| variant | reached (seeds) | time to target [95% CI] | relative to \(target.referenceName ?? "reference") [95% CI] | speed-up | per seed (s) |\n"
+    for t in timesToTarget where t.slug != target.referenceSlug { md += "- \(markdownText(t.sentence(target))).\n" }
+    md += "\n| variant | reached (seeds) | time to target [95% CI] | relative to \(markdownCell(target.referenceName ?? "reference")) [95% CI] | speed-up | per seed (s) |\n"
       + "|---|---|---|---|---|---|\n"
     for t in timesToTarget {
       let cells = timeToTargetCells(t, target)
-      md += "| \(t.name) | " + cells.joined(separator: " | ") + " |\n"
+      md += "| \(markdownCell(t.name)) | " + cells.map(markdownCell).joined(separator: " | ") + " |\n"
     }
     return md + "\n"
   }
@@ -39,17 +39,17 @@ extension StudyReport {
   }
 
   /// The HTML form of the section: sentences and table.
-  func timeToTargetHTML() -> String {
+  func timeToTargetHTML() -> HTML {
     guard experiment.plan.evaluation.along != nil else { return "" }
     guard let target else {
       return "<h2>Time to target</h2><p>No target FID: the plan has no DSM-only variant and no <code>evaluation.target_fid</code>.</p>"
     }
-    var h = "<h2>Time to target</h2><p>Target: FID \(formatted(target.fid, digits: 2)), \(escapeHTML(target.source)).</p><ul>"
-    for t in timesToTarget where t.slug != target.referenceSlug { h += "<li>\(escapeHTML(t.sentence(target))).</li>" }
+    var h: HTML = "<h2>Time to target</h2><p>Target: FID \(formatted(target.fid, digits: 2)), \(target.source).</p><ul>"
+    for t in timesToTarget where t.slug != target.referenceSlug { h += "<li>\(t.sentence(target)).</li>" }
     h += "</ul><table><tr><th>variant</th><th>reached (seeds)</th><th>time to target [95% CI]</th><th>relative to "
-      + "\(escapeHTML(target.referenceName ?? "reference")) [95% CI]</th><th>speed-up</th><th>per seed (s)</th></tr>"
+      + "\(target.referenceName ?? "reference") [95% CI]</th><th>speed-up</th><th>per seed (s)</th></tr>"
     for t in timesToTarget {
-      h += "<tr><td>\(escapeHTML(t.name))</td>" + timeToTargetCells(t, target).map { "<td>\(escapeHTML($0))</td>" }.joined() + "</tr>"
+      h += "<tr><td>\(t.name)</td>" + timeToTargetCells(t, target).map { c -> HTML in "<td>\(c)</td>" }.joined() + "</tr>"
     }
     return h + "</table>"
   }

@@ -147,8 +147,3 @@ func tickLabel(_ v: Double) -> String {
   while s.hasSuffix("0") { s.removeLast() }
   return s
 }
-
-func escapeHTML(_ s: String) -> String {
-  s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-    .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-}

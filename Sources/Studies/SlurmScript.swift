@@ -23,6 +23,32 @@ public struct SlurmOptions: Sendable {
     self.gpu = gpu
     self.cudaEnvironment = cudaEnvironment
   }
+
+  /// Refuses values that cannot stand in an `#SBATCH` line or a script as they are: a partition or
+  /// account other than letters, digits and `_ . , -`, a time limit other than Slurm's digits, `-` and
+  /// `:`, and a control character (a newline would start a shell line) in the CUDA environment's path.
+  public func validate() throws {
+    func check(_ value: String?, _ flag: String, _ allowed: String, _ example: String) throws {
+      guard let value else { return }
+      guard !value.isEmpty, value.count <= 200, value.unicodeScalars.allSatisfy({ allowed.unicodeScalars.contains($0) }) else {
+        throw PlanError("\(flag) \(value.debugDescription) is not a Slurm \(flag.dropFirst(2)) (\(example)); refused: it is written into #SBATCH lines")
+      }
+    }
+    let name = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.,-"
+    try check(partition, "--partition", name, "letters, digits, _ . , -")
+    try check(account, "--account", name, "letters, digits, _ . , -")
+    try check(timeLimit, "--time", "0123456789-:", "e.g. 1-12:00:00")
+    try checkScriptPath(cudaEnvironment, "--cuda-env")
+  }
+}
+
+/// Refuses a path that a script cannot hold on one line (a control character) or that an `#SBATCH`
+/// line cannot quote (a `"` or `\`).
+func checkScriptPath(_ path: String, _ what: String) throws {
+  if path.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) || $0 == "\"" || $0 == "\\" }) {
+    throw PlanError("\(what) \(path.debugDescription) holds a control character, a quote or a backslash; the Slurm scripts "
+                      + "cannot hold it on one line: use a path without them")
+  }
 }
 
 /// One job of a study's graph.
@@ -48,8 +74,13 @@ public struct SlurmGraph: Sendable {
   public let studyDirectory: String
   public let executable: String
 
+  /// The graph of `experiment`; refuses options and paths the scripts cannot hold (`SlurmOptions.validate`).
   public init(experiment: Experiment, repeats: Int, planPath: String, studyDirectory: String, executable: String,
-              options: SlurmOptions) {
+              options: SlurmOptions) throws {
+    try options.validate()
+    try checkScriptPath(studyDirectory, "the study directory")
+    try checkScriptPath(planPath, "the plan's path")
+    try checkScriptPath(executable, "the maskdm executable's path")
     let seeds = max(1, repeats)
     let study = ["--preset", experiment.plan.preset, "--out", studyDirectory]
     let device = options.gpu ? ["--device", "gpu"] : []
@@ -94,10 +125,10 @@ public struct SlurmGraph: Sendable {
   public var submitScript: String {
     var lines = [
       "#!/bin/bash",
-      "# \(title): \(jobs.count) Slurm jobs (shared stages: \(count(.stage)), variant runs: \(count(.variant)), then the report).",
-      "# Submit with: bash \(studyDirectory)/slurm.sh   (the job scripts, with their #SBATCH lines, are in slurm/)",
+      "# \(shellCommentText(title)): \(jobs.count) Slurm jobs (shared stages: \(count(.stage)), variant runs: \(count(.variant)), then the report).",
+      "# Submit with: bash \(shellWord(studyDirectory + "/slurm.sh"))   (the job scripts, with their #SBATCH lines, are in slurm/)",
       "set -euo pipefail",
-      "jobs=\(shellQuote(studyDirectory))/slurm",
+      "jobs=\(shellWord(studyDirectory + "/slurm"))",
       "declare -A id",
       "submit() { local out; out=$(sbatch --parsable \"$@\") || exit 1; echo \"${out%%;*}\"; }",
     ]
@@ -117,8 +148,10 @@ public struct SlurmGraph: Sendable {
   /// The script of one job, `slurm/<name>.sh`.
   public func script(_ job: SlurmJob) -> String {
     let gpu = options.gpu && job.kind != .report
+    // #SBATCH lines are read by sbatch, not by bash: each value is a checked word (names are slugs,
+    // options validated) or a path in double quotes that holds no quote, backslash or newline.
     var header = ["#SBATCH --job-name=maskdm-\(slugify(planName))-\(job.name)",
-                  "#SBATCH --output=\(studyDirectory)/slurm/\(job.name)-%j.out",
+                  "#SBATCH --output=\"\(studyDirectory)/slurm/\(job.name)-%j.out\"",
                   "#SBATCH --cpus-per-task=\(job.kind == .report ? 1 : gpu ? 8 : 2)"]
     if gpu { header.append("#SBATCH --gres=gpu:1") }
     let time = job.kind == .report ? "01:00:00" : options.timeLimit ?? (options.gpu ? "3-00:00:00" : "02:00:00")
@@ -129,15 +162,16 @@ public struct SlurmGraph: Sendable {
     if gpu {
       body += [
         "# The CUDA build of MLX, found before the CPU build the binary would load by itself.",
-        "site=$(echo \(shellQuote(options.cudaEnvironment))/lib/python3*/site-packages)",
+        "cuda_env=\(shellWord(options.cudaEnvironment))",
+        "site=$(echo \"$cuda_env\"/lib/python3*/site-packages)",
         "if [[ ! -d $site/mlx/lib ]]; then",
-        "  echo \"the CUDA build of MLX is not in \(options.cudaEnvironment) (README: On an NVIDIA GPU; or --cuda-env DIR)\" >&2; exit 1",
+        "  echo \"the CUDA build of MLX is not in $cuda_env (README: On an NVIDIA GPU; or --cuda-env DIR)\" >&2; exit 1",
         "fi",
         "export LD_LIBRARY_PATH=\"$site/mlx/lib:$site/mlx_cuda_13.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}\"",
       ]
     }
-    body.append("exec " + ([executable] + job.arguments).map(shellQuote).joined(separator: " "))
-    return (["#!/bin/bash", "# \(title): \(job.about)."] + header + body).joined(separator: "\n") + "\n"
+    body.append("exec " + ([executable] + job.arguments).map(shellWord).joined(separator: " "))
+    return (["#!/bin/bash", "# \(shellCommentText(title)): \(shellCommentText(job.about))."] + header + body).joined(separator: "\n") + "\n"
   }
 
   /// The graph, one line per job with what it waits for.
@@ -152,8 +186,4 @@ public struct SlurmGraph: Sendable {
   }
 
   private func count(_ kind: SlurmJob.Kind) -> Int { jobs.filter { $0.kind == kind }.count }
-}
-
-func shellQuote(_ s: String) -> String {
-  s.allSatisfy { $0.isLetter || $0.isNumber || "-_./=:".contains($0) } ? s : "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
 }

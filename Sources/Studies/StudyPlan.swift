@@ -173,11 +173,16 @@ public struct StudyPlan {
     self.name = try m.string("name") ?? fallbackName
     self.title = try m.string("title") ?? self.name
     self.preset = chosen
+    // The plan's and the preset's names make the study directory's; the title heads reports and scripts.
+    try checkName(name, "the plan's name", isFileName: true)
+    try checkName(chosen, "the preset", isFileName: true)
+    try checkName(title, "the plan's title", isFileName: false, limit: 4 * maximumNameBytes)
     self.description = try m.string("description") ?? ""
     let compareText = try m.string("compare") ?? "time"
     guard let compare = BudgetKind(rawValue: compareText) else { throw PlanError("compare must be time or steps (got \(compareText))") }
     self.compare = compare
     self.baseline = try m.string("baseline") ?? "baseline"
+    try checkName(baseline, "baseline", isFileName: false)
     guard let baseNode = m["base"] else { throw PlanError("the plan has no base: configuration") }
     var base = TrainConfig()
     do { try base.apply(baseNode, source: "base") } catch let e as ConfigError { throw PlanError(e.message) }
@@ -221,6 +226,7 @@ public struct StudyPlan {
     for (i, node) in nodes.enumerated() {
       let m = try PlanMapping(node, path: "stages[\(i)]", allowed: ["name", "init_from", "steps", "seconds", "set"])
       let name = try m.string("name") ?? "stage\(i + 1)"
+      try checkName(name, m.at("name"), isFileName: true)  // its run directory is runs/<name>-<identity>
       guard !stages.contains(where: { $0.name == name }) else { throw PlanError("stages: two stages are named \(name)") }
       let initFrom = try m.string("init_from")
       if let initFrom, !stages.contains(where: { $0.name == initFrom }) {
@@ -231,6 +237,8 @@ public struct StudyPlan {
       switch compare {
       case .time where (stage.seconds ?? 0) <= 0:
         throw PlanError("\(m.at("seconds")): with compare: time every stage needs a positive time budget in seconds")
+      case _ where (stage.seconds ?? 0) > 1e8 || (stage.steps ?? 0) > 1_000_000_000_000 || (stage.steps ?? 0) < 0:
+        throw PlanError("\(m.path): a stage's budget is at most 10^8 seconds and 10^12 steps, and not negative")
       case .steps where (stage.steps ?? 0) <= 0:
         throw PlanError("\(m.at("steps")): with compare: steps every stage needs a positive number of steps")
       default: break
@@ -287,10 +295,10 @@ public struct StudyPlan {
     let number = Double(text.prefix { "0123456789.eE+-".contains($0) })
     let unit = text.drop { "0123456789.eE+-".contains($0) }.trimmingCharacters(in: .whitespaces)
     switch (number, unit) {
-    case let (n?, u) where ["", "step", "steps"].contains(u) && n == n.rounded() && n >= 1: every = .steps(Int(n))
-    case let (n?, u) where ["s", "sec", "second", "seconds"].contains(u) && n > 0 && n.isFinite: every = .seconds(n)
+    case let (n?, u) where ["", "step", "steps"].contains(u) && n == n.rounded() && n >= 1 && n <= 1e12: every = .steps(Int(n))
+    case let (n?, u) where ["s", "sec", "second", "seconds"].contains(u) && n > 0 && n <= 1e9: every = .seconds(n)
     default:
-      throw PlanError("evaluation.along.every must be a positive number of steps (500) or seconds (10 s) (got \(everyNode.text))")
+      throw PlanError("evaluation.along.every must be a positive number of steps (500, at most 10^12) or seconds (10 s) (got \(everyNode.text))")
     }
     guard let samples = try m.int("samples") else {
       throw PlanError("evaluation.along needs samples: the generated images of each point (fewer than the final evaluation's)")
@@ -305,6 +313,7 @@ public struct StudyPlan {
     var out: [String: [ConfigEdit]] = [:]
     for (k, v) in map {
       guard let name = k.string else { continue }
+      try checkName(name, "datasets: the name", isFileName: false)
       guard let settings = v.mapping else { throw PlanError("datasets.\(name) must be a mapping of dataset keys (NAME, PATH, CLASSES, …)") }
       // `about:` explains what the entry stands for; it is not a dataset key.
       out[name] = try settings.compactMap { key, value in
@@ -338,7 +347,9 @@ public struct StudyPlan {
       }
       return name
     }
-    return Ablation(name: try m.string("name") ?? part, part: part, action: action, replacements: replacements,
+    let name = try m.string("name") ?? part
+    try checkName(name, m.at("name"), isFileName: false)
+    return Ablation(name: name, part: part, action: action, replacements: replacements,
                     metrics: metrics.isEmpty ? ["FID", "training time"] : metrics)
   }
 }

@@ -133,33 +133,33 @@ public struct StudyReport {
   /// report.md
   public func markdown() -> String {
     let plan = experiment.plan
-    var md = "# \(plan.title)\n\nPlan `\(plan.name)`, preset `\(plan.preset)`. \(plan.description)\n\n"
-    md += "\(budgetSentence)\n\n\(evaluationSentence)\n\nMachine: \(machine.summary).\n\n"
+    var md = "# \(markdownText(plan.title))\n\nPlan `\(markdownText(plan.name))`, preset `\(markdownText(plan.preset))`. \(markdownText(plan.description))\n\n"
+    md += "\(markdownText(budgetSentence))\n\n\(markdownText(evaluationSentence))\n\nMachine: \(markdownText(machine.summary)).\n\n"
     if !comparisons.isEmpty {
       md += "## Verdicts\n\n| study | variant | against | ΔFID [95% CI] | relative | verdict |\n|---|---|---|---|---|---|\n"
       for c in comparisons {
-        md += "| \(c.study) | \(c.label) | \(c.reference) | \(c.fidDifference.text(signed: true)) | "
+        md += "| \(markdownCell(c.study)) | \(markdownCell(c.label)) | \(markdownCell(c.reference)) | \(c.fidDifference.text(signed: true)) | "
           + (c.relativeDifference.map { String(format: "%+.0f%%", $0 * 100) } ?? "") + " | \(c.verdict.label) |\n"
       }
       md += "\n"
     }
     md += timeToTargetMarkdown()
     for study in experiment.studies {
-      md += "## \(study.name)\n\n\(study.action.rawValue) \(study.part); metrics: \(study.metrics.joined(separator: ", ")).\n\n"
+      md += "## \(markdownText(study.name))\n\n\(study.action.rawValue) \(markdownText(study.part)); metrics: \(study.metrics.joined(separator: ", ")).\n\n"
       md += table(study: study) + "\n"
     }
     let failed = summaries.flatMap { s in s.failures.map { (s.name, $0) } }
     if !failed.isEmpty {
-      md += "## Failed runs\n\n" + failed.map { "- **\($0.0)**, seed \($0.1.seed): \($0.1.error)" }.joined(separator: "\n") + "\n\n"
+      md += "## Failed runs\n\n" + failed.map { "- **\(markdownText($0.0))**, seed \($0.1.seed): \(markdownText($0.1.error))" }.joined(separator: "\n") + "\n\n"
     }
     md += "## Per seed\n\n| variant | seed | FID | KID ×10³ | precision | recall | steps | training s |\n|---|---|---|---|---|---|---|---|\n"
     for r in results where r.finished {
-      md += "| \(r.name) | \(r.seed.map(String.init) ?? "") | \(r.fid.map { formatted($0, digits: 2) } ?? "—") | "
+      md += "| \(markdownCell(r.name)) | \(r.seed.map(String.init) ?? "") | \(r.fid.map { formatted($0, digits: 2) } ?? "—") | "
         + "\(r.kidMean.map { formatted($0 * 1000, digits: 2) } ?? "—") | \(r.precision.map { formatted($0, digits: 3) } ?? "—") | "
         + "\(r.recall.map { formatted($0, digits: 3) } ?? "—") | \(r.stages.map { String($0.steps) }.joined(separator: " + ")) | "
         + "\(formatted(r.trainingSeconds, digits: 1)) |\n"
     }
-    let grids = results.filter { $0.seed == experiment.plan.base.seed }.compactMap { r in r.grid.map { "### \(r.name)\n\n![\(r.name)](\($0))\n" } }
+    let grids = results.filter { $0.seed == experiment.plan.base.seed }.compactMap { r in r.grid.map { "### \(markdownText(r.name))\n\n![\(markdownLinkText(r.name))](<\(markdownText($0))>)\n" } }
     if !grids.isEmpty { md += "\n## Samples (first seed)\n\n" + grids.joined(separator: "\n") + "\n" }
     md += "\nPer-seed numbers and the protocol: `results.json`, `results.csv`; the resolved plan: `plan.resolved.yaml`; "
       + (plan.compare == .time ? "the calibration: `calibration.json`; " : "") + "charts: `report.html`.\n"
@@ -175,7 +175,7 @@ public struct StudyReport {
 
   func table(study: StudySection) -> String {
     var t = "| variant | " + Self.columns.joined(separator: " | ") + " |\n|" + String(repeating: "---|", count: Self.columns.count + 1) + "\n"
-    for row in rows(study) { t += "| \(row.label) | " + row.cells.joined(separator: " | ") + " |\n" }
+    for row in rows(study) { t += "| \(markdownCell(row.label)) | " + row.cells.map(markdownCell).joined(separator: " | ") + " |\n" }
     return t
   }
 
@@ -184,7 +184,6 @@ public struct StudyReport {
     let header = ["name", "seed", "status", "fid", "fid_bootstrap_low", "fid_bootstrap_high", "fid_samples", "reference_samples",
                   "kid_mean", "kid_std", "precision", "recall", "training_seconds", "device_seconds", "warmup_seconds", "wall_seconds", "images_per_second",
                   "peak_memory_bytes", "stages", "studies", "error"]
-    func field(_ s: String) -> String { s.contains(where: { ",\"\n".contains($0) }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s }
     func num(_ d: Double?) -> String { d.map { "\($0)" } ?? "" }
     var out = header.joined(separator: ",") + "\n"
     for r in results {
@@ -196,7 +195,7 @@ public struct StudyReport {
       let times: [String] = [num(r.trainingSeconds), num(r.deviceSeconds), num(r.warmupSeconds), num(r.wallSeconds), num(r.imagesPerSecond)]
       let rest: [String] = [String(r.peakMemoryBytes), stages, r.studies.joined(separator: "; "), r.error ?? ""]
       let fields: [String] = [r.name, seed, r.status] + fids.prefix(3) + counts + kids + times + rest
-      out += fields.map(field).joined(separator: ",") + "\n"
+      out += fields.map(csvField).joined(separator: ",") + "\n"
     }
     return out
   }

@@ -22,7 +22,7 @@ struct SlurmFlags: ParsableArguments {
                                cudaEnvironment: cudaEnv.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
                                  ?? checkout.appendingPathComponent(".deps/cuda").path)
     let study = dir.standardizedFileURL
-    let graph = SlurmGraph(experiment: experiment, repeats: repeats, planPath: URL(fileURLWithPath: planPath).standardizedFileURL.path,
+    let graph = try SlurmGraph(experiment: experiment, repeats: repeats, planPath: URL(fileURLWithPath: planPath).standardizedFileURL.path,
                            studyDirectory: study.path, executable: executable.path, options: options)
     let jobs = study.appendingPathComponent("slurm")
     try FileManager.default.createDirectory(at: jobs, withIntermediateDirectories: true)

@@ -21,7 +21,7 @@ struct StudyOptions: ParsableArguments {
   /// The plan and its study directory.
   func load() throws -> (StudyPlan, URL) {
     let resolved = try StudyPlan.load(URL(fileURLWithPath: plan), preset: preset)
-    return (resolved, URL(fileURLWithPath: out ?? "studies/\(resolved.name)-\(resolved.preset)"))
+    return (resolved, URL(fileURLWithPath: out ?? "studies/\(fileName(resolved.name))-\(fileName(resolved.preset))"))
   }
 
   /// The experiment with the calibration on record (the plan's and the study directory's), measuring nothing.
