@@ -78,7 +78,7 @@ func markdownLinkText(_ s: String) -> String {
 func csvField(_ s: String) -> String {
   var s = s
   if let first = s.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first), Double(s) == nil { s = "'" + s }
-  guard s.contains(where: { ",\"\r\n".contains($0) }) else { return s }
+  guard s.unicodeScalars.contains(where: { ",\"\r\n".unicodeScalars.contains($0) }) else { return s }
   return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
 }
 
