@@ -170,12 +170,23 @@ public struct StudyDirectory {
   }
 
   /// The recorded result of each repeat of each variant of `experiment` (variant order, then seed order).
-  public func recordedResults(_ experiment: Experiment, repeats: Int) -> [VariantResult] {
-    experiment.variants.flatMap { variant in
-      (0..<max(1, repeats)).compactMap { i in
+  public func recordedResults(_ experiment: Experiment, repeats: Int) -> [VariantResult] { recorded(experiment, repeats: repeats).results }
+
+  /// The recorded results, and the files that were there but damaged (`readResult`), left out.
+  public func recorded(_ experiment: Experiment, repeats: Int) -> (results: [VariantResult], damaged: [DamagedResult]) {
+    var results: [VariantResult] = [], damaged: [DamagedResult] = []
+    for variant in experiment.variants {
+      for i in 0..<max(1, repeats) {
         let v = experiment.seeded(variant, repeat: i)
-        return read(VariantResult.self, at: result(v)).flatMap { $0.key == v.key ? $0 : nil }
+        do {
+          if let r = try readResult(at: result(v)), r.key == v.key { results.append(r) }
+        } catch let d as DamagedResult {
+          damaged.append(d)
+        } catch {
+          damaged.append(DamagedResult(file: result(v), reason: "\(error)"))
+        }
       }
     }
+    return (results, damaged)
   }
 }

@@ -78,7 +78,7 @@ public final class StudyRunner {
     for (n, index) in indices.enumerated() {
       for (i, base) in selected.enumerated() {
         let variant = experiment.seeded(base, repeat: index)
-        if let done = directory.read(VariantResult.self, at: directory.result(variant)), done.finished, done.key == variant.key {
+        if let done = (try? directory.readResult(at: directory.result(variant))) ?? nil, done.finished, done.key == variant.key {
           events(.variantReused(done))
           results.append(done)
           continue
@@ -118,10 +118,15 @@ public final class StudyRunner {
                       + "(the stages: maskdm study run PLAN --dry-run)")
   }
 
-  /// The report of what is on record.
+  /// The report of what is on record; results files that are damaged are left out and listed in `damaged`.
   public func report() throws -> StudyReport {
-    StudyReport(experiment: experiment, results: directory.recordedResults(experiment, repeats: repeats), repeats: repeats, machine: .current)
+    let (results, damaged) = directory.recorded(experiment, repeats: repeats)
+    self.damaged = damaged
+    return StudyReport(experiment: experiment, results: results, repeats: repeats, machine: .current)
   }
+
+  /// The damaged results files the last `report()` found (a command names them and fails).
+  public private(set) var damaged: [DamagedResult] = []
 
   /// Rewrites report.md, report.html, results.json and results.csv from the recorded results.
   public func writeReport(events: (StudyEvent) -> Void = { _ in }) throws {
@@ -215,7 +220,7 @@ public final class StudyRunner {
     let spec = variant.evaluation
     let key = String(fnv1aHex(spec.cacheText).prefix(10))
     let cache = directory.evaluation(stage: stage, key: key)
-    if let done = directory.read(EvaluationResult.self, at: cache) { return done }
+    if let done = directory.read(EvaluationResult.self, at: cache), directory.isWhole(done) { return done }
     let reference = try reference(for: variant, spec, events: events)
     let job = try SamplingJob.forRun(directory.run(stage), ema: true, count: spec.samples)
     let result = try evaluator.evaluate(job, spec: spec, reference: reference, gridName: "\(stage.directoryName)-\(key)") { done, total in
@@ -240,7 +245,7 @@ public final class StudyRunner {
     var points: [TimelinePoint] = []
     for (i, step) in steps.enumerated() {
       let cache = directory.evaluations.appendingPathComponent("\(stage.directoryName)-step-\(step)-\(key).json")
-      if let done = directory.read(TimelinePoint.self, at: cache) {
+      if let done = directory.read(TimelinePoint.self, at: cache), directory.isWhole(done) {
         points.append(done)
         events(.pointEvaluated(stage, point: done, index: i + 1, total: steps.count, reused: true))
         continue

@@ -105,8 +105,18 @@ struct StudyRun: ParsableCommand {
             + "(\(runner.repeats) seed\(runner.repeats == 1 ? "" : "s") per variant) finished in " + duration(Date().timeIntervalSince(started)))
     print(headline(try runner.report()))
     print("report: \(dir.appendingPathComponent("report.html").path) (and report.md, results.json, results.csv)")
+    try failOnDamagedResults(runner)
     if !failed.isEmpty { throw ExitCode(3) }
   }
+}
+
+/// Names each damaged results file the last report left out, and fails (exit status 4).
+func failOnDamagedResults(_ runner: StudyRunner) throws {
+  guard !runner.damaged.isEmpty else { return }
+  for d in runner.damaged { FileHandle.standardError.write(Data("error: \(d)\n".utf8)) }
+  FileHandle.standardError.write(Data(("error: the report leaves out \(runner.damaged.count) damaged results file\(runner.damaged.count == 1 ? "" : "s"); "
+    + "delete \(runner.damaged.count == 1 ? "it" : "them") and run `maskdm study run` again to measure \(runner.damaged.count == 1 ? "that variant" : "those variants") anew\n").utf8))
+  throw ExitCode(4)
 }
 
 /// Fails when a time-budget stage has no calibration on record (`what` would measure different steps).
@@ -229,5 +239,6 @@ struct StudyReportCommand: ParsableCommand {
     try runner.writeReport()
     print(headline(try runner.report()))
     print("report: \(runner.directory.html.path)")
+    try failOnDamagedResults(runner)
   }
 }
