@@ -66,6 +66,9 @@ public func importMarkdownPlan(_ text: String, name: String) throws -> String { 
 
 /// The imported plan and, per ablation, how its part was read: the words, the part chosen, the
 /// runner-up and what counted for each (the plan keeps these lines as comments).
+/// How every plan `study import` writes begins (so that it may replace its own earlier output).
+public let importedPlanHeader = "# Imported by `maskdm study import`"
+
 public func explainedImport(_ text: String, name: String) throws -> (yaml: String, explanation: [String]) {
   let ablations = try parseMarkdownPlan(text)
   var items: [Node] = []
@@ -93,7 +96,7 @@ public func explainedImport(_ text: String, name: String) throws -> (yaml: Strin
   }
   let doc = Node([(Node("name"), Node(name)), (Node("title"), Node("Ablations of \(name)")),
                   (Node("ablations"), Node(items, Tag(.seq), .block))], Tag(.map), .block)
-  let header = "# Imported by `maskdm study import` from a markdown ablation plan. Run it with\n"
+  let header = importedPlanHeader + " from a markdown ablation plan. Run it with\n"
     + "#   maskdm study run PLAN.yaml --preset quick   (Fashion-MNIST, CPU, minutes)\n"
     + "#   maskdm study run PLAN.yaml --preset paper   (CelebA-64 at the authors' settings, GPU)\n"
     + "# Base model, stages and evaluation come from the built-in presets; add base:, stages:, evaluation: or\n"

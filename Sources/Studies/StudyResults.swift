@@ -149,6 +149,17 @@ public struct StudyDirectory {
   /// The step rates of the study's time budgets (see `Calibration`).
   public var calibration: URL { url.appendingPathComponent("calibration.json") }
 
+  /// What every study directory holds once the tool has written to it (one of them at least).
+  static let markers: Set<String> = ["plan.resolved.yaml", "results", "runs", "evaluations", "calibration.json", "slurm.sh", "slurm"]
+
+  /// Refuses a folder that holds files and is not a study directory (`study report --out DIR` would
+  /// replace a user's report.md or results.json).
+  public func checkOwnership() throws {
+    do { try OutputTarget.checkDirectory(url, flag: "--out", kind: "study directory", markers: Self.markers) } catch let e as ConfigError {
+      throw PlanError(e.message)
+    }
+  }
+
   func run(_ stage: PlannedStage) -> URL { runs.appendingPathComponent(stage.directoryName) }
   /// The result of one repeat of a variant: `results/<slug>/seed-<seed>.json`.
   func result(_ variant: Variant) -> URL {

@@ -69,6 +69,7 @@ public final class StudyRunner {
       throw PlanError("a compare: time study runs on calibrated steps: expand it with StudyRunner.calibrated(plan, directory:)")
     }
     if root {
+      try directory.checkOwnership()
       try FileManager.default.createDirectory(at: directory.url, withIntermediateDirectories: true)
       try writeAtomically(Data(experiment.plan.resolvedYAML.utf8), to: directory.url.appendingPathComponent("plan.resolved.yaml"))
     }
@@ -130,6 +131,7 @@ public final class StudyRunner {
 
   /// Rewrites report.md, report.html, results.json and results.csv from the recorded results.
   public func writeReport(events: (StudyEvent) -> Void = { _ in }) throws {
+    try directory.checkOwnership()
     try report().write(to: directory)
     events(.reportWritten(directory.html))
   }

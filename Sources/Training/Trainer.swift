@@ -40,6 +40,7 @@ public final class Trainer {
     let events: (TrainingEvent) -> Void = { if root { allEvents($0) } }
     var lock: RunLock? = nil
     if root {
+      try run.checkOwnership()
       try run.create()
       lock = try run.lock()
     }
@@ -109,6 +110,10 @@ public final class Trainer {
     }
     let (intact, damaged) = run.newestIntactCheckpoint()
     guard let intact else { throw CheckpointDamage.noneIntact(damaged, in: run) }
+    if config.trainSeconds == nil, config.trainSteps < intact.state.step {
+      throw ConfigError("\(run.url.path) is at step \(intact.state.step), and train_steps \(config.trainSteps) is below it: a run "
+                          + "trains on, never back; give train_steps of at least \(intact.state.step) (or train a new --out directory)")
+    }
     var moved: [String] = []
     if isRoot {
       for d in damaged { moved.append("checkpoints/" + (try run.moveAside(d.checkpoint, prefix: "damaged"))) }

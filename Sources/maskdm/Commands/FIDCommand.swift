@@ -75,10 +75,16 @@ struct FIDSampling {
 
 struct FIDOptions: ParsableArguments {
   @Option(help: "Images per Inception batch.") var batchSize = 16
-  @Option(help: "Use at most this many images of a prepared dataset.") var limit: Int?
+  @Option(help: "Use at most this many images of a prepared dataset (at least 2: FID needs a covariance).") var limit: Int?
   @Option(help: "The TF-FID weights (default: .deps/fid/default_1.pt or $MASKDM_FID_WEIGHTS).") var weights: String?
   @Option(help: "Device for the network: cpu, gpu or auto (the statistics are float64 on the CPU).")
   var device: DeviceChoice = .auto
+
+  func validate() throws {
+    if let limit, limit < 2 {
+      throw ValidationError("--limit must be at least 2 images (got \(limit)): FID needs a covariance, which one image does not have")
+    }
+  }
 }
 
 struct FIDCompare: ParsableCommand {
@@ -144,6 +150,10 @@ struct FIDStats: ParsableCommand {
     var isDirectory: ObjCBool = false
     if FileManager.default.fileExists(atPath: target.path, isDirectory: &isDirectory), isDirectory.boolValue {
       throw ValidationError("-o \(out) is a folder; give the .npz file to write, e.g. -o \(target.appendingPathComponent("stats.npz").path)")
+    }
+    // An existing file is replaced only when it is statistics (mu and sigma) already, never the input.
+    try OutputTarget.checkFile(target, flag: "-o", kind: ".npz of FID statistics", inputs: [URL(fileURLWithPath: path)]) {
+      (try? FeatureStatistics.load(npz: $0)) != nil
     }
     let folder = target.deletingLastPathComponent()
     guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory), isDirectory.boolValue else {

@@ -30,6 +30,12 @@ struct SampleCommand: ParsableCommand {
     guard out != nil || grid != nil else { throw ValidationError("give --out DIR and/or --grid FILE") }
     guard count >= 1 else { throw ValidationError("-n must be at least 1 image (got \(count))") }
     if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1 (got \(batchSize))") }
+    if let out {
+      // One PNG per image, `sample-NNNNN.png`: a new or empty folder, or one of earlier samples only.
+      try OutputTarget.checkDirectory(URL(fileURLWithPath: out), flag: "--out", kind: "sample folder (one PNG per image; --grid FILE writes one image)") {
+        $0.hasPrefix("sample-") && $0.hasSuffix(".png") && $0.dropFirst(7).dropLast(4).allSatisfy(\.isNumber)
+      }
+    }
     var job: SamplingJob
     if source.hasSuffix(".safetensors") {
       guard let config else { throw ValidationError("a weights file needs --config CONFIG.yaml") }

@@ -21,7 +21,9 @@ struct StudyOptions: ParsableArguments {
   /// The plan and its study directory.
   func load() throws -> (StudyPlan, URL) {
     let resolved = try StudyPlan.load(URL(fileURLWithPath: plan), preset: preset)
-    return (resolved, URL(fileURLWithPath: out ?? "studies/\(fileName(resolved.name))-\(fileName(resolved.preset))"))
+    let dir = URL(fileURLWithPath: out ?? "studies/\(fileName(resolved.name))-\(fileName(resolved.preset))")
+    try StudyDirectory(dir).checkOwnership()
+    return (resolved, dir)
   }
 
   /// The experiment with the calibration on record (the plan's and the study directory's), measuring nothing.
@@ -218,6 +220,9 @@ struct StudyImport: ParsableCommand {
 
   func run() throws {
     guard let text = try? String(contentsOfFile: seed, encoding: .utf8) else { throw ValidationError("cannot read \(seed): check the path") }
+    try OutputTarget.checkFile(URL(fileURLWithPath: out), flag: "-o", kind: "plan", inputs: [URL(fileURLWithPath: seed)]) {
+      OutputTarget.prefix(of: $0).hasPrefix(importedPlanHeader)
+    }
     let name = URL(fileURLWithPath: out).deletingPathExtension().lastPathComponent
     let (yaml, explanation) = try explainedImport(text, name: name)
     if explain { print(explanation.joined(separator: "\n")) }

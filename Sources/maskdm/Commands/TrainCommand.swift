@@ -96,8 +96,16 @@ func loadConfig(_ path: String, overrides: [String]) throws -> TrainConfig {
     }
     text = t
   }
+  let edits = try overrides.map { try ConfigEdit(assignment: $0) }
+  // `--set k=a --set k=b` would keep b without a word: refused, like a key written twice in YAML.
+  var seen: [String: String] = [:]
+  for (edit, text) in zip(edits, overrides) {
+    let key = edit.key.lowercased()
+    if let first = seen[key] { throw ValidationError("--set gives \(edit.key) twice (\(first) and \(text)); keep one") }
+    seen[key] = text
+  }
   let config = try TrainConfig(yaml: text, source: URL(fileURLWithPath: path).lastPathComponent, requireSettings: path != "-")
-    .applying(try overrides.map { try ConfigEdit(assignment: $0) }, source: "--set")
+    .applying(edits, source: "--set")
   try config.validate()
   return config
 }
