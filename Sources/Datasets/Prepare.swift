@@ -72,8 +72,9 @@ public func prepareDataset(_ source: DatasetSource, options: PrepareOptions, to 
   guard options.size > 0, [1, 3].contains(options.channels) else {
     throw DatasetError("prepare needs a positive size and 1 or 3 channels")
   }
-  // `-o .` is the folder itself, not an entry "." of it.
-  let directory = output.standardizedFileURL
+  // `-o .` is the folder itself, not an entry "." of it; a link to a folder (on another file system,
+  // say) is replaced at the folder it points to, so that the staging folder is on that file system.
+  let directory = output.standardizedFileURL.resolvingSymlinksInPath()
   try checkReplaceable(directory)
   let items = try sourceItems(source)
   guard items.count > 0 else { throw DatasetError("the dataset is empty") }
@@ -149,26 +150,50 @@ public func prepareDataset(_ source: DatasetSource, options: PrepareOptions, to 
   return manifest
 }
 
-/// Moves a packed dataset from its staging folder to `directory`: a new folder is renamed into place
-/// whole; an existing one (empty, or an earlier prepared dataset: `checkReplaceable`) is kept, its
-/// manifest removed first and the new one moved in last, so that no reader takes a mix for a dataset.
+/// Moves a packed dataset from its staging folder (beside `directory`, on its file system) to
+/// `directory`. A new folder is renamed into place whole. An existing one (empty, or an earlier
+/// prepared dataset: `checkReplaceable`) is renamed aside, the new one renamed into its place, and
+/// only then is the old one removed: no step deletes the old dataset before the new one is in place,
+/// and a failed step puts the old one back.
 func moveIntoPlace(_ tmp: URL, _ directory: URL, hasLabels: Bool) throws {
   let fm = FileManager.default
-  func move(_ from: URL, _ to: URL) throws {
-    guard rename(from.path, to.path) == 0 else {
-      throw DatasetError("cannot move \(from.path) to \(to.path): \(String(cString: strerror(errno)))")
-    }
-  }
+  func why() -> String { String(cString: strerror(errno)) }
   guard fm.fileExists(atPath: directory.path) else {
     try fm.createDirectory(at: directory.deletingLastPathComponent(), withIntermediateDirectories: true)
-    try move(tmp, directory)
+    guard rename(tmp.path, directory.path) == 0 else { throw DatasetError("cannot move \(tmp.path) to \(directory.path): \(why())") }
     return
   }
-  unlink(directory.appendingPathComponent("manifest.json").path)
-  if !hasLabels { unlink(directory.appendingPathComponent("labels.i32").path) }
-  for file in ["pixels.u8"] + (hasLabels ? ["labels.i32"] : []) + ["manifest.json"] {
-    try move(tmp.appendingPathComponent(file), directory.appendingPathComponent(file))
+  let old = directory.deletingLastPathComponent().appendingPathComponent(".\(directory.lastPathComponent).old-\(StagingName.host)-\(getpid())")
+  try? fm.removeItem(at: old)
+  if rename(directory.path, old.path) == 0 {
+    guard rename(tmp.path, directory.path) == 0 else {
+      let reason = why()
+      rename(old.path, directory.path)
+      throw DatasetError("cannot move \(tmp.path) to \(directory.path): \(reason); the earlier dataset is unchanged")
+    }
+    try? fm.removeItem(at: old)
+    return
   }
+  // The folder itself cannot be renamed (a mount point, a parent folder that is not writable): its
+  // files are replaced one by one within it, each copied in under a staging name first (so nothing is
+  // deleted before all of the new files are there), the manifest last. Between the renames a reader
+  // may meet the old manifest with the new pixels; `PackedDataset.verify` tells by the checksum.
+  let files = ["pixels.u8"] + (hasLabels ? ["labels.i32"] : []) + ["manifest.json"]
+  var staged: [(URL, URL)] = []
+  defer { for (s, _) in staged { unlink(s.path) } }
+  for file in files {
+    let source = tmp.appendingPathComponent(file), target = directory.appendingPathComponent(file)
+    let staging = StagingName.url(for: target)
+    unlink(staging.path)
+    do { try fm.copyItem(at: source, to: staging) } catch {
+      throw DatasetError("cannot copy \(source.path) into \(directory.path): \(error.localizedDescription); the earlier dataset is unchanged")
+    }
+    staged.append((staging, target))
+  }
+  for (staging, target) in staged {
+    guard rename(staging.path, target.path) == 0 else { throw DatasetError("cannot move \(staging.path) to \(target.path): \(why())") }
+  }
+  if !hasLabels { unlink(directory.appendingPathComponent("labels.i32").path) }
 }
 
 /// The files a prepared dataset directory holds; prepare replaces a directory only when it holds

@@ -4,6 +4,7 @@
 // timeout passes, or the launcher is interrupted, the others are stopped: no rank is left behind.
 import ArgumentParser
 import Foundation
+import Training
 
 struct LaunchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -32,10 +33,13 @@ struct LaunchCommand: ParsableCommand {
     }
     let executable = try resolveExecutable(program)
     let ports = try freeLoopbackPorts(n)
-    let hostfile = FileManager.default.temporaryDirectory.appendingPathComponent("maskdm-hostfile-\(getpid()).json")
+    // In a private folder with an unguessable name: a fixed name in /tmp could be a link planted by
+    // another user, which writing would follow.
+    let folder = try makePrivateDirectory(prefix: "maskdm-launch")
+    let hostfile = folder.appendingPathComponent("hostfile.json")
     let entries = ports.map { "[\"127.0.0.1:\($0)\"]" }.joined(separator: ", ")
-    try Data("[\(entries)]\n".utf8).write(to: hostfile)
-    defer { try? FileManager.default.removeItem(at: hostfile) }
+    try writePrivateFile(Data("[\(entries)]\n".utf8), to: hostfile)
+    defer { try? FileManager.default.removeItem(at: folder) }
 
     let job = LocalJob()
     var environment = ProcessInfo.processInfo.environment
@@ -53,7 +57,7 @@ struct LaunchCommand: ParsableCommand {
       process.environment = environment
       try job.start(process)
     }
-    job.stopOnSignals { try? FileManager.default.removeItem(at: hostfile) }
+    job.stopOnSignals { try? FileManager.default.removeItem(at: folder) }
     let status = job.wait(timeout: timeout)
     if status != 0 { throw ExitCode(status) }
   }
