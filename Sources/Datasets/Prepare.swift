@@ -74,7 +74,7 @@ public func prepareDataset(_ source: DatasetSource, options: PrepareOptions, to 
   }
   // `-o .` is the folder itself, not an entry "." of it; a link to a folder (on another file system,
   // say) is replaced at the folder it points to, so that the staging folder is on that file system.
-  let directory = output.standardizedFileURL.resolvingSymlinksInPath()
+  let directory = try followingLinks(output.standardizedFileURL)
   try checkReplaceable(directory)
   let items = try sourceItems(source)
   guard items.count > 0 else { throw DatasetError("the dataset is empty") }
@@ -148,6 +148,17 @@ public func prepareDataset(_ source: DatasetSource, options: PrepareOptions, to 
   try checkReplaceable(directory)
   try moveIntoPlace(tmp, directory, hasLabels: items.hasLabels)
   return manifest
+}
+
+/// `url` with every symbolic link followed, the last one too when it points to nothing yet.
+func followingLinks(_ url: URL) throws -> URL {
+  var current = url.deletingLastPathComponent().resolvingSymlinksInPath().appendingPathComponent(url.lastPathComponent)
+  for _ in 0..<40 {
+    guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: current.path) else { return current }
+    let next = target.hasPrefix("/") ? URL(fileURLWithPath: target) : current.deletingLastPathComponent().appendingPathComponent(target)
+    current = next.standardizedFileURL.deletingLastPathComponent().resolvingSymlinksInPath().appendingPathComponent(next.lastPathComponent)
+  }
+  throw DatasetError("\(url.path) is a chain of more than 40 symbolic links")
 }
 
 /// Moves a packed dataset from its staging folder (beside `directory`, on its file system) to
