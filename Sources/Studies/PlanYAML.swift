@@ -12,12 +12,15 @@ public struct PlanError: Error, CustomStringConvertible, Equatable {
 }
 
 /// `over` laid on `base`: mappings merge key by key (recursively); anything else replaces.
-func merged(_ base: Node, _ over: Node) -> Node {
+func merged(_ base: Node, _ over: Node, path: [String] = []) -> Node {
   guard let b = base.mapping, let o = over.mapping else { return over }
   var pairs: [(Node, Node)] = b.map { ($0.key, $0.value) }
+  // A named dataset is replaced whole: a plan's `target:` must not inherit the CLASSES or FRACTION of
+  // the built-in entry of the same name.
+  let replacesEntries = path == ["datasets"]
   for (k, v) in o {
     if let i = pairs.firstIndex(where: { $0.0.string == k.string }) {
-      pairs[i].1 = merged(pairs[i].1, v)
+      pairs[i].1 = replacesEntries ? v : merged(pairs[i].1, v, path: path + [k.string ?? ""])
     } else {
       pairs.append((k, v))
     }

@@ -48,6 +48,14 @@ func datasetSourceAndOptions(_ config: TrainConfig) throws -> (DatasetSource, Pr
   default:
     throw ConfigError("unknown dataset.NAME \(d.name); known: fashion-mnist, folder, celeba, celebahq, ffhq, afhq, lsun, lmdb, vggface2, synthetic, prepared")
   }
+  if let classes = d.classes {
+    switch source {
+    case .imageFolder, .lmdb, .celebA:
+      throw ConfigError("dataset.CLASSES \(classes) selects labelled images, but dataset.NAME \(d.name) has no labels; remove CLASSES "
+                          + "(or use a labelled dataset: fashion-mnist, vggface2, synthetic)")
+    case .fashionMNIST, .vggFace2, .synthetic: break
+    }
+  }
   var options = PrepareOptions(size: config.network.imageSize, channels: config.network.channels, crop: crop)
   options.classes = d.classes
   return (source, options)
@@ -62,7 +70,16 @@ public func resolveDataset(_ config: TrainConfig, progress: ((Int, Int) -> Void)
     guard !config.dataset.path.isEmpty else {
       throw ConfigError("dataset.NAME prepared needs dataset.PATH: a directory written by `maskdm prepare`")
     }
-    return try checked(PackedDataset(directory: URL(fileURLWithPath: config.dataset.path)), config)
+    let packed = try checked(PackedDataset(directory: URL(fileURLWithPath: config.dataset.path)), config)
+    // A prepared folder holds the classes it was prepared with; CLASSES must say the same, or it would
+    // be ignored without a word.
+    if let wanted = config.dataset.classes, Set(wanted) != Set(packed.manifest.options.classes ?? []) {
+      let held = packed.manifest.options.classes.map { "classes \($0)" } ?? "every class"
+      throw ConfigError("dataset.CLASSES \(wanted) cannot be applied to the prepared dataset \(config.dataset.path), which holds \(held); "
+                          + "prepare the classes into a folder of their own (maskdm prepare SOURCE -o DIR --classes "
+                          + wanted.map(String.init).joined(separator: ",") + ") or remove CLASSES")
+    }
+    return packed
   }
   let encoder = JSONEncoder()
   encoder.outputFormatting = [.sortedKeys]
