@@ -52,10 +52,12 @@ public final class Trainer {
     return try Engine.run {
       let device = try Engine.select(config.device)
       try Memory.resetPeak()
+      try agreeOnConfiguration()
       let dataset = try prepareData(events)
       let model = try MaskedUViT(config.network, key: PRNGKey(seed: config.seed))
       var (state, progress, resumed) = try initialState(model: model, existing: existing, device: device, events: events)
       try agreeOnStartingStep(progress.step)
+      try takeRootsWeights(&state, model: model)
       if root {
         // What a stopped process wrote after the checkpoint it resumes from is redone: its rows go.
         try run.truncateMetrics(after: progress.step)
@@ -196,6 +198,50 @@ public final class Trainer {
     }
     try model.update(state.parameters)
     return (state, progress, existing != nil)
+  }
+
+  /// Every rank must train the configuration rank 0 trains, with its seed: compared before anything
+  /// is built, so that another model shape cannot deadlock the first gradient sum. Host-local paths
+  /// (the data folder, the initial weights) may differ between hosts and are not compared.
+  func agreeOnConfiguration() throws {
+    guard let group, group.size > 1 else { return }
+    var shared = config
+    (shared.dataset.path, shared.pretrainedModelCkpt) = ("", "")
+    let identity = fnv1aHex(shared.yaml())
+    // Each number is sent as two 32-bit halves: a Double holds them exactly.
+    func agree(_ value: UInt64) throws -> UInt64 {
+      let high = try group.broadcastFromRoot(Double(value >> 32)), low = try group.broadcastFromRoot(Double(value & 0xffff_ffff))
+      return UInt64(high) << 32 | UInt64(low)
+    }
+    let rootSeed = try agree(config.seed)
+    let rootIdentity = try agree(UInt64(identity.prefix(16), radix: 16) ?? 0)
+    let mine = UInt64(identity.prefix(16), radix: 16) ?? 0
+    let problem = rootSeed != config.seed ? "its seed is \(config.seed), process 0's is \(rootSeed)"
+      : rootIdentity != mine ? "its resolved configuration differs from process 0's (identity \(String(mine, radix: 16)) against \(String(rootIdentity, radix: 16)))"
+      : nil
+    guard try group.allSucceeded(problem == nil) else {
+      if let problem {
+        throw ConfigError("process \(group.rank) of \(group.size) does not agree with process 0: \(problem); every process of a "
+                            + "data-parallel job must run the same command with the same configuration (only paths may differ)")
+      }
+      throw ConfigError("another process of the \(group.size) does not agree with process 0's configuration or seed; its error is in its output")
+    }
+  }
+
+  /// The weights, EMA and optimizer moments of rank 0 on every rank (each rank contributes zeros but
+  /// rank 0, so the sum is rank 0's exactly): ranks start identical by construction, whatever their
+  /// initialisation or checkpoint read gave them.
+  func takeRootsWeights(_ state: inout TrainState, model: MaskedUViT) throws {
+    guard let group, group.size > 1 else { return }
+    func fromRoot(_ tensors: [Tensor]) throws -> [Tensor] {
+      let mine = group.rank == 0 ? tensors : try tensors.map { try Tensor.zeros($0.shape, dtype: $0.dtype) }
+      return try group.allSum(mine, dtype: .float32)
+    }
+    state.params = try fromRoot(state.params)
+    state.ema = try fromRoot(state.ema)
+    state.m = try fromRoot(state.m)
+    state.v = try fromRoot(state.v)
+    try model.update(state.parameters)
   }
 
   /// Every rank must start from the same step: a rank that sees another checkpoint (a run directory

@@ -1,0 +1,24 @@
+import Foundation
+import XCTest
+
+/// A data-parallel job agrees before it trains: processes with another seed or another model shape
+/// are refused with an error naming the process (another shape once deadlocked the first gradient sum).
+final class DistributedAgreementCLITests: XCTestCase {
+  func launchPair(_ perRank: String, _ out: URL) throws -> CLI.Output {
+    let train = [CLI.binary.path, "train", "configs/tiny.yaml", "--set", "train_steps=2", "--set", "num_samples=0",
+                 "--set", "batch_size=8", "-o", out.path, "--distributed"].map { "'\($0)'" }.joined(separator: " ")
+    return try CLI.run(["launch", "-n", "2", "--timeout", "100", "--", "/bin/sh", "-c", "exec \(train) \(perRank)"], deadline: 150)
+  }
+
+  func testProcessesWithAnotherSeedOrShapeAreRefusedByName() throws {
+    let dir = CLI.temporaryDirectory("dp-agree")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let seeds = try launchPair("--set seed=$((7 + MLX_RANK))", dir.appendingPathComponent("seeds"))
+    XCTAssertNotEqual(seeds.status, 0)
+    XCTAssertTrue(seeds.stderr.contains("process 1 of 2 does not agree with process 0: its seed is 8, process 0's is 7"), seeds.stderr)
+    let shapes = try launchPair("--set network.encoder_depth=$((3 + MLX_RANK))", dir.appendingPathComponent("shapes"))
+    XCTAssertNotEqual(shapes.status, 0)
+    XCTAssertTrue(shapes.stderr.contains("process 1 of 2 does not agree with process 0: its resolved configuration differs"), shapes.stderr)
+    XCTAssertFalse(shapes.stderr.contains("timed out"), "refused, not left to the timeout: \(shapes.stderr)")
+  }
+}
