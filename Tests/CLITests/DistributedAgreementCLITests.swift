@@ -21,4 +21,19 @@ final class DistributedAgreementCLITests: XCTestCase {
     XCTAssertTrue(shapes.stderr.contains("process 1 of 2 does not agree with process 0: its resolved configuration differs"), shapes.stderr)
     XCTAssertFalse(shapes.stderr.contains("timed out"), "refused, not left to the timeout: \(shapes.stderr)")
   }
+
+  func testAProcessThatNeverJoinsIsNamedAfterTheJoinTimeout() throws {
+    let dir = CLI.temporaryDirectory("dp-join")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let train = [CLI.binary.path, "train", "configs/tiny.yaml", "--set", "train_steps=2", "--set", "num_samples=0",
+                 "--set", "batch_size=8", "-o", dir.path, "--distributed", "--join-timeout", "3"].map { "'\($0)'" }.joined(separator: " ")
+    // Process 1 never starts maskdm (as when its node failed, or its command was wrong).
+    let started = Date()
+    let r = try CLI.run(["launch", "-n", "2", "--timeout", "60", "--", "/bin/sh", "-c", "if [ \"$MLX_RANK\" = 1 ]; then exec sleep 30; else exec \(train); fi"],
+                        deadline: 90)
+    XCTAssertNotEqual(r.status, 0)
+    XCTAssertTrue(r.stderr.contains("process 0 waited 3 s for the other processes of the distributed job to join"), r.stderr)
+    XCTAssertTrue(r.stderr.contains("not listening: process 1 (127.0.0.1:"), r.stderr)
+    XCTAssertLessThan(Date().timeIntervalSince(started), 30, "left at the join timeout, not the launcher's")
+  }
 }

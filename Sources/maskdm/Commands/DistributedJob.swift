@@ -13,6 +13,8 @@ struct DistributedOptions: ParsableArguments {
   var distributed = false
   @Option(help: "MLX's communication backend: ring (TCP), mpi, nccl (CUDA), or any (chosen from the environment).")
   var backend: DistributedBackend = .any
+  @Option(help: "Seconds to wait for every process of the job to join; then this one leaves, naming the processes that did not.")
+  var joinTimeout: Double = 300
 
   /// The job's group when --distributed is given, else nil.
   func join() throws -> DistributedGroup? {
@@ -40,6 +42,10 @@ struct DistributedOptions: ParsableArguments {
        let hosts = try? JSONSerialization.jsonObject(with: data) as? [Any], hosts.count == 1 {
       return DistributedGroup.single()
     }
+    guard joinTimeout > 0, joinTimeout.isFinite else { throw ValidationError("--join-timeout must be a positive number of seconds") }
+    let joined = JoinWatchdog.start(seconds: joinTimeout, rank: env["MLX_RANK"] ?? env["OMPI_COMM_WORLD_RANK"] ?? env["PMI_RANK"],
+                                    hostfile: chosen == .ring ? env["MLX_HOSTFILE"] : nil)
+    defer { joined() }
     return try DistributedGroup.initialize(backend: chosen)
   }
 
@@ -72,5 +78,69 @@ enum LauncherWatchdog {
     }
     thread.name = "maskdm.watchdog"
     thread.start()
+  }
+}
+
+/// Ends this process when the job has not formed within its join timeout (a process that never
+/// started, or could not listen on its port, would leave the others waiting forever under mpirun or
+/// srun), naming the processes that are missing: with the ring backend, each address of the hostfile
+/// that accepts no connection.
+enum JoinWatchdog {
+  /// Starts the clock; the returned function stops it (call it once the group has formed).
+  static func start(seconds: Double, rank: String?, hostfile: String?) -> () -> Void {
+    let lock = NSLock()
+    var done = false
+    let thread = Thread {
+      let deadline = Date().addingTimeInterval(seconds)
+      while Date() < deadline {
+        Thread.sleep(forTimeInterval: 0.2)
+        lock.lock(); let finished = done; lock.unlock()
+        if finished { return }
+      }
+      let me = rank.map { "process \($0)" } ?? "this process"
+      var message = "maskdm: \(me) waited \(String(format: "%g", seconds)) s for the other processes of the distributed job to join"
+      if let hostfile, let missing = missingRanks(hostfile: hostfile, except: rank.flatMap(Int.init)) {
+        message += missing.isEmpty ? "; every address of \(hostfile) accepts connections, so the ring is still forming (a longer --join-timeout?)"
+          : "; not listening: " + missing.joined(separator: ", ") + " (did it start? is its port free?)"
+      } else {
+        message += "; check the other processes' output (--join-timeout sets the wait)"
+      }
+      FileHandle.standardError.write(Data((message + "; leaving\n").utf8))
+      _exit(75)
+    }
+    thread.name = "maskdm.join-watchdog"
+    thread.start()
+    return {
+      lock.lock(); done = true; lock.unlock()
+    }
+  }
+
+  /// "process 1 (127.0.0.1:40123)" for each rank of the hostfile whose first address refuses a TCP
+  /// connection; nil when the hostfile cannot be read.
+  static func missingRanks(hostfile: String, except mine: Int?) -> [String]? {
+    guard let data = FileManager.default.contents(atPath: hostfile),
+          let hosts = try? JSONSerialization.jsonObject(with: data) as? [[String]] else { return nil }
+    return hosts.enumerated().compactMap { rank, addresses in
+      guard rank != mine, let address = addresses.first else { return nil }
+      return accepts(address) ? nil : "process \(rank) (\(address))"
+    }
+  }
+
+  /// Whether `host:port` (IPv4) accepts a TCP connection within a second.
+  static func accepts(_ address: String) -> Bool {
+    let parts = address.split(separator: ":")
+    guard parts.count == 2, let port = UInt16(parts[1]) else { return false }
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var timeout = timeval(tv_sec: 1, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = port.bigEndian
+    guard inet_pton(AF_INET, String(parts[0]), &addr.sin_addr) == 1 else { return false }
+    return withUnsafePointer(to: &addr) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+    }
   }
 }
