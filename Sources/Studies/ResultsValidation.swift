@@ -61,6 +61,10 @@ struct ResultChecks {
   }
 
   mutating func variant(_ r: VariantResult) {
+    for (field, text) in [("name", r.name), ("slug", r.slug)] + r.studies.map { ("studies", $0) }
+    where text.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) }) {
+      problems.append("\(field) \(text.debugDescription) holds a control character")
+    }
     if !["finished", "failed"].contains(r.status) { problems.append("status is \(r.status.debugDescription), not finished or failed") }
     if r.finished {
       if r.stages.isEmpty { problems.append("a finished result has no stages") }

@@ -63,6 +63,40 @@ final class ReportEscapingTests: XCTestCase {
     XCTAssertTrue(html.contains("initialised from runs/pre&lt;img src=x onerror=alert(1)&gt;-"), html)
   }
 
+  /// The page as an HTML parser reads it (Python's html.parser; python3 is one of the bootstrap's
+  /// tools): every start tag with its attribute names.
+  func parsedTags(_ html: String) throws -> [(tag: String, attributes: [String])] {
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent("report-\(UUID().uuidString).html")
+    try html.write(to: file, atomically: true, encoding: .utf8)
+    defer { try? FileManager.default.removeItem(at: file) }
+    let script = """
+      import html.parser, json, sys
+      class P(html.parser.HTMLParser):
+          tags = []
+          def handle_starttag(self, tag, attrs): self.tags.append([tag, [a for a, _ in attrs]])
+      p = P(); p.feed(open(sys.argv[1], encoding="utf-8").read()); p.close(); print(json.dumps(p.tags))
+      """
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", "-c", script, file.path]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    XCTAssertEqual(process.terminationStatus, 0, "python3 could not parse the page")
+    let tags = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [[Any]])
+    return tags.map { ($0[0] as? String ?? "", $0[1] as? [String] ?? []) }
+  }
+
+  func testAnHTMLParserFindsNoInjectedElementOrHandler() throws {
+    let (_, report) = try report()
+    let tags = try parsedTags(report.html(studyDirectory: URL(fileURLWithPath: "/nonexistent")))
+    XCTAssertGreaterThan(tags.count, 50, "the page parsed")
+    XCTAssertEqual(tags.filter { ["img", "script", "iframe", "object", "embed"].contains($0.tag) }.map(\.tag), [])
+    XCTAssertEqual(tags.flatMap(\.attributes).filter { $0.hasPrefix("on") }, [], "an event handler attribute")
+  }
+
   func testMarkdownTablesKeepTheirColumnsAndTextStaysOnItsLine() throws {
     let (e, report) = try report()
     let md = report.markdown()
