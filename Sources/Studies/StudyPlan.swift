@@ -272,6 +272,11 @@ public struct StudyPlan {
       throw PlanError("evaluation.sampler: \(error.message)")
     }
     guard e.samples >= 2 else { throw PlanError("evaluation.samples must be at least 2 (FID needs a covariance)") }
+    // Upper bounds far above any study's, so that no count can overflow what is computed from it.
+    for (key, value, limit) in [("samples", e.samples, 10_000_000), ("batch_size", e.batchSize, 100_000), ("grid", e.grid, 10_000),
+                                ("sampling_steps", steps, 100_000)] where value > limit {
+      throw PlanError("evaluation.\(key) is \(value); it may be at most \(limit)")
+    }
     guard e.batchSize > 0, steps > 0, e.grid >= 0 else {
       throw PlanError("evaluation.batch_size and sampling_steps must be positive, grid ≥ 0")
     }
@@ -279,7 +284,9 @@ public struct StudyPlan {
     e.reference.split = try r.string("split") ?? e.reference.split
     e.reference.count = try r.int("count") ?? e.reference.count
     e.reference.statistics = try r.string("statistics")
-    guard e.reference.count >= 2 else { throw PlanError("evaluation.reference.count must be at least 2") }
+    guard e.reference.count >= 2, e.reference.count <= 100_000_000 else {
+      throw PlanError("evaluation.reference.count must be 2 to 10^8 images (got \(e.reference.count))")
+    }
     return e
   }
 

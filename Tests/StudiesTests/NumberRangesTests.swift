@@ -26,6 +26,9 @@ final class NumberRangesTests: XCTestCase {
       (Self.timed.replacingOccurrences(of: "seconds: 20", with: "seconds: 1e300"), "at most"),
       (Self.timed + "\ncalibration: {steps_per_second: {\"x\": 1e300}}\n", "at most 10^6"),
       (Self.timed + "\ncalibration: {steps_per_second: {\"x\": -5}}\n", "positive"),
+      (steps.replacingOccurrences(of: "evaluation: {samples: 8}", with: "evaluation: {samples: 8, grid: 1e12}"), "evaluation.grid"),
+      (steps.replacingOccurrences(of: "evaluation: {samples: 8}", with: "evaluation: {samples: 8, reference: {count: 1e12}}"),
+       "evaluation.reference.count"),
     ] {
       XCTAssertThrowsError(try StudyPlan(yaml: yaml, name: "t"), words) { XCTAssertTrue("\($0)".contains(words), "\($0) should say \(words) for\n\(yaml)") }
     }
