@@ -161,11 +161,13 @@ func followingLinks(_ url: URL) throws -> URL {
   throw DatasetError("\(url.path) is a chain of more than 40 symbolic links")
 }
 
-/// Moves a packed dataset from its staging folder (beside `directory`, on its file system) to
-/// `directory`. A new folder is renamed into place whole. An existing one (empty, or an earlier
-/// prepared dataset: `checkReplaceable`) is renamed aside, the new one renamed into its place, and
-/// only then is the old one removed: no step deletes the old dataset before the new one is in place,
-/// and a failed step puts the old one back.
+/// Moves a packed dataset from its staging folder (beside `directory`, on its file system once links
+/// are followed) to `directory`. A new folder is renamed into place whole. An existing one (empty, or
+/// an earlier prepared dataset: `checkReplaceable`) keeps its identity (`-o .` fills the folder the
+/// shell is in): the new files are first moved (or, from another file system, copied) into it under
+/// staging names; then the old files are renamed aside, the new ones renamed into place (the manifest
+/// last), and only then are the old ones removed. No step deletes the old dataset before the new one
+/// is in place, every rename stays within the folder, and a failed one puts the old files back.
 func moveIntoPlace(_ tmp: URL, _ directory: URL, hasLabels: Bool) throws {
   let fm = FileManager.default
   func why() -> String { String(cString: strerror(errno)) }
@@ -174,37 +176,54 @@ func moveIntoPlace(_ tmp: URL, _ directory: URL, hasLabels: Bool) throws {
     guard rename(tmp.path, directory.path) == 0 else { throw DatasetError("cannot move \(tmp.path) to \(directory.path): \(why())") }
     return
   }
-  let old = directory.deletingLastPathComponent().appendingPathComponent(".\(directory.lastPathComponent).old-\(StagingName.host)-\(getpid())")
-  try? fm.removeItem(at: old)
-  if rename(directory.path, old.path) == 0 {
-    guard rename(tmp.path, directory.path) == 0 else {
-      let reason = why()
-      rename(old.path, directory.path)
-      throw DatasetError("cannot move \(tmp.path) to \(directory.path): \(reason); the earlier dataset is unchanged")
-    }
-    try? fm.removeItem(at: old)
-    return
-  }
-  // The folder itself cannot be renamed (a mount point, a parent folder that is not writable): its
-  // files are replaced one by one within it, each copied in under a staging name first (so nothing is
-  // deleted before all of the new files are there), the manifest last. Between the renames a reader
-  // may meet the old manifest with the new pixels; `PackedDataset.verify` tells by the checksum.
   let files = ["pixels.u8"] + (hasLabels ? ["labels.i32"] : []) + ["manifest.json"]
+  func aside(_ file: String) -> URL { StagingName.url(for: directory.appendingPathComponent(file + ".old")) }
+  for file in preparedFiles { removeLeftovers(of: file, in: directory) }
+  // 1. The new files inside the folder, under staging names.
   var staged: [(URL, URL)] = []
-  defer { for (s, _) in staged { unlink(s.path) } }
+  var cleanUp = true
+  defer { if cleanUp { for (s, _) in staged { unlink(s.path) } } }
   for file in files {
     let source = tmp.appendingPathComponent(file), target = directory.appendingPathComponent(file)
     let staging = StagingName.url(for: target)
     unlink(staging.path)
-    do { try fm.copyItem(at: source, to: staging) } catch {
-      throw DatasetError("cannot copy \(source.path) into \(directory.path): \(error.localizedDescription); the earlier dataset is unchanged")
+    if rename(source.path, staging.path) != 0 {
+      do { try fm.copyItem(at: source, to: staging) } catch {
+        throw DatasetError("cannot copy \(source.path) into \(directory.path): \(error.localizedDescription); the earlier dataset is unchanged")
+      }
     }
     staged.append((staging, target))
   }
-  for (staging, target) in staged {
-    guard rename(staging.path, target.path) == 0 else { throw DatasetError("cannot move \(staging.path) to \(target.path): \(why())") }
+  // 2. The old files aside (the manifest first, so no reader takes a mix for a dataset).
+  var moved: [String] = []
+  func restore() {
+    for file in moved.reversed() { rename(aside(file).path, directory.appendingPathComponent(file).path) }
   }
-  if !hasLabels { unlink(directory.appendingPathComponent("labels.i32").path) }
+  for file in ["manifest.json", "pixels.u8", "labels.i32"] where fm.fileExists(atPath: directory.appendingPathComponent(file).path) {
+    guard rename(directory.appendingPathComponent(file).path, aside(file).path) == 0 else {
+      let reason = why()
+      restore()
+      throw DatasetError("cannot set \(directory.appendingPathComponent(file).path) aside: \(reason); the earlier dataset is unchanged")
+    }
+    moved.append(file)
+  }
+  // 3. The new files into place, the manifest last; 4. the old ones removed.
+  for (i, (staging, target)) in staged.enumerated() {
+    guard rename(staging.path, target.path) == 0 else {
+      let reason = why()
+      for (_, placed) in staged.prefix(i) { unlink(placed.path) }
+      restore()
+      throw DatasetError("cannot move \(staging.path) to \(target.path): \(reason); the earlier dataset is back in place")
+    }
+  }
+  cleanUp = false
+  for file in moved { unlink(aside(file).path) }
+}
+
+/// Removes the staging and set-aside copies of `file` in `directory` left by killed processes.
+func removeLeftovers(of file: String, in directory: URL) {
+  StagingName.removeStale(for: directory.appendingPathComponent(file))
+  StagingName.removeStale(for: directory.appendingPathComponent(file + ".old"))
 }
 
 /// The files a prepared dataset directory holds; prepare replaces a directory only when it holds
@@ -220,7 +239,10 @@ func checkReplaceable(_ directory: URL) throws {
   guard isDirectory.boolValue else {
     throw DatasetError("the output \(directory.path) is a file; name a new or empty folder for the prepared dataset")
   }
-  let contents = try fm.contentsOfDirectory(atPath: directory.path)
+  // The staging and set-aside copies `moveIntoPlace` makes (`.pixels.u8.tmp-HOST-PID`) are its own.
+  let contents = try fm.contentsOfDirectory(atPath: directory.path).filter { name in
+    !preparedFiles.contains { name.hasPrefix(".\($0).tmp-") || name.hasPrefix(".\($0).old.tmp-") }
+  }
   let foreign = contents.filter { !preparedFiles.contains($0) }.sorted()
   guard foreign.isEmpty, contents.isEmpty || contents.contains("manifest.json") else {
     let shown = (foreign.isEmpty ? contents.sorted() : foreign).prefix(3).joined(separator: ", ")

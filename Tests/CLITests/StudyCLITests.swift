@@ -142,7 +142,7 @@ final class StudyCLITests: XCTestCase {
         let body = try String(contentsOf: dir.appendingPathComponent("s-\(file)/slurm/\(job)"), encoding: .utf8)
         if job != "report.sh" {
           // A paper-preset training job asks for a GPU and trains on it with the CUDA build of MLX.
-          XCTAssertTrue(body.contains("#SBATCH --gres=gpu:1") && body.contains("--device gpu") && body.contains("LD_LIBRARY_PATH="), body)
+          XCTAssertTrue(body.contains("#SBATCH --gres=gpu:1") && body.contains("'--device' 'gpu'") && body.contains("LD_LIBRARY_PATH="), body)
         }
       }
       for path in [script.path] + jobs.map({ dir.appendingPathComponent("s-\(file)/slurm/\($0)").path }) {
