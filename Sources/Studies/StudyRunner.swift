@@ -150,6 +150,12 @@ public final class StudyRunner {
   public func writeReport(events: (StudyEvent) -> Void = { _ in }) throws {
     try directory.checkOwnership()
     try report().write(to: directory)
+    // The report names plan.resolved.yaml; it also marks the folder as a study directory, so that the
+    // next `study report --out` here replaces this tool's own files (`checkOwnership`).
+    let resolved = directory.url.appendingPathComponent("plan.resolved.yaml")
+    if isRoot, !FileManager.default.fileExists(atPath: resolved.path) {
+      try writeAtomically(Data(experiment.plan.resolvedYAML.utf8), to: resolved)
+    }
     events(.reportWritten(directory.html))
   }
 

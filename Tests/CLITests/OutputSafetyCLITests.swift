@@ -47,6 +47,12 @@ final class OutputSafetyCLITests: XCTestCase {
     XCTAssertNotEqual(r.status, 0)
     XCTAssertTrue(r.stderr.contains("holds files this tool did not write (report.md)"), r.stderr)
     XCTAssertEqual(try String(contentsOf: notes.appendingPathComponent("report.md"), encoding: .utf8), "my report")
+    // A report into a new folder, and again: the second replaces the tool's own files.
+    let fresh = dir.appendingPathComponent("fresh")
+    for _ in 0..<2 {
+      let again = try CLI.run(["study", "report", plan.path, "--out", fresh.path])
+      XCTAssertEqual(again.status, 0, again.stderr)
+    }
 
     let seed = dir.appendingPathComponent("seed.md")
     let text = "### Positional information\n- **Ablated Part**: position embedding\n- **Action**: REMOVE\n"
