@@ -150,6 +150,11 @@ func describe(_ e: Experiment, repeats: Int) -> String {
         + (v.evaluation.along != nil ? alongDescription(s.config) : "") + (s.parent != nil ? ", from its predecessor" : "") + ((uses[s.id] ?? 0) > 1 ? ", shared by \(uses[s.id]!) variants" : "") + "\n"
     }
   }
+  let family = e.studies.map { $0.rows.count - 1 }.reduce(0, +)
+  out += "Verdicts: \(e.plan.decision.description); the family holds \(family) comparison\(family == 1 ? "" : "s").\n"
+  if let reference = e.speedUpReference, let v = e.variants.first(where: { $0.slug == reference }) {
+    out += "Speed-ups are read on \(v.name)'s curve, trained on to \(Experiment.speedUpReferenceFactor)x its budget after its evaluation.\n"
+  }
   return out
 }
 
