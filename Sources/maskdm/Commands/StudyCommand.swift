@@ -50,6 +50,8 @@ struct StudyRun: ParsableCommand {
   var emitSlurm = false
   @OptionGroup var slurm: SlurmFlags
   @Flag(help: "List the variants and their stages and exit.") var dryRun = false
+  @Flag(help: "Write no TensorBoard files (by default each run's in runs/*/tb/, each variant and seed's in DIR/tb/).")
+  var noTensorboard = false
   @OptionGroup var parallel: DistributedOptions
 
   func run() throws {
@@ -90,6 +92,7 @@ struct StudyRun: ParsableCommand {
     }
     let runner = StudyRunner(experiment: experiment, directory: dir, repeats: repeats, group: group)
     runner.device = device
+    runner.tensorBoard = !noTensorboard
     if let stage {
       let summary = try runner.trainStage(stage) { printer.handle($0) }
       printer.finish()
