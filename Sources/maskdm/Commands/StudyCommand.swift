@@ -10,7 +10,7 @@ import Training
 struct StudyCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "study", abstract: "Run ablation studies from a plan: FID and training time for every variant, one report.",
-    subcommands: [StudyRun.self, StudyImport.self, StudyReportCommand.self], defaultSubcommand: StudyRun.self)
+    subcommands: [StudyRun.self, StudyStatusCommand.self, StudyImport.self, StudyReportCommand.self], defaultSubcommand: StudyRun.self)
 }
 
 struct StudyOptions: ParsableArguments {
