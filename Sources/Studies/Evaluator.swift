@@ -42,7 +42,7 @@ struct ReferenceSet {
 /// Evaluates stages of one study; loads the Inception network once.
 final class Evaluator {
   let studyDirectory: URL
-  private var extractorStorage: InceptionFeatureExtractor?
+  private var extractorStorage: [FIDResize: InceptionFeatureExtractor] = [:]
   private var references: [String: ReferenceSet] = [:]
 
   /// Resamples behind each FID's bootstrap interval.
@@ -50,24 +50,30 @@ final class Evaluator {
 
   init(studyDirectory: URL) { self.studyDirectory = studyDirectory }
 
-  private func extractor() throws -> InceptionFeatureExtractor {
-    if let e = extractorStorage { return e }
+  private func extractor(_ resize: FIDResize) throws -> InceptionFeatureExtractor {
+    if let e = extractorStorage[resize] { return e }
     let e = try InceptionFeatureExtractor()
-    extractorStorage = e
+    e.resizeMode = resize
+    extractorStorage[resize] = e
     return e
   }
 
   /// The reference set for a variant whose last stage trains with `config`.
-  func reference(for config: TrainConfig, _ spec: ReferenceSpec, progress: @escaping (Int, Int, Double) -> Void) throws -> ReferenceSet {
+  func reference(for config: TrainConfig, _ spec: ReferenceSpec, resize: FIDResize = .ttur,
+                 progress: @escaping (Int, Int, Double) -> Void) throws -> ReferenceSet {
     if let path = spec.statistics {
-      return ReferenceSet(statistics: try FeatureStatistics.load(npz: URL(fileURLWithPath: path)), features: nil)
+      let statistics = try FeatureStatistics.load(npz: URL(fileURLWithPath: path))
+      if let r = statistics.resize, r != resize {
+        throw PlanError("evaluation.reference.statistics \(path) was taken with the resize \(r.label), the plan's evaluation.fid_resize is \(resize.label)")
+      }
+      return ReferenceSet(statistics: statistics, features: nil)
     }
     var c = config
     c.dataset.split = spec.split
     c.dataset.fraction = 1
     let data = try resolveDataset(c)
     let count = min(spec.count, data.count)
-    let key = String(fnv1aHex("\(data.directory.lastPathComponent)|\(count)").prefix(12))
+    let key = String(fnv1aHex("\(data.directory.lastPathComponent)|\(count)" + (resize == .ttur ? "" : "|\(resize.rawValue)")).prefix(12))
     if let cached = references[key] { return cached }
     let folder = studyDirectory.appendingPathComponent("reference")
     let statsURL = folder.appendingPathComponent("\(key).npz"), featuresURL = folder.appendingPathComponent("\(key).f32")
@@ -77,8 +83,10 @@ final class Evaluator {
       references[key] = set
       return set
     }
-    let (features, n) = try inceptionFeatures(.prepared(data, limit: count), extractor: try extractor(), progress: progress)
-    let set = ReferenceSet(statistics: FeatureStatistics(features: features, count: n), features: features)
+    let (features, n) = try inceptionFeatures(.prepared(data, limit: count), extractor: try extractor(resize), progress: progress)
+    var statistics = FeatureStatistics(features: features, count: n)
+    statistics.resize = resize
+    let set = ReferenceSet(statistics: statistics, features: features)
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     try writeAtomically(features.withUnsafeBytes { Data($0) }, to: featuresURL)
     try set.statistics.save(npz: statsURL)
@@ -97,7 +105,7 @@ final class Evaluator {
     job.batchSize = spec.batchSize
     job.seed = spec.seed
     job.sampler = spec.sampler
-    let network = try extractor()
+    let network = try extractor(spec.fidResize)
     var features: [Float] = []
     var grid: String?
     try job.run(consume: { images, first in

@@ -274,7 +274,7 @@ public final class StudyRunner {
 
   /// The real-image statistics of a variant's evaluation (computed once per study, then cached).
   private func reference(for variant: Variant, _ spec: EvaluationProtocol, events: @escaping (StudyEvent) -> Void) throws -> ReferenceSet {
-    try evaluator.reference(for: variant.stages.last!.config, spec.reference) { done, total, rate in
+    try evaluator.reference(for: variant.stages.last!.config, spec.reference, resize: spec.fidResize) { done, total, rate in
       events(.referenceProgress(done: done, total: total, imagesPerSecond: rate))
     }
   }
