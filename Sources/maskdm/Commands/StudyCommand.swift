@@ -49,7 +49,9 @@ struct StudyRun: ParsableCommand {
   @Flag(help: "Write DIR/slurm.sh, which submits the study as a graph of Slurm jobs (shared stages, then variants, then the report), and exit.")
   var emitSlurm = false
   @OptionGroup var slurm: SlurmFlags
-  @Flag(help: "List the variants and their stages and exit.") var dryRun = false
+  @Flag(help: "List the variants, their stages and what they will cost on this machine (steps, time, device-hours), and exit.") var dryRun = false
+  @Flag(help: "With --dry-run: measure each stage setting, the sampling and the Inception network briefly here, instead of the rates on record.")
+  var estimate = false
   @Flag(help: "Write no TensorBoard files (by default each run's in runs/*/tb/, each variant and seed's in DIR/tb/).")
   var noTensorboard = false
   @OptionGroup var parallel: DistributedOptions
@@ -60,8 +62,16 @@ struct StudyRun: ParsableCommand {
       throw ValidationError("--repeats must be \(range.lowerBound) to \(range.upperBound) (got \(repeats))")
     }
     let (plan, dir) = try options.load()
+    if estimate, !dryRun { throw ValidationError("--estimate measures what --dry-run predicts: give --dry-run too") }
     if dryRun {
-      print(describe(try StudyRunner.calibrated(plan, directory: dir, measure: false), repeats: repeats ?? plan.repeats), terminator: "")
+      let experiment = try StudyRunner.calibrated(plan, directory: dir, measure: false)
+      let seeds = repeats ?? plan.repeats
+      print(describe(experiment, repeats: seeds), terminator: "")
+      var rates = CostRates.onRecord(experiment, directory: StudyDirectory(dir))
+      if estimate {
+        rates.measure(experiment) { FileHandle.standardError.write(Data("measuring \($0)\n".utf8)) }
+      }
+      print(costTable(StudyCost(experiment, seeds: seeds, rates: rates, directory: StudyDirectory(dir)), measured: estimate), terminator: "")
       return
     }
     if calibrateOnly {
