@@ -86,7 +86,10 @@ public final class StudyRunner {
           continue
         }
         events(.variantStarted(variant, index: n * selected.count + i + 1, total: total))
+        // Held while this process trains and evaluates the variant, for `study status` (never waited on).
+        let active = root ? try? RunDirectory(directory.active(variant)).lockCreating() : nil
         let result = run(variant, events: events)
+        active?.release()
         results.append(result)
         guard root else { continue }
         try directory.write(result, to: directory.result(variant))

@@ -74,6 +74,7 @@ public struct StudyStatus: Codable, Equatable {
           continue
         }
         var notes: [String] = []
+        let active = isLockHeld(dir.active(variant).appendingPathComponent(".lock"))
         for stage in variant.stages {
           let run = RunDirectory(dir.run(stage))
           let total = stage.config.trainSteps
@@ -97,7 +98,10 @@ public struct StudyStatus: Codable, Equatable {
             }
           }
         }
-        if entry.stage == nil { notes.append("trained, not evaluated") }
+        if entry.stage == nil {
+          notes = [active ? "evaluating" : "trained, not evaluated"]
+          if active { entry.state = .running }
+        }
         entry.detail = notes.isEmpty ? nil : notes.joined(separator: ", ")
         entries.append(entry)
         unevaluated += 1
@@ -144,7 +148,7 @@ public struct StudyStatus: Codable, Equatable {
   /// True while a process trains in `run`: its lock is held on this host, or its log changed in the last 10 minutes.
   static func isRunning(_ run: RunDirectory, now: Date) -> Bool {
     let lock = run.url.appendingPathComponent(".lock")
-    if heldLocks().contains(where: { key in fileKey(lock) == key }) { return true }
+    if isLockHeld(lock) { return true }
     guard let modified = (try? FileManager.default.attributesOfItem(atPath: run.metrics.path)[.modificationDate]) as? Date else { return false }
     return now.timeIntervalSince(modified) < 600 && !isLocalLockFree(lock)
   }
@@ -162,6 +166,12 @@ public struct StudyStatus: Codable, Equatable {
     }
     let shared = ["nfs", "nfs4", "lustre", "gpfs", "cifs", "smb3", "beegfs", "fuse.glusterfs", "ceph", "fuse.sshfs", "9p"]
     return !best.type.isEmpty && !shared.contains(best.type)
+  }
+
+  /// Whether a process on this host holds an flock on `lock`.
+  static func isLockHeld(_ lock: URL) -> Bool {
+    guard let key = fileKey(lock) else { return false }
+    return heldLocks().contains(key)
   }
 
   /// "MAJOR:MINOR:INODE" of a file, as /proc/locks names it.

@@ -65,6 +65,12 @@ public struct RunDirectory: Sendable {
     }
   }
 
+  /// Creates the directory and takes its lock (see `lock()`).
+  public func lockCreating() throws -> RunLock {
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return try lock()
+  }
+
   /// Takes the directory's lock for this process; a second process is refused, not let in.
   public func lock() throws -> RunLock {
     let fd = open(lockFile.path, O_RDWR | O_CREAT, 0o644)

@@ -36,6 +36,8 @@ func statusTable(_ s: StudyStatus) -> String {
     switch e.state {
     case .done: detail = e.fid.map { String(format: "FID %.2f", $0) } ?? ""
     case .failed: detail = e.error ?? ""
+    case .running where e.stage == nil:
+      detail = e.detail ?? ""
     case .running:
       detail = "\(e.stage ?? "?") step \(e.step ?? 0)/\(e.totalSteps ?? 0)" + (e.etaSeconds.map { ", ETA " + duration($0) } ?? "")
       if let d = e.detail, d.contains(" done") { detail += " (" + d.split(separator: ",").filter { $0.contains(" done") }.joined(separator: ",") + ")" }
