@@ -7,6 +7,8 @@ import Foundation
 public enum ImageSet {
   case folder(URL)
   case prepared(PackedDataset, limit: Int?)
+  /// The images of a prepared dataset at these indices, in this order.
+  case preparedSubset(PackedDataset, indices: [Int])
 
   /// Recognises a prepared dataset by its manifest.json, else treats `url` as a folder of images.
   public static func at(_ url: URL, limit: Int? = nil) throws -> ImageSet {
@@ -26,11 +28,14 @@ public func inceptionFeatures(_ set: ImageSet, extractor: InceptionFeatureExtrac
   func report(_ total: Int) { progress?(done, total, Double(done) / max(Date().timeIntervalSince(start), 1e-9)) }
   switch set {
   case let .prepared(data, limit):
-    let total = min(data.count, limit ?? .max)
+    return try inceptionFeatures(.preparedSubset(data, indices: Array(0..<min(data.count, limit ?? .max))), extractor: extractor,
+                                 batchSize: batchSize, progress: progress)
+  case let .preparedSubset(data, indices):
+    let total = indices.count
     var i = 0
     while i < total {
       let n = min(batchSize, total - i)
-      let pixels = (i..<(i + n)).flatMap { data.image($0) }
+      let pixels = indices[i..<(i + n)].flatMap { data.image($0) }
       features += try extractor.features(images: pixels, count: n, height: data.height, width: data.width, channels: data.channels)
       i += n
       done = i

@@ -1,6 +1,9 @@
 // Time budgets that do not depend on the machine's load. A `compare: time` plan gives each stage
-// seconds of training; before anything trains, each distinct stage setting is timed for a short run
-// (after its warm-up steps, the median step) and its seconds become a step count. The rates are written
+// seconds of training; before anything trains, each distinct stage setting is timed by a short run of
+// the real training loop (its data, EMA, logging and compiled step, timed the way a stage's training
+// time is: every step after the first) and its seconds become a step count. A benchmark on random
+// images ran 10-20% away from the loop (masked stages slower in the loop, unmasked faster), enough to
+// give one side of a comparison more compute than the other. The rates are written
 // to the study directory (`calibration.json`), so every seed and every rerun trains the same steps; a
 // plan may carry them (`calibration:`), so that a study repeats on another machine with the same steps.
 import Engine
@@ -92,20 +95,26 @@ public func speedSignature(_ c: TrainConfig) -> String {
 
 /// Times stage settings for a plan.
 public struct Calibrator {
-  /// Untimed steps first (tracing, compilation, caches), then timed ones; the median counts.
-  public var warmupSteps = 5
-  public var timedSteps = 30
+  /// Steps timed after the first (which compiles and is not training time in a stage either).
+  public var timedSteps = 150
 
   public init() {}
 
-  /// The rate of `config`'s setting on this machine, from a short run on random images.
-  public func measure(_ config: TrainConfig) throws -> Calibration.Entry {
-    var benchmark = TrainingBenchmark(config: config)
-    benchmark.warmup = warmupSteps
-    benchmark.steps = timedSteps
-    let result = try benchmark.run()
-    return .init(stepsPerSecond: 1000 / result.msPerStep, source: "measured",
-                 machine: "\(MachineInfo.current.summary), \(result.linearProduct) products", timedSteps: timedSteps)
+  /// The rate of `config`'s setting on this machine, from a short run of the training loop in a
+  /// scratch run directory under `scratch` (removed afterwards).
+  public func measure(_ config: TrainConfig, scratch: URL) throws -> Calibration.Entry {
+    var c = config
+    (c.trainSteps, c.trainSeconds, c.pretrainedModelCkpt, c.snapshotEvery) = (timedSteps + 1, nil, "", nil)
+    c.saveAndSampleEvery = max(1, min(c.saveAndSampleEvery, timedSteps))
+    let run = scratch.appendingPathComponent(".calibration-\(ProcessInfo.processInfo.processIdentifier)")
+    try? FileManager.default.removeItem(at: run)
+    defer { try? FileManager.default.removeItem(at: run) }
+    let summary = try Trainer(config: c, runDirectory: run).train(resume: false) { _ in }
+    guard summary.trainSeconds > 0, summary.steps > 1 else {
+      throw PlanError("the calibration run of \(speedSignature(config)) trained no timed step; check the stage's settings")
+    }
+    return .init(stepsPerSecond: Double(summary.steps - 1) / summary.trainSeconds, source: "measured",
+                 machine: "\(MachineInfo.current.summary), \(Engine.cpuMatrixProduct) products, training loop", timedSteps: summary.steps - 1)
   }
 
   /// The calibration a study runs with: the plan's rates, then those on record in the study directory
@@ -116,7 +125,7 @@ public struct Calibrator {
     var measuredAny = false
     for config in experiment.timedSettings where calibration.entries[speedSignature(config)] == nil {
       progress(speedSignature(config), nil)
-      let entry = try measure(config)
+      let entry = try measure(config, scratch: directory.url)
       calibration.entries[speedSignature(config)] = entry
       progress(speedSignature(config), entry)
       measuredAny = true

@@ -1,7 +1,11 @@
 // Measuring a trained stage: sample with its EMA weights, pass the samples through the TF-FID
 // Inception network, compare with the reference statistics of real images (FID, and KID from the
-// reference features), and keep a grid of samples for people to look at. Reference statistics are
-// computed once per study and cached in its `reference/` folder.
+// reference features), and keep a grid of samples for people to look at. The reference is a seeded
+// random subset of the split (not its first images, which may be ordered by class or source); beside
+// it, held-out real images of the same split give each sample count its floor: the FID and KID of real
+// images against the same reference, the part of a number that is the metric's own bias. Reference
+// statistics and floors are computed once per study and cached in its `reference/` folder, keyed by
+// the dataset's content, the subset and the metric code's version.
 import Datasets
 import Engine
 import Evaluation
@@ -31,12 +35,47 @@ public struct EvaluationResult: Codable, Equatable, Sendable {
   /// Improved precision and recall (k = 3) against the reference features (nil without them).
   public var precision: Double? = nil
   public var recall: Double? = nil
+  /// The same metrics for held-out real images in place of the samples (nil with a statistics file).
+  public var floor: MetricFloor? = nil
 }
 
-/// Real-image statistics (and features, for KID) of one reference set.
+/// FID and KID of `samples` held-out real images against the reference: what a perfect model would score.
+public struct MetricFloor: Codable, Equatable, Sendable {
+  public var samples: Int
+  public var fid: Double
+  public var kid: Double?
+}
+
+/// The version of the metric code (FID, KID, precision/recall, the reference's selection): part of every
+/// evaluation and reference cache key, and raised whenever a change alters their numbers, so that a
+/// finished study re-evaluates (and keeps its training) after a fix.
+/// 2: references are a seeded random subset; floors; KID as the default primary metric.
+public let metricCodeVersion = 2
+
+/// Real-image statistics (and features, for KID) of one reference set, and the held-out images that
+/// give the floors.
 struct ReferenceSet {
   var statistics: FeatureStatistics
   var features: [Float]?
+  /// Real images of the split outside the reference, in a seeded random order (nil: none left).
+  var heldOut: (data: PackedDataset, indices: [Int])? = nil
+  /// Cache key of this reference (for its floors).
+  var key: String = ""
+}
+
+/// The indices 0..<count in a random order fixed by `seed` (Fisher-Yates with SplitMix64).
+func seededPermutation(_ count: Int, seed: UInt64) -> [Int] {
+  var state = seed &+ 0x9E37_79B9_7F4A_7C15
+  func next() -> UInt64 {
+    state = state &+ 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+  var out = Array(0..<count)
+  for i in stride(from: count - 1, to: 0, by: -1) { out.swapAt(i, Int(next() % UInt64(i + 1))) }
+  return out
 }
 
 /// Evaluates stages of one study; loads the Inception network once.
@@ -73,20 +112,25 @@ final class Evaluator {
     c.dataset.fraction = 1
     let data = try resolveDataset(c)
     let count = min(spec.count, data.count)
-    let key = String(fnv1aHex("\(data.directory.lastPathComponent)|\(count)" + (resize == .ttur ? "" : "|\(resize.rawValue)")).prefix(12))
+    let m = data.manifest
+    let key = String(fnv1aHex("v\(metricCodeVersion)|\(m.checksum)|\(m.count)|\(m.height)x\(m.width)x\(m.channels)|\(count)|\(spec.seed)" + (resize == .ttur ? "" : "|\(resize.rawValue)")).prefix(12))
     if let cached = references[key] { return cached }
+    let order = seededPermutation(data.count, seed: spec.seed)
+    let chosen = Array(order.prefix(count)), rest = Array(order.dropFirst(count))
+    let heldOut = rest.isEmpty ? nil : (data: data, indices: rest)
     let folder = studyDirectory.appendingPathComponent("reference")
     let statsURL = folder.appendingPathComponent("\(key).npz"), featuresURL = folder.appendingPathComponent("\(key).f32")
     if let stats = try? FeatureStatistics.load(npz: statsURL), let raw = try? Data(contentsOf: featuresURL),
        raw.count == count * InceptionFeatureExtractor.dimension * 4 {
-      let set = ReferenceSet(statistics: stats, features: raw.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) })
+      let set = ReferenceSet(statistics: stats, features: raw.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) },
+                             heldOut: heldOut, key: key)
       references[key] = set
       return set
     }
-    let (features, n) = try inceptionFeatures(.prepared(data, limit: count), extractor: try extractor(resize), progress: progress)
+    let (features, n) = try inceptionFeatures(.preparedSubset(data, indices: chosen), extractor: try extractor(resize), progress: progress)
     var statistics = FeatureStatistics(features: features, count: n)
     statistics.resize = resize
-    let set = ReferenceSet(statistics: statistics, features: features)
+    let set = ReferenceSet(statistics: statistics, features: features, heldOut: heldOut, key: key)
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     try writeAtomically(features.withUnsafeBytes { Data($0) }, to: featuresURL)
     try set.statistics.save(npz: statsURL)
@@ -129,6 +173,7 @@ final class Evaluator {
                                                 rounds: Self.bootstrapRounds, seed: spec.seed)
       (result.fidBootstrapLow, result.fidBootstrapHigh) = (fid - 1.96 * error, fid + 1.96 * error)
     }
+    result.floor = try floor(reference, samples: spec.samples, kid: spec.kid)
     if let real = reference.features {
       if spec.kid {
         let k = kernelInceptionDistance(features, real)
@@ -143,6 +188,22 @@ final class Evaluator {
     result.seconds = Date().timeIntervalSince(started)
     result.samplesPerSecond = Double(spec.samples) / max(result.seconds, 1e-9)
     return result
+  }
+
+  /// The FID and KID of `samples` held-out real images against `reference` (computed once per reference
+  /// and count, cached beside the reference); nil when the split has no images outside the reference.
+  func floor(_ reference: ReferenceSet, samples: Int, kid: Bool) throws -> MetricFloor? {
+    guard let heldOut = reference.heldOut, reference.features != nil else { return nil }
+    let n = min(samples, heldOut.indices.count)
+    guard n >= 2 else { return nil }
+    let url = studyDirectory.appendingPathComponent("reference/\(reference.key)-floor-\(n)\(kid ? "" : "-nokid").json")
+    if let data = try? Data(contentsOf: url), let done = try? JSONDecoder().decode(MetricFloor.self, from: data) { return done }
+    let (features, count) = try inceptionFeatures(.preparedSubset(heldOut.data, indices: Array(heldOut.indices.prefix(n))), extractor: try extractor(reference.statistics.resize ?? .ttur))
+    let fid = try frechetDistance(FeatureStatistics(features: features, count: count), reference.statistics)
+    let k = kid ? reference.features.map { kernelInceptionDistance(features, $0).mean } : nil
+    let floor = MetricFloor(samples: count, fid: fid, kid: k)
+    try writeAtomically(try JSONEncoder().encode(floor), to: url)
+    return floor
   }
 
   /// The k of precision/recall's nearest-neighbour balls (Kynkäänniemi et al.'s default).

@@ -62,6 +62,14 @@ public struct Experiment {
 
   /// The step rates that turn time budgets into steps (nil: stages keep their seconds).
   public var calibration: Calibration?
+  /// The DSM-only variant (one unmasked stage) of the studies that ask for a time to target: the
+  /// speed-ups are read on its curve, which the runner trains on to `speedUpReferenceFactor` times its
+  /// budget after its own evaluation (nil: no such study or variant).
+  public var speedUpReference: String?
+  /// How far DSM only's curve reaches, in multiples of its compared budget (its points double too).
+  public static let speedUpReferenceFactor = 2
+  /// Points along training every stage of a timed variant needs (DSM only's curve then has twice as many).
+  public static let minimumPointsPerStage = 3
 
   /// Expands `plan`; every replacement is checked here, before anything runs. With `calibration`,
   /// each time budget becomes the step count its stage setting trains in that time.
@@ -120,8 +128,23 @@ public struct Experiment {
       variants[i].evaluation.along = nil
       variants[i].key = variantKey(variants[i].stages, variants[i].evaluation)
     }
+    // A curve read for a speed-up needs a shape in every stage: at least 3 points each.
+    for v in variants where v.evaluation.along != nil && !timed.isEmpty {
+      for stage in v.stages {
+        let budget = stage.budgetSeconds, steps = stage.config.trainSteps
+        let n = plan.evaluation.along!.points(steps: steps, budgetSeconds: budget)
+        guard n >= Self.minimumPointsPerStage else {
+          throw PlanError("evaluation.along.every (\(plan.evaluation.along!.every)) gives stage \(stage.name) of \(v.name) \(n) point\(n == 1 ? "" : "s") "
+                            + "along its training; a speed-up needs at least \(Self.minimumPointsPerStage) in every stage: make every at most a third of its "
+                            + (budget.map { "\(formatted($0, digits: 0)) s" } ?? "\(steps) steps"))
+        }
+      }
+    }
     self.variants = variants
     self.studies = studies
+    speedUpReference = variants.first { v in
+      !timed.isDisjoint(with: v.studies) && v.stages.count == 1 && !v.stages[0].isMasked
+    }?.slug
   }
 
   /// The variants whose name, slug or study matches `filter` (case-insensitive); all when nil.

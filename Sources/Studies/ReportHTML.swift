@@ -12,24 +12,14 @@ extension StudyReport {
       body{font-family:sans-serif;margin:24px;max-width:1200px;color:#222}table{border-collapse:collapse;margin:8px 0 16px}
       td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;font-size:13px}th{background:#f4f4f4}
       .grids{display:flex;flex-wrap:wrap;gap:16px}.grids figure{margin:0}.grids img{image-rendering:pixelated;width:256px}
-      figcaption{font-size:12px;max-width:256px}.verdict.better{color:#080;font-weight:bold}.verdict.worse{color:#b00;font-weight:bold}.failed{color:#b00}pre{background:#f8f8f8;padding:8px;font-size:12px;overflow:auto}
+      figcaption{font-size:12px;max-width:256px}.verdict.better{color:#080;font-weight:bold}.verdict.worse{color:#b00;font-weight:bold}.verdict.equivalent{color:#046;font-weight:bold}.failed{color:#b00}pre{background:#f8f8f8;padding:8px;font-size:12px;overflow:auto}
       </style></head><body>
       <h1>\(escapeHTML(plan.title))</h1>
       <p>Plan <code>\(escapeHTML(plan.name))</code>, preset <code>\(escapeHTML(plan.preset))</code>. \(escapeHTML(plan.description))</p>
       <p>\(escapeHTML(budgetSentence))</p><p>\(escapeHTML(evaluationSentence.replacingOccurrences(of: "*", with: "")))</p>
       <p>Machine: \(escapeHTML(machine.summary)).</p>
       """
-    if !comparisons.isEmpty {
-      h += "<h2>Verdicts</h2><table><tr><th>study</th><th>variant</th><th>against</th><th>ΔFID [95% CI]</th><th>relative</th><th>verdict</th></tr>"
-      for c in comparisons {
-        h += "<tr><td>\(escapeHTML(c.study))</td><td>\(escapeHTML(c.label))</td><td>\(escapeHTML(c.reference))</td>"
-          + "<td>\(escapeHTML(c.fidDifference.text(signed: true)))</td><td>"
-          + (c.relativeDifference.map { String(format: "%+.0f%%", $0 * 100) } ?? "")
-          + "</td><td class=\"verdict \(verdictClass(c.verdict))\">\(escapeHTML(c.verdict.label))</td></tr>"
-      }
-      h += "</table>"
-    }
-    h += timeToTargetHTML()
+    h += answerHTML()
     for study in experiment.studies {
       h += "<h2>\(escapeHTML(study.name))</h2><p>\(study.action.rawValue) \(escapeHTML(study.part)); metrics: "
         + escapeHTML(study.metrics.joined(separator: ", ")) + ". The first row is the reference of the others.</p>"
@@ -104,10 +94,7 @@ extension StudyReport {
   }
 }
 
-func verdictClass(_ v: Verdict) -> String {
-  switch v {
-  case .better: return "better"
-  case .worse: return "worse"
-  case .noClearDifference, .oneSeed: return "unclear"
-  }
+/// The CSS class of a verdict cell.
+func verdictClass(_ label: String) -> String {
+  label == Verdict.better.label ? "better" : label == Verdict.worse.label ? "worse" : label.hasPrefix("equivalent") ? "equivalent" : "unclear"
 }

@@ -2,8 +2,8 @@
 // in all, the training steps, the predicted training time and evaluation time on this machine, and
 // the device-hours. Training time is steps × seconds per step of each stage setting: from the
 // calibration on record (the plan's `calibration:`, the study directory's calibration.json), else from
-// runs of the study directory, or measured now with `--estimate` (a short timed run of each setting,
-// as the calibration does). Evaluation time is, per variant and seed, the sampling of the final and
+// runs of the study directory, or measured now with `--estimate` (the median of a few steps of each
+// setting on random images; the calibration times the training loop itself, longer). Evaluation time is, per variant and seed, the sampling of the final and
 // along-training evaluations plus their Inception features (rates measured with `--estimate`), else
 // the mean of the evaluations on record in the study directory; the real images' statistics once per
 // study. Compilation (the first steps), checkpoints, data preparation and the statistics computed from
@@ -96,8 +96,6 @@ public struct CostRates {
   public mutating func measure(_ experiment: Experiment, warmupSteps: Int = 3, timedSteps: Int = 10, inceptionImages: Int = 8,
                                progress: (String) -> Void = { _ in }) {
     let gpu = Engine.gpuAvailable
-    var calibrator = Calibrator()
-    (calibrator.warmupSteps, calibrator.timedSteps) = (warmupSteps, timedSteps)
     var measured = Set<String>()
     for stage in experiment.uniqueStages {
       let key = speedSignature(stage.config)
@@ -108,8 +106,11 @@ public struct CostRates {
       }
       progress("training step of \(key)")
       do {
-        let entry = try calibrator.measure(stage.config)
-        secondsPerStep[key] = (1 / entry.stepsPerSecond, "measured now (--estimate: \(timedSteps) steps after \(warmupSteps))")
+        // The step alone on random images (median of the timed steps): brief, and needs no data.
+        var bench = TrainingBenchmark(config: stage.config)
+        (bench.warmup, bench.steps) = (warmupSteps, timedSteps)
+        let result = try bench.run()
+        secondsPerStep[key] = (result.msPerStep / 1000, "measured now (--estimate: the median of \(timedSteps) steps after \(warmupSteps), on random images)")
       } catch {
         missing[key] = "measuring it failed: \(error)"
       }

@@ -34,6 +34,8 @@ public struct ReferenceSpec: Equatable {
   public var count: Int = 1000
   /// A precomputed `.npz` (mu/sigma) instead; KID is then not available.
   public var statistics: String?
+  /// The seed of the random subset of the split the reference is drawn from (not its first images).
+  public var seed: UInt64 = 0
 }
 
 /// When variants are evaluated.
@@ -119,13 +121,14 @@ public struct StudyPlan {
   /// `target` is the fine-tuning data of a pre-training-dataset study.
   public var datasets: [String: [ConfigEdit]]
   public var ablations: [Ablation]
-  /// Training seeds per variant (`evaluation.repeats`): the base seed and the next ones.
-  public var repeats: Int
+  /// Training seeds per variant (`evaluation.repeats`): the base seed and the next ones; with a
+  /// sequential design, the most it may run.
+  public var repeats: Int { decision.design.maxSeeds }
+  /// How verdicts are reached: the primary metric, the family's error rate, the equivalence margin and
+  /// the seeds (fixed or sequential).
+  public var decision: DecisionSpec
   /// What `repeats` (and `--repeats`) may be.
   public static let repeatsRange = 1...100
-  /// The FID the time-to-target table measures against (`evaluation.target_fid`); nil: the DSM-only
-  /// variant's final FID on its curve.
-  public var targetFID: Double?
   /// Step rates the plan carries for its time budgets (`calibration:`), so that every machine trains
   /// the same steps.
   public var calibration: Calibration?
@@ -196,20 +199,16 @@ public struct StudyPlan {
     self.stages = try Self.readStages(m.sequence("stages"), compare: compare)
     self.evaluation = try Self.readEvaluation(m["evaluation"])
     let evaluationKeys = try PlanMapping(m["evaluation"], path: "evaluation", allowed: Self.evaluationKeys)
-    self.repeats = try evaluationKeys.int("repeats") ?? 1
-    self.targetFID = try evaluationKeys.double("target_fid")
-    if let t = targetFID, !(t > 0 && t.isFinite) { throw PlanError("evaluation.target_fid must be a positive FID (got \(t))") }
-    if evaluation.along == nil, targetFID != nil {
-      throw PlanError("evaluation.target_fid times the curves of evaluation.along, which this plan does not have: add along: {every: …, samples: …}")
+    self.decision = try Self.readDecision(evaluationKeys, evaluation: evaluation)
+    if evaluationKeys["target_fid"] != nil {
+      throw PlanError("evaluation.target_fid is no longer read: a time to target is now each variant's DSM-equivalent time "
+                        + "(where DSM only's curve reaches the variant's final primary metric, docs/studies.md); remove the key")
     }
     if let along = evaluation.along, along.samples > evaluation.samples {
       throw PlanError("evaluation.along.samples (\(along.samples)) is more than the final evaluation's samples (\(evaluation.samples)): points along training are meant to be cheaper")
     }
     if case .seconds = evaluation.along?.every, compare == .steps {
       throw PlanError("evaluation.along.every is in seconds, but this plan compares at equal steps: give it in steps (e.g. every: 1000)")
-    }
-    guard Self.repeatsRange.contains(repeats) else {
-      throw PlanError("evaluation.repeats must be \(Self.repeatsRange.lowerBound) to \(Self.repeatsRange.upperBound) training seeds per variant (got \(repeats))")
     }
     self.calibration = try Calibration.read(m["calibration"])
     if calibration != nil, compare != .time {
@@ -252,7 +251,7 @@ public struct StudyPlan {
   }
 
   static let evaluationKeys = ["samples", "sampler", "sampling_steps", "eta", "batch_size", "reference", "kid", "grid", "when",
-                               "seed", "repeats", "along", "target_fid", "precision_recall", "fid_resize"]
+                               "seed", "repeats", "along", "target_fid", "precision_recall", "primary_metric", "equivalence_margin", "alpha", "fid_resize"]
 
   static func readEvaluation(_ node: Node?) throws -> EvaluationProtocol {
     let m = try PlanMapping(node, path: "evaluation", allowed: evaluationKeys)
@@ -284,9 +283,13 @@ public struct StudyPlan {
     guard e.batchSize > 0, steps > 0, e.grid >= 0 else {
       throw PlanError("evaluation.batch_size and sampling_steps must be positive, grid ≥ 0")
     }
-    let r = try PlanMapping(m["reference"], path: "evaluation.reference", allowed: ["split", "count", "statistics"])
+    let r = try PlanMapping(m["reference"], path: "evaluation.reference", allowed: ["split", "count", "statistics", "seed"])
     e.reference.split = try r.string("split") ?? e.reference.split
     e.reference.count = try r.int("count") ?? e.reference.count
+    if let seed = try r.int("seed") {
+      guard seed >= 0 else { throw PlanError("evaluation.reference.seed must be a non-negative integer (got \(seed))") }
+      e.reference.seed = UInt64(seed)
+    }
     e.reference.statistics = try r.string("statistics")
     guard e.reference.count >= 2 else { throw PlanError("evaluation.reference.count must be at least 2") }
     return e

@@ -15,9 +15,10 @@ public struct StudyReport {
   /// Each variant over its seeds, and each study row against its reference (computed once).
   public let summaries: [VariantSummary]
   public let comparisons: [Comparison]
-  /// The FID the curves are timed against, and each variant's time to it (`evaluation.along`).
-  public let target: TargetFID?
-  public let timesToTarget: [TimeToTarget]
+  /// The family's looks and whether the design has finished.
+  public let outcome: FamilyOutcome
+  /// Each timed variant's speed-up over DSM only (DSM-equivalent time), for studies with `time to target`.
+  public let speedUps: [SpeedUp]
 
   public init(experiment: Experiment, results: [VariantResult], repeats: Int, machine: MachineInfo) {
     self.experiment = experiment
@@ -27,16 +28,16 @@ public struct StudyReport {
       var r = r
       let points = timelineCurve(of: r.stages)
       r.curve = points.isEmpty ? nil : points
+      let continued = timelineCurve(of: r.stages, continued: true)
+      r.referenceCurve = continued.count > points.count ? continued : nil
       return r
     }
     self.repeats = max(1, repeats)
     self.machine = machine
     let summaries = Self.summaries(experiment, self.results)
     self.summaries = summaries
-    comparisons = Self.comparisons(experiment, summaries)
-    let target = Self.target(experiment, summaries)
-    self.target = target
-    timesToTarget = target.map { Self.timesToTarget($0, summaries, experiment: experiment) } ?? []
+    (comparisons, outcome) = Self.comparisons(experiment, summaries, decision: experiment.plan.decision)
+    speedUps = Self.speedUps(experiment, summaries, metric: experiment.plan.decision.primaryMetric)
   }
 
   /// results.json: the protocol, each variant over its seeds (per-seed values inside), the comparisons.
@@ -47,14 +48,15 @@ public struct StudyReport {
     public var `protocol`: StudyProtocol
     public var variants: [VariantSummary]
     public var comparisons: [Comparison]
-    public var target: TargetFID?
-    public var timesToTarget: [TimeToTarget]
+    public var speedUps: [SpeedUp]
+    public var looks: [Int]
+    public var designFinished: Bool
   }
 
   public var document: Document {
     Document(plan: experiment.plan.name, title: experiment.plan.title, preset: experiment.plan.preset,
              protocol: StudyProtocol(experiment: experiment, repeats: repeats, machine: machine),
-             variants: summaries, comparisons: comparisons, target: target, timesToTarget: timesToTarget)
+             variants: summaries, comparisons: comparisons, speedUps: speedUps, looks: outcome.looksRead, designFinished: outcome.finished)
   }
 
   /// Writes the four files into the study directory (each atomically).
@@ -114,7 +116,7 @@ public struct StudyReport {
   func summary(_ slug: String) -> VariantSummary? { summaries.first { $0.slug == slug } }
   func comparison(_ study: String, _ slug: String) -> Comparison? { comparisons.first { $0.study == study && $0.slug == slug } }
 
-  static let columns = ["FID, mean [95% CI]", "ΔFID vs reference [95% CI]", "verdict", "KID ×10³", "precision [95% CI]", "recall [95% CI]",
+  static let columns = ["FID, mean [95% CI]", "Δ primary metric vs reference [95% CI]", "verdict", "KID ×10³", "precision [95% CI]", "recall [95% CI]",
                         "steps per stage (measured time)",
                         "training time", "img/s", "peak MB"]
 
@@ -124,8 +126,8 @@ public struct StudyReport {
     guard s.finished else { return [s.failures.isEmpty ? "not run" : "failed"] + Array(repeating: "", count: Self.columns.count - 1) }
     // Steps (the same for every seed) and the measured training seconds (mean over seeds).
     let steps = s.stages.map { "\($0.name) \($0.steps) (\(seconds($0.trainSeconds)))" }.joined(separator: " + ")
-    let difference = c.map { $0.fidDifference.text(signed: true) } ?? (isReference ? "reference" : "")
-    return [s.fid.map { $0.text() } ?? "—", difference, c?.verdict.label ?? "",
+    let difference = c.map { $0.difference.text(signed: true, scale: scale($0.metric)) } ?? (isReference ? "reference" : "")
+    return [s.fid.map { $0.text() } ?? "—", difference, c.map { $0.verdict.label(margin: experiment.plan.decision.equivalenceMargin) } ?? "",
             s.kid.map { $0.text(scale: 1000) } ?? "—", s.precision.map { $0.text() } ?? "—", s.recall.map { $0.text() } ?? "—", steps,
             s.trainingSeconds.map { seconds($0.mean) } ?? "—", s.imagesPerSecond.map { formatted($0, digits: 0) } ?? "—",
             formatted(Double(s.peakMemoryBytes) / 1_048_576, digits: 0)]
@@ -136,15 +138,7 @@ public struct StudyReport {
     let plan = experiment.plan
     var md = "# \(plan.title)\n\nPlan `\(plan.name)`, preset `\(plan.preset)`. \(plan.description)\n\n"
     md += "\(budgetSentence)\n\n\(evaluationSentence)\n\nMachine: \(machine.summary).\n\n"
-    if !comparisons.isEmpty {
-      md += "## Verdicts\n\n| study | variant | against | ΔFID [95% CI] | relative | verdict |\n|---|---|---|---|---|---|\n"
-      for c in comparisons {
-        md += "| \(c.study) | \(c.label) | \(c.reference) | \(c.fidDifference.text(signed: true)) | "
-          + (c.relativeDifference.map { String(format: "%+.0f%%", $0 * 100) } ?? "") + " | \(c.verdict.label) |\n"
-      }
-      md += "\n"
-    }
-    md += timeToTargetMarkdown()
+    md += answerMarkdown()
     for study in experiment.studies {
       md += "## \(study.name)\n\n\(study.action.rawValue) \(study.part); metrics: \(study.metrics.joined(separator: ", ")).\n\n"
       md += table(study: study) + "\n"

@@ -31,6 +31,9 @@ public struct StageResult: Codable, Equatable, Sendable {
   public var evaluation: EvaluationResult?
   /// The evaluations of the stage's snapshots (`evaluation.along`), in step order.
   public var timeline: [TimelinePoint]? = nil
+  /// The speed-up reference's curve beyond its budget: the stage trained on to
+  /// `Experiment.speedUpReferenceFactor` times its steps, its later snapshots evaluated (same protocol).
+  public var continuation: [TimelinePoint]? = nil
   /// The code, libraries, machine and job that trained the stage (from its summary.json).
   public var provenance: Provenance? = nil
 }
@@ -58,6 +61,8 @@ public struct VariantResult: Codable, Equatable, Sendable {
   public var recall: Double?
   /// FID along training, the stages in sequence (`evaluation.along`).
   public var curve: [CurvePoint]?
+  /// The curve with the speed-up reference's continuation beyond its budget (the reference only).
+  public var referenceCurve: [CurvePoint]? = nil
   /// Training-step seconds summed over the stages.
   public var trainingSeconds: Double
   public var deviceSeconds: Double
@@ -110,6 +115,8 @@ public struct VariantResult: Codable, Equatable, Sendable {
     recall = e?.recall
     let points = timelineCurve(of: stages)
     curve = points.isEmpty ? nil : points
+    let continued = timelineCurve(of: stages, continued: true)
+    referenceCurve = continued.count > points.count ? continued : nil
     evaluationSeconds = e.map { _ in stages.compactMap(\.evaluation?.seconds).reduce(0, +) }
     sampler = e?.sampler
     grid = e?.grid

@@ -40,15 +40,18 @@ public final class StudyRunner {
   public let group: DistributedGroup?
   var isRoot: Bool { (group?.rank ?? 0) == 0 }
 
+  /// `repeats`: a fixed number of seeds instead of the plan's design.
   public init(experiment: Experiment, directory: URL, repeats: Int? = nil, group: DistributedGroup? = nil) {
+    var experiment = experiment
+    if let repeats { experiment.plan.decision.design = .fixed(max(1, repeats)) }
     self.group = group
-    self.repeats = max(1, repeats ?? experiment.plan.repeats)
+    self.repeats = experiment.plan.repeats
     self.experiment = experiment
     self.directory = StudyDirectory(directory)
     self.evaluator = Evaluator(studyDirectory: self.directory.url)
   }
 
-  /// Training seeds per variant (the plan's `evaluation.repeats` unless the command line says).
+  /// Training seeds per variant at most (the plan's `evaluation.repeats` unless the command line says).
   public let repeats: Int
   /// The device every stage trains on, instead of its configuration's `device` (nil: the configuration's).
   public var device: DeviceChoice?
@@ -75,27 +78,41 @@ public final class StudyRunner {
       try writeAtomically(Data(experiment.plan.resolvedYAML.utf8), to: directory.url.appendingPathComponent("plan.resolved.yaml"))
     }
     var results: [VariantResult] = []
-    let indices = repeatIndex.map { [$0] } ?? Array(0..<repeats)
-    let total = selected.count * indices.count
-    for (n, index) in indices.enumerated() {
-      for (i, base) in selected.enumerated() {
-        let variant = experiment.seeded(base, repeat: index)
-        if let done = directory.read(VariantResult.self, at: directory.result(variant)), done.finished, done.key == variant.key {
-          events(.variantReused(done))
-          results.append(done)
-          continue
+    let design = experiment.plan.decision.design
+    // A sequential design reads the verdicts after each look's seeds and stops once all are decided.
+    let looks = repeatIndex.map { [$0 + 1] } ?? design.looks
+    if design.isSequential, group != nil, repeatIndex == nil {
+      throw PlanError("a sequential design (evaluation.repeats: {min, max}) decides after each look in one process; "
+                        + "run it without data parallelism, or with fixed repeats")
+    }
+    var done = repeatIndex ?? 0
+    for look in looks {
+      let indices = Array(done..<look)
+      done = look
+      let total = selected.count * repeats
+      for index in indices {
+        for (i, base) in selected.enumerated() {
+          let variant = experiment.seeded(base, repeat: index)
+          if let done = directory.read(VariantResult.self, at: directory.result(variant)), done.finished, done.key == variant.key {
+            events(.variantReused(done))
+            results.append(done)
+            continue
+          }
+          events(.variantStarted(variant, index: index * selected.count + i + 1, total: total))
+          // Held while this process trains and evaluates the variant, for `study status` (never waited on).
+          let active = root ? try? RunDirectory(directory.active(variant)).lockCreating() : nil
+          let result = run(variant, events: events)
+          active?.release()
+          results.append(result)
+          guard root else { continue }
+          try directory.write(result, to: directory.result(variant))
+          if tensorBoard { try StudyTensorBoard.write(result, in: directory) }
+          events(result.finished ? .variantFinished(result) : .variantFailed(result))
+          try writeReport(events: events)
         }
-        events(.variantStarted(variant, index: n * selected.count + i + 1, total: total))
-        // Held while this process trains and evaluates the variant, for `study status` (never waited on).
-        let active = root ? try? RunDirectory(directory.active(variant)).lockCreating() : nil
-        let result = run(variant, events: events)
-        active?.release()
-        results.append(result)
-        guard root else { continue }
-        try directory.write(result, to: directory.result(variant))
-        if tensorBoard { try StudyTensorBoard.write(result, in: directory) }
-        events(result.finished ? .variantFinished(result) : .variantFailed(result))
-        try writeReport(events: events)
+      }
+      if design.isSequential, repeatIndex == nil, only == nil, try report().outcome.decisions.allSatisfy({ $0.verdict != .noClearDifference }) {
+        break
       }
     }
     if root { try writeReport(events: events) }
@@ -167,6 +184,7 @@ public final class StudyRunner {
         let last = i == variant.stages.count - 1
         let timeline = isRoot ? try evaluateAlong(stage, variant: variant, events: events) : nil
         let evaluation = isRoot && (last || variant.evaluation.when == .everyStage) ? try evaluate(stage, variant: variant, events: events) : nil
+        let continuation = last && variant.slug == experiment.speedUpReference ? try continueForSpeedUp(stage, of: variant, events: events) : nil
         stages.append(StageResult(
           name: stage.name, id: stage.id, runDirectory: "runs/\(stage.directoryName)", budgetSeconds: stage.budgetSeconds,
           steps: summary.steps, finalLoss: summary.finalLoss,
@@ -174,7 +192,7 @@ public final class StudyRunner {
           warmupSeconds: summary.warmupSeconds, wallSeconds: summary.wallSeconds,
           imagesPerSecond: summary.imagesPerSecond, peakMemoryBytes: summary.peakMemoryBytes, device: summary.device,
           maskRatio: stage.config.dataset.maskRatio, lossCurve: summary.lossCurve, evaluation: evaluation,
-          timeline: timeline, provenance: summary.provenance))
+          timeline: timeline, continuation: continuation, provenance: summary.provenance))
       }
       return VariantResult(variant: variant, stages: stages)
     } catch {
@@ -221,7 +239,7 @@ public final class StudyRunner {
   /// Evaluates the newest checkpoint of `stage` with the variant's protocol (cached per stage and protocol).
   private func evaluate(_ stage: PlannedStage, variant: Variant, events: @escaping (StudyEvent) -> Void) throws -> EvaluationResult {
     let spec = variant.evaluation
-    let key = String(fnv1aHex(spec.cacheText).prefix(10))
+    let key = String(fnv1aHex("v\(metricCodeVersion)|\(spec.cacheText)").prefix(10))
     let cache = directory.evaluation(stage: stage, key: key)
     if let done = directory.read(EvaluationResult.self, at: cache) { return done }
     let reference = try reference(for: variant, spec, events: events)
@@ -234,21 +252,50 @@ public final class StudyRunner {
     return result
   }
 
-  /// Evaluates every snapshot `stage` kept with the variant's `evaluation.along` protocol, each point
-  /// cached on its own (a killed study redoes only the point it was measuring); nil without `along`.
-  private func evaluateAlong(_ stage: PlannedStage, variant: Variant, events: @escaping (StudyEvent) -> Void) throws -> [TimelinePoint]? {
+  /// The speed-up reference trained on beyond its budget, to `speedUpReferenceFactor` times its steps,
+  /// in a copy of its finished run (`runs/NAME-continued`; its own run and evaluation stay as they are),
+  /// and the snapshots after its budget evaluated along. The learning rate is constant after warm-up, so
+  /// the continuation is the longer run's second part, bit for bit as the resume tests check.
+  private func continueForSpeedUp(_ stage: PlannedStage, of variant: Variant, events: @escaping (StudyEvent) -> Void) throws -> [TimelinePoint]? {
+    guard isRoot, variant.evaluation.alongPoint != nil else { return nil }
+    var longer = stage
+    longer.name = "\(stage.name) continued"
+    longer.config.trainSteps = stage.config.trainSteps * Experiment.speedUpReferenceFactor
+    let source = directory.run(stage), target = directory.runs.appendingPathComponent("\(stage.directoryName)-continued")
+    if !FileManager.default.fileExists(atPath: target.path) {
+      let staging = directory.runs.appendingPathComponent(".\(stage.directoryName)-continued.copying")
+      try? FileManager.default.removeItem(at: staging)
+      try FileManager.default.copyItem(at: source, to: staging)
+      try? FileManager.default.removeItem(at: RunDirectory(staging).summary)
+      try FileManager.default.moveItem(at: staging, to: target)
+    }
+    let run = RunDirectory(target)
+    if finishedSummary(run).map({ $0.steps < longer.config.trainSteps }) ?? true {
+      var config = longer.config
+      if let device { config.device = device }
+      events(.stageStarted(longer, variant: variant.name, resuming: true))
+      _ = try Trainer(config: config, runDirectory: target, group: group).train(resume: true) { events(.training($0)) }
+    }
+    return try evaluateAlong(longer, variant: variant, runDirectory: target, after: stage.config.trainSteps, events: events)
+  }
+
+  /// Evaluates every snapshot `stage` kept with the variant's `evaluation.along` protocol (only those
+  /// after step `after` when given), each point cached on its own (a killed study redoes only the point it
+  /// was measuring); nil without `along`.
+  private func evaluateAlong(_ stage: PlannedStage, variant: Variant, runDirectory: URL? = nil, after: Int = 0,
+                             events: @escaping (StudyEvent) -> Void) throws -> [TimelinePoint]? {
     guard let spec = variant.evaluation.alongPoint else { return nil }
-    let run = RunDirectory(directory.run(stage))
-    let steps = run.snapshotSteps.filter { $0 <= stage.config.trainSteps }
+    let run = RunDirectory(runDirectory ?? directory.run(stage))
+    let steps = run.snapshotSteps.filter { $0 > after && $0 <= stage.config.trainSteps }
     guard !steps.isEmpty else {
       throw PlanError("stage \(stage.name) kept no snapshots in \(run.snapshots.path) for the evaluation along training; "
                         + "remove the run directory to train it again with snapshots")
     }
-    let key = String(fnv1aHex("along|\(spec.cacheText)").prefix(10))
+    let key = String(fnv1aHex("along|v\(metricCodeVersion)|\(spec.cacheText)").prefix(10))
     let config = try TrainConfig(contentsOf: run.config)
     var points: [TimelinePoint] = []
     for (i, step) in steps.enumerated() {
-      let cache = directory.evaluations.appendingPathComponent("\(stage.directoryName)-step-\(step)-\(key).json")
+      let cache = directory.evaluations.appendingPathComponent("\(run.url.lastPathComponent)-step-\(step)-\(key).json")
       if let done = directory.read(TimelinePoint.self, at: cache) {
         points.append(done)
         events(.pointEvaluated(stage, point: done, index: i + 1, total: steps.count, reused: true))

@@ -1,6 +1,7 @@
 // What a study concludes from its per-seed results: each variant's FID, KID and training time as a
 // mean with a 95% interval over its training seeds, each study row against its reference row as a
-// difference paired by seed with a verdict, and the protocol that produced the numbers.
+// difference of the primary metric paired by seed, decided with the plan's other comparisons as one
+// family (`FamilyDecision`), and the protocol that produced the numbers.
 import Engine
 import Evaluation
 import Foundation
@@ -18,6 +19,9 @@ public struct VariantSummary: Codable, Equatable, Sendable {
   /// FID over seeds (Student t); with one seed, that FID with its bootstrap interval.
   public var fid: Estimate?
   public var kid: Estimate?
+  /// The real-vs-real floor of FID and KID at this variant's counts: held-out real images in place of
+  /// the generated ones, against the same reference (how much of a number is the metric's own bias).
+  public var floor: MetricFloor?
   /// Improved precision and recall (k = 3) of the final evaluation, over seeds.
   public var precision: Estimate?
   public var recall: Estimate?
@@ -76,6 +80,7 @@ public struct VariantSummary: Codable, Equatable, Sendable {
     }
     let kids = done.compactMap(\.kidMean)
     kid = kids.isEmpty ? nil : Estimate(values: kids)
+    floor = done.lazy.compactMap { $0.stages.last?.evaluation?.floor }.first
     let precisions = done.compactMap(\.precision), recalls = done.compactMap(\.recall)
     precision = precisions.isEmpty ? nil : Estimate(values: precisions)
     recall = recalls.isEmpty ? nil : Estimate(values: recalls)
@@ -105,10 +110,18 @@ public struct VariantSummary: Codable, Equatable, Sendable {
     }
   }
 
-  /// FID by training seed.
-  var fidBySeed: [UInt64: Double] {
-    Dictionary(perSeed.filter(\.finished).compactMap { r in r.fid.map { (r.seed ?? 0, $0) } }, uniquingKeysWith: { a, _ in a })
+  /// `metric` by training seed.
+  func bySeed(_ metric: PrimaryMetric) -> [UInt64: Double] {
+    Dictionary(perSeed.filter(\.finished).compactMap { r in r.value(metric).map { (r.seed ?? 0, $0) } }, uniquingKeysWith: { a, _ in a })
   }
+
+  /// The estimate of `metric` over seeds.
+  public func estimate(_ metric: PrimaryMetric) -> Estimate? { metric == .kid ? kid : fid }
+}
+
+extension VariantResult {
+  /// The final evaluation's value of `metric`.
+  func value(_ metric: PrimaryMetric) -> Double? { metric == .kid ? kidMean : fid }
 }
 
 /// One row of a study against the study's reference row (its first: the baseline).
@@ -118,11 +131,19 @@ public struct Comparison: Codable, Equatable, Sendable {
   public var slug: String
   public var reference: String
   public var referenceSlug: String
-  /// FID(variant) - FID(reference), paired by seed.
-  public var fidDifference: Estimate
-  /// The difference relative to the reference's mean FID (fraction).
+  /// The metric the verdict is on.
+  public var metric: PrimaryMetric
+  /// metric(variant) - metric(reference), paired by seed, over the seeds of the deciding look.
+  public var difference: Estimate
+  /// The difference relative to the reference's mean (fraction).
   public var relativeDifference: Double?
+  /// The equivalence margin in the metric's units (the plan's fraction of the reference's mean).
+  public var margin: Double?
+  /// The tests, adjustment and look behind the verdict.
+  public var decision: ComparisonDecision
   public var verdict: Verdict
+  /// FID's paired difference when KID decides (exploratory: no verdict).
+  public var fidDifference: Estimate?
 }
 
 /// How the numbers were produced, for the report and results.json.
@@ -143,6 +164,13 @@ public struct StudyProtocol: Codable, Equatable, Sendable {
   public var samplingSeeds: [UInt64]
   public var interval = "95%: Student t over training seeds (n - 1 degrees of freedom); differences paired by seed; "
     + "with one seed, FID ± 1.96 bootstrap standard errors over the generated samples (evaluation noise only)"
+  /// How verdicts are reached (primary metric, family, margin, seeds).
+  public var decision: String
+  public var primaryMetric: PrimaryMetric
+  /// The reference images: a random subset of the split drawn with this seed.
+  public var referenceSeed: UInt64?
+  /// The version of the metric code the evaluations were computed with (`metricCodeVersion`).
+  public var metricVersion = metricCodeVersion
   public var bootstrapRounds: Int
   public var budget: String
   public var stageBudgets: [StageBudget]
@@ -169,6 +197,9 @@ public struct StudyProtocol: Codable, Equatable, Sendable {
     eta = e.sampler.eta
     reference = e.reference.statistics.map { "statistics file \($0)" } ?? "the \(e.reference.split) split of the final stage's data"
     referenceCount = e.reference.statistics == nil ? e.reference.count : nil
+    referenceSeed = e.reference.statistics == nil ? e.reference.seed : nil
+    decision = plan.decision.description
+    primaryMetric = plan.decision.primaryMetric
     kid = e.kid
     trainingSeeds = experiment.seeds(repeats: repeats)
     samplingSeeds = (0..<UInt64(max(1, repeats))).map { e.seed &+ $0 }
@@ -188,20 +219,38 @@ extension StudyReport {
     experiment.variants.map { v in VariantSummary(variant: v, results: results.filter { $0.slug == v.slug }) }
   }
 
-  /// Every study row against its study's first row.
-  static func comparisons(_ experiment: Experiment, _ summaries: [VariantSummary]) -> [Comparison] {
+  /// Every study row against its study's first row, decided as one family.
+  static func comparisons(_ experiment: Experiment, _ summaries: [VariantSummary], decision spec: DecisionSpec) -> (comparisons: [Comparison], outcome: FamilyOutcome) {
     let bySlug = Dictionary(summaries.map { ($0.slug, $0) }, uniquingKeysWith: { a, _ in a })
-    return experiment.studies.flatMap { study -> [Comparison] in
-      guard let first = study.rows.first, let reference = bySlug[first.slug] else { return [] }
-      return study.rows.dropFirst().compactMap { row in
-        guard let s = bySlug[row.slug] else { return nil }
-        let difference = pairedDifference(s.fidBySeed, reference.fidBySeed)
-        guard difference.n > 0 else { return nil }
-        let base = reference.fid?.mean
-        return Comparison(study: study.name, label: row.label, slug: row.slug, reference: first.label, referenceSlug: first.slug,
-                          fidDifference: difference, relativeDifference: base.map { difference.mean / $0 },
-                          verdict: .lowerIsBetter(difference))
+    let metric = spec.primaryMetric
+    var rows: [(study: StudySection, row: StudySection.Row, reference: VariantSummary, variant: VariantSummary)] = []
+    for study in experiment.studies {
+      guard let first = study.rows.first, let reference = bySlug[first.slug] else { continue }
+      for row in study.rows.dropFirst() {
+        if let s = bySlug[row.slug], !pairedValues(s.bySeed(metric), reference.bySeed(metric)).isEmpty {
+          rows.append((study, row, reference, s))
+        }
       }
     }
+    let differences = rows.map { pairedValues($0.variant.bySeed(metric), $0.reference.bySeed(metric)) }
+    let margins = rows.map { r in r.reference.estimate(metric).map { spec.equivalenceMargin * abs($0.mean) } }
+    let outcome = spec.family.decide(differences: differences, margins: margins)
+    let comparisons = rows.enumerated().map { i, r -> Comparison in
+      let decided = outcome.decisions[i]
+      let n = max(decided.seeds, 1)
+      let difference = Estimate(values: Array(differences[i].prefix(n)))
+      let base = r.reference.estimate(metric)?.mean
+      let fid = metric == .fid ? nil : Estimate(values: pairedValues(r.variant.bySeed(.fid), r.reference.bySeed(.fid)))
+      return Comparison(study: r.study.name, label: r.row.label, slug: r.row.slug, reference: r.study.rows[0].label,
+                        referenceSlug: r.reference.slug, metric: metric, difference: difference,
+                        relativeDifference: base.flatMap { $0 != 0 ? difference.mean / abs($0) : nil }, margin: margins[i],
+                        decision: decided, verdict: decided.verdict, fidDifference: fid.flatMap { $0.n > 0 ? $0 : nil })
+    }
+    return (comparisons, outcome)
   }
+}
+
+/// `variant - reference` over the seeds both have, in seed order.
+func pairedValues(_ variant: [UInt64: Double], _ reference: [UInt64: Double]) -> [Double] {
+  Set(variant.keys).intersection(reference.keys).sorted().map { variant[$0]! - reference[$0]! }
 }

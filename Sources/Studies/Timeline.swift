@@ -1,5 +1,5 @@
 // FID along training: each variant is evaluated at regular points of its training timeline (the EMA
-// weights the trainer keeps as snapshots), and each curve answers "when did it reach this FID?".
+// weights the trainer keeps as snapshots); DSM only's curves turn a variant's quality into time (`SpeedUp.swift`).
 // Time on the x axis is training-step time: a point at step s of a stage that trained S steps in T
 // seconds sits at s·T/S after the stages before it. T is the stage's calibrated budget when it has one
 // (`compare: time`: its steps are what that budget buys at the calibrated rate, the time the study
@@ -28,6 +28,14 @@ public struct TimelineSpec: Equatable, Sendable {
   public var every: Interval
   /// Generated images per point (fewer than the final evaluation's: points are many).
   public var samples: Int
+
+  /// How many points a stage of `steps` steps or `budgetSeconds` seconds gets (its last step included).
+  func points(steps: Int, budgetSeconds: Double?) -> Int {
+    switch every {
+    case let .steps(n): return (steps + n - 1) / n
+    case let .seconds(s): return budgetSeconds.map { max(1, Int(($0 / s).rounded())) } ?? 1
+    }
+  }
 
   /// The snapshot spacing of a stage that trains `steps` steps for `budgetSeconds` (nil: not known
   /// before calibration). Every stage also keeps its last step. A spacing in seconds becomes the
@@ -69,47 +77,18 @@ public struct CurvePoint: Codable, Equatable, Sendable {
   public var recall: Double?
 }
 
-/// Where a curve first reaches a target FID (at or below it).
-public enum Crossing: Equatable, Sendable {
-  /// Between two points, linearly interpolated in time.
-  case reached(seconds: Double)
-  /// Already at the first point: somewhere in (0, seconds].
-  case beforeFirstPoint(seconds: Double)
-  /// Not within the curve (the budget).
-  case notReached
-
-  /// The time to use in averages: the crossing, or the first point's time as an upper bound.
-  public var seconds: Double? {
-    switch self {
-    case let .reached(s), let .beforeFirstPoint(s): return s
-    case .notReached: return nil
-    }
-  }
-}
-
-/// The first time `curve` (time, FID), in time order, is at or below `target`.
-public func firstCrossing(of target: Double, on curve: [(seconds: Double, fid: Double)]) -> Crossing {
-  let points = curve.filter { $0.seconds.isFinite && $0.fid.isFinite }
-  guard let first = points.first else { return .notReached }
-  if first.fid <= target { return .beforeFirstPoint(seconds: first.seconds) }
-  for (a, b) in zip(points, points.dropFirst()) where b.fid <= target {
-    // a.fid > target ≥ b.fid: the straight line between them meets the target once.
-    let share = (a.fid - target) / (a.fid - b.fid)
-    return .reached(seconds: a.seconds + share * (b.seconds - a.seconds))
-  }
-  return .notReached
-}
-
 /// A stage's seconds on the curves' time axis: its calibrated budget, else its measured time.
 func timelineSeconds(_ stage: StageResult) -> Double { stage.budgetSeconds ?? stage.trainSeconds }
 
-/// The points of one variant's stages as one curve (stages in sequence).
-func timelineCurve(of stages: [StageResult]) -> [CurvePoint] {
+/// The points of one variant's stages as one curve (stages in sequence); `continued`: with the last
+/// stage's continuation beyond its budget (the speed-up reference), on the same seconds per step.
+func timelineCurve(of stages: [StageResult], continued: Bool = false) -> [CurvePoint] {
   var out: [CurvePoint] = []
   var (elapsed, measured, device) = (0.0, 0.0, 0.0)
-  for stage in stages {
+  for (i, stage) in stages.enumerated() {
     func at(_ step: Int, _ seconds: Double) -> Double { stage.steps > 0 ? Double(step) * seconds / Double(stage.steps) : 0 }
-    for p in stage.timeline ?? [] {
+    let later = continued && i == stages.count - 1 ? stage.continuation ?? [] : []
+    for p in (stage.timeline ?? []) + later {
       out.append(CurvePoint(stage: stage.name, step: p.step, trainingSeconds: elapsed + at(p.step, timelineSeconds(stage)),
                             measuredSeconds: measured + at(p.step, stage.trainSeconds), deviceSeconds: device + at(p.step, stage.deviceSeconds),
                             fid: p.fid, kidMean: p.kidMean, precision: p.precision, recall: p.recall))

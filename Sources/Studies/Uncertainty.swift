@@ -44,30 +44,28 @@ public struct Estimate: Codable, Equatable, Sendable {
   public var halfWidth: Double? { source == .seeds ? high.map { $0 - mean } : nil }
 }
 
-/// What a difference's interval says, in words.
+/// What a comparison decided (`FamilyDecision`), in words.
 public enum Verdict: String, Codable, Sendable {
   case better
   case worse
+  /// Both one-sided tests rejected a difference as large as the margin.
+  case equivalent = "equivalent within the margin"
+  /// Neither test decided at the seeds run.
   case noClearDifference = "no clear difference at this budget"
-  /// Fewer than two paired seeds: no interval for the difference.
+  /// Fewer than two paired seeds: no test.
   case oneSeed = "one seed: no verdict"
 
   public var label: String { rawValue }
 
-  /// For a metric where lower is better (FID, KID): better when the whole interval of
-  /// (variant - reference) lies below 0, worse when above, otherwise no clear difference.
-  public static func lowerIsBetter(_ difference: Estimate) -> Verdict {
-    guard difference.source == .seeds, let lo = difference.low, let hi = difference.high else { return .oneSeed }
-    if hi < 0 { return .better }
-    if lo > 0 { return .worse }
-    return .noClearDifference
+  /// The label with the margin spelled out ("equivalent within ±10%").
+  public func label(margin: Double) -> String {
+    self == .equivalent ? "equivalent within ±\(formatted(margin * 100, digits: 0))%" : rawValue
   }
 }
 
 /// `variant - reference` over the seeds both have, paired by seed.
 public func pairedDifference(_ variant: [UInt64: Double], _ reference: [UInt64: Double]) -> Estimate {
-  let seeds = Set(variant.keys).intersection(reference.keys).sorted()
-  return Estimate(values: seeds.map { variant[$0]! - reference[$0]! })
+  Estimate(values: pairedValues(variant, reference))
 }
 
 func sampleStandardDeviation(_ values: [Double]) -> Double? {

@@ -46,16 +46,19 @@ final class UncertaintyTests: XCTestCase {
     XCTAssertEqual(four.mean, 37.05, accuracy: 1e-9)
     XCTAssertEqual(try XCTUnwrap(four.low), 5.440948503384682, accuracy: 1e-9)
     XCTAssertEqual(try XCTUnwrap(four.high), 68.65905149661532, accuracy: 1e-9)
-    XCTAssertEqual(Verdict.lowerIsBetter(four), .worse, "DSM only's FID is higher at every seed and the interval excludes 0")
+    func verdict(_ d: Estimate) -> Verdict {
+      FamilyDecision(design: .fixed(d.n)).decide(differences: [d.values], margins: [nil]).decisions[0].verdict
+    }
+    XCTAssertEqual(verdict(four), .worse, "DSM only's FID is higher at every seed and the interval excludes 0")
     // the first three seeds: mean 40.36666666666667, CI [-16.601025981868816, 97.33435931520215]
     let three = pairedDifference(bySeed(Array(Self.dsmOnly.prefix(3))), bySeed(Self.twoStage))
     XCTAssertEqual(three.n, 3, "only the seeds both have are paired")
     XCTAssertEqual(try XCTUnwrap(three.low), -16.601025981868816, accuracy: 1e-9)
     XCTAssertEqual(try XCTUnwrap(three.high), 97.33435931520215, accuracy: 1e-9)
-    XCTAssertEqual(Verdict.lowerIsBetter(three), .noClearDifference)
+    XCTAssertEqual(verdict(three), .noClearDifference)
     let reversed = pairedDifference(bySeed(Self.twoStage), bySeed(Self.dsmOnly))
-    XCTAssertEqual(Verdict.lowerIsBetter(reversed), .better)
-    XCTAssertEqual(Verdict.lowerIsBetter(pairedDifference([1: 3], [1: 4])), .oneSeed)
+    XCTAssertEqual(verdict(reversed), .better)
+    XCTAssertEqual(verdict(pairedDifference([1: 3], [1: 4])), .oneSeed)
   }
 
   func testRoundTicks() {

@@ -38,6 +38,10 @@ struct StudyRun: ParsableCommand {
   @Option(help: "Run only this variant or study (its name or slug).") var only: String?
   @Option(help: "Training seeds per variant (default: the plan's evaluation.repeats, else 1); more seeds reuse the finished ones.")
   var repeats: Int?
+  @Option(help: ArgumentHelp("Add seeds until every comparison is decided, at most this many: a group-sequential design "
+                               + "from --repeats (or the plan's) seeds, looking every 2 more, its error rate kept (docs/studies.md).",
+                             valueName: "max-seeds"))
+  var untilDecided: Int?
   @Flag(help: "Time the stage settings again (compare: time) instead of using the calibration on record or in the plan.")
   var recalibrate = false
   @Flag(help: "Calibrate the time budgets (write DIR/calibration.json and the plan block that carries it) and exit.")
@@ -61,7 +65,16 @@ struct StudyRun: ParsableCommand {
     if let repeats, !range.contains(repeats) {
       throw ValidationError("--repeats must be \(range.lowerBound) to \(range.upperBound) (got \(repeats))")
     }
-    let (plan, dir) = try options.load()
+    var (plan, dir) = try options.load()
+    var fixedRepeats = repeats
+    if let untilDecided {
+      let first = repeats ?? plan.decision.design.looks[0]
+      guard first >= 2, untilDecided > first, range.contains(untilDecided) else {
+        throw ValidationError("--until-decided must be more seeds than the first look's \(first) (at least 2), at most \(range.upperBound) (got \(untilDecided))")
+      }
+      plan.decision.design = .sequential(min: first, max: untilDecided, step: 2)
+      fixedRepeats = nil
+    }
     if estimate, !dryRun { throw ValidationError("--estimate measures what --dry-run predicts: give --dry-run too") }
     if dryRun {
       let experiment = try StudyRunner.calibrated(plan, directory: dir, measure: false)
@@ -100,7 +113,7 @@ struct StudyRun: ParsableCommand {
     } else {
       experiment = try StudyRunner.calibrated(plan, directory: dir, recalibrate: recalibrate) { printer.handle($0) }
     }
-    let runner = StudyRunner(experiment: experiment, directory: dir, repeats: repeats, group: group)
+    let runner = StudyRunner(experiment: experiment, directory: dir, repeats: fixedRepeats, group: group)
     runner.device = device
     runner.tensorBoard = !noTensorboard
     if let stage {
@@ -179,35 +192,35 @@ func dataDescription(_ c: TrainConfig) -> String {
   return out
 }
 
-/// The headline table: per variant FID over seeds and training time; per study row its verdict.
+/// The headline: the plan's answer in sentences, then per variant the primary metric and FID over seeds
+/// (with their real-vs-real floors) and training time.
 func headline(_ report: StudyReport) -> String {
   func pad(_ s: String, _ n: Int, left: Bool = false) -> String {
     s.count >= n ? s : left ? String(repeating: " ", count: n - s.count) + s : s + String(repeating: " ", count: n - s.count)
   }
+  var lines = report.answerSentences.map { "* " + $0 + "." }
+  if let design = report.designSentence { lines.append(design) }
+  if !lines.isEmpty { lines.append("") }
+  let metric = report.experiment.plan.decision.primaryMetric
   let summaries = report.summaries
   let width = max(8, summaries.map { $0.name.count }.max() ?? 8) + 2
-  var lines = [pad("variant", width) + pad("FID, mean [95% CI]", 36) + pad("train s", 9, left: true) + "  failed"]
+  let columns = metric == .kid ? ["KID ×10³, mean [95% CI]", "FID, mean [95% CI]"] : ["FID, mean [95% CI]"]
+  lines.append(pad("variant", width) + columns.map { pad($0, 36) }.joined() + pad("train s", 9, left: true) + "  failed")
   for s in summaries {
-    let fid: String = s.fid.map { $0.text() } ?? "-"
+    let values = (metric == .kid ? [s.kid?.text(scale: 1000), s.fid?.text()] : [s.fid?.text()]).map { pad($0 ?? "-", 36) }.joined()
     let seconds: String = s.trainingSeconds.map { String(format: "%.0f", $0.mean) } ?? "-"
     let failures: String = s.failures.map { "seed \($0.seed): \($0.error)" }.joined(separator: "; ")
-    lines.append(pad(s.name, width) + pad(fid, 36) + pad(seconds, 9, left: true) + (failures.isEmpty ? "" : "  " + failures))
-  }
-  let comparisons = report.comparisons
-  if !comparisons.isEmpty {
-    let w = max(8, comparisons.map { $0.label.count }.max() ?? 8) + 2
-    lines += ["", pad("verdicts (ΔFID = variant - reference, paired by seed)", 0)]
-    for c in comparisons {
-      lines.append("  " + pad(c.label, w) + "vs " + pad(c.reference, 22) + pad(c.fidDifference.text(signed: true), 36) + c.verdict.label)
-    }
-  }
-  if let target = report.target {
-    lines += ["", "time to FID \(String(format: "%.1f", target.fid)), \(target.source):"]
-    for t in report.timesToTarget where t.slug != target.referenceSlug { lines.append("  " + t.sentence(target)) }
+    lines.append(pad(s.name, width) + values + pad(seconds, 9, left: true) + (failures.isEmpty ? "" : "  " + failures))
   }
   let e = report.experiment.plan.evaluation
-  lines.append("FID from \(e.samples) samples against \(e.reference.statistics == nil ? "\(e.reference.count) real images" : "reference statistics"); "
-                 + "\(report.repeats) training seed\(report.repeats == 1 ? "" : "s") per variant.")
+  var protocolLine = "\(metric.label) (primary) and FID from \(e.samples) samples against "
+    + (e.reference.statistics == nil ? "\(e.reference.count) random real images" : "reference statistics")
+    + "; \(report.repeats) training seed\(report.repeats == 1 ? "" : "s") per variant at most."
+  if let floor = summaries.lazy.compactMap(\.floor).first {
+    protocolLine += " Floor (\(floor.samples) held-out real images against the same reference): FID \(String(format: "%.1f", floor.fid))"
+      + (floor.kid.map { String(format: ", KID ×10³ %.2f", $0 * 1000) } ?? "") + "."
+  }
+  lines.append(protocolLine)
   return lines.joined(separator: "\n")
 }
 
