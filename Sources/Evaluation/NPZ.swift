@@ -86,16 +86,21 @@ extension FeatureStatistics {
     var count = 0
     if zip.entries["count.npy"] != nil, let c = try? NPY.decode(try zip.contents("count.npy"), name: "count").values.first,
        c.isFinite, c >= 0, c < 1e12 { count = Int(c) }
-    let statistics = FeatureStatistics(mu: mu, sigma: sigma, count: count)
+    var statistics = FeatureStatistics(mu: mu, sigma: sigma, count: count)
+    if zip.entries["resize.npy"] != nil, let r = try? NPY.decode(try zip.contents("resize.npy"), name: "resize").values.first {
+      statistics.resize = r == 1 ? .clean : r == 0 ? .ttur : nil
+    }
     try statistics.checkCovariance(name: name)
     return statistics
   }
 
-  /// Writes `mu`, `sigma` (and `count`) as an `.npz`.
+  /// Writes `mu`, `sigma` (and `count`, and `resize`: 0 ttur, 1 clean) as an `.npz`.
   public func save(npz url: URL) throws {
     let d = dimension
-    let data = writeZip([("mu.npy", NPY.encode(mu, shape: [d])), ("sigma.npy", NPY.encode(sigma, shape: [d, d])),
-                         ("count.npy", NPY.encode([Double(count)], shape: [1]))])
+    var files = [("mu.npy", NPY.encode(mu, shape: [d])), ("sigma.npy", NPY.encode(sigma, shape: [d, d])),
+                 ("count.npy", NPY.encode([Double(count)], shape: [1]))]
+    if let resize { files.append(("resize.npy", NPY.encode([resize == .clean ? 1 : 0], shape: [1]))) }
+    let data = writeZip(files)
     try data.write(to: url, options: .atomic)
   }
 }

@@ -13,6 +13,8 @@ public struct FeatureStatistics: Equatable {
   /// d x d, row-major.
   public var sigma: [Double]
   public var count: Int
+  /// The resize the features were taken with, when known (recorded in .npz files this tool writes).
+  public var resize: FIDResize? = nil
   public var dimension: Int { mu.count }
 
   public init(mu: [Double], sigma: [Double], count: Int) {

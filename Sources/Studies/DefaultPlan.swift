@@ -49,9 +49,10 @@ let defaultPlanYAML = """
           seconds: 45
           set: {dataset.MASK_RATIO: 0.0}
       evaluation:
-        samples: 256
+        samples: 500
         sampling_steps: 25
-        reference: {split: test, count: 512}
+        # A random subset of 1000 test images (seeded); KID is the primary metric below 2048 samples.
+        reference: {split: test, count: 1000, seed: 0}
       datasets:
         tops: {about: "T-shirt, pullover, coat, shirt", NAME: fashion-mnist, CLASSES: [0, 2, 4, 6]}
         footwear: {about: "sandal, sneaker, ankle boot", NAME: fashion-mnist, CLASSES: [5, 7, 9]}

@@ -81,7 +81,7 @@ func seededPermutation(_ count: Int, seed: UInt64) -> [Int] {
 /// Evaluates stages of one study; loads the Inception network once.
 final class Evaluator {
   let studyDirectory: URL
-  private var extractorStorage: InceptionFeatureExtractor?
+  private var extractorStorage: [FIDResize: InceptionFeatureExtractor] = [:]
   private var references: [String: ReferenceSet] = [:]
 
   /// Resamples behind each FID's bootstrap interval.
@@ -89,17 +89,23 @@ final class Evaluator {
 
   init(studyDirectory: URL) { self.studyDirectory = studyDirectory }
 
-  private func extractor() throws -> InceptionFeatureExtractor {
-    if let e = extractorStorage { return e }
+  private func extractor(_ resize: FIDResize) throws -> InceptionFeatureExtractor {
+    if let e = extractorStorage[resize] { return e }
     let e = try InceptionFeatureExtractor()
-    extractorStorage = e
+    e.resizeMode = resize
+    extractorStorage[resize] = e
     return e
   }
 
   /// The reference set for a variant whose last stage trains with `config`.
-  func reference(for config: TrainConfig, _ spec: ReferenceSpec, progress: @escaping (Int, Int, Double) -> Void) throws -> ReferenceSet {
+  func reference(for config: TrainConfig, _ spec: ReferenceSpec, resize: FIDResize = .ttur,
+                 progress: @escaping (Int, Int, Double) -> Void) throws -> ReferenceSet {
     if let path = spec.statistics {
-      return ReferenceSet(statistics: try FeatureStatistics.load(npz: URL(fileURLWithPath: path)), features: nil)
+      let statistics = try FeatureStatistics.load(npz: URL(fileURLWithPath: path))
+      if let r = statistics.resize, r != resize {
+        throw PlanError("evaluation.reference.statistics \(path) was taken with the resize \(r.label), the plan's evaluation.fid_resize is \(resize.label)")
+      }
+      return ReferenceSet(statistics: statistics, features: nil)
     }
     var c = config
     c.dataset.split = spec.split
@@ -107,7 +113,7 @@ final class Evaluator {
     let data = try resolveDataset(c)
     let count = min(spec.count, data.count)
     let m = data.manifest
-    let key = String(fnv1aHex("v\(metricCodeVersion)|\(m.checksum)|\(m.count)|\(m.height)x\(m.width)x\(m.channels)|\(count)|\(spec.seed)").prefix(12))
+    let key = String(fnv1aHex("v\(metricCodeVersion)|\(m.checksum)|\(m.count)|\(m.height)x\(m.width)x\(m.channels)|\(count)|\(spec.seed)" + (resize == .ttur ? "" : "|\(resize.rawValue)")).prefix(12))
     if let cached = references[key] { return cached }
     let order = seededPermutation(data.count, seed: spec.seed)
     let chosen = Array(order.prefix(count)), rest = Array(order.dropFirst(count))
@@ -121,8 +127,10 @@ final class Evaluator {
       references[key] = set
       return set
     }
-    let (features, n) = try inceptionFeatures(.preparedSubset(data, indices: chosen), extractor: try extractor(), progress: progress)
-    let set = ReferenceSet(statistics: FeatureStatistics(features: features, count: n), features: features, heldOut: heldOut, key: key)
+    let (features, n) = try inceptionFeatures(.preparedSubset(data, indices: chosen), extractor: try extractor(resize), progress: progress)
+    var statistics = FeatureStatistics(features: features, count: n)
+    statistics.resize = resize
+    let set = ReferenceSet(statistics: statistics, features: features, heldOut: heldOut, key: key)
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     try writeAtomically(features.withUnsafeBytes { Data($0) }, to: featuresURL)
     try set.statistics.save(npz: statsURL)
@@ -141,7 +149,7 @@ final class Evaluator {
     job.batchSize = spec.batchSize
     job.seed = spec.seed
     job.sampler = spec.sampler
-    let network = try extractor()
+    let network = try extractor(spec.fidResize)
     var features: [Float] = []
     var grid: String?
     try job.run(consume: { images, first in
@@ -190,7 +198,7 @@ final class Evaluator {
     guard n >= 2 else { return nil }
     let url = studyDirectory.appendingPathComponent("reference/\(reference.key)-floor-\(n)\(kid ? "" : "-nokid").json")
     if let data = try? Data(contentsOf: url), let done = try? JSONDecoder().decode(MetricFloor.self, from: data) { return done }
-    let (features, count) = try inceptionFeatures(.preparedSubset(heldOut.data, indices: Array(heldOut.indices.prefix(n))), extractor: try extractor())
+    let (features, count) = try inceptionFeatures(.preparedSubset(heldOut.data, indices: Array(heldOut.indices.prefix(n))), extractor: try extractor(reference.statistics.resize ?? .ttur))
     let fid = try frechetDistance(FeatureStatistics(features: features, count: count), reference.statistics)
     let k = kid ? reference.features.map { kernelInceptionDistance(features, $0).mean } : nil
     let floor = MetricFloor(samples: count, fid: fid, kid: k)

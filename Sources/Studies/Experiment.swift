@@ -200,7 +200,7 @@ func stageIdentity(name: String, config: TrainConfig, parent: String?) -> String
 
 /// What a variant computes: its stages and its evaluation protocol.
 func variantKey(_ stages: [PlannedStage], _ evaluation: EvaluationProtocol) -> String {
-  fnv1aHex(stages.map(\.id).joined(separator: "/") + "|\(evaluation)")
+  fnv1aHex(stages.map(\.id).joined(separator: "/") + "|" + evaluation.identityText)
 }
 
 /// A stage before its identity is known.

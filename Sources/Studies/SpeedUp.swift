@@ -113,7 +113,8 @@ public struct SpeedUp: Codable, Equatable, Sendable {
     let sign = "faster than \(reference) in \(faster) of \(n) seed\(n == 1 ? "" : "s") (sign test p = \(pText(signTestP)))"
     if let g = geometricMean {
       let interval = g.low.flatMap { lo in g.high.map { hi in String(format: " (95%% CI %.2f-%.2fx, %d seeds)", lo, hi, g.n) } } ?? " (1 seed, no interval)"
-      return "\(name) reaches the \(metric.label) it ends with \(String(format: "%.2fx", g.mean)) as fast as \(reference)\(interval); \(sign)"
+      return "\(name) is \(String(format: "%.2fx", g.mean)) as fast as \(reference)\(interval): \(reference) needs "
+        + "\(String(format: "%.2f", g.mean)) times \(name)'s training time to reach the \(metric.label) \(name) ends with; \(sign)"
     }
     switch bound {
     case let .atLeast(b)?:

@@ -2,6 +2,7 @@
 // ablations to run, read from YAML. A plan is laid over the built-in defaults (`DefaultPlan.yaml`)
 // and then over its chosen preset (`quick`: Fashion-MNIST on a CPU; `paper`: CelebA-64 on a GPU), so
 // a plan file need only list its ablations.
+import Evaluation
 import Foundation
 import MaskDM
 import Training
@@ -61,6 +62,16 @@ public struct EvaluationProtocol: Equatable {
   public var precisionRecall = true
   /// Evaluations along each variant's training (nil: after its stages only).
   public var along: TimelineSpec?
+  /// The resize to the network's input (`fid_resize`): ttur (the paper's) or clean (clean-fid's). Kept last (see `identityText`).
+  public var fidResize = FIDResize.ttur
+
+  /// The protocol as text for keys and caches; with the default resize, the text it had before the
+  /// resize was a choice, so that studies run then keep their results and caches.
+  var identityText: String {
+    let text = "\(self)"
+    guard fidResize == .ttur, let r = text.range(of: ", fidResize: ", options: .backwards) else { return text }
+    return text[..<r.lowerBound] + ")"
+  }
 
   /// The protocol of one point along training: `along.samples` images, no grid.
   var alongPoint: EvaluationProtocol? {
@@ -74,7 +85,7 @@ public struct EvaluationProtocol: Equatable {
   var cacheText: String {
     var p = self
     p.along = nil
-    return "\(p)"
+    return p.identityText
   }
 }
 
@@ -248,7 +259,7 @@ public struct StudyPlan {
   }
 
   static let evaluationKeys = ["samples", "sampler", "sampling_steps", "eta", "batch_size", "reference", "kid", "grid", "when",
-                               "seed", "repeats", "along", "target_fid", "precision_recall", "primary_metric", "equivalence_margin", "alpha"]
+                               "seed", "repeats", "along", "target_fid", "precision_recall", "primary_metric", "equivalence_margin", "alpha", "fid_resize"]
 
   static func readEvaluation(_ node: Node?) throws -> EvaluationProtocol {
     let m = try PlanMapping(node, path: "evaluation", allowed: evaluationKeys)
@@ -263,6 +274,12 @@ public struct StudyPlan {
     e.along = try readAlong(m["along"])
     e.grid = try m.int("grid") ?? e.grid
     e.seed = UInt64(max(0, try m.int("seed") ?? 0))
+    if let r = try m.string("fid_resize") {
+      guard let resize = FIDResize(rawValue: r) else {
+        throw PlanError("evaluation.fid_resize must be \(FIDResize.allCases.map(\.rawValue).joined(separator: " or ")) (got \(r))")
+      }
+      e.fidResize = resize
+    }
     if let w = try m.string("when") {
       guard let when = EvaluationTime(rawValue: w) else { throw PlanError("evaluation.when must be end or every_stage (got \(w))") }
       e.when = when

@@ -97,7 +97,8 @@ public struct StudyReport {
     let along = e.along.map { " Along training, every \($0.every) of each stage's training, FID of \($0.samples) samples from the EMA snapshot"
       + " (time on the curves is training-step time: a point at step s of a stage sits at s × the stage's seconds per step,"
       + " its calibrated budget where it has one, else its measured time; the measured times are in results.json)." } ?? ""
-    return "FID (TF-FID Inception, TTUR protocol) of \(e.samples) samples (\(e.sampler.label), EMA weights) against \(reference)"
+    let resize = e.fidResize == .ttur ? "TTUR protocol" : "clean-fid's resize: PIL bicubic with antialiasing"
+    return "FID (TF-FID Inception, \(resize)) of \(e.samples) samples (\(e.sampler.label), EMA weights) against \(reference)"
       + (e.kid ? "; KID from the same features" : "")
       + (e.precisionRecall ? "; improved precision and recall (k = 3 nearest neighbours, Kynkäänniemi et al. 2019) against the same real images" : "")
       + ".\(along) FID is biased upward at small sample counts: compare only at equal counts. "

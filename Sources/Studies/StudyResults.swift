@@ -172,6 +172,10 @@ public struct StudyDirectory {
   func result(_ variant: Variant) -> URL {
     results.appendingPathComponent(variant.slug).appendingPathComponent("seed-\(variant.seed).json")
   }
+  /// The folder whose lock a process holds while it trains and evaluates one seed of a variant.
+  func active(_ variant: Variant) -> URL {
+    url.appendingPathComponent("active").appendingPathComponent("\(variant.slug)-seed-\(variant.seed)")
+  }
   func evaluation(stage: PlannedStage, key: String) -> URL {
     evaluations.appendingPathComponent("\(stage.directoryName)-\(key).json")
   }

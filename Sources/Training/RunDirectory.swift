@@ -3,6 +3,7 @@
 //   RUN/config.yaml            the resolved configuration
 //   RUN/metrics.jsonl          one JSON object per logged step / checkpoint / sample / evaluation
 //   RUN/samples/step-N.png     sample grids
+//   RUN/tb/events.out.tfevents.*   the same curves and grids for TensorBoard (one file per process start)
 //   RUN/checkpoints/step-N/    model.safetensors, ema.safetensors, optimizer.safetensors, state.json
 //                              (with the SHA-256 of the three others)
 //   RUN/checkpoints/damaged-step-N/, diverged-step-N/   checkpoints moved aside, kept for inspection
@@ -62,6 +63,12 @@ public struct RunDirectory: Sendable {
         throw ConfigError("cannot create the run directory \(dir.path): \(error.localizedDescription)")
       }
     }
+  }
+
+  /// Creates the directory and takes its lock (see `lock()`).
+  public func lockCreating() throws -> RunLock {
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return try lock()
   }
 
   /// Takes the directory's lock for this process; a second process is refused, not let in.

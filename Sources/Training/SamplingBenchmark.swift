@@ -17,6 +17,11 @@ public struct SamplingBenchmark {
   public var classes: [Int]? = nil
   public var guidance = 0.0
 
+  /// Sampling with `config`'s model (a study's evaluation, timed for its cost).
+  public init(config: TrainConfig, sampler: Sampler, batchSize: Int?) {
+    (self.config, self.sampler, self.batchSize) = (config, sampler, batchSize)
+  }
+
   public init(preset: String, sampler: Sampler, batchSize: Int?) throws {
     config = try TrainingBenchmark(preset: preset).config
     self.sampler = sampler

@@ -18,6 +18,8 @@ public final class Trainer {
   public let group: DistributedGroup?
   /// True on the process that writes files and reports (rank 0, or the only one).
   public var isRoot: Bool { (group?.rank ?? 0) == 0 }
+  /// Records the run's curves and sample grids for TensorBoard in `RUN/tb/` (`--no-tensorboard`: false).
+  public var tensorBoard = true
 
   public init(config: TrainConfig, runDirectory: URL, group: DistributedGroup? = nil) throws {
     try config.validate()
@@ -37,7 +39,19 @@ public final class Trainer {
   public func train(resume: Bool = false, events allEvents: @escaping (TrainingEvent) -> Void = { _ in }) throws -> RunSummary {
     let wallStart = Date()
     let root = isRoot
-    let events: (TrainingEvent) -> Void = { if root { allEvents($0) } }
+    let board = root && tensorBoard ? TensorBoardLog(runDirectory: run.url) : nil
+    var boardFailed = false
+    let events: (TrainingEvent) -> Void = { event in
+      guard root else { return }
+      if let board {
+        board.record(event)
+        if let failure = board.failure, !boardFailed {
+          boardFailed = true
+          allEvents(.notice("TensorBoard files are no longer written (\(failure)); training goes on"))
+        }
+      }
+      allEvents(event)
+    }
     var lock: RunLock? = nil
     if root {
       try run.checkOwnership()

@@ -71,7 +71,7 @@ public struct TrainingBenchmark {
       for i in 0..<(warmup + steps) {
         let start = DispatchTime.now().uptimeNanoseconds
         let scalars = try Tensor((step.adam.scalars(lr: config.lr, step: i + 1) + [0.999]).map(Float.init))
-        let (next, loss) = try step(state, images: images, key: PRNGKey(seed: UInt64(i)), scalars: scalars)
+        let (next, loss, _) = try step(state, images: images, key: PRNGKey(seed: UInt64(i)), scalars: scalars)
         if i == Swift.max(warmup - 1, 0), let census {  // a warm-up step: the walk is not timed
           census(try graphCensus(next.all + [loss]))
         }

@@ -15,6 +15,10 @@ public struct StepReport: Sendable {
   public var etaSeconds: Double?
   /// The run's time budget (`train_seconds`), when it has one.
   public var budgetSeconds: Double? = nil
+  /// The global norm of this step's gradients, before clipping.
+  public var gradNorm: Double? = nil
+  /// Mean seconds per training step since the previous logged step (nil when none was timed: the warm-up step).
+  public var stepSeconds: Double? = nil
 }
 
 /// The outcome of a finished run.

@@ -21,8 +21,8 @@ final class TrainingSession {
   var lastCheckpoint: Int?
   /// (step, loss) of every logged step, across resumes.
   var lossCurve: [[Double]]
-  /// Images and seconds since the last loss line (its throughput).
-  private var window: (images: Int, seconds: Double) = (0, 0)
+  /// Images, steps and seconds since the last loss line (its throughput).
+  private var window: (images: Int, steps: Int, seconds: Double) = (0, 0, 0)
   /// False until the first step after a start has run (its tracing is not training time).
   private var warmedUp = false
 
@@ -90,7 +90,7 @@ final class TrainingSession {
     let lr = learningRate(base: config.lr, step: number, warmupSteps: config.warmupSteps)
     let decay = emaSchedule.action(count: progress.emaUpdates)
     let scalars = try Tensor((step.adam.scalars(lr: lr, step: number) + [decay ?? 1]).map(Float.init))
-    let (next, lossTensor) = try step(state, images: images, labels: labels, key: try PRNGKey(seed: stepSeed(config.seed, number)), scalars: scalars,
+    let (next, lossTensor, gradNorm) = try step(state, images: images, labels: labels, key: try PRNGKey(seed: stepSeed(config.seed, number)), scalars: scalars,
                                       updateEMA: decay != nil)
     try eval(next.all + [lossTensor])
     let loss = try lossTensor.item()
@@ -100,7 +100,9 @@ final class TrainingSession {
     if config.trainSeconds != nil, let group = trainer.group { seconds = try group.broadcastFromRoot(seconds) }
     state = next
     record(step: number, seconds: seconds, images: batch.count * worldSize, loss: loss)
-    if number % config.logEvery == 0 || number == config.trainSteps || !budgetLeft { try log(step: number, loss: loss, lr: lr) }
+    if number % config.logEvery == 0 || number == config.trainSteps || !budgetLeft {
+      try log(step: number, loss: loss, lr: lr, gradNorm: try gradNorm.item())
+    }
     // A snapshot before the checkpoint of the same step: a run resumed from that checkpoint never
     // lacks the snapshots of the steps before it.
     if let every = config.snapshotEvery, number % every == 0 || !budgetLeft { try snapshot(step: number) }
@@ -133,6 +135,7 @@ final class TrainingSession {
       progress.deviceSeconds += seconds
       progress.imagesSeen += images
       window.images += images
+      window.steps += 1
       window.seconds += seconds
     } else {
       progress.warmupSeconds = (progress.warmupSeconds ?? 0) + seconds
@@ -142,20 +145,21 @@ final class TrainingSession {
   }
 
   /// A loss line: metrics.jsonl, the loss curve and a `.step` event with throughput and ETA.
-  private func log(step number: Int, loss: Double, lr: Double) throws {
+  private func log(step number: Int, loss: Double, lr: Double, gradNorm: Double) throws {
     let rate = window.seconds > 0 ? Double(window.images) / window.seconds : 0
-    window = (0, 0)
+    let stepSeconds = window.steps > 0 ? window.seconds / Double(window.steps) : nil
+    window = (0, 0, 0)
     let perStep = progress.trainSeconds / Double(max(number, 1))
     var eta = Double(config.trainSteps - number) * perStep
     if let limit = config.trainSeconds { eta = min(eta, max(limit - progress.trainSeconds, 0)) }
     lossCurve.append([Double(number), loss])
     if trainer.isRoot {
-      try run.appendMetrics(["event": "step", "step": number, "loss": loss, "lr": lr,
+      try run.appendMetrics(["event": "step", "step": number, "loss": loss, "lr": lr, "grad_norm": gradNorm,
                              "images_per_second": rate, "train_seconds": progress.trainSeconds])
     }
     events(.step(StepReport(step: number, totalSteps: config.trainSteps, loss: loss, learningRate: lr,
                             imagesPerSecond: rate, trainSeconds: progress.trainSeconds, etaSeconds: eta,
-                            budgetSeconds: config.trainSeconds)))
+                            budgetSeconds: config.trainSeconds, gradNorm: gradNorm, stepSeconds: stepSeconds)))
   }
 
   /// A checkpoint, and a sample grid from the EMA weights when `num_samples` asks for one.

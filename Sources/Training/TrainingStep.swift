@@ -49,9 +49,9 @@ final class TrainingStep {
   /// Runs one step on this rank's `images` (B/W, H, W, C) uint8 rows of the global batch (see
   /// `BatchLoader`'s shard) and, for a class-conditional model, their `labels` (B/W,) int32. `scalars` are AdamW's per-step scalars (`AdamW.scalars`) and the EMA decay,
   /// as float32. With `updateEMA` false the EMA weights stay as they were (between EMA updates).
-  /// Returns the new state and the loss, not yet evaluated.
+  /// Returns the new state, the loss and the gradients' global norm (before clipping), not yet evaluated.
   func callAsFunction(_ state: TrainState, images: Tensor, labels: Tensor? = nil, key: PRNGKey, scalars: Tensor,
-                      updateEMA: Bool = true) throws -> (state: TrainState, loss: Tensor) {
+                      updateEMA: Bool = true) throws -> (state: TrainState, loss: Tensor, gradNorm: Tensor) {
     let flat = state.all + [images, key.tensor, scalars] + (labels.map { [$0] } ?? [])
     let out = try compiled.map { try $0(flat) } ?? body(flat)
     let n = names.count
@@ -60,10 +60,10 @@ final class TrainingStep {
     next.m = Array(out[n..<2 * n])
     next.v = Array(out[2 * n..<3 * n])
     if updateEMA { next.ema = Array(out[3 * n..<4 * n]) }
-    return (next, out[4 * n])
+    return (next, out[4 * n], out[4 * n + 1])
   }
 
-  /// The traced function: `[params, m, v, ema, images, key, scalars, labels?] -> [params, m, v, ema, loss]`.
+  /// The traced function: `[params, m, v, ema, images, key, scalars, labels?] -> [params, m, v, ema, loss, gradient norm]`.
   func body(_ flat: [Tensor]) throws -> [Tensor] {
     let n = names.count
     let params = Array(flat[0..<n]), m = Array(flat[n..<2 * n]), v = Array(flat[2 * n..<3 * n])
@@ -91,7 +91,13 @@ final class TrainingStep {
       loss = try summed[0] / Double(group.size)
       gradients = try summed[1...].map { try $0 / Double(group.size) }
     }
-    if let maxNorm = config.clipGrad { gradients = try clipGlobalNorm(gradients, maxNorm: maxNorm).0 }
+    // The norm is an output for the log; a step whose log does not read it never computes it.
+    let norm: Tensor
+    if let maxNorm = config.clipGrad {
+      (gradients, norm) = try clipGlobalNorm(gradients, maxNorm: maxNorm)
+    } else {
+      norm = try Tensor.stack(gradients.map { try $0.astype(.float32).square().sum() }).sum().sqrt()
+    }
 
     var newParams: [Tensor] = [], newM: [Tensor] = [], newV: [Tensor] = [], newEMA: [Tensor] = []
     for i in 0..<n {
@@ -102,7 +108,7 @@ final class TrainingStep {
       newV.append(v1)
       newEMA.append(e1)
     }
-    return newParams + newM + newV + newEMA + [loss]
+    return newParams + newM + newV + newEMA + [loss, norm]
   }
 
   /// The loss of one micro-batch and its gradients with respect to the parameters.

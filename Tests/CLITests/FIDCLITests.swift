@@ -38,5 +38,23 @@ final class FIDCLITests: XCTestCase {
     let scale = mu.map { abs($0) }.max()!
     let err = zip(ours, mu).map { abs($0 - $1) }.max()! / scale
     XCTAssertLessThanOrEqual(err, 1e-4, "mu from `maskdm fid stats` differs from out.mu by \(err)")
+
+    // --resize clean: recorded in the statistics, which then refuse a comparison by the other protocol.
+    let clean = dir.appendingPathComponent("clean.npz")
+    let c = try CLI.run(["fid", "stats", dir.path, "-o", clean.path, "--resize", "clean"])
+    XCTAssertEqual(c.status, 0, c.stderr)
+    XCTAssertTrue(c.stdout.contains("resize clean (PIL bicubic"), c.stdout)
+    let mixed = try CLI.run(["fid", "compare", clean.path, npz.path, "--resize", "clean"])
+    XCTAssertNotEqual(mixed.status, 0)
+    XCTAssertTrue(mixed.stderr.contains("\(npz.path) holds statistics taken with the resize ttur"), mixed.stderr)
+    let same = try CLI.run(["fid", "compare", clean.path, clean.path, "--resize", "clean", "--json"])
+    XCTAssertEqual(same.status, 0, same.stderr)
+    XCTAssertTrue(same.stdout.contains("\"resize\":\"clean\""), same.stdout)
+    let bad = try CLI.run(["fid", "compare", clean.path, clean.path, "--resize", "bilinear"])
+    XCTAssertNotEqual(bad.status, 0)
+    XCTAssertTrue(bad.stderr.contains("ttur") && bad.stderr.contains("clean"), bad.stderr)
+    // A folder measured with --resize clean against its clean statistics: the same protocol, FID 0.
+    let both = try CLI.run(["fid", "compare", dir.path, clean.path, "--resize", "clean", "--json"])
+    XCTAssertTrue(both.stdout.contains("\"fid\":0") || both.stdout.contains("e-"), "the same images by the same protocol: \(both.stdout)")
   }
 }

@@ -1,6 +1,6 @@
-// `maskdm fid stats PATH -o stats.npz` and `maskdm fid A B [--kid] [--json]` (TTUR protocol). A side
-// may be a run directory: its EMA weights are sampled (`--samples N --sampler NAME --steps S`) and the
-// samples measured as they are made, without writing them.
+// `maskdm fid stats PATH -o stats.npz` and `maskdm fid A B [--kid] [--json]` (TTUR protocol, or
+// clean-fid's resize with `--resize clean`). A side may be a run directory: its EMA weights are sampled
+// (`--samples N --sampler NAME --steps S`) and the samples measured as they are made, without writing them.
 import ArgumentParser
 import Engine
 import Evaluation
@@ -79,6 +79,22 @@ struct FIDOptions: ParsableArguments {
   @Option(help: "The TF-FID weights (default: .deps/fid/default_1.pt or $MASKDM_FID_WEIGHTS).") var weights: String?
   @Option(help: "Device for the network: cpu, gpu or auto (the statistics are float64 on the CPU).")
   var device: DeviceChoice = .auto
+  @Option(help: "The resize to 299x299: ttur (TF1 bilinear, the TTUR protocol and the paper's) or clean (clean-fid's PIL bicubic with antialiasing).")
+  var resize: FIDResize = .ttur
+
+  /// The network with this resize.
+  func extractor() throws -> InceptionFeatureExtractor {
+    let e = try InceptionFeatureExtractor(weights: weights.map { URL(fileURLWithPath: $0) })
+    e.resizeMode = resize
+    return e
+  }
+
+  /// Refuses statistics taken with another resize than this command's (their FID would mix two protocols).
+  func check(_ side: FIDSide, _ path: String) throws {
+    if let r = side.statistics.resize, r != resize {
+      throw ValidationError("\(path) holds statistics taken with the resize \(r.label); measure with --resize \(r.rawValue), or recompute them with --resize \(resize.rawValue)")
+    }
+  }
 
   func validate() throws {
     if let limit, limit < 2 {
@@ -86,6 +102,8 @@ struct FIDOptions: ParsableArguments {
     }
   }
 }
+
+extension FIDResize: ExpressibleByArgument {}
 
 struct FIDCompare: ParsableCommand {
   static let configuration = CommandConfiguration(commandName: "compare", abstract: "FID between A and B.")
@@ -104,7 +122,7 @@ struct FIDCompare: ParsableCommand {
     var cached: InceptionFeatureExtractor?
     let extractor = { () throws -> InceptionFeatureExtractor in
       if let cached { return cached }
-      cached = try InceptionFeatureExtractor(weights: options.weights.map { URL(fileURLWithPath: $0) })
+      cached = try options.extractor()
       return cached!
     }
     let count = samples ?? 1000
@@ -117,8 +135,11 @@ struct FIDCompare: ParsableCommand {
     var samplers: [String] = []
     let sideA = try FIDSide.load(a, extractor: extractor, batchSize: options.batchSize, limit: options.limit, sampling: sampling) { samplers.append($0) }
     let sideB = try FIDSide.load(b, extractor: extractor, batchSize: options.batchSize, limit: options.limit, sampling: sampling) { samplers.append($0) }
+    try options.check(sideA, a)
+    try options.check(sideB, b)
     let fid = try frechetDistance(sideA.statistics, sideB.statistics)
-    var result: [String: Any] = ["fid": fid, "count_a": sideA.statistics.count, "count_b": sideB.statistics.count]
+    var result: [String: Any] = ["fid": fid, "count_a": sideA.statistics.count, "count_b": sideB.statistics.count,
+                                 "resize": options.resize.rawValue]
     if !samplers.isEmpty { result["sampler"] = samplers.joined(separator: "; ") }
     if kid {
       guard case let .features(fa, _) = sideA, case let .features(fb, _) = sideB else {
@@ -132,7 +153,7 @@ struct FIDCompare: ParsableCommand {
       print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
     } else {
       print(String(format: "FID %.4f (%d vs %d images", fid, sideA.statistics.count, sideB.statistics.count)
-              + (samplers.isEmpty ? ")" : ", sampled with \(samplers.joined(separator: "; ")))")
+              + (samplers.isEmpty ? "" : ", sampled with \(samplers.joined(separator: "; "))") + "; resize \(options.resize.label))"
               + (kid ? String(format: ", KID %.5f ± %.5f", result["kid_mean"] as! Double, result["kid_std"] as! Double) : ""))
     }
   }
@@ -160,9 +181,11 @@ struct FIDStats: ParsableCommand {
       throw ValidationError("-o \(out): the folder \(folder.path) does not exist; create it first")
     }
     try Engine.select(options.device)
-    let extractor = try InceptionFeatureExtractor(weights: options.weights.map { URL(fileURLWithPath: $0) })
+    let extractor = try options.extractor()
     let side = try FIDSide.load(path, extractor: { extractor }, batchSize: options.batchSize, limit: options.limit)
-    try side.statistics.save(npz: URL(fileURLWithPath: out))
-    print("\(side.statistics.count) images -> \(out)")
+    var statistics = side.statistics
+    statistics.resize = options.resize
+    try statistics.save(npz: URL(fileURLWithPath: out))
+    print("\(statistics.count) images -> \(out) (resize \(options.resize.label))")
   }
 }

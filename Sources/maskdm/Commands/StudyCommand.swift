@@ -10,7 +10,7 @@ import Training
 struct StudyCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "study", abstract: "Run ablation studies from a plan: FID and training time for every variant, one report.",
-    subcommands: [StudyRun.self, StudyImport.self, StudyReportCommand.self], defaultSubcommand: StudyRun.self)
+    subcommands: [StudyRun.self, StudyStatusCommand.self, StudyImport.self, StudyReportCommand.self], defaultSubcommand: StudyRun.self)
 }
 
 struct StudyOptions: ParsableArguments {
@@ -55,7 +55,11 @@ struct StudyRun: ParsableCommand {
   @Flag(help: "Write DIR/slurm.sh, which submits the study as a graph of Slurm jobs (shared stages, then variants, then the report), and exit.")
   var emitSlurm = false
   @OptionGroup var slurm: SlurmFlags
-  @Flag(help: "List the variants and their stages and exit.") var dryRun = false
+  @Flag(help: "List the variants, their stages and what they will cost on this machine (steps, time, device-hours), and exit.") var dryRun = false
+  @Flag(help: "With --dry-run: measure each stage setting, the sampling and the Inception network briefly here, instead of the rates on record.")
+  var estimate = false
+  @Flag(help: "Write no TensorBoard files (by default each run's in runs/*/tb/, each variant and seed's in DIR/tb/).")
+  var noTensorboard = false
   @OptionGroup var parallel: DistributedOptions
 
   func run() throws {
@@ -73,8 +77,16 @@ struct StudyRun: ParsableCommand {
       plan.decision.design = .sequential(min: first, max: untilDecided, step: 2)
       fixedRepeats = nil
     }
+    if estimate, !dryRun { throw ValidationError("--estimate measures what --dry-run predicts: give --dry-run too") }
     if dryRun {
-      print(describe(try StudyRunner.calibrated(plan, directory: dir, measure: false), repeats: repeats ?? plan.repeats), terminator: "")
+      let experiment = try StudyRunner.calibrated(plan, directory: dir, measure: false)
+      let seeds = repeats ?? plan.repeats
+      print(describe(experiment, repeats: seeds), terminator: "")
+      var rates = CostRates.onRecord(experiment, directory: StudyDirectory(dir))
+      if estimate {
+        rates.measure(experiment) { FileHandle.standardError.write(Data("measuring \($0)\n".utf8)) }
+      }
+      print(costTable(StudyCost(experiment, seeds: seeds, rates: rates, directory: StudyDirectory(dir)), measured: estimate), terminator: "")
       return
     }
     if calibrateOnly {
@@ -105,6 +117,7 @@ struct StudyRun: ParsableCommand {
     }
     let runner = StudyRunner(experiment: experiment, directory: dir, repeats: fixedRepeats, group: group)
     runner.device = device
+    runner.tensorBoard = !noTensorboard
     if let stage {
       let summary = try runner.trainStage(stage) { printer.handle($0) }
       printer.finish()
@@ -161,6 +174,11 @@ func describe(_ e: Experiment, repeats: Int) -> String {
       out += "    \(s.directoryName): \(maskDescription(s.config)), data \(dataDescription(s.config)), \(budget)"
         + (v.evaluation.along != nil ? alongDescription(s.config) : "") + (s.parent != nil ? ", from its predecessor" : "") + ((uses[s.id] ?? 0) > 1 ? ", shared by \(uses[s.id]!) variants" : "") + "\n"
     }
+  }
+  let family = e.studies.map { $0.rows.count - 1 }.reduce(0, +)
+  out += "Verdicts: \(e.plan.decision.description); the family holds \(family) comparison\(family == 1 ? "" : "s").\n"
+  if let reference = e.speedUpReference, let v = e.variants.first(where: { $0.slug == reference }) {
+    out += "Speed-ups are read on \(v.name)'s curve, trained on to \(Experiment.speedUpReferenceFactor)x its budget after its evaluation.\n"
   }
   return out
 }

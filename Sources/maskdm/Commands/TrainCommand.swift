@@ -24,6 +24,8 @@ struct TrainCommand: ParsableCommand {
   @Option(name: .customLong("set"), help: "Override a key: key=value (repeatable).") var overrides: [String] = []
   @Option(help: "Device: cpu, gpu or auto (overrides the config's `device`).") var device: DeviceChoice?
   @Flag(help: "Print the resolved configuration and exit.") var dryRun = false
+  @Flag(help: "Write no TensorBoard files (by default RUN/tb/ holds the curves and sample grids as they come).")
+  var noTensorboard = false
   @Option(help: "fp32, or bf16 mixed precision (overrides the config's `precision`).") var precision: Precision?
   @OptionGroup var parallel: DistributedOptions
 
@@ -39,6 +41,7 @@ struct TrainCommand: ParsableCommand {
     }
     let group = try parallel.join()
     let trainer = try Trainer(config: resolved, runDirectory: URL(fileURLWithPath: out), group: group)
+    trainer.tensorBoard = !noTensorboard
     let printer = ProgressPrinter(label: URL(fileURLWithPath: out).lastPathComponent)
     let summary: RunSummary
     do {
