@@ -16,16 +16,15 @@ extension StudyReport {
     let m = comparisons.count
     let family = "family of \(m) comparison\(m == 1 ? "" : "s")"
     var out = comparisons.map { c -> String in
-      let seeds = c.decision.seeds
-      let head = "\(c.study), \(c.label) against \(c.reference): \(c.metric.label) \(c.difference.text(signed: true))"
+      let head = "\(c.study), \(c.label) against \(c.reference): \(metricLabel(c.metric)) \(c.difference.text(signed: true, scale: scale(c.metric)))"
       switch c.verdict {
       case .better, .worse:
-        return head + ", \(c.verdict.label) (\(pSentence(c, kind: .difference)), \(family), \(seeds) seeds)"
+        return head + ", \(c.verdict.label) (\(pSentence(c, kind: .difference)), \(family))"
       case .equivalent:
-        return head + ", \(c.verdict.label(margin: spec.equivalenceMargin)) (\(pSentence(c, kind: .equivalence)), \(family), \(seeds) seeds)"
+        return head + ", \(c.verdict.label(margin: spec.equivalenceMargin)) (\(pSentence(c, kind: .equivalence)), \(family))"
       case .noClearDifference:
         return head + ", undecided at this power: neither different nor equivalent within ±\(formatted(spec.equivalenceMargin * 100, digits: 0))% "
-          + "(difference p = \(pText(c.decision.test?.pDifference ?? 1)), equivalence p = \(pText(c.decision.test?.pEquivalence ?? 1)), \(seeds) seeds)"
+          + "(difference p = \(pText(c.decision.test?.pDifference ?? 1)), equivalence p = \(pText(c.decision.test?.pEquivalence ?? 1)))"
       case .oneSeed:
         return head + ": one seed, no verdict"
       }
@@ -60,7 +59,7 @@ extension StudyReport {
   var verdictTable: ReportTable {
     let spec = experiment.plan.decision
     let sequential = spec.design.isSequential
-    let header = ["study", "variant", "against", "Δ\(spec.primaryMetric.label) [95% CI]", "relative", "p (difference)", "p (equivalence)",
+    let header = ["study", "variant", "against", "Δ\(metricLabel(spec.primaryMetric)) [95% CI]", "relative", "p (difference)", "p (equivalence)",
                   sequential ? "boundary met" : "Holm-adjusted p (diff. / equiv.)", "seeds", "verdict"]
       + (spec.primaryMetric == .kid ? ["ΔFID [95% CI] (exploratory)"] : [])
     let rows = comparisons.map { c -> [String] in
@@ -78,6 +77,7 @@ extension StudyReport {
 
   /// KID is shown ×10³.
   func scale(_ metric: PrimaryMetric) -> Double { metric == .kid ? 1000 : 1 }
+  func metricLabel(_ metric: PrimaryMetric) -> String { metric == .kid ? "KID ×10³" : "FID" }
 
   /// The speed-up table: one row per timed variant.
   var speedUpTable: ReportTable {
@@ -103,6 +103,31 @@ extension StudyReport {
     return ReportTable(header: header, rows: rows)
   }
 
+  /// Measured training time against the budget per compared pair: a pair whose measured times differ by
+  /// more than `computeTolerance` is flagged (its variants did not get equal compute on this machine).
+  var computeTable: ReportTable {
+    let header = ["variant", "against", "budget", "measured (variant / reference, mean over seeds)", "difference", "equal compute"]
+    let bySlug = Dictionary(summaries.map { ($0.slug, $0) }, uniquingKeysWith: { a, _ in a })
+    let rows = comparisons.compactMap { c -> [String]? in
+      guard let v = bySlug[c.slug]?.trainingSeconds?.mean, let r = bySlug[c.referenceSlug]?.trainingSeconds?.mean, r > 0 else { return nil }
+      let budget = bySlug[c.slug]?.stages.compactMap(\.budgetSeconds).reduce(0, +) ?? 0
+      let gap = v / r - 1
+      return [c.label, c.reference, budget > 0 ? "\(formatted(budget, digits: 0)) s" : "equal steps",
+              "\(formatted(v, digits: 1)) s / \(formatted(r, digits: 1)) s", String(format: "%+.1f%%", gap * 100),
+              abs(gap) <= Self.computeTolerance ? "yes" : "NO: more than ±\(formatted(Self.computeTolerance * 100, digits: 0))% apart"]
+    }
+    return ReportTable(header: header, rows: rows)
+  }
+
+  /// How far apart two compared variants' measured training times may be.
+  static let computeTolerance = 0.05
+
+  var computeSentence: String {
+    "Each variant's training-step time as measured, beside its budget (turned into steps by the calibration); a compared pair more "
+      + "than ±5% apart did not get equal compute on this machine (a loaded machine stretches steps unevenly, and a calibration "
+      + "measured on another machine gives other times)."
+  }
+
   /// The answer and the two tables in Markdown.
   func answerMarkdown() -> String {
     var md = ""
@@ -114,6 +139,8 @@ extension StudyReport {
     if !speedUps.isEmpty {
       md += "## Speed-up (DSM-equivalent time)\n\n" + speedUpExplanation + "\n\n" + renderMarkdownTable(speedUpTable) + "\n"
     }
+    let compute = computeTable
+    if !compute.rows.isEmpty { md += "## Equal compute\n\n" + computeSentence + "\n\n" + renderMarkdownTable(compute) + "\n" }
     return md
   }
 
@@ -126,6 +153,8 @@ extension StudyReport {
     if let d = designSentence { h += "<p>\(d)</p>" }
     if !comparisons.isEmpty { h += "<h2>Verdicts</h2>" + renderHTMLTable(verdictTable, verdictColumn: verdictTable.header.firstIndex(of: "verdict")) }
     if !speedUps.isEmpty { h += "<h2>Speed-up (DSM-equivalent time)</h2><p>\(speedUpExplanation)</p>" + renderHTMLTable(speedUpTable, verdictColumn: nil) }
+    let compute = computeTable
+    if !compute.rows.isEmpty { h += "<h2>Equal compute</h2><p>\(computeSentence)</p>" + renderHTMLTable(compute, verdictColumn: nil) }
     return h
   }
 

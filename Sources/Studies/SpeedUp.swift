@@ -1,9 +1,9 @@
 // The paper's claim as a number: how much DSM-only training a variant's quality is worth. DSM only
 // trains twice the longest compared budget with points along its curve; per seed, its primary metric
 // against training time is fitted by a decreasing isotonic regression (pool-adjacent-violators), and a
-// variant's metric at the end of its budget is read back on that curve of the same seed: the
-// *DSM-equivalent time*. The speed-up is DSM-equivalent time / the variant's time, summarised over seeds
-// as a geometric mean with a Student-t interval on the log scale. A metric better than DSM only ever
+// variant's metric at the end of its budget is read back on that curve of the same seed (log-log between
+// fitted points): the *DSM-equivalent time*. The speed-up is DSM-equivalent time / the variant's time,
+// summarised over seeds as a geometric mean with a Student-t interval on the log scale. A metric better than DSM only ever
 // reached is a censored lower bound ("> 2.0x"), one worse than its first point an upper bound; bounds are
 // reported as bounds and counted by a sign test over seeds, never dropped or averaged as exact values.
 import Foundation
@@ -38,7 +38,10 @@ public enum CurveTime: Codable, Equatable, Sendable {
   }
 }
 
-/// The time the isotonic fit of `curve` (time, metric; time increasing) first reaches `value`.
+/// The time the isotonic fit of `curve` (time, metric; time increasing) first reaches `value`, interpolated
+/// between fitted points on log-log axes (a power law, as learning curves are, is a straight line there;
+/// a straight line in time overstates the time between points of a convex curve: it covered a true 1.25x in
+/// 89% of simulated studies instead of 95%), linearly where a value is not positive.
 public func equivalentTime(of value: Double, on curve: [(seconds: Double, value: Double)]) -> CurveTime? {
   let points = curve.filter { $0.seconds.isFinite && $0.value.isFinite }.sorted { $0.seconds < $1.seconds }
   guard let first = points.first, let last = points.last else { return nil }
@@ -46,9 +49,14 @@ public func equivalentTime(of value: Double, on curve: [(seconds: Double, value:
   if value >= fit[0] { return .atMost(first.seconds) }
   if value < fit[fit.count - 1] { return .atLeast(last.seconds) }
   for i in 1..<fit.count where fit[i] <= value {
-    // fit[i-1] > value ≥ fit[i]: the straight line between the two fitted points meets it once.
+    // fit[i-1] > value ≥ fit[i]: the line between the two fitted points meets it once.
+    let (t0, t1) = (points[i - 1].seconds, points[i].seconds)
+    if fit[i] > 0, value > 0, t0 > 0 {
+      let share = log(fit[i - 1] / value) / log(fit[i - 1] / fit[i])
+      return .exact(exp(log(t0) + share * log(t1 / t0)))
+    }
     let share = (fit[i - 1] - value) / (fit[i - 1] - fit[i])
-    return .exact(points[i - 1].seconds + share * (points[i].seconds - points[i - 1].seconds))
+    return .exact(t0 + share * (t1 - t0))
   }
   return .atLeast(last.seconds)
 }

@@ -198,8 +198,10 @@ extension StudyCost {
       var viaRates = true
       for stage in evaluated { if let s = sampling(v.evaluation.samples, stage.config, v.evaluation) { total += s } else { viaRates = false } }
       if let along = v.evaluation.alongPoint {
+        // The speed-up reference's curve goes on to `speedUpReferenceFactor` times its budget.
+        let factor = v.slug == experiment.speedUpReference ? Double(Experiment.speedUpReferenceFactor) : 1
         for stage in v.stages where points(stage) > 0 {
-          if let s = sampling(along.samples, stage.config, along) { total += Double(points(stage)) * s } else { viaRates = false }
+          if let s = sampling(along.samples, stage.config, along) { total += factor * Double(points(stage)) * s } else { viaRates = false }
         }
       }
       if viaRates {
@@ -221,8 +223,14 @@ extension StudyCost {
 
     var lines: [Line] = []
     var evaluationTotal: Double? = 0
+    // DSM only's continuation for the speed-ups: its stage once more, (factor - 1) times over.
+    let continuation = experiment.variants.first { $0.slug == experiment.speedUpReference }.map { training($0.stages[0]) }
+    let extra = Experiment.speedUpReferenceFactor - 1
     for v in experiment.variants {
-      let stages = v.stages.map(training)
+      var stages = v.stages.map(training)
+      if v.slug == experiment.speedUpReference, let c = continuation {
+        stages += Array(repeating: c, count: extra)
+      }
       let (steps, t) = (sum(stages.map(\.steps)), sum(stages.map(\.seconds)))
       let e = evaluation(v)
       lines.append(Line(name: v.name, slug: v.slug, steps: steps.map { $0 * seeds }, trainingSeconds: t.map { $0 * Double(seeds) },
@@ -230,7 +238,7 @@ extension StudyCost {
       evaluationTotal = evaluationTotal.flatMap { a in e.map { a + $0 * Double(seeds) } }
     }
     let unique = experiment.uniqueStages
-    let stages = unique.map(training)
+    let stages = unique.map(training) + (continuation.map { Array(repeating: $0, count: extra) } ?? [])
     totalSteps = sum(stages.map(\.steps)).map { $0 * seeds }
     trainingSeconds = sum(stages.map(\.seconds)).map { $0 * Double(seeds) }
     // The real images' statistics, once per study unless cached (or given as a file).

@@ -237,7 +237,8 @@ extension StudyReport {
     let outcome = spec.family.decide(differences: differences, margins: margins)
     let comparisons = rows.enumerated().map { i, r -> Comparison in
       let decided = outcome.decisions[i]
-      let n = max(decided.seeds, 1)
+      // The seeds of the deciding look; before a design's first look, all there are.
+      let n = decided.seeds > 0 ? decided.seeds : differences[i].count
       let difference = Estimate(values: Array(differences[i].prefix(n)))
       let base = r.reference.estimate(metric)?.mean
       let fid = metric == .fid ? nil : Estimate(values: pairedValues(r.variant.bySeed(.fid), r.reference.bySeed(.fid)))

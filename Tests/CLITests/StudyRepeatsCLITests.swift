@@ -67,7 +67,8 @@ final class StudyRepeatsCLITests: XCTestCase {
     let whole = try CLI.run(["study", "run", plan.path, "--out", a.path])
     XCTAssertEqual(whole.status, 0, whole.stderr)
     XCTAssertFalse(whole.stderr.contains("calibrating"), "the calibration on record is used: \(whole.stderr)")
-    XCTAssertTrue(whole.stdout.contains("verdicts") && whole.stdout.contains("(2 seeds)"), whole.stdout)
+    XCTAssertTrue(whole.stdout.contains("* Single-stage training, DSM only against two-stage (MaskDM): KID ×10³")
+                    && whole.stdout.contains("(2 seeds)"), "the answer first: \(whole.stdout)")
     let expected = try perSeed(a)
     XCTAssertEqual(expected.count, 4, "two variants, two seeds: \(expected)")
     XCTAssertEqual(Set(expected.keys.map { $0.split(separator: "/").last! }), ["5", "6"])
@@ -111,5 +112,15 @@ final class StudyRepeatsCLITests: XCTestCase {
     let md = try String(contentsOf: a.appendingPathComponent("report.md"), encoding: .utf8)
     XCTAssertTrue(md.contains("Training seeds: 5, 6, 7 (3 per variant)"), md)
     XCTAssertTrue(md.contains("calibration"), md)
+
+    // Until decided: a sequential design from the 3 seeds on record, looking every 2 more, at most 5. The
+    // 3 finished seeds are reused; seeds 8 and 9 run only when the first look leaves a comparison undecided.
+    let sequential = try CLI.run(["study", "run", plan.path, "--out", a.path, "--repeats", "3", "--until-decided", "5"])
+    XCTAssertEqual(sequential.status, 0, sequential.stderr)
+    XCTAssertEqual(sequential.stderr.components(separatedBy: "finished earlier").count - 1, 6, sequential.stderr)
+    XCTAssertTrue(sequential.stdout.contains("Seeds: group-sequential: looks at 3, 5 seeds"), sequential.stdout)
+    let firstLookDecided = sequential.stdout.contains("stopped at 3 seeds, every comparison decided")
+    XCTAssertEqual(sequential.stderr.contains("seed 8:"), !firstLookDecided, "a second look only when the first left one undecided: \(sequential.stdout)")
+    XCTAssertFalse(sequential.stderr.contains("seed 10:"), "never past the design's maximum")
   }
 }

@@ -213,11 +213,21 @@ final class TrainCLITests: XCTestCase {
   func testBenchmarksRefuseCountsThatMeasureNothing() throws {
     for (args, message) in [(["bench", "train", "--steps", "0", "--json"], "--steps must be at least 1"),
                             (["bench", "train", "--batch-size", "0"], "--batch-size must be positive"),
-                            (["bench", "fid", "--repeats", "0"], "--repeats must be positive")] {
+                            (["bench", "fid", "--repeats", "0"], "--repeats must be positive"),
+                            (["bench", "train", "--config", tiny, "--mask-ratio", "0.5"], "--config times that configuration's model and mask")] {
       let result = try CLI.run(args)
       XCTAssertNotEqual(result.status, 0, args.joined(separator: " "))
       XCTAssertTrue(result.stderr.contains(message), result.stderr)
     }
+  }
+
+  /// `bench train --config` times a user's configuration: its model, batch and mask.
+  func testBenchTrainTimesAConfiguration() throws {
+    let r = try CLI.run(["bench", "train", "--config", tiny, "--steps", "2", "--warmup", "1", "--json"])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+    XCTAssertEqual(json["preset"] as? String, URL(fileURLWithPath: tiny).lastPathComponent)
+    XCTAssertGreaterThan(json["images_per_second"] as? Double ?? 0, 0, r.stdout)
   }
 
   func testDryRunPrintsTheResolvedConfiguration() throws {

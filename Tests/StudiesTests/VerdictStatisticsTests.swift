@@ -85,9 +85,10 @@ final class VerdictStatisticsTests: XCTestCase {
     let fit = decreasingIsotonicFit([0.30, 0.25, 0.27, 0.18, 0.19, 0.15, 0.16])
     for (a, b) in zip(fit, [0.3, 0.26, 0.26, 0.185, 0.185, 0.155, 0.155]) { XCTAssertEqual(a, b, accuracy: 1e-12) }
     let curve = [(seconds: 10.0, value: 0.30), (20, 0.25), (30, 0.27), (40, 0.18), (50, 0.19), (60, 0.15), (70, 0.16)]
-    // 0.2 lies between the fitted 0.26 (at 30 s) and 0.185 (at 40 s): 30 + 10 · 0.06 / 0.075 = 38.
+    // 0.2 lies between the fitted 0.26 (at 30 s) and 0.185 (at 40 s); on log-log axes:
+    // 30 · (40/30)^(ln(0.26/0.2) / ln(0.26/0.185)) = 37.448905863533184.
     guard case let .exact(t) = try XCTUnwrap(equivalentTime(of: 0.2, on: curve)) else { return XCTFail("on the curve") }
-    XCTAssertEqual(t, 38, accuracy: 1e-9)
+    XCTAssertEqual(t, 37.448905863533184, accuracy: 1e-9)
     XCTAssertEqual(equivalentTime(of: 0.35, on: curve), .atMost(10), "worse than the first point: at most its time")
     XCTAssertEqual(equivalentTime(of: 0.10, on: curve), .atLeast(70), "better than the curve ever got: beyond its end")
     // Bounds are reported as bounds and counted by the sign test, never averaged as exact values.

@@ -88,16 +88,19 @@ struct BenchTrain: ParsableCommand {
     commandName: "train", abstract: "The full training step (forward, backward, AdamW, EMA) on random data.")
 
   @Option(help: "s32 (32px, dim 256, depth 13, batch 64), celeba64 (the paper's 64px model, batch 128) or tiny (ModelConfig's presets).")
-  var preset = "s32"
-  @Option(help: "patch, block or crop.") var maskType = MaskType.patch
-  @Option(help: "Mask ratio in [0, 1); 0 trains on whole images.") var maskRatio = 0.0
-  @Option(help: "Block size (patches) for block masks.") var blockSize = 2
+  var preset: String?
+  @Option(help: ArgumentHelp("A training configuration (YAML) to time instead of a preset: its model, batch, mask, precision and compilation.",
+                             valueName: "config.yaml"))
+  var config: String?
+  @Option(help: "patch, block or crop.") var maskType: MaskType?
+  @Option(help: "Mask ratio in [0, 1); 0 trains on whole images.") var maskRatio: Double?
+  @Option(help: "Block size (patches) for block masks.") var blockSize: Int?
   @Option(help: "Timed steps (after the warm-up steps).") var steps = 20
   @Option(help: "Untimed warm-up steps (tracing, compilation).") var warmup = 3
   @Option(help: "Override the batch size.") var batchSize: Int?
-  @Flag(inversion: .prefixedNo, help: "Trace and fuse the step with MLX compile.") var compile = true
-  @Option(help: "fp32, or bf16 mixed precision (bf16 matmuls; float32 master weights, LayerNorm, softmax, loss).")
-  var precision = Precision.fp32
+  @Flag(inversion: .prefixedNo, help: "Trace and fuse the step with MLX compile (default: on, or the configuration's).") var compile: Bool?
+  @Option(help: "fp32, or bf16 mixed precision (bf16 matmuls; float32 master weights, LayerNorm, softmax, loss); default fp32, or the configuration's.")
+  var precision: Precision?
   @Flag(help: "Print the nodes of one step's graph by MLX primitive, to stderr.") var graph = false
   @OptionGroup var common: BenchOptions
 
@@ -106,14 +109,23 @@ struct BenchTrain: ParsableCommand {
     guard steps > 0 else { throw ValidationError("--steps must be at least 1 (got \(steps))") }
     guard warmup >= 0 else { throw ValidationError("--warmup cannot be negative (got \(warmup))") }
     if let batchSize, batchSize <= 0 { throw ValidationError("--batch-size must be positive (got \(batchSize))") }
+    if config != nil, preset != nil || maskType != nil || maskRatio != nil || blockSize != nil {
+      throw ValidationError("--config times that configuration's model and mask: leave out --preset, --mask-type, --mask-ratio and --block-size (edit the file instead)")
+    }
   }
 
   func run() throws {
-    var bench = try TrainingBenchmark(preset: preset, maskType: maskType, maskRatio: maskRatio, blockSize: blockSize)
+    var bench: TrainingBenchmark
+    if let config {
+      bench = TrainingBenchmark(config: try TrainConfig(contentsOf: URL(fileURLWithPath: config)))
+    } else {
+      bench = try TrainingBenchmark(preset: preset ?? "s32", maskType: maskType ?? .patch, maskRatio: maskRatio ?? 0, blockSize: blockSize ?? 2)
+      (bench.config.compile, bench.config.precision) = (true, .fp32)
+    }
+    if let compile { bench.config.compile = compile }
+    if let precision { bench.config.precision = precision }
     bench.steps = steps
     bench.warmup = warmup
-    bench.config.compile = compile
-    bench.config.precision = precision
     if let batchSize { bench.config.batchSize = batchSize }
     if graph {
       bench.census = { counts in
@@ -124,12 +136,15 @@ struct BenchTrain: ParsableCommand {
     try bench.config.validate()
     try Engine.select(common.device)
     var result = try bench.run()
-    result.preset = preset
+    let name = config.map { URL(fileURLWithPath: $0).lastPathComponent } ?? preset ?? "s32"
+    result.preset = name
     if common.json {
       try printJSON(result)
     } else {
+      let d = bench.config.dataset
       print(String(format: "train %@ mask %@ %.2f %@: %.1f img/s, %.1f ms/step (median of %d, batch %d) on %@",
-                   preset, maskType.rawValue, maskRatio, precision.rawValue, result.imagesPerSecond, result.msPerStep, steps, result.batchSize, result.device))
+                   name, d.maskType.rawValue, d.maskRatio, bench.config.precision.rawValue, result.imagesPerSecond, result.msPerStep, steps,
+                   result.batchSize, result.device))
     }
   }
 }
