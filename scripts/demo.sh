@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The main job on the embedded default: the quick ablation study of plans/demo.yaml on Fashion-MNIST
-# at 32x32 on the CPU — positional information (REMOVE), two-stage vs MDSM-only vs DSM-only at equal
-# training time, and mask rates 0.5 / 0.9 — each variant trained, sampled and measured with real FID,
-# then a report. Re-running resumes an interrupted study and skips what has finished.
+# The main job on the embedded default: the study of plans/demo.yaml on Fashion-MNIST at 32x32 on the
+# CPU — at equal training time, two-stage MaskDM against DSM only, 3 seeds, KID (and FID) against 1000
+# random test images — then its answer, its table and a report. Re-running resumes an interrupted study
+# and skips what has finished.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${MASKDM_DEMO_OUT:-demo-out}
