@@ -14,8 +14,8 @@ extension StudyReport {
       <!doctype html><html><head><meta charset="utf-8"><title>\(plan.title)</title><style>
       body{font-family:sans-serif;margin:24px;max-width:1200px;color:#222}table{border-collapse:collapse;margin:8px 0 16px}
       td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;font-size:13px}th{background:#f4f4f4}
-      .grids{display:flex;flex-wrap:wrap;gap:16px}.grids figure{margin:0}.grids img{image-rendering:pixelated;width:256px}
-      figcaption{font-size:12px;max-width:256px}.verdict.better{color:#080;font-weight:bold}.verdict.worse{color:#b00;font-weight:bold}.verdict.equivalent{color:#046;font-weight:bold}.failed{color:#b00}pre{background:#f8f8f8;padding:8px;font-size:12px;overflow:auto}
+      .grids{display:flex;flex-wrap:wrap;gap:16px}.grids figure{margin:0}.grids img{image-rendering:pixelated;width:548px}
+      figcaption{font-size:12px;max-width:548px}.verdict.better{color:#080;font-weight:bold}.verdict.worse{color:#b00;font-weight:bold}.verdict.equivalent{color:#046;font-weight:bold}.failed{color:#b00}pre{background:#f8f8f8;padding:8px;font-size:12px;overflow:auto}
       </style></head><body>
       <h1>\(plan.title)</h1>
       <p>Plan <code>\(plan.name)</code>, preset <code>\(plan.preset)</code>. \(plan.description)</p>
