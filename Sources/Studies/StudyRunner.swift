@@ -287,7 +287,9 @@ public final class StudyRunner {
       var config = longer.config
       if let device { config.device = device }
       events(.stageStarted(longer, variant: variant.name, resuming: true))
-      _ = try Trainer(config: config, runDirectory: target, group: group).train(resume: true) { events(.training($0)) }
+      let trainer = try Trainer(config: config, runDirectory: target, group: group)
+      trainer.tensorBoard = tensorBoard
+      _ = try trainer.train(resume: true) { events(.training($0)) }
     }
     return try evaluateAlong(longer, variant: variant, runDirectory: target, after: stage.config.trainSteps, events: events)
   }
