@@ -128,7 +128,7 @@ extension StudyReport {
       + "measured on another machine gives other times)."
   }
 
-  /// The answer and the two tables in Markdown.
+  /// The answer and its tables (verdicts, speed-ups, equal compute) in Markdown.
   func answerMarkdown() -> String {
     var md = ""
     let sentences = answerSentences
@@ -144,7 +144,7 @@ extension StudyReport {
     return md
   }
 
-  /// The answer and the two tables in HTML.
+  /// The answer and its tables in HTML.
   func answerHTML() -> HTML {
     var h: HTML = ""
     let sentences = answerSentences
