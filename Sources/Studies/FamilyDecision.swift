@@ -93,6 +93,9 @@ public struct FamilyDecision {
       }
       if decidedAt.allSatisfy({ $0 != nil }) { return FamilyOutcome(decisions: decisions, looksRead: read, finished: true) }
     }
+    if read.isEmpty, available >= 2 {
+      for c in 0..<m { decisions[c].verdict = .pending }
+    }
     let last = design.looks.last ?? 0
     return FamilyOutcome(decisions: decisions, looksRead: read, finished: read.last == last)
   }

@@ -27,6 +27,8 @@ extension StudyReport {
           + "(difference p = \(pText(c.decision.test?.pDifference ?? 1)), equivalence p = \(pText(c.decision.test?.pEquivalence ?? 1)))"
       case .oneSeed:
         return head + ": one seed, no verdict"
+      case .pending:
+        return head + ": no verdict yet (the design reads it at \(experiment.plan.decision.design.looks[0]) seeds)"
       }
     }
     let reference = experiment.speedUpReference.flatMap { slug in experiment.studies.flatMap(\.rows).first { $0.slug == slug }?.label } ?? "DSM only"

@@ -54,6 +54,9 @@ public enum Verdict: String, Codable, Sendable {
   case noClearDifference = "no clear difference at this budget"
   /// Fewer than two paired seeds: no test.
   case oneSeed = "one seed: no verdict"
+  /// Seeds are still to come before the design's first look (a fixed design reads its verdicts once all
+  /// its seeds are in).
+  case pending = "pending: the design's seeds are not all in"
 
   public var label: String { rawValue }
 

@@ -65,6 +65,11 @@ final class VerdictStatisticsTests: XCTestCase {
     XCTAssertEqual(SeedDesign.fixed(4).looks, [4])
     XCTAssertEqual(SeedDesign.sequential(min: 4, max: 12, step: 2).looks, [4, 6, 8, 10, 12])
     XCTAssertEqual(SeedDesign.sequential(min: 4, max: 9, step: 2).looks, [4, 6, 8, 9])
+    // A fixed design reads its verdicts once all its seeds are in: two of four is pending, not a verdict.
+    let early = FamilyDecision(design: .fixed(4)).decide(differences: [[5, 6]], margins: [nil])
+    XCTAssertEqual(early.decisions[0].verdict, .pending)
+    XCTAssertEqual(early.looksRead, [])
+    XCTAssertFalse(early.finished)
   }
 
   func testGeometricMeanIntervalOnTheLogScaleMatchesScipy() throws {
