@@ -96,9 +96,7 @@ public struct SpeedUp: Codable, Equatable, Sendable {
     let exact = perSeed.allSatisfy { if case .exact = $0.speedUp { return true } else { return false } }
     let gm = exp(logs.reduce(0, +) / Double(max(1, logs.count)))
     if exact {
-      let e = Estimate(values: logs)
-      geometricMean = Estimate(value: gm, low: e.low.map(exp), high: e.high.map(exp), source: e.n >= 2 ? .seeds : .single)
-      geometricMean?.values = perSeed.map(\.speedUp.seconds)
+      geometricMean = Estimate(geometricMeanOf: perSeed.map(\.speedUp.seconds))
       bound = nil
     } else {
       geometricMean = nil

@@ -35,13 +35,20 @@ public struct Estimate: Codable, Equatable, Sendable {
     if let (lo, hi) = studentInterval(values) { (low, high) = (lo, hi) }
   }
 
+  /// The geometric mean of positive `values` and the 95% interval of their logarithms' mean (Student t),
+  /// taken back by exp: the summary of ratios such as speed-ups.
+  public init(geometricMeanOf values: [Double]) {
+    let logs = Estimate(values: values.map(log))
+    self.values = values
+    mean = exp(logs.mean)
+    (low, high) = (logs.low.map(exp), logs.high.map(exp))
+    source = logs.source
+  }
+
   /// One value with an interval from elsewhere (a bootstrap).
   public init(value: Double, low: Double?, high: Double?, source: Source) {
     (self.values, mean, self.low, self.high, self.source) = ([value], value, low, high, low == nil ? .single : source)
   }
-
-  /// Half the interval's width, when it is symmetric (Student t).
-  public var halfWidth: Double? { source == .seeds ? high.map { $0 - mean } : nil }
 }
 
 /// What a comparison decided (`FamilyDecision`), in words.

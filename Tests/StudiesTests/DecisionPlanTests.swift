@@ -7,9 +7,7 @@ import XCTest
 final class DecisionPlanTests: XCTestCase {
   static let base = """
     compare: steps
-    base:
-      dataset: {NAME: synthetic, IMG_SIZE: 16}
-      network: {img_size: 16, patch_size: 4, in_chans: 3, encoder_embed_dim: 32, encoder_depth: 3, encoder_heads: 2}
+    \(TinyPlan.base())
     stages:
       - {name: pretrain, steps: 30, set: {dataset.MASK_RATIO: 0.75}}
       - {name: finetune, init_from: pretrain, steps: 30}

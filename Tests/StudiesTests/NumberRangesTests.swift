@@ -8,9 +8,7 @@ import XCTest
 final class NumberRangesTests: XCTestCase {
   static let timed = """
     compare: time
-    base:
-      dataset: {NAME: synthetic, IMG_SIZE: 16}
-      network: {img_size: 16, patch_size: 4, in_chans: 3, encoder_embed_dim: 32, encoder_depth: 3, encoder_heads: 2}
+    \(TinyPlan.base())
     stages:
       - {name: pretrain, seconds: 20, set: {dataset.MASK_RATIO: 0.75}}
     evaluation: {samples: 8}

@@ -9,10 +9,7 @@ import XCTest
 final class RepeatsTests: XCTestCase {
   static let plan = """
     compare: time
-    base:
-      seed: 10
-      dataset: {NAME: synthetic, IMG_SIZE: 16}
-      network: {img_size: 16, patch_size: 4, in_chans: 3, encoder_embed_dim: 32, encoder_depth: 3, encoder_heads: 2}
+    \(TinyPlan.base(seed: 10))
     stages:
       - {name: pretrain, seconds: 20, set: {dataset.MASK_RATIO: 0.75}}
       - {name: finetune, init_from: pretrain, seconds: 10}

@@ -13,10 +13,7 @@ final class ReportEscapingTests: XCTestCase {
     """
     title: "T <script>alert(2)</script> | x"
     compare: steps
-    base:
-      seed: 10
-      dataset: {NAME: synthetic, IMG_SIZE: 16}
-      network: {img_size: 16, patch_size: 4, in_chans: 3, encoder_embed_dim: 32, encoder_depth: 3, encoder_heads: 2}
+    \(TinyPlan.base(seed: 10))
     stages:
       - {name: "pre\(payload)", steps: 5, set: {dataset.MASK_RATIO: 0.75}}
       - {name: "fine\(payload)", init_from: "pre\(payload)", steps: 5}

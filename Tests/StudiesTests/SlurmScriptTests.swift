@@ -8,10 +8,7 @@ import XCTest
 final class SlurmScriptTests: XCTestCase {
   static let plan = """
     compare: steps
-    base:
-      seed: 10
-      dataset: {NAME: synthetic, IMG_SIZE: 16}
-      network: {img_size: 16, patch_size: 4, in_chans: 3, encoder_embed_dim: 32, encoder_depth: 3, encoder_heads: 2}
+    \(TinyPlan.base(seed: 10))
     stages:
       - {name: pretrain, steps: 5, set: {dataset.MASK_RATIO: 0.75}}
       - {name: finetune, init_from: pretrain, steps: 5}
