@@ -15,7 +15,7 @@ import os
 import sys
 import time
 
-from authors_train_step import PRESETS, import_authors
+from authors_train_step import PRESETS, import_authors, network_settings
 
 
 def parse_args():
@@ -40,21 +40,19 @@ def main():
     MaskedUViT, GaussianDiffusion, _, _ = import_authors(args.authors)
     preset = PRESETS[args.preset]
     size = preset["img_size"]
-    network = dict(name="maskdm", img_size=size, patch_size=4, in_chans=3,
-                   encoder_embed_dim=preset["encoder_embed_dim"], encoder_depth=preset["encoder_depth"],
-                   encoder_heads=preset["encoder_heads"], mlp_ratio=4, qkv_bias=False, num_classes=-1,
-                   mlp_time_embed=False, use_checkpoint=False)
+    network = network_settings(preset)
+    channels = network["in_chans"]
     model = MaskedUViT(**network)
     diffusion = GaussianDiffusion(model, image_size=size, timesteps=1000, sampling_timesteps=args.steps, loss_type="l2",
                                   objective="pred_noise", beta_schedule="linear", ddim_sampling_eta=0.0,
-                                  normalization=True, clip_denoised=True, clip_max=1, clip_min=-1, channels=3)
+                                  normalization=True, clip_denoised=True, clip_max=1, clip_min=-1, channels=channels)
     diffusion.eval()
     times = []
     with torch.no_grad():
         for i in range(args.batches + 1):
             start = time.perf_counter()
             images = diffusion.sample(batch_size=args.batch_size)
-            assert images.shape == (args.batch_size, 3, size, size)
+            assert images.shape == (args.batch_size, channels, size, size)
             if i > 0:
                 times.append(time.perf_counter() - start)
     result = {

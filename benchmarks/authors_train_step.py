@@ -40,7 +40,17 @@ PRESETS = {
     "s32": dict(img_size=32, encoder_embed_dim=256, encoder_depth=13, encoder_heads=4, batch_size=64),
     "celeba64": dict(img_size=64, encoder_embed_dim=512, encoder_depth=13, encoder_heads=8, batch_size=128),
     "tiny": dict(img_size=16, encoder_embed_dim=64, encoder_depth=5, encoder_heads=4, batch_size=16),
+    # The studies' CPU model (ModelConfig.quick): Fashion-MNIST, one channel.
+    "quick": dict(img_size=32, encoder_embed_dim=64, encoder_depth=5, encoder_heads=2, batch_size=64, in_chans=1),
 }
+
+
+def network_settings(preset):
+    """As their main.py's build_model(args) with configs/base.yml's network section, at a preset's shape."""
+    return dict(name="maskdm", img_size=preset["img_size"], patch_size=4, in_chans=preset.get("in_chans", 3),
+                encoder_embed_dim=preset["encoder_embed_dim"], encoder_depth=preset["encoder_depth"],
+                encoder_heads=preset["encoder_heads"], mlp_ratio=4, qkv_bias=False, num_classes=-1,
+                mlp_time_embed=False, use_checkpoint=False)
 
 
 def parse_args():
@@ -94,15 +104,12 @@ def main():
 
     preset = PRESETS[args.preset]
     size, batch = preset["img_size"], preset["batch_size"]
-    # As their main.py's build_model(args) with configs/base.yml's network section.
-    network = dict(name="maskdm", img_size=size, patch_size=4, in_chans=3,
-                   encoder_embed_dim=preset["encoder_embed_dim"], encoder_depth=preset["encoder_depth"],
-                   encoder_heads=preset["encoder_heads"], mlp_ratio=4, qkv_bias=False, num_classes=-1,
-                   mlp_time_embed=False, use_checkpoint=False)
+    network = network_settings(preset)
+    channels = network["in_chans"]
     model = MaskedUViT(**network)
     # As their main.py; the schedule is ours' default (linear): it does not change the work per step.
     diffusion = GaussianDiffusion(model, image_size=size, timesteps=1000, sampling_timesteps=500, loss_type="l2",
-                                  normalization=True, clip_denoised=True, clip_max=1, clip_min=-1, channels=3,
+                                  normalization=True, clip_denoised=True, clip_max=1, clip_min=-1, channels=channels,
                                   beta_schedule="linear")
     diffusion.to(device)
     diffusion.train()
@@ -123,7 +130,7 @@ def main():
 
     window = size // network["patch_size"]
     mask_generator = RandomMaskingGenerator(window, args.mask_ratio)
-    images = torch.randint(0, 256, (batch, 3, size, size), dtype=torch.uint8)
+    images = torch.randint(0, 256, (batch, channels, size, size), dtype=torch.uint8)
     scaler = torch.amp.GradScaler("cuda") if args.precision == "fp16" else None
 
     def collate():

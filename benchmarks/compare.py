@@ -49,7 +49,7 @@ def parse_args():
                    help="all: train and fid (sample runs only when asked for: --only sample)")
     p.add_argument("--reps", type=int, default=5, help="repetitions per side and setting (each: warm-up + timed steps)")
     p.add_argument("--steps", type=int, default=10, help="timed training steps per repetition (after 3 warm-up steps)")
-    p.add_argument("--presets", default="s32", help="comma list of s32, celeba64")
+    p.add_argument("--presets", default="s32", help="comma list of s32, celeba64, tiny, quick (the studies' CPU model)")
     p.add_argument("--mask-ratios", default="0,0.9", help="comma list of patch mask ratios")
     p.add_argument("--fid-batch", type=int, default=16)
     p.add_argument("--fid-sizes", default="32", help="comma list of input sides resized to 299 (32, 64)")

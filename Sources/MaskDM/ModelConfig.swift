@@ -35,8 +35,19 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     return c
   }()
 
+  /// The studies' CPU model (the quick preset of every plan): Fashion-MNIST at 32px, one channel,
+  /// patch 4, D 64, depth 5, 2 heads (0.27M parameters). A benchmark preset too, because it is what a
+  /// study on a CPU spends its time training and sampling.
+  public static let quick: ModelConfig = {
+    var c = ModelConfig()
+    (c.imageSize, c.channels, c.embedDim, c.depth, c.numHeads) = (32, 1, 64, 5, 2)
+    return c
+  }()
+
   /// The presets by the names `bench` and the comparison harness use.
-  public static let presets: [(name: String, config: ModelConfig)] = [("s32", .s32), ("celeba64", .celebA64), ("tiny", .tiny)]
+  public static let presets: [(name: String, config: ModelConfig)] = [
+    ("s32", .s32), ("celeba64", .celebA64), ("tiny", .tiny), ("quick", .quick),
+  ]
 
   /// The preset called `name`.
   public static func preset(_ name: String) throws -> ModelConfig {

@@ -16,8 +16,8 @@ public struct TrainingBenchmark {
   /// A benchmark of `config`'s training step (a study's calibration of one stage setting).
   public init(config: TrainConfig) { self.config = config }
 
-  /// A preset model (`ModelConfig.presets`: `s32`, `celeba64`, `tiny`) at the batch the comparison
-  /// harness trains it with (64, 128 and 16).
+  /// A preset model (`ModelConfig.presets`: `s32`, `celeba64`, `tiny`, `quick`) at the batch the comparison
+  /// harness trains it with (64, 128, 16 and 64).
   public init(preset: String, maskType: MaskType = .patch, maskRatio: Double = 0, blockSize: Int = 2, cropSize: Int = -1) throws {
     var c = TrainConfig()
     do { c.network = try ModelConfig.preset(preset) } catch let e as ModelError { throw ConfigError(e.message) }
@@ -31,7 +31,7 @@ public struct TrainingBenchmark {
   }
 
   /// The batch each preset is benchmarked with.
-  static let batchSizes = ["s32": 64, "celeba64": 128, "tiny": 16]
+  static let batchSizes = ["s32": 64, "celeba64": 128, "tiny": 16, "quick": 64]
 
   /// The measured result.
   public struct Result: Codable {

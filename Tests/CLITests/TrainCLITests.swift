@@ -230,6 +230,23 @@ final class TrainCLITests: XCTestCase {
     XCTAssertGreaterThan(json["images_per_second"] as? Double ?? 0, 0, r.stdout)
   }
 
+  /// `bench sample --config` samples a user's configuration's model with its own sampler; the quick
+  /// preset is the studies' one-channel model.
+  func testBenchSampleTimesAConfigurationAndTheQuickPreset() throws {
+    let r = try CLI.run(["bench", "sample", "--config", tiny, "--steps", "2", "--batch-size", "2", "--batches", "1", "--json"])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+    XCTAssertEqual(json["preset"] as? String, URL(fileURLWithPath: tiny).lastPathComponent)
+    XCTAssertEqual(json["steps"] as? Int, 2)
+    XCTAssertGreaterThan(json["images_per_second"] as? Double ?? 0, 0, r.stdout)
+    let quick = try CLI.run(["bench", "train", "--preset", "quick", "--steps", "1", "--warmup", "1", "--json"])
+    XCTAssertEqual(quick.status, 0, quick.stderr)
+    XCTAssertTrue(quick.stdout.contains("\"batch_size\":64"), quick.stdout)
+    let both = try CLI.run(["bench", "sample", "--config", tiny, "--preset", "tiny"])
+    XCTAssertNotEqual(both.status, 0)
+    XCTAssertTrue(both.stderr.contains("leave out --preset"), both.stderr)
+  }
+
   func testDryRunPrintsTheResolvedConfiguration() throws {
     let r = try CLI.run(["train", tiny, "--set", "dataset.MASK_RATIO=0.75", "--dry-run", "-o", "unused"])
     XCTAssertEqual(r.status, 0, r.stderr)

@@ -1,6 +1,7 @@
 // Plans: the shipped ones expand under both presets, parts change what they should, shared stages
 // are shared, and mistakes are errors that name the key or list the known parts.
 import Foundation
+import MaskDM
 import Training
 import XCTest
 @testable import Studies
@@ -161,5 +162,16 @@ final class PlanTests: XCTestCase {
     XCTAssertEqual(block.stages[1].parent, block.stages[0].id)
     XCTAssertNotEqual(block.stages[1].id, e.variants[0].stages[1].id, "a changed parent changes the child")
     XCTAssertEqual(linear.stages.map(\.config.betaSchedule), [.linear, .linear])
+  }
+
+  /// `bench train --preset quick` and the comparison harness's quick row time the model the quick
+  /// preset's studies train: one description of it may not drift from the other.
+  func testTheQuickPresetTrainsTheBenchmarkedStudyModel() throws {
+    let e = try Experiment(plan: try StudyPlan.load(Self.root.appendingPathComponent("plans/demo.yaml"), preset: "quick"))
+    for stage in e.variants.flatMap(\.stages) {
+      var network = stage.config.network
+      network.usePositionEmbedding = true
+      XCTAssertEqual(network, ModelConfig.quick, stage.name)
+    }
   }
 }

@@ -87,7 +87,7 @@ struct BenchTrain: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "train", abstract: "The full training step (forward, backward, AdamW, EMA) on random data.")
 
-  @Option(help: "s32 (32px, dim 256, depth 13, batch 64), celeba64 (the paper's 64px model, batch 128) or tiny (ModelConfig's presets).")
+  @Option(help: "s32 (32px, dim 256, depth 13, batch 64), celeba64 (the paper's 64px model, batch 128), tiny, or quick (the studies' CPU model: 32px, 1 channel, dim 64, depth 5, batch 64) (ModelConfig's presets).")
   var preset: String?
   @Option(help: ArgumentHelp("A training configuration (YAML) to time instead of a preset: its model, batch, mask, precision and compilation.",
                              valueName: "config.yaml"))
@@ -151,7 +151,7 @@ struct BenchTrain: ParsableCommand {
 
 struct BenchSample: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "sample", abstract: "Sampling throughput (img/s) of a preset's model under a sampler and step count.",
+    commandName: "sample", abstract: "Sampling throughput (img/s) of a preset's (or a configuration's) model under a sampler and step count.",
     discussion: """
       The model has random weights (the arithmetic does not depend on them) and samples through the same \
       path as `maskdm sample` and FID: one compiled network evaluation per step. The first batch (tracing) \
@@ -159,7 +159,9 @@ struct BenchSample: ParsableCommand {
       the doubled batch.
       """)
 
-  @Option(help: "s32, celeba64 or tiny (ModelConfig's presets).") var preset = "s32"
+  @Option(help: "s32, celeba64, tiny or quick (ModelConfig's presets; default s32).") var preset: String?
+  @Option(help: ArgumentHelp("A training configuration (YAML) whose model to sample instead of a preset's.", valueName: "config.yaml"))
+  var config: String?
   @OptionGroup var samplerOptions: SamplerOptions
   @Option(help: "Images per batch (default: the device's: \(SamplingBatch.cpu) on the CPU, up to \(SamplingBatch.gpuMaximum) on a GPU as its memory allows).")
   var batchSize: Int?
@@ -169,12 +171,25 @@ struct BenchSample: ParsableCommand {
 
   func validate() throws {
     guard (batchSize ?? 1) > 0, batches > 0 else { throw ValidationError("--batch-size and --batches must be positive") }
+    if config != nil, preset != nil {
+      throw ValidationError("--config samples that configuration's model: leave out --preset")
+    }
   }
 
   func run() throws {
-    let fallback = Sampler.ddim(steps: 50, eta: 0)
-    let sampler = try samplerOptions.resolve(fallback: fallback, defaultSteps: 50, defaultEta: 0)
-    var bench = try SamplingBenchmark(preset: preset, sampler: sampler, batchSize: batchSize)
+    var bench: SamplingBenchmark
+    if let config {
+      // A configuration's own sampler and steps unless the options name others, as `maskdm sample`.
+      let trainConfig = try TrainConfig(contentsOf: URL(fileURLWithPath: config))
+      let sampler = try samplerOptions.resolve(fallback: trainConfig.sampler(), defaultSteps: trainConfig.samplingTimesteps,
+                                               defaultEta: trainConfig.ddimSamplingEta)
+      bench = SamplingBenchmark(config: trainConfig, sampler: sampler, batchSize: batchSize)
+    } else {
+      let sampler = try samplerOptions.resolve(fallback: .ddim(steps: 50, eta: 0), defaultSteps: 50, defaultEta: 0)
+      bench = try SamplingBenchmark(preset: preset ?? "s32", sampler: sampler, batchSize: batchSize)
+    }
+    let sampler = bench.sampler
+    let name = config.map { URL(fileURLWithPath: $0).lastPathComponent } ?? preset ?? "s32"
     bench.batches = batches
     bench.config.device = common.device
     if guidance != 0 {
@@ -183,12 +198,12 @@ struct BenchSample: ParsableCommand {
       bench.guidance = guidance
     }
     var result = try bench.run()
-    result.preset = preset
+    result.preset = name
     if common.json {
       try printJSON(result)
     } else {
       print(String(format: "sample %@ %@%@: %.2f img/s (%d images in batches of %d after one untimed batch) on %@",
-                   preset, sampler.label, guidance != 0 ? String(format: ", guidance %g", guidance) : "",
+                   name, sampler.label, guidance != 0 ? String(format: ", guidance %g", guidance) : "",
                    result.imagesPerSecond, result.images, result.batchSize, result.device))
     }
   }
