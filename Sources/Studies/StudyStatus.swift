@@ -101,6 +101,11 @@ public struct StudyStatus: Codable, Equatable {
         if entry.stage == nil {
           notes = [active ? "evaluating" : "trained, not evaluated"]
           if active { entry.state = .running }
+        } else if active, entry.state != .running, let next = entry.stage {
+          // The variant's lock is held but none of its stages trains: it evaluates the finished stage's
+          // snapshots along training, or prepares (or resumes) the next stage.
+          entry.state = .running
+          notes.append((entry.step ?? 0) == 0 ? "evaluating along training before \(next)" : "resuming \(next)")
         }
         entry.detail = notes.isEmpty ? nil : notes.joined(separator: ", ")
         entries.append(entry)

@@ -74,6 +74,16 @@ final class StudyStatusCLITests: XCTestCase {
     XCTAssertTrue(entries.contains { ($0["detail"] as? String ?? "").contains("stopped at step") }, "the interrupted stage: \(entries)")
     XCTAssertEqual(document["repeats"] as? Int, 2)
     XCTAssertNotNil(document["training_seconds_left"] as? Double, "rates from the runs of this study: \(document)")
+    // A study process that holds a variant's lock while none of its stages trains (it evaluates along
+    // training, or is about to resume) is running, not pending.
+    let waiting = try XCTUnwrap(entries.first { $0["state"] as? String == "pending" })
+    let active = out.appendingPathComponent("active/\(waiting["slug"] as? String ?? "")-seed-\(waiting["seed"] as? Int ?? -1)")
+    try FileManager.default.createDirectory(at: active, withIntermediateDirectories: true)
+    let fd = open(active.appendingPathComponent(".lock").path, O_CREAT | O_RDWR, 0o644)
+    XCTAssertEqual(flock(fd, LOCK_EX | LOCK_NB), 0)
+    let held = try status(out).entries.first { $0["slug"] as? String == waiting["slug"] as? String && $0["seed"] as? Int == waiting["seed"] as? Int }
+    XCTAssertEqual(held?["state"] as? String, "running", "\(held ?? [:])")
+    close(fd)
     let table = try CLI.run(["study", "status", out.path])
     XCTAssertTrue(table.stdout.contains("\(done.count) done, 0 running, 0 failed, \(4 - done.count) pending"), table.stdout)
     XCTAssertTrue(table.stdout.contains("estimated time left: "), table.stdout)
