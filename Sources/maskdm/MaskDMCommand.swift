@@ -18,6 +18,9 @@ struct MaskDMCommand: ParsableCommand {
     // the ranks of a distributed job sharing one stderr interleaved their messages letter by letter.
     // Line-buffered, each line goes out in one write (atomic on a pipe up to 4 KiB).
     setvbuf(stderr, nil, _IOLBF, 1 << 16)
+    // Redirected to a file, stdout would be fully buffered: an hour-long `study run > log` would show
+    // its progress lines minutes late. Line-buffered, `tail -f log` follows it.
+    setvbuf(stdout, nil, _IOLBF, 1 << 16)
     main(nil)
   }
 }

@@ -41,10 +41,20 @@ final class ProgressPrinter {
     }
   }
 
-  /// A free-form progress line (redrawn in place on a terminal; kept when `done`).
+  /// A free-form progress line (redrawn in place on a terminal; kept when `done`). Into a file or a
+  /// pipe it is written when done and at most every `Self.loggedStatusInterval` seconds before, so that
+  /// a log shows long work (reference statistics, sampling) moving without a line per image.
   func status(_ text: String, done: Bool) {
-    if interactive || done { line(text, keep: done) }
+    let now = DispatchTime.now().uptimeNanoseconds
+    if interactive || done || Double(now - lastStatusLogged) / 1e9 >= Self.loggedStatusInterval {
+      line(text, keep: done)
+      lastStatusLogged = now
+    }
   }
+
+  /// Seconds between the progress lines of `status` in a log.
+  static let loggedStatusInterval = 30.0
+  private var lastStatusLogged = DispatchTime.now().uptimeNanoseconds
 
   func finish() {
     if interactive, !lastLine.isEmpty { FileHandle.standardError.write(Data("\n".utf8)) }
