@@ -27,8 +27,10 @@ public struct EvaluationResult: Codable, Equatable, Sendable {
   public var referenceSamples: Int
   /// How the samples were drawn, e.g. "DDIM 25 steps, eta 0, EMA weights".
   public var sampler: String
-  /// Seconds spent sampling and extracting features.
+  /// Seconds spent sampling, extracting features and computing the metrics.
   public var seconds: Double
+  /// Where those seconds went (nil in results written before it was recorded).
+  public var time: EvaluationSeconds? = nil
   public var samplesPerSecond: Double
   /// The sample grid, relative to the study directory.
   public var grid: String?
@@ -37,6 +39,16 @@ public struct EvaluationResult: Codable, Equatable, Sendable {
   public var recall: Double? = nil
   /// The same metrics for held-out real images in place of the samples (nil with a statistics file).
   public var floor: MetricFloor? = nil
+}
+
+/// The parts of an evaluation's time: what a study spends outside its training steps.
+public struct EvaluationSeconds: Codable, Equatable, Sendable {
+  /// Running the sampler (the network's evaluations).
+  public var sampling: Double
+  /// The Inception network on the samples (resize included), and the grid.
+  public var features: Double
+  /// FID, its bootstrap, the floor, KID and precision/recall from the features.
+  public var statistics: Double
 }
 
 /// FID and KID of `samples` held-out real images against the reference: what a perfect model would score.
@@ -152,16 +164,22 @@ final class Evaluator {
     let network = try extractor(spec.fidResize)
     var features: [Float] = []
     var grid: String?
+    var featureSeconds = 0.0
     try job.run(consume: { images, first in
+      try eval(images)  // the sampler's last steps are lazy: finish them before timing the features
+      let featuresStarted = Date()
+      defer { featureSeconds += Date().timeIntervalSince(featuresStarted) }
       let (pixels, n, h, w, c) = try imageBytes(images)
       features += try network.features(images: pixels, count: n, height: h, width: w, channels: c)
       if first == 0, spec.grid > 0, let gridName {
         let relative = "grids/\(gridName).png"
         try FileManager.default.createDirectory(at: studyDirectory.appendingPathComponent("grids"), withIntermediateDirectories: true)
-        try writeGrid(try images.slice(axis: 0, 0..<min(spec.grid, n)), to: studyDirectory.appendingPathComponent(relative))
+        try writeGrid(try images.slice(axis: 0, 0..<min(spec.grid, n)), to: studyDirectory.appendingPathComponent(relative),
+                      scale: Self.gridScale(imageSize: h))
         grid = relative
       }
     }, progress: progress)
+    let sampled = Date()
     let statistics = FeatureStatistics(features: features, count: spec.samples)
     let fid = try frechetDistance(statistics, reference.statistics)
     var result = EvaluationResult(
@@ -186,9 +204,14 @@ final class Evaluator {
       }
     }
     result.seconds = Date().timeIntervalSince(started)
+    result.time = EvaluationSeconds(sampling: sampled.timeIntervalSince(started) - featureSeconds, features: featureSeconds,
+                                 statistics: Date().timeIntervalSince(sampled))
     result.samplesPerSecond = Double(spec.samples) / max(result.seconds, 1e-9)
     return result
   }
+
+  /// The nearest-neighbour factor of a study's grids: each sample at least 96 pixels wide (3x for 32).
+  static func gridScale(imageSize: Int) -> Int { max(1, (96 + imageSize - 1) / max(imageSize, 1)) }
 
   /// The FID and KID of `samples` held-out real images against `reference` (computed once per reference
   /// and count, cached beside the reference); nil when the split has no images outside the reference.

@@ -46,9 +46,17 @@ struct ResultChecks {
     number(e.recall, "\(at).recall", Self.share)
     number(e.seconds, "\(at).seconds", Self.seconds)
     number(e.samplesPerSecond, "\(at).samples_per_second", 0...1e12)
+    time(e.time, "\(at).time")
     count(e.samples, "\(at).samples", atLeast: 2)
     count(e.referenceSamples, "\(at).reference_samples", atLeast: 2)
     path(e.grid, "\(at).grid")
+  }
+
+  mutating func time(_ t: EvaluationSeconds?, _ at: String) {
+    guard let t else { return }
+    number(t.sampling, "\(at).sampling", Self.seconds)
+    number(t.features, "\(at).features", Self.seconds)
+    number(t.statistics, "\(at).statistics", Self.seconds)
   }
 
   mutating func point(_ p: TimelinePoint, _ at: String) {
@@ -58,6 +66,7 @@ struct ResultChecks {
     number(p.precision, "\(at).precision", Self.share)
     number(p.recall, "\(at).recall", Self.share)
     count(p.samples, "\(at).samples", atLeast: 2)
+    time(p.time, "\(at).time")
   }
 
   mutating func variant(_ r: VariantResult) {

@@ -321,7 +321,8 @@ public final class StudyRunner {
       let r = try evaluator.evaluate(job, spec: spec, reference: reference, gridName: nil, bootstrap: false) { done, total in
         events(.sampling(done: done, total: total))
       }
-      let point = TimelinePoint(step: step, fid: r.fid, kidMean: r.kidMean, precision: r.precision, recall: r.recall, samples: r.samples)
+      let point = TimelinePoint(step: step, fid: r.fid, kidMean: r.kidMean, precision: r.precision, recall: r.recall, samples: r.samples,
+                                time: r.time)
       try directory.write(point, to: cache)
       recordEvaluation(of: stage, step: step, fid: point.fid, kid: point.kidMean, precision: point.precision, recall: point.recall)
       points.append(point)

@@ -60,6 +60,8 @@ public struct TimelinePoint: Codable, Equatable, Sendable {
   public var precision: Double?
   public var recall: Double?
   public var samples: Int
+  /// Where the point's evaluation time went (nil in points measured before it was recorded).
+  public var time: EvaluationSeconds? = nil
 }
 
 /// A point of a variant's curve: its stages in sequence, on the variant's training-time axis.

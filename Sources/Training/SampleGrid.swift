@@ -11,8 +11,9 @@ public func imageBytes(_ images: Tensor) throws -> (pixels: [UInt8], count: Int,
 }
 
 /// Writes images as a grid with a 2-pixel gutter, row by row: `columns` wide (e.g. one row per
-/// class), or near-square when nil.
-public func writeGrid(_ images: Tensor, to url: URL, columns: Int? = nil) throws {
+/// class), or near-square when nil; every pixel `scale` x `scale` times (nearest neighbour, so that a
+/// report shows 32-pixel samples large enough to see without a viewer blurring them).
+public func writeGrid(_ images: Tensor, to url: URL, columns: Int? = nil, scale: Int = 1) throws {
   let (pixels, n, h, w, c) = try imageBytes(images)
   let columns = max(1, columns ?? Int(Double(n).squareRoot().rounded(.up)))
   let rows = (n + columns - 1) / columns
@@ -27,7 +28,27 @@ public func writeGrid(_ images: Tensor, to url: URL, columns: Int? = nil) throws
       grid.replaceSubrange(dst..<(dst + w * c), with: pixels[src..<(src + w * c)])
     }
   }
-  try writeAtomically(Data(try encodePNG(pixels: grid, width: gw, height: gh, channels: c)), to: url)
+  let scale = max(1, scale)
+  let big = upscaled(grid, width: gw, height: gh, channels: c, by: scale)
+  try writeAtomically(Data(try encodePNG(pixels: big, width: gw * scale, height: gh * scale, channels: c)), to: url)
+}
+
+/// (height, width, channels) bytes with every pixel repeated `factor` x `factor` times.
+func upscaled(_ pixels: [UInt8], width: Int, height: Int, channels: Int, by factor: Int) -> [UInt8] {
+  guard factor > 1 else { return pixels }
+  let row = width * channels
+  var out: [UInt8] = []
+  out.reserveCapacity(pixels.count * factor * factor)
+  for y in 0..<height {
+    var wide: [UInt8] = []
+    wide.reserveCapacity(row * factor)
+    for x in 0..<width {
+      let pixel = pixels[(y * row + x * channels)..<(y * row + (x + 1) * channels)]
+      for _ in 0..<factor { wide += pixel }
+    }
+    for _ in 0..<factor { out += wide }
+  }
+  return out
 }
 
 /// Writes each image as `prefix-NNNNN.png` in `directory`, numbering from `start`.

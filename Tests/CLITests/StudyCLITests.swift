@@ -93,6 +93,11 @@ final class StudyCLITests: XCTestCase {
       XCTAssertTrue(lo <= hi, "a bootstrap interval of the FID: \(r)")
       XCTAssertGreaterThan(r["training_seconds"] as? Double ?? 0, 0)
       XCTAssertEqual((r["stages"] as? [[String: Any]])?.map { $0["steps"] as? Int }, [6, 40])
+      // The evaluation's time by part: sampling, Inception features, metrics.
+      let time = try XCTUnwrap(((r["stages"] as? [[String: Any]])?.last?["evaluation"] as? [String: Any])?["time"] as? [String: Double], "\(r)")
+      XCTAssertGreaterThan(time["sampling"] ?? 0, 0)
+      XCTAssertGreaterThan(time["features"] ?? 0, 0)
+      XCTAssertGreaterThanOrEqual(time["statistics"] ?? -1, 0)
     }
     let failed = try XCTUnwrap(results.first { $0["status"] as? String == "failed" })
     XCTAssertTrue((failed["error"] as? String ?? "").contains("/nonexistent/maskdm-study-images"), "\(failed)")
@@ -106,6 +111,8 @@ final class StudyCLITests: XCTestCase {
       XCTAssertTrue(md.contains(name), name)
       XCTAssertTrue(html.contains(name), name)
     }
+    XCTAssertTrue(md.contains("## Where the time went") && md.contains("| Inception features |"), md)
+    XCTAssertTrue(html.contains("<h2>Where the time went</h2>"), "the same section in the HTML report")
     let csv = try String(contentsOf: out.appendingPathComponent("results.csv"), encoding: .utf8)
     XCTAssertTrue(csv.hasPrefix("name,seed,status,fid,fid_bootstrap_low"))
     XCTAssertEqual(csv.split(separator: "\n").count, 4)

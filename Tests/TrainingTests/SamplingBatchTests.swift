@@ -57,3 +57,15 @@ final class SamplingBatchTests: XCTestCase {
     XCTAssertThrowsError(try job.validate())
   }
 }
+
+/// A study's grids are written nearest-neighbour upscaled, so that 32-pixel samples are large enough to see.
+final class SampleGridScaleTests: XCTestCase {
+  func testUpscaledRepeatsEveryPixel() {
+    // Two by one pixels, two channels: (1, 2) and (3, 4).
+    let big = upscaled([1, 2, 3, 4], width: 2, height: 1, channels: 2, by: 3)
+    XCTAssertEqual(big.count, 4 * 9)
+    let row = [1, 2, 1, 2, 1, 2, 3, 4, 3, 4, 3, 4].map(UInt8.init)
+    XCTAssertEqual(big, row + row + row)
+    XCTAssertEqual(upscaled([7, 8], width: 2, height: 1, channels: 1, by: 1), [7, 8])
+  }
+}
