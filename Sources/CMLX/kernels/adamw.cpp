@@ -32,6 +32,7 @@
 #include "fastmath.h"
 #include "isa.h"
 #include "parallel.h"
+#include "vector_math.h"
 
 namespace cmlx {
 namespace {
@@ -46,49 +47,59 @@ struct AdamWConstants {
   bool weight_decay;
 };
 
+/** The update's constants on every lane of `V` (float for the scalar loop, __m256, __m512). */
+template <class V>
+struct AdamWLanes {
+  V keep, one_minus_beta1, beta2, one_minus_beta2, eps, sqrt_bias2, step_size, decay, one_minus_decay;
+};
+
+/** Fills `k` (by reference: see vector_math.h); called from each path's loop, whose target it takes. */
+template <class V>
+CMLX_LANEWISE void set_lanes(AdamWLanes<V>& k, const AdamWConstants& c, const StepScalars& s) {
+  k.keep = V{} + (c.weight_decay ? 1.0f - s.lr_wd : 1.0f);
+  k.one_minus_beta1 = V{} + c.one_minus_beta1;
+  k.beta2 = V{} + c.beta2;
+  k.one_minus_beta2 = V{} + c.one_minus_beta2;
+  k.eps = V{} + c.eps;
+  k.sqrt_bias2 = V{} + s.sqrt_bias2;
+  k.step_size = V{} + s.step_size;
+  k.decay = V{} + s.decay;
+  k.one_minus_decay = V{} + (1.0f - s.decay);
+}
+
+/** The update of one lane or vector of values, written once for every path: outputs (p1, m1, v1, e1)
+ *  from (p, g, m, v, e). Each operation rounds on its own (contraction off), as the composed form. */
+template <class V>
+CMLX_LANEWISE void adamw_ema_lanes(const V& p, const V& g, const V& m, const V& v, const V& e, const AdamWLanes<V>& k,
+                                   V& p1, V& m1, V& v1, V& e1) {
+#pragma clang fp contract(off)
+  m1 = m + (g - m) * k.one_minus_beta1;
+  v1 = v * k.beta2 + g * g * k.one_minus_beta2;
+  p1 = p * k.keep - m1 / (__builtin_elementwise_sqrt(v1) / k.sqrt_bias2 + k.eps) * k.step_size;
+  e1 = e * k.decay + p1 * k.one_minus_decay;
+}
+
 // The pointers are __restrict: the outputs are always fresh buffers (see the note above), and without
 // the promise the compiler does not vectorise a loop of nine pointers (it left this one scalar).
 MASKDM_VECTORIZE void adamw_ema_loop(const float* __restrict p, const float* __restrict g, const float* __restrict m,
                                      const float* __restrict v, const float* __restrict e, float* __restrict po,
                                      float* __restrict mo, float* __restrict vo, float* __restrict eo, size_t b,
                                      size_t end, AdamWConstants c, StepScalars s) {
-#pragma clang fp contract(off)
-  const float keep = c.weight_decay ? 1.0f - s.lr_wd : 1.0f;
-  const float one_minus_decay = 1.0f - s.decay;
-  for (size_t i = b; i < end; ++i) {
-    float gi = g[i], mi = m[i];
-    float m1 = mi + (gi - mi) * c.one_minus_beta1;
-    float v1 = v[i] * c.beta2 + gi * gi * c.one_minus_beta2;
-    float p1 = p[i] * keep - m1 / (std::sqrt(v1) / s.sqrt_bias2 + c.eps) * s.step_size;
-    float e1 = e[i] * s.decay + p1 * one_minus_decay;
-    po[i] = p1;
-    mo[i] = m1;
-    vo[i] = v1;
-    eo[i] = e1;
-  }
+  AdamWLanes<float> k;
+  set_lanes(k, c, s);
+  for (size_t i = b; i < end; ++i) adamw_ema_lanes(p[i], g[i], m[i], v[i], e[i], k, po[i], mo[i], vo[i], eo[i]);
 }
 
 #if defined(__x86_64__)
-/** The update's constants in vector registers. */
-struct AdamWVectors {
-  __m512 keep, one_minus_beta1, beta2, one_minus_beta2, eps, sqrt_bias2, step_size, decay, one_minus_decay;
-};
-
-/** adamw_ema_loop for the sixteen values at i (those in `lanes`); with `Stream`, a full vector is
+/** adamw_ema_lanes for the sixteen values at i (those in `lanes`); with `Stream`, a full vector is
  *  written with aligned streaming stores, which bypass the cache. */
 template <bool Stream>
 CMLX_AVX512 inline void adamw_ema16(const float* p, const float* g, const float* m, const float* v, const float* e,
                                     float* po, float* mo, float* vo, float* eo, size_t i, __mmask16 lanes,
-                                    const AdamWVectors& k) {
-  __m512 gi = _mm512_maskz_loadu_ps(lanes, g + i), mi = _mm512_maskz_loadu_ps(lanes, m + i);
-  __m512 m1 = _mm512_add_ps(mi, _mm512_mul_ps(_mm512_sub_ps(gi, mi), k.one_minus_beta1));
-  __m512 v1 = _mm512_add_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(lanes, v + i), k.beta2),
-                            _mm512_mul_ps(_mm512_mul_ps(gi, gi), k.one_minus_beta2));
-  __m512 denom = _mm512_add_ps(_mm512_div_ps(_mm512_sqrt_ps(v1), k.sqrt_bias2), k.eps);
-  __m512 p1 = _mm512_sub_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(lanes, p + i), k.keep),
-                            _mm512_mul_ps(_mm512_div_ps(m1, denom), k.step_size));
-  __m512 e1 = _mm512_add_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(lanes, e + i), k.decay),
-                            _mm512_mul_ps(p1, k.one_minus_decay));
+                                    const AdamWLanes<__m512>& k) {
+  __m512 p1, m1, v1, e1;
+  adamw_ema_lanes(_mm512_maskz_loadu_ps(lanes, p + i), _mm512_maskz_loadu_ps(lanes, g + i), _mm512_maskz_loadu_ps(lanes, m + i),
+                  _mm512_maskz_loadu_ps(lanes, v + i), _mm512_maskz_loadu_ps(lanes, e + i), k, p1, m1, v1, e1);
   if (Stream && lanes == __mmask16(0xffff)) {
     _mm512_stream_ps(po + i, p1);
     _mm512_stream_ps(mo + i, m1);
@@ -108,25 +119,13 @@ template <bool Stream>
 CMLX_AVX512 void adamw_ema_avx512(const float* p, const float* g, const float* m, const float* v, const float* e,
                                   float* po, float* mo, float* vo, float* eo, size_t b, size_t end, AdamWConstants c,
                                   StepScalars s) {
-  const AdamWVectors k{_mm512_set1_ps(c.weight_decay ? 1.0f - s.lr_wd : 1.0f),
-                       _mm512_set1_ps(c.one_minus_beta1),
-                       _mm512_set1_ps(c.beta2),
-                       _mm512_set1_ps(c.one_minus_beta2),
-                       _mm512_set1_ps(c.eps),
-                       _mm512_set1_ps(s.sqrt_bias2),
-                       _mm512_set1_ps(s.step_size),
-                       _mm512_set1_ps(s.decay),
-                       _mm512_set1_ps(1.0f - s.decay)};
+  AdamWLanes<__m512> k;
+  set_lanes(k, c, s);
   size_t i = b;
   for (; i + 16 <= end; i += 16) adamw_ema16<Stream>(p, g, m, v, e, po, mo, vo, eo, i, __mmask16(0xffff), k);
   if (i < end) adamw_ema16<Stream>(p, g, m, v, e, po, mo, vo, eo, i, __mmask16((1u << (end - i)) - 1), k);
   if (Stream) _mm_sfence();  // streaming stores are weakly ordered: complete them before the task ends
 }
-
-/** The update's constants in AVX2 registers. */
-struct AdamWVectors8 {
-  __m256 keep, one_minus_beta1, beta2, one_minus_beta2, eps, sqrt_bias2, step_size, decay, one_minus_decay;
-};
 
 /** Eight values at x + i, or the lanes of `lanes` only when not `full` (the others read as zero). */
 CMLX_AVX2 inline __m256 load8(const float* x, size_t i, bool full, __m256i lanes) {
@@ -137,15 +136,10 @@ CMLX_AVX2 inline __m256 load8(const float* x, size_t i, bool full, __m256i lanes
 template <bool Stream>
 CMLX_AVX2 inline void adamw_ema8(const float* p, const float* g, const float* m, const float* v, const float* e,
                                  float* po, float* mo, float* vo, float* eo, size_t i, bool full, __m256i lanes,
-                                 const AdamWVectors8& k) {
-  __m256 gi = load8(g, i, full, lanes), mi = load8(m, i, full, lanes);
-  __m256 m1 = _mm256_add_ps(mi, _mm256_mul_ps(_mm256_sub_ps(gi, mi), k.one_minus_beta1));
-  __m256 v1 = _mm256_add_ps(_mm256_mul_ps(load8(v, i, full, lanes), k.beta2),
-                            _mm256_mul_ps(_mm256_mul_ps(gi, gi), k.one_minus_beta2));
-  __m256 denom = _mm256_add_ps(_mm256_div_ps(_mm256_sqrt_ps(v1), k.sqrt_bias2), k.eps);
-  __m256 p1 = _mm256_sub_ps(_mm256_mul_ps(load8(p, i, full, lanes), k.keep),
-                            _mm256_mul_ps(_mm256_div_ps(m1, denom), k.step_size));
-  __m256 e1 = _mm256_add_ps(_mm256_mul_ps(load8(e, i, full, lanes), k.decay), _mm256_mul_ps(p1, k.one_minus_decay));
+                                 const AdamWLanes<__m256>& k) {
+  __m256 p1, m1, v1, e1;
+  adamw_ema_lanes(load8(p, i, full, lanes), load8(g, i, full, lanes), load8(m, i, full, lanes), load8(v, i, full, lanes),
+                  load8(e, i, full, lanes), k, p1, m1, v1, e1);
   if (Stream && full) {
     _mm256_stream_ps(po + i, p1);
     _mm256_stream_ps(mo + i, m1);
@@ -170,15 +164,8 @@ template <bool Stream>
 CMLX_AVX2 void adamw_ema_avx2(const float* p, const float* g, const float* m, const float* v, const float* e,
                               float* po, float* mo, float* vo, float* eo, size_t b, size_t end, AdamWConstants c,
                               StepScalars s) {
-  const AdamWVectors8 k{_mm256_set1_ps(c.weight_decay ? 1.0f - s.lr_wd : 1.0f),
-                        _mm256_set1_ps(c.one_minus_beta1),
-                        _mm256_set1_ps(c.beta2),
-                        _mm256_set1_ps(c.one_minus_beta2),
-                        _mm256_set1_ps(c.eps),
-                        _mm256_set1_ps(s.sqrt_bias2),
-                        _mm256_set1_ps(s.step_size),
-                        _mm256_set1_ps(s.decay),
-                        _mm256_set1_ps(1.0f - s.decay)};
+  AdamWLanes<__m256> k;
+  set_lanes(k, c, s);
   const __m256i all = lanes8(8);
   size_t i = b;
   for (; i + 8 <= end; i += 8) adamw_ema8<Stream>(p, g, m, v, e, po, mo, vo, eo, i, true, all, k);

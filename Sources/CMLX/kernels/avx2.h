@@ -5,6 +5,8 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+#include "vector_math.h"
+
 #define CMLX_AVX2 __attribute__((target("avx2,fma")))
 
 namespace cmlx {
@@ -35,23 +37,11 @@ CMLX_AVX2 inline void transpose8(__m256 r[8]) {
   }
 }
 
-/** fast_exp (fastmath.h) on eight lanes: the same clamp, reduction and polynomial, 2^k applied by
- *  building its exponent bits. */
+/** exp on eight lanes (vector_math.h's exp_lanes, as fast_exp and exp16). */
 CMLX_AVX2 inline __m256 exp8(__m256 x) {
-  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
-  __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fmadd_ps(k, _mm256_set1_ps(-0.693145751953125f), x);
-  r = _mm256_fmadd_ps(k, _mm256_set1_ps(-1.428606765330187045e-06f), r);
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-  p = _mm256_add_ps(_mm256_fmadd_ps(_mm256_mul_ps(p, r), r, r), _mm256_set1_ps(1.0f));
-  __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+  __m256 y;
+  exp_lanes(y, x);
+  return y;
 }
 
 /** The sum and the maximum of a vector's eight lanes. */

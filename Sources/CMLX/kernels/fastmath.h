@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "vector_math.h"
+
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #define MASKDM_VECTORIZE __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
@@ -27,23 +29,11 @@ inline __attribute__((always_inline)) float lanes_sum(const v8f& v) {
   return s;
 }
 
+/** exp (vector_math.h's exp_lanes on one lane, as exp8 and exp16). */
 inline float fast_exp(float x) {
-  x = std::fmin(std::fmax(x, -87.3f), 88.3f);
-  // exp(x) = 2^k * exp(r), r = x - k ln2 in [-ln2/2, ln2/2], ln2 split in two for accuracy.
-  float k = std::nearbyint(x * 1.44269504088896341f);
-  float r = std::fma(k, -0.693145751953125f, x);
-  r = std::fma(k, -1.428606765330187045e-06f, r);
-  float p = 1.9875691500e-4f;
-  p = std::fma(p, r, 1.3981999507e-3f);
-  p = std::fma(p, r, 8.3334519073e-3f);
-  p = std::fma(p, r, 4.1665795894e-2f);
-  p = std::fma(p, r, 1.6666665459e-1f);
-  p = std::fma(p, r, 5.0000001201e-1f);
-  p = std::fma(p * r, r, r) + 1.0f;
-  int32_t bits = (int32_t(k) + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
+  float y;
+  exp_lanes(y, x);
+  return y;
 }
 
 inline float fast_erf(float x) {
