@@ -143,6 +143,7 @@ extension StudyReport {
     }
     let compute = computeTable
     if !compute.rows.isEmpty { md += "## Equal compute\n\n" + computeSentence + "\n\n" + renderMarkdownTable(compute) + "\n" }
+    if let seeds = seedPlanningTable { md += "## Seeds for the next study\n\n" + seedPlanningSentence + "\n\n" + renderMarkdownTable(seeds) + "\n" }
     if let time = studyTime { md += "## Where the time went\n\n" + time.caveat + "\n\n" + renderMarkdownTable(time.table) + "\n" }
     return md
   }
@@ -158,6 +159,9 @@ extension StudyReport {
     if !speedUps.isEmpty { h += "<h2>Speed-up (DSM-equivalent time)</h2><p>\(speedUpExplanation)</p>" + renderHTMLTable(speedUpTable, verdictColumn: nil) }
     let compute = computeTable
     if !compute.rows.isEmpty { h += "<h2>Equal compute</h2><p>\(computeSentence)</p>" + renderHTMLTable(compute, verdictColumn: nil) }
+    if let seeds = seedPlanningTable {
+      h += "<h2>Seeds for the next study</h2><p>\(seedPlanningSentence)</p>" + renderHTMLTable(seeds, verdictColumn: nil)
+    }
     if let time = studyTime { h += "<h2>Where the time went</h2><p>\(time.caveat)</p>" + renderHTMLTable(time.table, verdictColumn: nil) }
     return h
   }

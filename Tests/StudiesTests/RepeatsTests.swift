@@ -114,6 +114,11 @@ final class RepeatsTests: XCTestCase {
     XCTAssertTrue(md.contains("55.00 [42.58, 67.42] (3 seeds)"), md)  // mean 55, t(0.975, 2) · 5 / √3 = 12.42
     XCTAssertTrue(md.contains("no clear difference at this budget") && md.contains("| worse |"), md)
     XCTAssertTrue(md.contains("Training seeds: 10, 11, 12"), md)
+    // Seeds for the next study, from the paired sd (without H: differences 1, -6, 6, sd 6.03 = 11.0% of
+    // 55; level 0.05 / 2): power now and seeds for 80%, as scipy's noncentral t gives them (0.083, 0.238;
+    // 15 seeds (0.833, 14 give 0.798) and 6 (0.852)).
+    XCTAssertTrue(md.contains("## Seeds for the next study"), md)
+    XCTAssertTrue(md.contains("| 3 | 11.0% | 0.08 | 0.24 | 15 | 6 |"), md)
     let html = report.html(studyDirectory: URL(fileURLWithPath: "/nonexistent"))
     XCTAssertTrue(html.contains("class=\"errorbar\""), "error bars")
     XCTAssertTrue(html.contains("stroke-dasharray"), "masked stages dashed in the loss chart")
