@@ -107,7 +107,8 @@ private func switchValue(_ text: String) -> Bool? {
 /// Fractions in words beyond `spelledNumbers`: "a tenth" → 10%, "all of the data" → 100%.
 private func spelledFraction(_ text: String) -> String {
   let w = normalisedWords(text)
-  for (words, value) in [("tenth", "10%"), ("hundredth", "1%"), ("fifth", "20%"), ("third", "33.3%")] where contains(w, "a \(words)") || contains(w, "one \(words)") {
+  let parts = [("tenth", "10%"), ("hundredth", "1%"), ("fifth", "20%"), ("third", "33.3%")]
+  for (words, value) in parts where contains(w, "a \(words)") || contains(w, "one \(words)") {
     return value
   }
   if ["all", "full", "entire", "whole"].contains(where: { contains(w, $0) }), firstNumber(text) == nil { return "100%" }

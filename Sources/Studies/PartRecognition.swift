@@ -56,30 +56,33 @@ extension PlanPart {
   public static func weigh(_ text: String, replacements: [String] = [], action: AblationAction = .replace)
     -> Result<PartRecognition, PartRefusal> {
     let trimmed = text.trimmingSpaces()
-    let words = normalisedWords(trimmed)
-    // A part written by its own name (what an imported plan writes) is that part.
-    if let named = namedParts.first(where: { $0.words == words }) {
-      return .success(PartRecognition(part: named.part, ranking: [PartScore(part: named.part, score: 10, reasons: ["its own name"], isSpecific: true)]))
-    }
-    if let knob = knobNames.first(where: { normalisedWords($0.name) == words }) {
-      return .success(PartRecognition(part: .config(knob.key), ranking: [PartScore(part: .config(knob.key), score: 10, reasons: ["its name"], isSpecific: true)]))
-    }
-    if !trimmed.contains(" "), configKeys.contains(trimmed) {
-      return .success(PartRecognition(part: .config(trimmed), ranking: [PartScore(part: .config(trimmed), score: 10, reasons: ["a configuration key"], isSpecific: true)]))
-    }
+    if let named = named(trimmed) { return .success(named) }
     let wording = Wording(trimmed)
     var ranking = partVocabularies.compactMap { wording.weigh($0, replacements: replacements, action: action) }
-    // A configuration key written inside the wording ("the network.mlp_ratio") names that key.
-    let punctuation = CharacterSet(charactersIn: "`'\"(),;:")
-    for key in Set(trimmed.split(whereSeparator: \.isWhitespace).map({ $0.trimmingCharacters(in: punctuation) })) where configKeys.contains(key) {
+    // A configuration key written inside the wording ("the network.mlp_ratio") names that key; a key
+    // that is also an English word ("objective", "seed") is left to the vocabulary.
+    let punctuation = CharacterSet(charactersIn: "`'\"(),;:.")
+    let tokens = Set(trimmed.split(whereSeparator: \.isWhitespace).map { $0.trimmingCharacters(in: punctuation) })
+    for key in tokens where configKeys.contains(key) && (key.contains(".") || key.contains("_")) {
+      let reason = "names the configuration key +6"
       if let i = ranking.firstIndex(where: { $0.part == .config(key) }) {
         (ranking[i].score, ranking[i].isSpecific) = (ranking[i].score + 6, true)
-        ranking[i].reasons.append("names the configuration key +6")
+        ranking[i].reasons.append(reason)
       } else {
-        ranking.append(PartScore(part: .config(key), score: 6, reasons: ["names the configuration key +6"], isSpecific: true, fromWords: true))
+        ranking.append(PartScore(part: .config(key), score: 6, reasons: [reason], isSpecific: true, fromWords: true))
       }
     }
     return decide(text, ranking.sorted { $0.score > $1.score })
+  }
+
+  /// A part written by a name of its own: a part's name or label (what an imported plan writes), a
+  /// knob's short name, a configuration key.
+  private static func named(_ trimmed: String) -> PartRecognition? {
+    let words = normalisedWords(trimmed)
+    let part = namedParts.first { $0.words == words }?.part
+      ?? knobNames.first { normalisedWords($0.name) == words }.map { .config($0.key) }
+      ?? (!trimmed.contains(" ") && configKeys.contains(trimmed) ? .config(trimmed) : nil)
+    return part.map { PartRecognition(part: $0, ranking: [PartScore(part: $0, score: 10, reasons: ["its own name"], isSpecific: true)]) }
   }
 
   private static func decide(_ text: String, _ ranking: [PartScore]) -> Result<PartRecognition, PartRefusal> {

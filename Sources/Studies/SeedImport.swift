@@ -72,56 +72,74 @@ public func explainedImport(_ text: String, name: String) throws -> (yaml: Strin
 /// A runnable plan (YAML) for the ablations of a markdown plan; every ablation must be readable.
 public func importMarkdownPlan(_ text: String, name: String) throws -> String { try explainedImport(text, name: name).yaml }
 
+/// Why an ablation is not imported, the line to edit and what it could say.
+private struct Unreadable: Error {
+  var problem: String
+  var line: String
+  var candidates: [String] = []
+}
+
 /// Reads one ablation: its action, its part, its values; then checks that it expands alone.
 private func readAblation(_ a: MarkdownAblation) -> ImportedAblation {
   var out = ImportedAblation(source: a)
-  func refuse(_ problem: String, line: String, _ candidates: [String] = []) -> ImportedAblation {
-    (out.problem, out.lineToEdit, out.candidates) = (problem, line, candidates)
-    out.explanation = ["\(a.name): NOT IMPORTED: \(problem)",
-                       "  edit its \(line): line" + (candidates.isEmpty ? "" : " (best candidates: \(candidates.joined(separator: ", ")))")
-                         + " in the commented block at the end of the plan, then uncomment it."]
-    return out
-  }
-  guard let action = actionValue(a.action) else { return refuse("action \"\(a.action)\" is neither REMOVE nor REPLACE", line: "action", ["REMOVE", "REPLACE"]) }
-  guard !a.part.isEmpty else { return refuse("it has no Ablated Part", line: "part") }
-  let recognition: PartRecognition
-  switch PlanPart.weigh(a.part, replacements: a.replacements, action: action) {
-  case let .success(r): recognition = r
-  case let .failure(refusal): return refuse(refusal.message, line: "part", refusal.candidates.map(\.part.canonicalName))
-  }
-  let part = recognition.part
-  (out.part, out.action) = (part, action)
-  var notes: [String] = []
-  if action == .remove, !part.isRemovable {
-    guard let off = part.offValue else {
-      return refuse("the \(part.label) cannot be removed; REPLACE it with values", line: "action", ["REPLACE"])
-    }
-    (out.action, out.replacements) = (.replace, [off])
-    notes.append("REMOVE \(part.canonicalName): \(off.note!) (written as REPLACE with \(off.text)).")
-  } else if action == .replace {
-    guard !a.replacements.isEmpty else { return refuse("REPLACE without replacements", line: "replacements") }
-    do { out.replacements = try a.replacements.map(part.importedValue) } catch {
-      return refuse("a replacement of the \(part.label) is not readable: \(error)", line: "replacements", [PlanPart.meaning(of: part)])
-    }
-    notes += out.replacements.compactMap(\.note)
-    if part == .schedule, !out.replacements.contains(where: { $0.text == ScheduleChoice.dsmOnly.rawValue }) {
-      out.replacements.append(ImportedValue(text: ScheduleChoice.dsmOnly.rawValue))
-      notes.append("dsm_only (the DDPM baseline, DSM for the whole budget) is added beside the plan's replacements.")
-    }
-  }
-  let named = Wording(a.part).named
-  if part.changesEveryStage, named.count == 1 {
-    notes.append("the part names \(named.first!.rawValue), but an ablation of the \(part.label) changes every stage; "
-                   + "to change one stage only, set it in that stage's set: of the plan's stages: instead.")
-  }
   do {
-    let alone = Node([(Node("ablations"), Node([planNode(out)], Tag(.seq), .block))], Tag(.map), .block)
-    _ = try Experiment(plan: try StudyPlan(yaml: try Yams.serialize(node: alone), name: "check"))
+    guard let action = actionValue(a.action) else {
+      throw Unreadable(problem: "action \"\(a.action)\" is neither REMOVE nor REPLACE", line: "action", candidates: ["REMOVE", "REPLACE"])
+    }
+    guard !a.part.isEmpty else { throw Unreadable(problem: "it has no Ablated Part", line: "part") }
+    let recognition: PartRecognition
+    switch PlanPart.weigh(a.part, replacements: a.replacements, action: action) {
+    case let .success(r): recognition = r
+    case let .failure(refusal): throw Unreadable(problem: refusal.message, line: "part", candidates: refusal.candidates.map(\.part.canonicalName))
+    }
+    let part = recognition.part
+    var notes: [String]
+    (out.part, out.action, out.replacements, notes) = try readValues(a, part, action)
+    let named = Wording(a.part).named
+    if part.changesEveryStage, named.count == 1 {
+      notes.append("the part names \(named.first!.rawValue), but an ablation of the \(part.label) changes every stage; "
+                     + "to change one stage only, set it in that stage's set: of the plan's stages: instead.")
+    }
+    do {
+      let alone = Node([(Node("ablations"), Node([planNode(out)], Tag(.seq), .block))], Tag(.map), .block)
+      _ = try Experiment(plan: try StudyPlan(yaml: try Yams.serialize(node: alone), name: "check"))
+    } catch {
+      throw Unreadable(problem: "\(error)", line: "\(error)".contains("metric") ? "metrics" : "replacements")
+    }
+    out.explanation = explanation(of: a, recognition, out) + notes.map { "  \($0)" }
   } catch {
-    return refuse("\(error)", line: "\(error)".contains("metric") ? "metrics" : "replacements")
+    let why = error as? Unreadable ?? Unreadable(problem: "\(error)", line: "part")
+    (out.problem, out.lineToEdit, out.candidates) = (why.problem, why.line, why.candidates)
+    let candidates = why.candidates.isEmpty ? "" : " (best candidates: \(why.candidates.joined(separator: ", ")))"
+    out.explanation = ["\(a.name): NOT IMPORTED: \(why.problem)",
+                       "  edit its \(why.line): line\(candidates) in the commented block at the end of the plan, then uncomment it."]
   }
-  out.explanation = explanation(of: a, recognition, out) + notes.map { "  \($0)" }
   return out
+}
+
+/// The variants of an ablation of `part`: its replacements read, or REMOVE as the part's "off" value
+/// where the part has one; with notes saying what was filled in.
+private func readValues(_ a: MarkdownAblation, _ part: PlanPart, _ action: AblationAction) throws
+  -> (PlanPart, AblationAction, [ImportedValue], [String]) {
+  if action == .remove {
+    guard !part.isRemovable else { return (part, .remove, [], []) }
+    guard let off = part.offValue else {
+      throw Unreadable(problem: "the \(part.label) cannot be removed; REPLACE it with values", line: "action", candidates: ["REPLACE"])
+    }
+    return (part, .replace, [off], ["REMOVE \(part.canonicalName): \(off.note!) (written as REPLACE with \(off.text))."])
+  }
+  guard !a.replacements.isEmpty else { throw Unreadable(problem: "REPLACE without replacements", line: "replacements") }
+  var values: [ImportedValue]
+  do { values = try a.replacements.map(part.importedValue) } catch {
+    throw Unreadable(problem: "a replacement of the \(part.label) is not readable: \(error)", line: "replacements",
+                     candidates: [PlanPart.meaning(of: part)])
+  }
+  var notes = values.compactMap(\.note)
+  if part == .schedule, !values.contains(where: { $0.text == ScheduleChoice.dsmOnly.rawValue }) {
+    values.append(ImportedValue(text: ScheduleChoice.dsmOnly.rawValue))
+    notes.append("dsm_only (the DDPM baseline, DSM for the whole budget) is added beside the plan's replacements.")
+  }
+  return (part, .replace, values, notes)
 }
 
 /// REMOVE or REPLACE, in the words plans use for them.
@@ -146,12 +164,14 @@ private func planNode(_ a: ImportedAblation) -> Node {
 /// An unreadable ablation as it was written, commented out at the end of the plan, with what to edit.
 private func commentedBlock(_ a: ImportedAblation) throws -> String {
   let s = a.source
-  var pairs: [(Node, Node)] = [(Node("name"), Node(s.name)), (Node("part"), Node(s.part)), (Node("action"), Node(s.action.isEmpty ? "REPLACE" : s.action))]
+  var pairs: [(Node, Node)] = [(Node("name"), Node(s.name)), (Node("part"), Node(s.part)),
+                               (Node("action"), Node(s.action.isEmpty ? "REPLACE" : s.action))]
   if !s.replacements.isEmpty { pairs.append((Node("replacements"), Node(s.replacements.map { Node($0) }, Tag(.seq), .flow))) }
   pairs.append((Node("metrics"), Node(s.metrics.map(canonicalMetric).map { Node($0) }, Tag(.seq), .flow)))
   let yaml = try Yams.serialize(node: Node([Node(pairs, Tag(.map), .block)], Tag(.seq), .block))
   let edit = "# To run it, edit its \(a.lineToEdit): line"
-    + (a.candidates.isEmpty ? "" : " to one of: \(a.candidates.joined(separator: ", "))") + ", then remove the \"# \" before each line of the block.\n"
+    + (a.candidates.isEmpty ? "" : " to one of: \(a.candidates.joined(separator: ", "))")
+    + ", then remove the \"# \" before each line of the block.\n"
   return "\n# NOT IMPORTED: ablation \(s.name): \(a.problem!)\n" + edit
     + yaml.split(separator: "\n").map { "# \($0)\n" }.joined()
 }
@@ -165,7 +185,8 @@ private func explanation(of a: MarkdownAblation, _ r: PartRecognition, _ out: Im
   } else {
     lines.append("  no other part fits.")
   }
-  lines.append(out.action == .remove ? "  variant: without the \(r.part.label)." : "  variants: \(out.replacements.map(\.text).joined(separator: "; ")).")
+  lines.append(out.action == .remove ? "  variant: without the \(r.part.label)."
+                 : "  variants: \(out.replacements.map(\.text).joined(separator: "; ")).")
   return lines
 }
 
