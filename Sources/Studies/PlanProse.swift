@@ -129,39 +129,53 @@ private func unquoted(_ text: String) -> String {
 
 /// HTML as the Markdown the reader takes: headings as `##`/`###`, list items as `- `, bold as `**`,
 /// block ends as line breaks, other tags and `<style>`/`<script>` contents dropped, entities decoded.
+/// It works on the UTF-8 bytes (tags are ASCII) and looks for each `>` once, so hostile text stays linear.
 func htmlAsMarkdown(_ text: String) -> String {
   guard text.contains("<") else { return text }
-  var out = ""
-  var i = text.startIndex
+  let bytes = Array(text.utf8)
+  let (open, close, slash) = (UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "/"))
+  var out: [UInt8] = []
+  out.reserveCapacity(bytes.count)
   var skipping: String? = nil  // inside <style> or <script>
-  while i < text.endIndex {
-    guard text[i] == "<", let close = text[i...].firstIndex(of: ">") else {
-      if skipping == nil { out.append(text[i]) }
-      i = text.index(after: i)
+  var nextClose = bytes.firstIndex(of: close)
+  var i = 0
+  while i < bytes.count {
+    if let c = nextClose, c < i { nextClose = bytes[i...].firstIndex(of: close) }
+    // A tag: `<`, a name, anything but `<`, then `>` within a few hundred bytes ("a < b" is not one).
+    guard bytes[i] == open, let end = nextClose, end - i <= 400, !bytes[(i + 1)..<end].contains(open) else {
+      if skipping == nil { out.append(bytes[i]) }
+      i += 1
       continue
     }
-    let tag = text[text.index(after: i)..<close].lowercased()
-    let closing = tag.hasPrefix("/")
-    let name = String(tag.drop { $0 == "/" }.prefix { $0.isLetter || $0.isNumber })
-    guard !name.isEmpty, !tag.contains("<") else {  // "a < b": not a tag
-      if skipping == nil { out.append("<") }
-      i = text.index(after: i)
+    let tag = bytes[(i + 1)..<end]
+    let closing = tag.first == slash
+    let name = String(decoding: tag.drop { $0 == slash }.prefix { ($0 >= 97 && $0 <= 122) || ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) },
+                      as: UTF8.self).lowercased()
+    guard !name.isEmpty else {
+      if skipping == nil { out.append(bytes[i]) }
+      i += 1
       continue
     }
-    i = text.index(after: close)
+    i = end + 1
     if let s = skipping { if closing && name == s { skipping = nil }; continue }
-    switch name {
-    case "style", "script": if !closing { skipping = name }
-    case "h1", "h2": out += closing ? "\n" : "\n## "
-    case "h3", "h4", "h5", "h6": out += closing ? "\n" : "\n### "
-    case "li": out += closing ? "\n" : "\n- "
-    case "strong", "b": out += "**"
-    case "br", "p", "div", "ul", "ol", "tr", "table", "section": out += "\n"
-    default: break
-    }
+    out += Array(markdown(forTag: name, closing: closing, skipping: &skipping).utf8)
   }
+  var result = String(decoding: out, as: UTF8.self)
   for (entity, character) in [("&nbsp;", " "), ("&lt;", "<"), ("&gt;", ">"), ("&quot;", "\""), ("&#39;", "'"), ("&amp;", "&")] {
-    out = out.replacingOccurrences(of: entity, with: character)
+    result = result.replacingOccurrences(of: entity, with: character)
   }
-  return out
+  return result
+}
+
+/// What an HTML tag becomes in the Markdown the reader takes.
+private func markdown(forTag name: String, closing: Bool, skipping: inout String?) -> String {
+  switch name {
+  case "style", "script": if !closing { skipping = name }; return ""
+  case "h1", "h2": return closing ? "\n" : "\n## "
+  case "h3", "h4", "h5", "h6": return closing ? "\n" : "\n### "
+  case "li": return closing ? "\n" : "\n- "
+  case "strong", "b": return "**"
+  case "br", "p", "div", "ul", "ol", "tr", "table", "section": return "\n"
+  default: return ""
+  }
 }
