@@ -1,118 +1,192 @@
-// Reading the markdown plans researchers write (an "Ablation Plan" section with, per ablation, a
-// `### name` heading and bullets for the ablated part, the action, replacements and metrics) into
-// a plan YAML that runs with the built-in presets.
+// Turning a researcher's ablation plan (read by PlanProse.swift) into a plan YAML that runs with the
+// built-in presets. Each ablation is read on its own: its part (PartRecognition.swift), its action
+// and its values (ImportValues.swift), then expanded alone to check that it runs. A plan is never lost
+// for one unreadable ablation: the ones understood are written, and each unreadable one is written
+// as a commented block naming the best candidates and the one line to edit.
 import Foundation
 import MaskDM
 import Training
 import Yams
 
-/// One ablation as written in a markdown plan.
-public struct MarkdownAblation: Equatable {
-  public var name: String
-  public var part: String
-  public var action: String
-  public var replacements: [String]
-  public var metrics: [String]
-}
-
-/// Reads the ablations of a markdown plan (the section after a heading containing "Ablation Plan",
-/// or the whole text when there is none).
-public func parseMarkdownPlan(_ text: String) throws -> [MarkdownAblation] {
-  var lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map(String.init)
-  if let start = lines.firstIndex(where: { $0.contains("Ablation Plan") }) { lines = Array(lines[(start + 1)...]) }
-  var out: [MarkdownAblation] = []
-  var current: MarkdownAblation?
-  var field = ""
-  func flush() { if let c = current { out.append(c) }; current = nil }
-  /// `- **Key**: value` → (key, value).
-  func bullet(_ line: String) -> (String, String)? {
-    let t = line.trimmingSpaces()
-    guard t.hasPrefix("- **"), let close = t.dropFirst(4).firstRange(of: "**") else { return nil }
-    var key = t.dropFirst(4)[..<close.lowerBound]
-    while key.first == ":" || key.first == " " { key.removeFirst() }
-    while key.last == ":" || key.last == " " { key.removeLast() }
-    var value = String(t[close.upperBound...]).trimmingSpaces()
-    if value.hasPrefix(":") { value.removeFirst() }
-    return (String(key).lowercased(), value.trimmingSpaces())
-  }
-  for line in lines {
-    let t = line.trimmingSpaces()
-    if t.hasPrefix("<") { continue }  // the HTML around the markdown
-    if t.hasPrefix("### ") {
-      flush()
-      current = MarkdownAblation(name: String(t.dropFirst(4)).trimmingSpaces(), part: "", action: "", replacements: [], metrics: [])
-      field = ""
-      continue
-    }
-    guard current != nil else { continue }
-    if let (key, value) = bullet(line) {
-      field = key
-      if key.hasPrefix("ablated part") || key == "part" { current!.part = value }
-      else if key.hasPrefix("action") { current!.action = value.uppercased() }
-      else if key.hasPrefix("replacement") { if !value.isEmpty { current!.replacements.append(value) } }
-      else if key.hasPrefix("metric") { current!.metrics = value.split(separator: ",").map { $0.trimmingSpaces() } }
-    } else if t.hasPrefix("- "), field.hasPrefix("replacement") {
-      current!.replacements.append(String(t.dropFirst(2)).trimmingSpaces())
-    }
-  }
-  flush()
-  guard !out.isEmpty else { throw PlanError("no ablations found: expected `### name` headings with `- **Ablated Part**:` bullets") }
-  for a in out where a.part.isEmpty { throw PlanError("ablation \(a.name) has no **Ablated Part**") }
-  return out
-}
-
-/// A runnable plan (YAML) for the ablations of a markdown plan; every part must be one `PlanPart` knows.
-public func importMarkdownPlan(_ text: String, name: String) throws -> String { try explainedImport(text, name: name).yaml }
-
-/// The imported plan and, per ablation, how its part was read: the words, the part chosen, the
-/// runner-up and what counted for each (the plan keeps these lines as comments).
 /// How every plan `study import` writes begins (so that it may replace its own earlier output).
 public let importedPlanHeader = "# Imported by `maskdm study import`"
 
-public func explainedImport(_ text: String, name: String) throws -> (yaml: String, explanation: [String]) {
-  let ablations = try parseMarkdownPlan(text)
-  var items: [Node] = []
-  var notes: [String] = []
-  for a in ablations {
-    let action = a.action.isEmpty ? "REPLACE" : a.action
-    guard let kind = AblationAction(rawValue: action) else { throw PlanError("ablation \(a.name): action \(a.action) is neither REMOVE nor REPLACE") }
-    let recognition: PartRecognition
-    do { recognition = try PlanPart.recognize(a.part, replacements: a.replacements, action: kind) } catch let e as PlanError {
-      throw PlanError("ablation \(a.name): \(e.message)")
+/// One ablation of an import: how it was read, or why it was not.
+public struct ImportedAblation: Equatable {
+  public var source: MarkdownAblation
+  public var part: PlanPart?
+  public var action: AblationAction = .replace
+  public var replacements: [ImportedValue] = []
+  /// The lines `--explain` prints (the plan keeps them as comments).
+  public var explanation: [String] = []
+  /// Why the ablation was not imported; nil when it was.
+  public var problem: String?
+  /// The field to edit to make it readable: `part`, `action`, `replacements` or `metrics`.
+  public var lineToEdit = "part"
+  /// What that line could say (the best candidate parts, or the actions).
+  public var candidates: [String] = []
+  public var isImported: Bool { problem == nil }
+}
+
+/// An imported plan: the YAML to write, every ablation's reading, and what was left out.
+public struct PlanImport {
+  public var yaml: String
+  public var ablations: [ImportedAblation]
+  public var explanation: [String] { ablations.flatMap(\.explanation) }
+  public var unreadable: [ImportedAblation] { ablations.filter { !$0.isImported } }
+
+  /// The error to report when some ablation was not imported (nil when all were).
+  public var failure: String? {
+    let missing = unreadable
+    guard !missing.isEmpty else { return nil }
+    let each = missing.map { a in
+      "ablation \(a.source.name) was not imported: \(a.problem!); edit its \(a.lineToEdit): line"
+        + (a.candidates.isEmpty ? "" : " (best candidates: \(a.candidates.joined(separator: ", ")))")
     }
-    let part = recognition.part
-    var replacements = try a.replacements.map { try canonicalReplacement($0, part: part) }
-    if part == .schedule, action == "REPLACE", !replacements.contains(ScheduleChoice.dsmOnly.rawValue) {
-      replacements.append(ScheduleChoice.dsmOnly.rawValue)
-      notes.append("\(a.name): dsm_only (the DDPM baseline, DSM for the whole budget) is added beside the plan's replacements.")
-    }
-    var pairs: [(Node, Node)] = [(Node("name"), Node(a.name)), (Node("part"), Node(part.canonicalName)), (Node("action"), Node(action))]
-    if action == "REPLACE" {
-      pairs.append((Node("replacements"), Node(replacements.map { Node($0) }, Tag(.seq), .flow)))
-    }
-    pairs.append((Node("metrics"), Node(a.metrics.map(canonicalMetric).map { Node($0) }, Tag(.seq), .flow)))
-    items.append(Node(pairs, Tag(.map), .block))
-    notes.append(contentsOf: explanation(of: a, recognition, replacements: replacements, action: action))
+    return "\(missing.count) of \(ablations.count) ablations not imported: " + each.joined(separator: "; ")
   }
+}
+
+/// Imports a plan; throws only when it holds no ablation at all.
+public func importPlan(_ text: String, name: String) throws -> PlanImport {
+  let ablations = try parseMarkdownPlan(text).map { readAblation($0) }
+  let written = ablations.filter(\.isImported)
   let doc = Node([(Node("name"), Node(name)), (Node("title"), Node("Ablations of \(name)")),
-                  (Node("ablations"), Node(items, Tag(.seq), .block))], Tag(.map), .block)
+                  (Node("ablations"), Node(written.map(planNode), Tag(.seq), .block))], Tag(.map), .block)
   let header = importedPlanHeader + " from a markdown ablation plan. Run it with\n"
     + "#   maskdm study run PLAN.yaml --preset quick   (Fashion-MNIST, CPU, minutes)\n"
     + "#   maskdm study run PLAN.yaml --preset paper   (CelebA-64 at the authors' settings, GPU)\n"
     + "# Base model, stages and evaluation come from the built-in presets; add base:, stages:, evaluation: or\n"
-    + "# datasets: here to change them.\n" + notes.map { "# \($0)\n" }.joined()
-  return (header + (try Yams.serialize(node: doc)), notes)
+    + "# datasets: here to change them.\n" + ablations.flatMap(\.explanation).map { "# \($0)\n" }.joined()
+  let unreadable = try ablations.filter { !$0.isImported }.map(commentedBlock).joined()
+  return PlanImport(yaml: header + (try Yams.serialize(node: doc)) + unreadable, ablations: ablations)
 }
 
-/// How one ablation's part was read, in lines for people.
-private func explanation(of a: MarkdownAblation, _ r: PartRecognition, replacements: [String], action: String) -> [String] {
+/// The imported plan and, per ablation, how it was read; an error when any ablation was not imported.
+public func explainedImport(_ text: String, name: String) throws -> (yaml: String, explanation: [String]) {
+  let imported = try importPlan(text, name: name)
+  if let failure = imported.failure { throw PlanError(failure) }
+  return (imported.yaml, imported.explanation)
+}
+
+/// A runnable plan (YAML) for the ablations of a markdown plan; every ablation must be readable.
+public func importMarkdownPlan(_ text: String, name: String) throws -> String { try explainedImport(text, name: name).yaml }
+
+/// Why an ablation is not imported, the line to edit and what it could say.
+private struct Unreadable: Error {
+  var problem: String
+  var line: String
+  var candidates: [String] = []
+}
+
+/// Reads one ablation: its action, its part, its values; then checks that it expands alone.
+private func readAblation(_ a: MarkdownAblation) -> ImportedAblation {
+  var out = ImportedAblation(source: a)
+  do {
+    guard let action = actionValue(a.action) else {
+      throw Unreadable(problem: "action \"\(a.action)\" is neither REMOVE nor REPLACE", line: "action", candidates: ["REMOVE", "REPLACE"])
+    }
+    guard !a.part.isEmpty else { throw Unreadable(problem: "it has no Ablated Part", line: "part") }
+    let recognition: PartRecognition
+    switch PlanPart.weigh(a.part, replacements: a.replacements, action: action) {
+    case let .success(r): recognition = r
+    case let .failure(refusal): throw Unreadable(problem: refusal.message, line: "part", candidates: refusal.candidates.map(\.part.canonicalName))
+    }
+    let part = recognition.part
+    var notes: [String]
+    (out.part, out.action, out.replacements, notes) = try readValues(a, part, action)
+    let named = Wording(a.part).named
+    if part.changesEveryStage, named.count == 1 {
+      notes.append("the part names \(named.first!.rawValue), but an ablation of the \(part.label) changes every stage; "
+                     + "to change one stage only, set it in that stage's set: of the plan's stages: instead.")
+    }
+    do {
+      let alone = Node([(Node("ablations"), Node([planNode(out)], Tag(.seq), .block))], Tag(.map), .block)
+      _ = try Experiment(plan: try StudyPlan(yaml: try Yams.serialize(node: alone), name: "check"))
+    } catch {
+      throw Unreadable(problem: "\(error)", line: "\(error)".contains("metric") ? "metrics" : "replacements")
+    }
+    out.explanation = explanation(of: a, recognition, out) + notes.map { "  \($0)" }
+  } catch {
+    let why = error as? Unreadable ?? Unreadable(problem: "\(error)", line: "part")
+    (out.problem, out.lineToEdit, out.candidates) = (why.problem, why.line, why.candidates)
+    let candidates = why.candidates.isEmpty ? "" : " (best candidates: \(why.candidates.joined(separator: ", ")))"
+    out.explanation = ["\(a.name): NOT IMPORTED: \(why.problem)",
+                       "  edit its \(why.line): line\(candidates) in the commented block at the end of the plan, then uncomment it."]
+  }
+  return out
+}
+
+/// The variants of an ablation of `part`: its replacements read, or REMOVE as the part's "off" value
+/// where the part has one; with notes saying what was filled in.
+private func readValues(_ a: MarkdownAblation, _ part: PlanPart, _ action: AblationAction) throws
+  -> (PlanPart, AblationAction, [ImportedValue], [String]) {
+  if action == .remove {
+    guard !part.isRemovable else { return (part, .remove, [], []) }
+    guard let off = part.offValue else {
+      throw Unreadable(problem: "the \(part.label) cannot be removed; REPLACE it with values", line: "action", candidates: ["REPLACE"])
+    }
+    return (part, .replace, [off], ["REMOVE \(part.canonicalName): \(off.note!) (written as REPLACE with \(off.text))."])
+  }
+  guard !a.replacements.isEmpty else { throw Unreadable(problem: "REPLACE without replacements", line: "replacements") }
+  var values: [ImportedValue]
+  do { values = try a.replacements.map(part.importedValue) } catch {
+    throw Unreadable(problem: "a replacement of the \(part.label) is not readable: \(error)", line: "replacements",
+                     candidates: [PlanPart.meaning(of: part)])
+  }
+  var notes = values.compactMap(\.note)
+  if part == .schedule, !values.contains(where: { $0.text == ScheduleChoice.dsmOnly.rawValue }) {
+    values.append(ImportedValue(text: ScheduleChoice.dsmOnly.rawValue))
+    notes.append("dsm_only (the DDPM baseline, DSM for the whole budget) is added beside the plan's replacements.")
+  }
+  return (part, .replace, values, notes)
+}
+
+/// REMOVE or REPLACE, in the words plans use for them.
+private func actionValue(_ text: String) -> AblationAction? {
+  let word = text.uppercased().split { !$0.isLetter }.first.map(String.init) ?? "REPLACE"
+  if ["REPLACE", "SUBSTITUTE", "SWAP", "VARY", "CHANGE", "MODIFY", "SWEEP", "COMPARE"].contains(word) { return .replace }
+  if ["REMOVE", "DROP", "DELETE", "DISABLE", "OMIT", "EXCLUDE", "ABLATE"].contains(word) { return .remove }
+  return nil
+}
+
+/// An ablation as the plan writes it.
+private func planNode(_ a: ImportedAblation) -> Node {
+  var pairs: [(Node, Node)] = [(Node("name"), Node(a.source.name)), (Node("part"), Node(a.part!.canonicalName)),
+                               (Node("action"), Node(a.action.rawValue))]
+  if a.action == .replace {
+    pairs.append((Node("replacements"), Node(a.replacements.map { Node($0.text) }, Tag(.seq), .flow)))
+  }
+  pairs.append((Node("metrics"), Node(a.source.metrics.map(canonicalMetric).map { Node($0) }, Tag(.seq), .flow)))
+  return Node(pairs, Tag(.map), .block)
+}
+
+/// An unreadable ablation as it was written, commented out at the end of the plan, with what to edit.
+private func commentedBlock(_ a: ImportedAblation) throws -> String {
+  let s = a.source
+  var pairs: [(Node, Node)] = [(Node("name"), Node(s.name)), (Node("part"), Node(s.part)),
+                               (Node("action"), Node(s.action.isEmpty ? "REPLACE" : s.action))]
+  if !s.replacements.isEmpty { pairs.append((Node("replacements"), Node(s.replacements.map { Node($0) }, Tag(.seq), .flow))) }
+  pairs.append((Node("metrics"), Node(s.metrics.map(canonicalMetric).map { Node($0) }, Tag(.seq), .flow)))
+  let yaml = try Yams.serialize(node: Node([Node(pairs, Tag(.map), .block)], Tag(.seq), .block))
+  let edit = "# To run it, edit its \(a.lineToEdit): line"
+    + (a.candidates.isEmpty ? "" : " to one of: \(a.candidates.joined(separator: ", "))")
+    + ", then remove the \"# \" before each line of the block.\n"
+  return "\n# NOT IMPORTED: ablation \(s.name): \(a.problem!)\n" + edit
+    + yaml.split(separator: "\n").map { "# \($0)\n" }.joined()
+}
+
+/// How one ablation was read, in lines for people.
+private func explanation(of a: MarkdownAblation, _ r: PartRecognition, _ out: ImportedAblation) -> [String] {
   var lines = ["\(a.name): part \"\(a.part)\" read as \(r.part.canonicalName) (\(r.ranking[0].reasons.joined(separator: ", ")))."]
   if let second = r.runnerUp {
-    lines.append("  runner-up: \(second.part.label), score \(String(format: "%g", second.score)) against \(String(format: "%g", r.ranking[0].score)) (\(second.reasons.joined(separator: ", "))).")
+    lines.append("  runner-up: \(second.part.label), score \(String(format: "%g", (second.score * 10).rounded() / 10)) against "
+                   + "\(String(format: "%g", (r.ranking[0].score * 10).rounded() / 10)) (\(second.reasons.joined(separator: ", "))).")
   } else {
     lines.append("  no other part fits.")
   }
-  lines.append(action == "REMOVE" ? "  variant: without the \(r.part.label)." : "  variants: \(replacements.joined(separator: "; ")).")
+  lines.append(out.action == .remove ? "  variant: without the \(r.part.label)."
+                 : "  variants: \(out.replacements.map(\.text).joined(separator: "; ")).")
   return lines
 }
 
@@ -129,23 +203,6 @@ func canonicalMetric(_ text: String) -> String {
   return text
 }
 
-/// A replacement as the plan writes it for `part` (numbers for rates and fractions, schedule names).
-private func canonicalReplacement(_ text: String, part: PlanPart) throws -> String {
-  switch part {
-  case .maskRate, .finetuneFraction:
-    return String(format: "%g", try fraction(Node(text), what: part.label))
-  case .pretrainShare:
-    return spelledNumbers(text)
-  case .schedule:
-    return try ScheduleChoice.parse(text).rawValue
-  case .objective:
-    guard let o = objectiveValue(text) else { throw PlanError("\(text) is not a prediction target; use pred_noise, pred_x0 or pred_v") }
-    return o.configName
-  default:
-    return text
-  }
-}
-
 extension PlanPart {
   /// The name an imported plan uses for this part.
   var canonicalName: String {
@@ -155,5 +212,11 @@ extension PlanPart {
     case let .config(key): return key
     default: return label
     }
+  }
+
+  /// What a part's replacements are, from the list of known parts.
+  static func meaning(of part: PlanPart) -> String {
+    known.first { normalisedWords($0.name) == normalisedWords(part.label) || normalisedWords($0.name) == normalisedWords(part.canonicalName) }
+      .map { "\($0.name): \($0.meaning)" } ?? "\(part.canonicalName): a value of its configuration key"
   }
 }

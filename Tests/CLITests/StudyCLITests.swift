@@ -168,4 +168,41 @@ final class StudyCLITests: XCTestCase {
     XCTAssertTrue(refused.stderr.contains("unknown ablated part") && refused.stderr.contains("mask rate"), refused.stderr)
     XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("bad.yaml").path))
   }
+
+  /// A plan of three with one unreadable ablation: the import writes the two it read (and the third
+  /// commented out, with what to edit), exits non-zero naming it, and the written plan runs.
+  func testAnUnreadableAblationLeavesARunnablePlan() throws {
+    let dir = CLI.temporaryDirectory("partial-import")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let seed = dir.appendingPathComponent("three.md"), plan = dir.appendingPathComponent("three.yaml")
+    try """
+      ## Ablation Plan
+      ### Masks
+      - **Ablated Part**: masking strategy
+      - **Action**: REPLACE
+      - **Replacement**: block, crop
+      - **Metrics**: FID
+      ### Context
+      - **Ablated Part**: sequence length of the noise schedule
+      - **Action**: REPLACE
+      - **Replacement**: 64, 256
+      - **Metrics**: FID
+      ### No EMA
+      - **Ablated Part**: weight averaging
+      - **Action**: REMOVE
+      - **Metrics**: FID
+      """.write(to: seed, atomically: true, encoding: .utf8)
+    let imported = try CLI.run(["study", "import", seed.path, "-o", plan.path, "--explain"])
+    XCTAssertNotEqual(imported.status, 0, "a script must notice the ablation left out")
+    XCTAssertTrue(imported.stderr.contains("1 of 3 ablations not imported: ablation Context") && imported.stderr.contains("noise schedule"),
+                  imported.stderr)
+    XCTAssertTrue(imported.stdout.contains("the authors' default") && imported.stdout.contains("raw (not averaged) weights"), imported.stdout)
+    let text = try String(contentsOf: plan, encoding: .utf8)
+    XCTAssertTrue(text.contains("# NOT IMPORTED: ablation Context") && text.contains("#   part: sequence length of the noise schedule"), text)
+    let listed = try CLI.run(["study", "run", plan.path, "--dry-run"])
+    XCTAssertEqual(listed.status, 0, listed.stderr)
+    XCTAssertTrue(listed.stdout.contains("Masks: block 4") && listed.stdout.contains("No EMA: ema_decay = 0"), listed.stdout)
+    XCTAssertFalse(listed.stdout.contains("Context"), listed.stdout)
+  }
 }

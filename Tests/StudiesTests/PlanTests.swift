@@ -127,7 +127,8 @@ final class PlanTests: XCTestCase {
     XCTAssertEqual(try PlanPart.parse("masking strategy"), .maskType)
     XCTAssertEqual(try PlanPart.parse("fine-tuning data size"), .finetuneFraction)
     XCTAssertEqual(try PlanPart.parse("network.mlp_ratio"), .config("network.mlp_ratio"))
-    for (name, _) in PlanPart.known.dropLast() { XCTAssertNoThrow(try PlanPart.parse(name), name) }
+    // Every known name reads (the knobs' entry is a list of names: each of them).
+    for name in PlanPart.known.dropLast().flatMap({ $0.name.components(separatedBy: ", ") }) { XCTAssertNoThrow(try PlanPart.parse(name), name) }
     XCTAssertEqual(try ScheduleChoice.parse("Single-stage training using the Masked Denoising Score Matching (MDSM) objective"), .mdsmOnly)
   }
 

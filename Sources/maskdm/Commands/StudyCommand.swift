@@ -243,10 +243,10 @@ func headline(_ report: StudyReport) -> String {
 
 struct StudyImport: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "import", abstract: "Turn a markdown ablation plan (### name, - **Ablated Part**: …) into a runnable plan YAML.")
+    commandName: "import", abstract: "Turn a written ablation plan (Markdown or HTML: ### name, - **Ablated Part**: …) into a runnable plan YAML.")
   @Argument(help: "The markdown plan.") var seed: String
   @Option(name: .shortAndLong, help: "The plan YAML to write.") var out: String
-  @Flag(help: "Print, per ablation, the words read, the part chosen, the runner-up and why, and the variants.")
+  @Flag(help: "Print, per ablation, the words read, the part chosen, the runner-up and why, the variants and the defaults taken.")
   var explain = false
 
   func run() throws {
@@ -255,11 +255,17 @@ struct StudyImport: ParsableCommand {
       OutputTarget.prefix(of: $0).hasPrefix(importedPlanHeader)
     }
     let name = URL(fileURLWithPath: out).deletingPathExtension().lastPathComponent
-    let (yaml, explanation) = try explainedImport(text, name: name)
-    if explain { print(explanation.joined(separator: "\n")) }
-    let experiment = try Experiment(plan: try StudyPlan(yaml: yaml, name: name))  // check it expands before writing
-    try yaml.write(toFile: out, atomically: true, encoding: .utf8)
+    let imported = try importPlan(text, name: name)
+    if explain { print(imported.explanation.joined(separator: "\n")) }
+    // Nothing understood: nothing to write. Otherwise the understood ablations are written (the others
+    // commented out at the end), and the exit status still says that something was left out.
+    guard imported.ablations.contains(where: \.isImported) else { throw PlanError(imported.failure!) }
+    let experiment = try Experiment(plan: try StudyPlan(yaml: imported.yaml, name: name))  // check it expands before writing
+    try imported.yaml.write(toFile: out, atomically: true, encoding: .utf8)
     print("wrote \(out): \(experiment.studies.count) studies, \(experiment.variants.count) variants (quick preset); run it with maskdm study run \(out)")
+    if let failure = imported.failure {
+      throw PlanError("\(failure). The other ablations are written to \(out); each one left out is commented out at its end.")
+    }
   }
 }
 
