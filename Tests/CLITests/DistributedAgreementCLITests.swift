@@ -47,9 +47,11 @@ final class DistributedAgreementCLITests: XCTestCase {
     let train = [CLI.binary.path, "train", "configs/tiny.yaml", "--set", "train_steps=1000000", "--set", "num_samples=0", "--set", "log_every=1",
                  "--set", "batch_size=8", "-o", run.path, "--distributed", "--collective-timeout", "3"].map { "'\($0)'" }.joined(separator: " ")
     // Process 1 trains in the background of its shell (without the launcher's watchdog, whose parent
-    // check the shell would fail), and is stopped once the job has logged a step.
-    let rank1 = "MASKDM_LAUNCHER_PID= \(train) & echo $! > '\(pidFile.path)'; "
-      + "while ! grep -q '\"step\"' '\(run.path)/metrics.jsonl' 2>/dev/null; do sleep 0.1; done; kill -STOP $!; sleep 100"
+    // check the shell would fail), and is stopped once the job has logged a step. Neither it nor the
+    // shell's last command writes to the launcher's pipes, so once the launcher has stopped the job
+    // nothing keeps them open (the test's reader waits for their end).
+    let rank1 = "MASKDM_LAUNCHER_PID= \(train) >'\(dir.path)/rank1.log' 2>&1 & echo $! > '\(pidFile.path)'; "
+      + "while ! grep -q '\"step\"' '\(run.path)/metrics.jsonl' 2>/dev/null; do sleep 0.1; done; kill -STOP $!; exec sleep 100 >/dev/null 2>&1"
     defer {
       if let text = try? String(contentsOf: pidFile, encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
         kill(pid, SIGKILL)
