@@ -87,6 +87,12 @@ public struct EvaluationProtocol: Equatable {
     p.along = nil
     return p.identityText
   }
+
+  /// The key of this protocol's evaluation cache (one per stage and key in the study's `evaluations/`).
+  var cacheKey: String { String(fnv1aHex("v\(metricCodeVersion)|\(cacheText)").prefix(10)) }
+
+  /// The key of the cache of a point along training measured with this (point) protocol.
+  var alongCacheKey: String { String(fnv1aHex("along|v\(metricCodeVersion)|\(cacheText)").prefix(10)) }
 }
 
 /// REMOVE a part or REPLACE it with alternatives.

@@ -252,7 +252,7 @@ public final class StudyRunner {
   /// Evaluates the newest checkpoint of `stage` with the variant's protocol (cached per stage and protocol).
   private func evaluate(_ stage: PlannedStage, variant: Variant, events: @escaping (StudyEvent) -> Void) throws -> EvaluationResult {
     let spec = variant.evaluation
-    let key = String(fnv1aHex("v\(metricCodeVersion)|\(spec.cacheText)").prefix(10))
+    let key = spec.cacheKey
     let cache = directory.evaluation(stage: stage, key: key)
     if let done = directory.read(EvaluationResult.self, at: cache), directory.isWhole(done) { return done }
     let reference = try reference(for: variant, spec, events: events)
@@ -306,7 +306,7 @@ public final class StudyRunner {
       throw PlanError("stage \(stage.name) kept no snapshots in \(run.snapshots.path) for the evaluation along training; "
                         + "remove the run directory to train it again with snapshots")
     }
-    let key = String(fnv1aHex("along|v\(metricCodeVersion)|\(spec.cacheText)").prefix(10))
+    let key = spec.alongCacheKey
     let config = try TrainConfig(contentsOf: run.config)
     var points: [TimelinePoint] = []
     for (i, step) in steps.enumerated() {
