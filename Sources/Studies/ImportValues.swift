@@ -203,9 +203,10 @@ private func maskKindImported(_ raw: String) throws -> ImportedValue {
 func samplerValue(_ raw: String) -> (name: String, steps: Int?, named: Bool)? {
   var rest = raw.lowercased()
   let name: String?
-  if rest.contains("ddim") { name = "ddim" } else if rest.contains("ddpm") || rest.contains("ancestral") { name = "ddpm" }
-  else if rest.contains("dpm") { name = "dpm++2m" } else { name = nil }
-  for token in ["dpm-solver++", "dpm solver++", "dpmsolver++", "dpm++2m", "dpm++ 2m", "dpm++", "(2m)", "2m", "dpm-solver", "dpm solver"] {
+  // The samplers' own spellings first (Sampler.spellings), then prose: "ancestral" sampling, a "DPM solver".
+  if let named = Sampler.spellings.first(where: { rest.contains($0.spelling) }) { name = named.name }
+  else if rest.contains("ancestral") { name = "ddpm" } else if rest.contains("dpm") { name = "dpm++2m" } else { name = nil }
+  for token in Sampler.spellings.map(\.spelling) + ["dpm solver++", "dpm++ 2m", "(2m)", "2m", "dpm-solver", "dpm solver"] {
     rest = rest.replacingOccurrences(of: token, with: " ")
   }
   let steps = firstInt(rest)

@@ -101,8 +101,13 @@ private func readAblation(_ a: MarkdownAblation) -> ImportedAblation {
                      + "to change one stage only, set it in that stage's set: of the plan's stages: instead.")
     }
     do {
+      // The ablation is read back as a plan reads it, and written in the spelling of the choices it compiles to.
       let alone = Node([(Node("ablations"), Node([planNode(out)], Tag(.seq), .block))], Tag(.map), .block)
-      _ = try Experiment(plan: try StudyPlan(yaml: try Yams.serialize(node: alone), name: "check"))
+      let plan = try StudyPlan(yaml: try Yams.serialize(node: alone), name: "check")
+      _ = try Experiment(plan: plan)
+      for (i, spelling) in (plan.ablations.first?.spelledReplacements ?? []).enumerated() where i < out.replacements.count {
+        out.replacements[i].text = spelling
+      }
     } catch {
       throw Unreadable(problem: "\(error)", line: "\(error)".contains("metric") ? "metrics" : "replacements")
     }

@@ -101,14 +101,17 @@ public enum AblationAction: String, Codable, Sendable {
   case replace = "REPLACE"
 }
 
-/// One ablation of the plan: a study in the report.
+/// One ablation of the plan, compiled: a study in the report.
 public struct Ablation: Equatable {
   public var name: String
-  /// The part as written (a named part or a configuration path); see `PlanPart`.
-  public var part: String
+  /// The part it changes, recognised from the plan's wording once, when the plan is read.
+  public var part: PlanPart
   public var action: AblationAction
-  public var replacements: [Node]
+  /// One per variant: each replacement, or REMOVE's one change.
+  public var choices: [PlanReplacement]
   public var metrics: [String]
+  /// Where the plan writes it ("plan demo.yaml line 14", "ablation Mask Type"): the context of its errors.
+  public var context: [String]
 }
 
 /// A resolved plan: defaults, preset and the file merged, every field checked.
@@ -154,7 +157,7 @@ public struct StudyPlan {
     guard let text else {
       throw PlanError("cannot read the plan \(url.path): check the path")
     }
-    return try StudyPlan(yaml: text, name: url.deletingPathExtension().lastPathComponent, preset: preset)
+    return try StudyPlan(yaml: text, name: url.deletingPathExtension().lastPathComponent, preset: preset, file: url.lastPathComponent)
   }
 
   /// YAML text as a node (an empty document as an empty mapping); a reader's error as a plan error.
@@ -165,8 +168,9 @@ public struct StudyPlan {
   /// The built-in default plan, composed once per process (every plan is read over it).
   static let defaults = Result { try compose(defaultPlanYAML, "the built-in default plan") }
 
-  /// Reads a plan from YAML text; `name` is used when the plan has no `name:`.
-  public init(yaml text: String, name fallbackName: String = "study", preset: String? = nil) throws {
+  /// Reads a plan from YAML text; `name` is used when the plan has no `name:`; `file` (the plan's
+  /// file name) is where its errors say they are.
+  public init(yaml text: String, name fallbackName: String = "study", preset: String? = nil, file: String? = nil) throws {
     let user = try Self.compose(text, "the plan")
     let defaults = try Self.defaults.get()
     _ = try PlanMapping(user, path: "", allowed: Self.topKeys)
@@ -229,7 +233,8 @@ public struct StudyPlan {
     if m["ablations"]?.sequence?.isEmpty == true {
       throw PlanError("ablations: is an empty list; add an ablation (name, part, action, replacements) or remove the key to train the baseline alone")
     }
-    self.ablations = try m.sequence("ablations").enumerated().map { try Self.readAblation($1, index: $0) }
+    let context = ChoiceContext(compare: compare, datasets: datasets, evaluation: evaluation, base: base, plan: file.map { "plan \($0)" } ?? "the plan")
+    self.ablations = try m.sequence("ablations").enumerated().map { try Self.readAblation($1, index: $0, context: context) }
     if evaluation.along == nil, let a = ablations.first(where: { $0.metrics.contains("time to target") }) {
       throw PlanError("ablation \(a.name) asks for time to target, which needs FID along training: add evaluation.along: {every: …, samples: …}")
     }
@@ -361,28 +366,4 @@ public struct StudyPlan {
 
   /// What every report measures; a plan's `metrics:` names some of them.
   static let knownMetrics = ["FID", "KID", "training time", "precision", "recall", "time to target"]
-
-  static func readAblation(_ node: Node, index: Int) throws -> Ablation {
-    let m = try PlanMapping(node, path: "ablations[\(index)]", allowed: ["name", "part", "action", "replacements", "metrics"])
-    guard let part = try m.string("part") else { throw PlanError("\(m.at("part")) is missing: name the ablated part") }
-    let actionText = try m.string("action") ?? "REPLACE"
-    guard let action = AblationAction(rawValue: actionText.uppercased()) else {
-      throw PlanError("\(m.at("action")) must be REMOVE or REPLACE (got \(actionText))")
-    }
-    let replacements = try m.sequence("replacements")
-    if action == .replace, replacements.isEmpty {
-      throw PlanError("\(m.at("replacements")): a REPLACE ablation needs at least one replacement")
-    }
-    let metrics = try m.sequence("metrics").map { node -> String in
-      let name = canonicalMetric(node.text)
-      guard Self.knownMetrics.contains(name) else {
-        throw PlanError("\(m.at("metrics")): unknown metric \(node.text); the report measures \(Self.knownMetrics.joined(separator: ", "))")
-      }
-      return name
-    }
-    let name = try m.string("name") ?? part
-    try checkName(name, m.at("name"), isFileName: false)
-    return Ablation(name: name, part: part, action: action, replacements: replacements,
-                    metrics: metrics.isEmpty ? ["FID", "training time"] : metrics)
-  }
 }

@@ -73,6 +73,12 @@ public struct ConfigEdit: Equatable, CustomStringConvertible {
   }
 
   public var description: String { "\(key)=\(value.any)" }
+
+  /// The value as a plan writes it: a scalar's text, anything else in flow YAML.
+  public var valueText: String {
+    if let s = value.scalar?.string { return s }
+    return ((try? Yams.serialize(node: value)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+  }
 }
 
 extension TrainConfig {

@@ -54,7 +54,7 @@ final class ImportPrecisionTests: XCTestCase {
     let imported = try importPlan(text, name: "defaults")
     XCTAssertNil(imported.failure)
     let plan = try StudyPlan(yaml: imported.yaml, name: "defaults")
-    XCTAssertEqual(plan.ablations.map { $0.replacements.map(\.text) }, [["block 4", "crop", "patch"], ["0.5", "0.9"], ["ddim 25", "ddim 50"]])
+    XCTAssertEqual(plan.ablations.map { $0.spelledReplacements }, [["block 4", "crop", "patch"], ["0.5", "0.9"], ["ddim 25", "ddim 50"]])
     let explained = imported.explanation.joined(separator: "\n")
     for said in ["block has no block size: 4 patches a side, the authors' default (MASK_BLOCK_SIZE 4",
                  "crop has no window size: the visible window keeps the unmasked share of the patches",
@@ -77,9 +77,9 @@ final class ImportPrecisionTests: XCTestCase {
                     ablation("No clipping", "gradient clipping", "REMOVE"))
     let imported = try importPlan(text, name: "off")
     let plan = try StudyPlan(yaml: imported.yaml, name: "off")
-    XCTAssertEqual(plan.ablations.map(\.part), ["ema_decay", "warmup_steps", "clip_grad"])
+    XCTAssertEqual(plan.ablations.map(\.part.canonicalName), ["ema_decay", "warmup_steps", "clip_grad"])
     XCTAssertEqual(plan.ablations.map(\.action), [.replace, .replace, .replace])
-    XCTAssertEqual(plan.ablations.map { $0.replacements.map(\.text) }, [["0"], ["0"], ["null"]])
+    XCTAssertEqual(plan.ablations.map { $0.spelledReplacements }, [["0"], ["0"], ["null"]])
     XCTAssertTrue(imported.explanation.joined().contains("samples come from the raw (not averaged) weights"), "\(imported.explanation)")
     let e = try Experiment(plan: plan)
     XCTAssertEqual(try XCTUnwrap(e.variants.first { $0.studies == ["No EMA"] }).stages.map(\.config.emaDecay), [0, 0])

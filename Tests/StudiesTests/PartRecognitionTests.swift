@@ -103,8 +103,8 @@ final class PartRecognitionTests: XCTestCase {
       let plan = try StudyPlan(yaml: yaml, name: "corpus")
       XCTAssertEqual(plan.ablations.count, Self.corpus.count)
       for (w, a) in zip(Self.corpus, plan.ablations) {
-        XCTAssertEqual(a.part, w.expected, "\"\(w.part)\" was read as \(a.part)")
-        if let values = w.values { XCTAssertEqual(a.replacements.map(\.text), values, "\"\(w.part)\"") }
+        XCTAssertEqual(a.part.canonicalName, w.expected, "\"\(w.part)\" was read as \(a.part)")
+        if let values = w.values { XCTAssertEqual(a.spelledReplacements, values, "\"\(w.part)\"") }
         XCTAssertEqual(a.metrics, ["FID", "training time"])
       }
       // Every variant expands (the quick preset's stages), so `study run --dry-run` accepts the plan.
