@@ -192,16 +192,6 @@ public struct Experiment {
   }
 }
 
-/// The identity of a stage: its name, resolved configuration (budget and seed included) and parent.
-func stageIdentity(name: String, config: TrainConfig, parent: String?) -> String {
-  String(fnv1aHex(name + "\n" + config.yaml() + "\n" + (parent ?? "")).prefix(10))
-}
-
-/// What a variant computes: its stages and its evaluation protocol.
-func variantKey(_ stages: [PlannedStage], _ evaluation: EvaluationProtocol) -> String {
-  fnv1aHex(stages.map(\.id).joined(separator: "/") + "|" + evaluation.identityText)
-}
-
 /// A stage before its identity is known.
 struct StageDraft {
   var spec: StageSpec

@@ -62,16 +62,8 @@ public struct EvaluationProtocol: Equatable {
   public var precisionRecall = true
   /// Evaluations along each variant's training (nil: after its stages only).
   public var along: TimelineSpec?
-  /// The resize to the network's input (`fid_resize`): ttur (the paper's) or clean (clean-fid's). Kept last (see `identityText`).
+  /// The resize to the network's input (`fid_resize`): ttur (the paper's) or clean (clean-fid's). Kept last (see `legacyText`).
   public var fidResize = FIDResize.ttur
-
-  /// The protocol as text for keys and caches; with the default resize, the text it had before the
-  /// resize was a choice, so that studies run then keep their results and caches.
-  var identityText: String {
-    let text = "\(self)"
-    guard fidResize == .ttur, let r = text.range(of: ", fidResize: ", options: .backwards) else { return text }
-    return text[..<r.lowerBound] + ")"
-  }
 
   /// The protocol of one point along training: `along.samples` images, no grid.
   var alongPoint: EvaluationProtocol? {
@@ -81,18 +73,11 @@ public struct EvaluationProtocol: Equatable {
     return p
   }
 
-  /// What an evaluation's result depends on, for its cache key: everything but the points along training.
-  var cacheText: String {
-    var p = self
-    p.along = nil
-    return p.identityText
-  }
-
   /// The key of this protocol's evaluation cache (one per stage and key in the study's `evaluations/`).
-  var cacheKey: String { String(fnv1aHex("v\(metricCodeVersion)|\(cacheText)").prefix(10)) }
+  var cacheKey: String { String(fnv1aHex("metrics v\(metricCodeVersion)\n" + resultEncoding).prefix(10)) }
 
   /// The key of the cache of a point along training measured with this (point) protocol.
-  var alongCacheKey: String { String(fnv1aHex("along|v\(metricCodeVersion)|\(cacheText)").prefix(10)) }
+  var alongCacheKey: String { String(fnv1aHex("along point, metrics v\(metricCodeVersion)\n" + resultEncoding).prefix(10)) }
 }
 
 /// REMOVE a part or REPLACE it with alternatives.

@@ -168,8 +168,16 @@ public final class StudyRunner {
   /// The experiment of `plan` with its time budgets turned into steps: the plan's calibration, the one
   /// on record in `directory`, and whatever is missing measured now (all of it with `recalibrate`).
   /// A plan with step budgets is expanded as it is.
+  /// A study made under an earlier identity encoding is moved to the current identities first.
   public static func calibrated(_ plan: StudyPlan, directory: URL, recalibrate: Bool = false, measure: Bool = true,
                                 events: (StudyEvent) -> Void = { _ in }) throws -> Experiment {
+    let experiment = try expanded(plan, directory: directory, recalibrate: recalibrate, measure: measure, events: events)
+    try IdentityMigration.migrate(experiment, in: StudyDirectory(directory))
+    return experiment
+  }
+
+  private static func expanded(_ plan: StudyPlan, directory: URL, recalibrate: Bool, measure: Bool,
+                               events: (StudyEvent) -> Void) throws -> Experiment {
     let experiment = try Experiment(plan: plan)
     guard plan.compare == .time else { return experiment }
     let dir = StudyDirectory(directory)

@@ -1,14 +1,19 @@
 // The stage identities and variant keys every shipped plan, both seed plans (imported) and the import
-// corpus's plans expand to, checked against a table in Tests/Fixtures/identities: a finished study
+// corpus's plans expand to, checked against tables in Tests/Fixtures/identities: a finished study
 // keeps its runs and evaluations only while these stay the same, so a change to how plans are read or
-// how identities are computed must leave the table as it is (or migrate the studies it changes).
-// `MASKDM_RECORD_IDENTITIES=1` writes the table anew (only when the change is meant).
+// how identities are computed must leave the tables as they are (or migrate the studies it changes).
+// identities-v1.txt is the first encoding (configuration YAML, printed protocol), recorded before the
+// canonical encoding: the migration's reading of it must give exactly those names, or old studies
+// would not be found. identities-v2.txt is the canonical encoding.
+// `MASKDM_RECORD_IDENTITIES=1` writes the current table anew (only when the change is meant).
 import Foundation
 @testable import Studies
 import XCTest
 
 final class IdentityTableTests: XCTestCase {
-  static let table = PlanTests.root.appendingPathComponent("Tests/Fixtures/identities/identities.txt")
+  static func table(_ version: Int) -> URL {
+    PlanTests.root.appendingPathComponent("Tests/Fixtures/identities/identities-v\(version).txt")
+  }
 
   /// Every plan of the table: (what it is, its YAML, the preset).
   static func sources() throws -> [(String, String, String)] {
@@ -38,7 +43,7 @@ final class IdentityTableTests: XCTestCase {
   /// One block of the table: the plan's variants, each with its key, evaluation cache keys and stages
   /// (identity, parent, the identity of its second seed); uncalibrated and with a calibration that
   /// gives every timed setting its own rate.
-  static func block(_ what: String, _ yaml: String, preset: String) throws -> String {
+  static func block(_ what: String, _ yaml: String, preset: String, legacy: Bool) throws -> String {
     let plan = try StudyPlan(yaml: yaml, name: "plan", preset: preset)
     var out = ""
     let plain = try Experiment(plan: plan)
@@ -53,37 +58,62 @@ final class IdentityTableTests: XCTestCase {
     for (label, calibration) in calibrations {
       let e = try Experiment(plan: plan, calibration: calibration)
       out += "# \(what), preset \(preset), calibration \(label)\n"
-      for v in e.variants {
-        out += "variant \(v.slug) key \(v.key) evaluation \(v.evaluation.cacheKey) along \(v.evaluation.alongPoint?.alongCacheKey ?? "-")\n"
-        let second = e.seeded(v, repeat: 1)
-        for (s, t) in zip(v.stages, second.stages) {
-          out += "  stage \(s.name) \(s.id) parent \(s.parent ?? "-") seed2 \(t.id)\n"
-        }
-      }
+      for v in e.variants { out += legacy ? legacyLines(v, e) : lines(v, e) }
     }
     return out
   }
 
-  static func computed() throws -> String {
-    try sources().map { try block($0.0, $0.1, preset: $0.2) }.joined()
+  static func lines(_ v: Variant, _ e: Experiment) -> String {
+    var out = "variant \(v.slug) key \(v.key) evaluation \(v.evaluation.cacheKey) along \(v.evaluation.alongPoint?.alongCacheKey ?? "-")\n"
+    let second = e.seeded(v, repeat: 1)
+    for (s, t) in zip(v.stages, second.stages) {
+      out += "  stage \(s.name) \(s.id) parent \(s.parent ?? "-") seed2 \(t.id)\n"
+    }
+    return out
   }
 
-  func testEveryPlanKeepsItsIdentities() throws {
-    let now = try Self.computed()
-    if ProcessInfo.processInfo.environment["MASKDM_RECORD_IDENTITIES"] == "1" {
-      try now.write(to: Self.table, atomically: true, encoding: .utf8)
+  /// The same lines by the first encoding, as the migration computes it.
+  static func legacyLines(_ v: Variant, _ e: Experiment) -> String {
+    let ids = IdentityMigration.legacyIdentities(v), second = IdentityMigration.legacyIdentities(e.seeded(v, repeat: 1))
+    let along = v.evaluation.alongPoint.map { IdentityMigration.legacyCacheKey($0, along: true) } ?? "-"
+    var out = "variant \(v.slug) key \(IdentityMigration.legacyVariantKey(ids, v.evaluation)) "
+      + "evaluation \(IdentityMigration.legacyCacheKey(v.evaluation, along: false)) along \(along)\n"
+    for (i, s) in v.stages.enumerated() {
+      let parent = s.parent.flatMap { p in v.stages.firstIndex { $0.id == p } }.map { ids[$0] } ?? "-"
+      out += "  stage \(s.name) \(ids[i]) parent \(parent) seed2 \(second[i])\n"
     }
-    let recorded = try String(contentsOf: Self.table, encoding: .utf8)
+    return out
+  }
+
+  static func computed(legacy: Bool) throws -> String {
+    try sources().map { try block($0.0, $0.1, preset: $0.2, legacy: legacy) }.joined()
+  }
+
+  func compare(_ version: Int, _ now: String) throws {
+    let recorded = try String(contentsOf: Self.table(version), encoding: .utf8)
     let (a, b) = (recorded.components(separatedBy: "\n"), now.components(separatedBy: "\n"))
     let changed = zip(a, b).enumerated().filter { $0.element.0 != $0.element.1 }.prefix(20)
       .map { "line \($0.offset + 1):\n  table: \($0.element.0)\n  now:   \($0.element.1)" }
     XCTAssertEqual(a.count, b.count, "the table has \(a.count) lines, the plans now give \(b.count)")
-    XCTAssertTrue(changed.isEmpty, "identities changed:\n" + changed.joined(separator: "\n"))
+    XCTAssertTrue(changed.isEmpty, "identities (v\(version)) changed:\n" + changed.joined(separator: "\n"))
     // The table covers what it says: shipped plans, both seeds and the corpus, with calibrated budgets.
     XCTAssertGreaterThan(recorded.components(separatedBy: "\nvariant ").count, 300)
     for what in ["plans/demo.yaml", "plans/seeds/000_7b5c65738c169056.txt imported", "plans/seeds/001_b13ba515e472a226.txt imported", "corpus htmlList"] {
       XCTAssertTrue(recorded.contains("# \(what)"), what)
     }
     XCTAssertTrue(recorded.contains("calibration the plan's"))
+  }
+
+  /// The migration reads the first encoding exactly as the code before the canonical encoding computed it.
+  func testTheFirstEncodingIsReadAsItWas() throws {
+    try compare(1, try Self.computed(legacy: true))
+  }
+
+  func testEveryPlanKeepsItsIdentities() throws {
+    let now = try Self.computed(legacy: false)
+    if ProcessInfo.processInfo.environment["MASKDM_RECORD_IDENTITIES"] == "1" {
+      try now.write(to: Self.table(identityEncodingVersion), atomically: true, encoding: .utf8)
+    }
+    try compare(identityEncodingVersion, now)
   }
 }
