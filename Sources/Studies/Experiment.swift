@@ -187,8 +187,8 @@ public struct Experiment {
 
   /// One configuration per stage setting that trains for a time budget (what a calibration measures).
   public var timedSettings: [TrainConfig] {
-    var seen = Set<String>()
-    return uniqueStages.filter { $0.budgetSeconds != nil }.map(\.config).filter { seen.insert(speedSignature($0)).inserted }
+    var seen = Set<SpeedSetting>()
+    return uniqueStages.filter { $0.budgetSeconds != nil }.map(\.config).filter { seen.insert(SpeedSetting($0)).inserted }
   }
 }
 

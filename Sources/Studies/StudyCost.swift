@@ -44,8 +44,8 @@ public struct StudyCost: Equatable {
 
 /// The rates an estimate is computed from.
 public struct CostRates {
-  /// Seconds per training step, by `speedSignature`, and where each came from.
-  public var secondsPerStep: [String: (seconds: Double, source: String)] = [:]
+  /// Seconds per training step, by stage setting, and where each came from.
+  public var secondsPerStep: [SpeedSetting: (seconds: Double, source: String)] = [:]
   /// Sampled images per second, by `samplingKey`.
   public var samplingImagesPerSecond: [String: Double] = [:]
   /// Images per second through the Inception network (resize included).
@@ -97,12 +97,12 @@ public struct CostRates {
   public mutating func measure(_ experiment: Experiment, warmupSteps: Int = 3, timedSteps: Int = 10, inceptionImages: Int = 8,
                                progress: (String) -> Void = { _ in }) {
     let gpu = Engine.gpuAvailable
-    var measured = Set<String>()
+    var measured = Set<SpeedSetting>()
     for stage in experiment.uniqueStages {
-      let key = speedSignature(stage.config)
+      let key = SpeedSetting(stage.config)
       guard measured.insert(key).inserted else { continue }
       if stage.config.device == .gpu, !gpu {
-        missing[key] = "it trains on the GPU (device: gpu) and this machine has none; estimate on the GPU machine, or carry its calibration in the plan"
+        missing["\(key)"] = "it trains on the GPU (device: gpu) and this machine has none; estimate on the GPU machine, or carry its calibration in the plan"
         continue
       }
       progress("training step of \(key)")
@@ -113,7 +113,7 @@ public struct CostRates {
         let result = try bench.run()
         secondsPerStep[key] = (result.msPerStep / 1000, "measured now (--estimate: the median of \(timedSteps) steps after \(warmupSteps), on random images)")
       } catch {
-        missing[key] = "measuring it failed: \(error)"
+        missing["\(key)"] = "measuring it failed: \(error)"
       }
     }
     for v in experiment.variants {
@@ -163,14 +163,14 @@ extension StudyCost {
     /// A stage's steps and training seconds: a time budget not calibrated yet trains its seconds (its
     /// steps known from a rate); a step budget takes its steps times the rate.
     func training(_ stage: PlannedStage) -> (steps: Int?, seconds: Double?) {
-      let key = speedSignature(stage.config)
+      let key = SpeedSetting(stage.config)
       let r = rates.secondsPerStep[key]
       if let r { sources.insert("training: \(r.source)") }
       if let budget = stage.config.trainSeconds {
         return (r.map { Int((budget / $0.seconds).rounded()) }, budget)
       }
       guard let r else {
-        let why = rates.missing[key] ?? "no calibration on record has this setting and no run of the study has trained it (--estimate measures it)"
+        let why = rates.missing["\(key)"] ?? "no calibration on record has this setting and no run of the study has trained it (--estimate measures it)"
         let line = "training of \(key): \(why)"
         if !notEstimated.contains(line) { notEstimated.append(line) }
         return (stage.config.trainSteps, nil)

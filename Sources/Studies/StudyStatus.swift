@@ -117,7 +117,7 @@ public struct StudyStatus: Codable, Equatable {
     var training = 0.0
     for (_, r) in remaining.sorted(by: { $0.key < $1.key }) where r.steps > 0 {
       if let s = times.secondsPerStep(r.stage.config) { training += Double(r.steps) * s } else {
-        notEstimated.append("training of \(r.stage.name) (\(speedSignature(r.stage.config))): \(times.why(r.stage.config))")
+        notEstimated.append("training of \(r.stage.name) (\(SpeedSetting(r.stage.config))): \(times.why(r.stage.config))")
       }
     }
     let evaluation = times.evaluationSeconds.map { Double(unevaluated) * $0 }
@@ -203,8 +203,8 @@ public struct StudyStatus: Codable, Equatable {
 /// calibration on record (the plan's and the study's), else from runs of this study with the same
 /// setting, else unknown (with the reason).
 struct StepTimes {
-  var rates: [String: Double] = [:]
-  var measuredIn: [String: Double] = [:]
+  var rates: [SpeedSetting: Double] = [:]
+  var measuredIn: [SpeedSetting: Double] = [:]
   var evaluationSeconds: Double?
   var hasCalibration: Bool
 
@@ -217,7 +217,7 @@ struct StepTimes {
       let run = RunDirectory(directory.runs.appendingPathComponent(name))
       guard let config = try? TrainConfig(contentsOf: run.config) else { continue }
       let logged = StudyStatus.lastLoggedStep(run)
-      if let s = logged.seconds, logged.step > 1, s > 0 { measuredIn[speedSignature(config)] = s / Double(logged.step) }
+      if let s = logged.seconds, logged.step > 1, s > 0 { measuredIn[SpeedSetting(config)] = s / Double(logged.step) }
     }
     for v in experiment.variants {
       let folder = directory.results.appendingPathComponent(v.slug)
@@ -229,7 +229,7 @@ struct StepTimes {
   }
 
   func secondsPerStep(_ config: TrainConfig) -> Double? {
-    let key = speedSignature(config)
+    let key = SpeedSetting(config)
     return rates[key] ?? measuredIn[key]
   }
 

@@ -50,8 +50,8 @@ final class IdentityTableTests: XCTestCase {
     var calibrations: [(String, Calibration?)] = [("none", nil)]
     if plan.compare == .time {
       var c = plan.calibration ?? Calibration()
-      for (i, setting) in plain.timedSettings.enumerated() where c.entries[speedSignature(setting)] == nil {
-        c.entries[speedSignature(setting)] = .init(stepsPerSecond: 7.5 + Double(i), source: "plan")
+      for (i, setting) in plain.timedSettings.enumerated() where c.entries[SpeedSetting(setting)] == nil {
+        c.entries[SpeedSetting(setting)] = .init(stepsPerSecond: 7.5 + Double(i), source: "plan")
       }
       calibrations.append((plan.calibration == nil ? "every setting" : "the plan's", c))
     }

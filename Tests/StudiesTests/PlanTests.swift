@@ -39,7 +39,7 @@ final class PlanTests: XCTestCase {
     XCTAssertEqual(uncalibrated.studies.map(\.name), ["Single-stage training"])
     // The plan carries the rate of every stage setting it times, so that every machine trains the same steps.
     let calibration = try XCTUnwrap(plan.calibration)
-    for setting in uncalibrated.timedSettings { XCTAssertNotNil(calibration.entries[speedSignature(setting)], speedSignature(setting)) }
+    for setting in uncalibrated.timedSettings { XCTAssertNotNil(calibration.entries[SpeedSetting(setting)], "\(SpeedSetting(setting))") }
     let e = try Experiment(plan: plan, calibration: calibration)
     let baseline = e.variants[0]
     XCTAssertEqual(baseline.stages.map(\.name), ["pretrain", "finetune"])

@@ -150,10 +150,10 @@ func failOnDamagedResults(_ runner: StudyRunner) throws {
 /// Fails when a time-budget stage has no calibration on record (`what` would measure different steps).
 func requireCalibration(_ experiment: Experiment, _ dir: URL, for what: String) throws {
   guard experiment.plan.compare == .time else { return }
-  let missing = experiment.timedSettings.map(speedSignature).filter { experiment.calibration?.entries[$0] == nil }
+  let missing = experiment.timedSettings.map(SpeedSetting.init).filter { experiment.calibration?.entries[$0] == nil }
   guard missing.isEmpty else {
     throw ValidationError("\(what) must train the same steps, so the time budgets need a calibration first (missing: "
-                            + missing.joined(separator: "; ") + "). Run `maskdm study run PLAN --out "
+                            + missing.map(\.description).joined(separator: "; ") + "). Run `maskdm study run PLAN --out "
                             + "\(dir.path) --calibrate-only` once on the machine kind the study runs on, or give calibration: in the plan.")
   }
 }
