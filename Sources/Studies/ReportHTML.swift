@@ -86,10 +86,10 @@ extension StudyReport {
       guard let r = s.perSeed.first(where: \.finished) else { continue }
       var elapsed = 0.0
       for (k, stage) in r.stages.enumerated() {
-        let perStep = stage.steps > 0 ? stage.trainSeconds / Double(stage.steps) : 0
-        let points = stage.lossCurve.compactMap { $0.count == 2 ? (elapsed + $0[0] * perStep, $0[1]) : nil }
+        let perStep = stage.run.steps > 0 ? stage.run.trainSeconds / Double(stage.run.steps) : 0
+        let points = stage.run.lossCurve.compactMap { $0.count == 2 ? (elapsed + $0[0] * perStep, $0[1]) : nil }
         series.append(ChartSeries(label: label, points: points, dashed: stage.maskRatio > 0, colour: i, inLegend: k == 0))
-        elapsed += stage.trainSeconds
+        elapsed += stage.run.trainSeconds
       }
     }
     return SVGChart(title: "\(study): training loss", xLabel: "training time (s), stages in sequence", yLabel: "loss",

@@ -104,18 +104,18 @@ struct ResultChecks {
     }
     for (i, s) in r.stages.enumerated() {
       let at = "stages[\(i)]"
-      count(s.steps, "\(at).steps")
-      number(s.finalLoss, "\(at).final_loss")
+      count(s.run.steps, "\(at).steps")
+      number(s.run.finalLoss, "\(at).final_loss")
       number(s.budgetSeconds, "\(at).budget_seconds", Self.seconds)
-      for (field, v) in [("train_seconds", s.trainSeconds), ("device_seconds", s.deviceSeconds), ("wall_seconds", s.wallSeconds)] {
+      for (field, v) in [("train_seconds", s.run.trainSeconds), ("device_seconds", s.run.deviceSeconds), ("wall_seconds", s.run.wallSeconds)] {
         number(v, "\(at).\(field)", Self.seconds)
       }
-      number(s.warmupSeconds, "\(at).warmup_seconds", Self.seconds)
-      number(s.imagesPerSecond, "\(at).images_per_second", 0...1e12)
-      count(s.peakMemoryBytes, "\(at).peak_memory_bytes")
+      number(s.run.warmupSeconds, "\(at).warmup_seconds", Self.seconds)
+      number(s.run.imagesPerSecond, "\(at).images_per_second", 0...1e12)
+      count(s.run.peakMemoryBytes, "\(at).peak_memory_bytes")
       number(s.maskRatio, "\(at).mask_ratio", Self.share)
-      path(s.runDirectory, "\(at).run_directory")
-      for (j, p) in s.lossCurve.enumerated() where p.count != 2 || !p.allSatisfy(\.isFinite) {
+      path(s.run.runDirectory, "\(at).run_directory")
+      for (j, p) in s.run.lossCurve.enumerated() where p.count != 2 || !p.allSatisfy(\.isFinite) {
         problems.append("\(at).loss_curve[\(j)] is \(p), not a finite (step, loss) pair")
       }
       evaluation(s.evaluation, "\(at).evaluation")

@@ -149,10 +149,10 @@ public struct StudyReport {
     }
     md += "## Per seed\n\n| variant | seed | FID | KID ×10³ | precision | recall | steps | training s |\n|---|---|---|---|---|---|---|---|\n"
     for r in results where r.finished {
+      let steps = r.stages.map { String($0.run.steps) }.joined(separator: " + ")
       md += "| \(markdownCell(r.name)) | \(r.seed.map(String.init) ?? "") | \(r.fid.map { formatted($0, digits: 2) } ?? "—") | "
         + "\(r.kidMean.map { formatted($0 * 1000, digits: 2) } ?? "—") | \(r.precision.map { formatted($0, digits: 3) } ?? "—") | "
-        + "\(r.recall.map { formatted($0, digits: 3) } ?? "—") | \(r.stages.map { String($0.steps) }.joined(separator: " + ")) | "
-        + "\(formatted(r.trainingSeconds, digits: 1)) |\n"
+        + "\(r.recall.map { formatted($0, digits: 3) } ?? "—") | \(steps) | \(formatted(r.trainingSeconds, digits: 1)) |\n"
     }
     let grids = results.filter { $0.seed == experiment.plan.base.seed }.compactMap { r in r.grid.map { "### \(markdownText(r.name))\n\n![\(markdownLinkText(r.name))](<\(markdownText($0))>)\n" } }
     if !grids.isEmpty { md += "\n## Samples (first seed)\n\n" + grids.joined(separator: "\n") + "\n" }
@@ -182,7 +182,7 @@ public struct StudyReport {
     func num(_ d: Double?) -> String { d.map { "\($0)" } ?? "" }
     var out = header.joined(separator: ",") + "\n"
     for r in results {
-      let stages = r.stages.map { "\($0.name):\($0.steps) steps:\(String(format: "%.1f", $0.trainSeconds))s" }.joined(separator: " ")
+      let stages = r.stages.map { "\($0.name):\($0.run.steps) steps:\(String(format: "%.1f", $0.run.trainSeconds))s" }.joined(separator: " ")
       let seed: String = r.seed.map { String($0) } ?? ""
       let counts: [String] = [r.fidSamples.map { String($0) } ?? "", r.referenceSamples.map { String($0) } ?? ""]
       let fids: [String] = [num(r.fid), num(r.fidBootstrapLow), num(r.fidBootstrapHigh)]

@@ -132,7 +132,7 @@ public final class StudyRunner {
         let variant = experiment.seeded(base, repeat: index)
         guard let stage = variant.stages.first(where: { $0.directoryName == directoryName }) else { continue }
         if let parent = stage.parent, let p = variant.stages.first(where: { $0.id == parent }),
-           finishedSummary(RunDirectory(directory.run(p))) == nil {
+           RunDirectory(directory.run(p)).readSummary() == nil {
           throw PlanError("stage \(stage.name) starts from runs/\(p.directoryName), which has not finished: train that stage first")
         }
         return try train(stage, of: variant, events: events)
@@ -206,14 +206,10 @@ public final class StudyRunner {
         let timeline = isRoot ? try evaluateAlong(stage, variant: variant, events: events) : nil
         let evaluation = isRoot && (last || variant.evaluation.when == .everyStage) ? try evaluate(stage, variant: variant, events: events) : nil
         let continuation = last && variant.slug == experiment.speedUpReference ? try continueForSpeedUp(stage, of: variant, events: events) : nil
-        stages.append(StageResult(
-          name: stage.name, id: stage.id, runDirectory: "runs/\(stage.directoryName)", budgetSeconds: stage.budgetSeconds,
-          steps: summary.steps, finalLoss: summary.finalLoss,
-          trainSeconds: summary.trainSeconds, deviceSeconds: summary.deviceSeconds,
-          warmupSeconds: summary.warmupSeconds, wallSeconds: summary.wallSeconds,
-          imagesPerSecond: summary.imagesPerSecond, peakMemoryBytes: summary.peakMemoryBytes, device: summary.device,
-          maskRatio: stage.config.dataset.maskRatio, lossCurve: summary.lossCurve, evaluation: evaluation,
-          timeline: timeline, continuation: continuation, provenance: summary.provenance))
+        var run = summary
+        run.runDirectory = "runs/\(stage.directoryName)"
+        stages.append(StageResult(name: stage.name, id: stage.id, run: run, budgetSeconds: stage.budgetSeconds,
+                                  maskRatio: stage.config.dataset.maskRatio, evaluation: evaluation, timeline: timeline, continuation: continuation))
       }
       return VariantResult(variant: variant, stages: stages)
     } catch {
@@ -228,7 +224,7 @@ public final class StudyRunner {
     let run = RunDirectory(url)
     var announcedWait = false
     while true {
-      if let summary = finishedSummary(run) {
+      if let summary = run.readSummary() {
         events(.stageReused(stage, variant: variant))
         return summary
       }
@@ -249,12 +245,6 @@ public final class StudyRunner {
     let trainer = try Trainer(config: config, runDirectory: url, group: group)
     trainer.tensorBoard = tensorBoard
     return try trainer.train(resume: resuming) { events(.training($0)) }
-  }
-
-  /// The summary of a run that reached its budget.
-  private func finishedSummary(_ run: RunDirectory) -> RunSummary? {
-    guard let data = try? Data(contentsOf: run.summary) else { return nil }
-    return try? JSONDecoder().decode(RunSummary.self, from: data)
   }
 
   /// Evaluates the newest checkpoint of `stage` with the variant's protocol (cached per stage and protocol).
@@ -291,7 +281,7 @@ public final class StudyRunner {
       try FileManager.default.moveItem(at: staging, to: target)
     }
     let run = RunDirectory(target)
-    if finishedSummary(run).map({ $0.steps < longer.config.trainSteps }) ?? true {
+    if run.readSummary().map({ $0.steps < longer.config.trainSteps }) ?? true {
       var config = longer.config
       if let device { config.device = device }
       events(.stageStarted(longer, variant: variant.name, resuming: true))
@@ -315,7 +305,7 @@ public final class StudyRunner {
                         + "remove the run directory to train it again with snapshots")
     }
     let key = spec.alongCacheKey
-    let config = try TrainConfig(contentsOf: run.config)
+    let config = try run.configuration()
     var points: [TimelinePoint] = []
     for (i, step) in steps.enumerated() {
       let cache = directory.evaluations.appendingPathComponent("\(run.url.lastPathComponent)-step-\(step)-\(key).json")

@@ -146,8 +146,8 @@ public struct StudyStatus: Codable, Equatable {
 
   /// The last logged step of a run and its training seconds (0 and nil when it has logged none).
   static func lastLoggedStep(_ run: RunDirectory) -> (step: Int, seconds: Double?) {
-    guard let row = run.readMetrics().last(where: { $0["event"] as? String == "step" }), let step = row["step"] as? Int else { return (0, nil) }
-    return (step, row["train_seconds"] as? Double)
+    for case let .step(step, _, _, _, _, seconds) in run.readMetrics().reversed() { return (step, seconds) }
+    return (0, nil)
   }
 
   /// True while a process trains in `run`: its lock is held on this host, or its log changed in the last 10 minutes.
@@ -215,7 +215,7 @@ struct StepTimes {
     let runs = (try? FileManager.default.contentsOfDirectory(atPath: directory.runs.path)) ?? []
     for name in runs {
       let run = RunDirectory(directory.runs.appendingPathComponent(name))
-      guard let config = try? TrainConfig(contentsOf: run.config) else { continue }
+      guard let config = try? run.configuration() else { continue }
       let logged = StudyStatus.lastLoggedStep(run)
       if let s = logged.seconds, logged.step > 1, s > 0 { measuredIn[SpeedSetting(config)] = s / Double(logged.step) }
     }

@@ -44,8 +44,9 @@ final class IdentityMigrationTests: XCTestCase {
       try write("{}", "evaluations/\(dir)-\(evaluationKey).json")
       try write("{}", "evaluations/\(dir)-step-2-\(alongKey).json")
       try write("png", "grids/\(dir)-\(evaluationKey).png")
-      stages.append(StageResult(name: stage.name, id: id, runDirectory: "runs/\(dir)", steps: 5, trainSeconds: 1, deviceSeconds: 1,
-                                wallSeconds: 1, imagesPerSecond: 1, peakMemoryBytes: 0, device: "cpu", maskRatio: 0, lossCurve: []))
+      let run = RunSummary(steps: 5, finalLoss: nil, trainSeconds: 1, deviceSeconds: 1, wallSeconds: 1, imagesPerSecond: 1,
+                           peakMemoryBytes: 0, device: "cpu", runDirectory: "runs/\(dir)", lossCurve: [])
+      stages.append(StageResult(name: stage.name, id: id, run: run, maskRatio: 0))
     }
     var result = VariantResult(variant: variant, stages: stages)
     result.key = IdentityMigration.legacyVariantKey(ids, variant.evaluation)
@@ -87,7 +88,7 @@ final class IdentityMigrationTests: XCTestCase {
       let v = try XCTUnwrap(seeded.first { $0.slug == r.slug && $0.seed == r.seed })
       XCTAssertEqual(r.key, v.key)
       XCTAssertEqual(r.stages.map(\.id), v.stages.map(\.id))
-      XCTAssertEqual(r.stages.map(\.runDirectory), v.stages.map { "runs/\($0.directoryName)" })
+      XCTAssertEqual(r.stages.map(\.run.runDirectory), v.stages.map { "runs/\($0.directoryName)" })
       XCTAssertEqual(r.grid, "grids/\(v.stages.last!.directoryName)-\(v.evaluation.cacheKey).png")
     }
     // Once current, the directory is not scanned again.
@@ -100,5 +101,28 @@ final class IdentityMigrationTests: XCTestCase {
     let fresh = study.appendingPathComponent("not-yet")
     XCTAssertTrue(try IdentityMigration.migrate(e, in: StudyDirectory(fresh)).isEmpty)
     XCTAssertFalse(FileManager.default.fileExists(atPath: fresh.path), "opening creates nothing")
+  }
+}
+
+/// A stage's result embeds its run's summary and is written flat, as results always were: a result
+/// written before reads back, and one written now has the same keys.
+final class StageResultFormatTests: XCTestCase {
+  static let written = """
+    {"budget_seconds": 20, "device": "cpu", "device_seconds": 9.5, "final_loss": 0.25, "id": "77bc7d185e", "images_per_second": 40,
+     "loss_curve": [[1, 0.5], [10, 0.25]], "mask_ratio": 0.9, "name": "pretrain", "peak_memory_bytes": 1024, "run_directory": "runs/pretrain-77bc7d185e",
+     "steps": 10, "train_seconds": 9, "wall_seconds": 12, "warmup_seconds": 0.5}
+    """
+
+  func testAResultWrittenBeforeReadsAndIsWrittenWithTheSameKeys() throws {
+    let stage = try resultsDecoder.decode(StageResult.self, from: Data(Self.written.utf8))
+    XCTAssertEqual(stage.run.steps, 10)
+    XCTAssertEqual(stage.run.trainSeconds, 9)
+    XCTAssertEqual(stage.run.runDirectory, "runs/pretrain-77bc7d185e")
+    XCTAssertEqual(stage.run.lossCurve, [[1, 0.5], [10, 0.25]])
+    XCTAssertEqual((stage.budgetSeconds, stage.maskRatio).0, 20)
+    let again = try XCTUnwrap(try JSONSerialization.jsonObject(with: try resultsEncoder.encode(stage)) as? [String: Any])
+    let before = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(Self.written.utf8)) as? [String: Any])
+    XCTAssertEqual(Set(again.keys), Set(before.keys))
+    XCTAssertEqual(try resultsDecoder.decode(StageResult.self, from: try resultsEncoder.encode(stage)), stage)
   }
 }
