@@ -43,13 +43,6 @@ public struct MaskSpec: Codable, Equatable, Sendable {
   }
 }
 
-/// Draws a batch of masks: `mask` (B, N) int32 with 1 = masked and `visible` (B, Nvis) int32 patch
-/// indices in ascending order. Ratio 0 (patch or block) keeps every patch.
-public func sampleMasks(_ spec: MaskSpec, grid: Int, batch: Int, key: PRNGKey) throws -> (mask: Tensor, visible: Tensor) {
-  let visible = try sampleVisible(spec, grid: grid, batch: batch, key: key)
-  return (try maskFrom(visible: visible, patches: grid * grid), visible)
-}
-
 /// The visible patch indices alone (B, K) int32, ascending per row: what training needs of a mask.
 public func sampleVisible(_ spec: MaskSpec, grid: Int, batch: Int, key: PRNGKey) throws -> Tensor {
   let n = grid * grid

@@ -75,45 +75,14 @@ public struct Experiment {
   public init(plan: StudyPlan, calibration: Calibration? = nil) throws {
     self.plan = plan
     self.calibration = calibration
-    var variants: [Variant] = []
-    var studies: [StudySection] = []
     let baselineDrafts = try plan.stages.map { stage -> StageDraft in
       StageDraft(spec: stage, config: try applying(plan.base, stage.set, source: "stage \(stage.name)"))
     }
-
-    /// Adds a variant (or finds the equal one already there) and returns its slug.
-    func add(_ name: String, _ drafts: [StageDraft], _ evaluation: EvaluationProtocol, study: String?) throws -> String {
-      let stages = try resolve(drafts, plan: plan, calibration: calibration)
-      let key = variantKey(stages, evaluation)
-      if let i = variants.firstIndex(where: { $0.key == key }) {
-        if let study, !variants[i].studies.contains(study) { variants[i].studies.append(study) }
-        return variants[i].slug
-      }
-      var slug = slugify(name)
-      while variants.contains(where: { $0.slug == slug }) { slug += "-\(variants.count)" }
-      variants.append(Variant(name: name, slug: slug, stages: stages, evaluation: evaluation, studies: study.map { [$0] } ?? [], key: key))
-      return slug
-    }
-
-    let baselineSlug = try add(plan.baseline, baselineDrafts, plan.evaluation, study: nil)
+    var set = VariantSet(plan: plan, calibration: calibration)
+    let baselineSlug = try set.add(plan.baseline, baselineDrafts, plan.evaluation, study: nil)
     let expansion = PlanExpansion(plan: plan, baseline: baselineDrafts)
-    for ablation in plan.ablations {
-      let part = ablation.part
-      var rows: [StudySection.Row] = []
-      // A pre-training-dataset study fine-tunes on its own target, so the baseline is not one of its rows.
-      let ownTarget = part == .pretrainDataset && plan.datasets["target"] != nil
-      if !ownTarget { rows.append(.init(label: plan.baseline, slug: baselineSlug)) }
-      for choice in ablation.choices {
-        let (label, drafts, evaluation) = try within(ablation.context) { try expansion.variant(choice) }
-        let slug = try add("\(ablation.name): \(label)", drafts, evaluation, study: ablation.name)
-        if let i = rows.firstIndex(where: { $0.slug == slug }) {
-          rows[i].label += " = \(label)"  // e.g. mask rate 0.9 is the baseline itself
-        } else {
-          rows.append(.init(label: label, slug: slug))
-        }
-      }
-      studies.append(StudySection(name: ablation.name, part: part.label, action: ablation.action, metrics: ablation.metrics, rows: rows))
-    }
+    let studies = try plan.ablations.map { try set.study(of: $0, expansion, baselineSlug: baselineSlug) }
+    var variants = set.variants
     for i in variants.indices where variants[i].slug == baselineSlug {
       variants[i].studies = studies.filter { $0.rows.contains { $0.slug == baselineSlug } }.map(\.name)
     }
@@ -126,24 +95,27 @@ public struct Experiment {
       variants[i].evaluation.along = nil
       variants[i].key = variantKey(variants[i].stages, variants[i].evaluation)
     }
-    // A curve read for a speed-up needs a shape in every stage: at least 3 points each.
-    for v in variants where v.evaluation.along != nil && !timed.isEmpty {
-      guard let along = plan.evaluation.along else { break }
-      for stage in v.stages {
-        let budget = stage.budgetSeconds, steps = stage.config.trainSteps
-        let n = along.points(steps: steps, budgetSeconds: budget)
-        guard n >= Self.minimumPointsPerStage else {
-          throw PlanError("evaluation.along.every (\(along.every)) gives stage \(stage.name) of \(v.name) \(n) point\(n == 1 ? "" : "s") "
-                            + "along its training; a speed-up needs at least \(Self.minimumPointsPerStage) in every stage: make every at most a third of its "
-                            + (budget.map { "\(formatted($0, digits: 0)) s" } ?? "\(steps) steps"))
-        }
-      }
+    if !timed.isEmpty, let along = plan.evaluation.along {
+      for v in variants where v.evaluation.along != nil { try Self.checkPoints(of: v, along) }
     }
     self.variants = variants
     self.studies = studies
     speedUpReference = variants.first { v in
       !timed.isDisjoint(with: v.studies) && v.stages.count == 1 && !v.stages[0].isMasked
     }?.slug
+  }
+
+  /// A curve read for a speed-up needs a shape in every stage: at least 3 points each.
+  static func checkPoints(of v: Variant, _ along: TimelineSpec) throws {
+    for stage in v.stages {
+      let budget = stage.budgetSeconds, steps = stage.config.trainSteps
+      let n = along.points(steps: steps, budgetSeconds: budget)
+      guard n >= Self.minimumPointsPerStage else {
+        throw PlanError("evaluation.along.every (\(along.every)) gives stage \(stage.name) of \(v.name) \(n) point\(n == 1 ? "" : "s") "
+                          + "along its training; a speed-up needs at least \(Self.minimumPointsPerStage) in every stage: make every at most a third of its "
+                          + (budget.map { "\(formatted($0, digits: 0)) s" } ?? "\(steps) steps"))
+      }
+    }
   }
 
   /// The variants whose name, slug or study matches `filter` (case-insensitive); all when nil.
@@ -189,6 +161,46 @@ public struct Experiment {
   public var timedSettings: [TrainConfig] {
     var seen = Set<SpeedSetting>()
     return uniqueStages.filter { $0.budgetSeconds != nil }.map(\.config).filter { seen.insert(SpeedSetting($0)).inserted }
+  }
+}
+
+/// The variants of a plan as they are added: equal variants (the same key) are one.
+struct VariantSet {
+  let plan: StudyPlan
+  let calibration: Calibration?
+  private(set) var variants: [Variant] = []
+
+  init(plan: StudyPlan, calibration: Calibration?) { (self.plan, self.calibration) = (plan, calibration) }
+
+  /// Adds a variant (or finds the equal one already there) and returns its slug.
+  mutating func add(_ name: String, _ drafts: [StageDraft], _ evaluation: EvaluationProtocol, study: String?) throws -> String {
+    let stages = try resolve(drafts, plan: plan, calibration: calibration)
+    let key = variantKey(stages, evaluation)
+    if let i = variants.firstIndex(where: { $0.key == key }) {
+      if let study, !variants[i].studies.contains(study) { variants[i].studies.append(study) }
+      return variants[i].slug
+    }
+    var slug = slugify(name)
+    while variants.contains(where: { $0.slug == slug }) { slug += "-\(variants.count)" }
+    variants.append(Variant(name: name, slug: slug, stages: stages, evaluation: evaluation, studies: study.map { [$0] } ?? [], key: key))
+    return slug
+  }
+
+  /// The study of one ablation: its variants added, its rows (the baseline's first, unless a
+  /// pre-training-dataset study fine-tunes on its own target).
+  mutating func study(of ablation: Ablation, _ expansion: PlanExpansion, baselineSlug: String) throws -> StudySection {
+    var rows: [StudySection.Row] = []
+    if !(ablation.part == .pretrainDataset && plan.datasets["target"] != nil) { rows.append(.init(label: plan.baseline, slug: baselineSlug)) }
+    for choice in ablation.choices {
+      let (label, drafts, evaluation) = try within(ablation.context) { try expansion.variant(choice) }
+      let slug = try add("\(ablation.name): \(label)", drafts, evaluation, study: ablation.name)
+      if let i = rows.firstIndex(where: { $0.slug == slug }) {
+        rows[i].label += " = \(label)"  // e.g. mask rate 0.9 is the baseline itself
+      } else {
+        rows.append(.init(label: label, slug: slug))
+      }
+    }
+    return StudySection(name: ablation.name, part: ablation.part.label, action: ablation.action, metrics: ablation.metrics, rows: rows)
   }
 }
 

@@ -111,9 +111,6 @@ public struct PlanReplacement: Equatable {
   public var written: String?
 }
 
-/// `%g` of a number (no trailing zeros).
-func gFormat(_ v: Double) -> String { String(format: "%g", v) }
-
 extension Ablation {
   /// The replacements in their canonical spelling (none for REMOVE): what `study import` writes.
   public var spelledReplacements: [String] { action == .remove ? [] : choices.map(\.choice.spelling) }

@@ -41,7 +41,7 @@ struct PlanExpansion {
       return (written, try pretrainingData(settings), evaluation)
     case let .dataFraction(f):
       guard !unmasked.isEmpty else { throw PlanError("the schedule has no fine-tuning (unmasked) stage") }
-      return (String(format: "%g%%", f * 100), try edited(unmasked) { $0.dataset.fraction = f }, evaluation)
+      return ("\(gFormat(f * 100))%", try edited(unmasked) { $0.dataset.fraction = f }, evaluation)
     case let .noiseSchedule(s):
       return (written, try edited(Array(baseline.indices)) { $0.betaSchedule = s }, evaluation)
     case let .sampler(s):
@@ -140,6 +140,3 @@ extension DatasetSettings {
     if let rate = choice.rate { maskRatio = rate }
   }
 }
-
-/// `%g` of a number rounded to one decimal.
-func oneDecimal(_ v: Double) -> String { gFormat((v * 10).rounded() / 10) }

@@ -30,7 +30,7 @@ struct ResultChecks {
     guard let p else { return }
     if (try? resolveInside(study, p, what: field)) == nil { problems.append("\(field) \(p.debugDescription) is not a path inside the study") }
   }
-  private func format(_ v: Double) -> String { abs(v) >= 1e6 ? String(format: "%g", v) : "\(v)" }
+  private func format(_ v: Double) -> String { abs(v) >= 1e6 ? gFormat(v) : "\(v)" }
 
   /// FID: a distance (a rounding error below 0 is allowed); a share: 0 to 1; seconds: not negative.
   static let fid = -1e-3...1e7, share = 0.0...1.0, seconds = 0.0...1e10, kid = -1e3...1e3

@@ -70,7 +70,6 @@ public func explainedImport(_ text: String, name: String) throws -> (yaml: Strin
 }
 
 /// A runnable plan (YAML) for the ablations of a markdown plan; every ablation must be readable.
-public func importMarkdownPlan(_ text: String, name: String) throws -> String { try explainedImport(text, name: name).yaml }
 
 /// Why an ablation is not imported, the line to edit and what it could say.
 private struct Unreadable: Error {
@@ -185,8 +184,8 @@ private func commentedBlock(_ a: ImportedAblation) throws -> String {
 private func explanation(of a: MarkdownAblation, _ r: PartRecognition, _ out: ImportedAblation) -> [String] {
   var lines = ["\(a.name): part \"\(a.part)\" read as \(r.part.canonicalName) (\(r.ranking[0].reasons.joined(separator: ", ")))."]
   if let second = r.runnerUp {
-    lines.append("  runner-up: \(second.part.label), score \(String(format: "%g", (second.score * 10).rounded() / 10)) against "
-                   + "\(String(format: "%g", (r.ranking[0].score * 10).rounded() / 10)) (\(second.reasons.joined(separator: ", "))).")
+    lines.append("  runner-up: \(second.part.label), score \(oneDecimal(second.score)) against "
+                   + "\(oneDecimal(r.ranking[0].score)) (\(second.reasons.joined(separator: ", "))).")
   } else {
     lines.append("  no other part fits.")
   }

@@ -156,27 +156,7 @@ public struct StudyPlan {
   /// Reads a plan from YAML text; `name` is used when the plan has no `name:`; `file` (the plan's
   /// file name) is where its errors say they are.
   public init(yaml text: String, name fallbackName: String = "study", preset: String? = nil, file: String? = nil) throws {
-    let user = try Self.compose(text, "the plan")
-    let defaults = try Self.defaults.get()
-    _ = try PlanMapping(user, path: "", allowed: Self.topKeys)
-    let chosen = try preset ?? PlanMapping(user, path: "", allowed: Self.topKeys).string("preset") ?? "quick"
-    func presetNames(_ doc: Node) -> [String] {
-      guard let presets = doc.mapping?["presets"]?.mapping else { return [] }
-      return presets.keys.compactMap(\.string)
-    }
-    let known = Set(presetNames(defaults) + presetNames(user))
-    guard known.contains(chosen) else {
-      throw PlanError("unknown preset \(chosen); this plan has: \(known.sorted().joined(separator: ", "))")
-    }
-    // Defaults, then the default preset, then the plan, then the plan's preset.
-    func layered(_ doc: Node) -> Node {
-      var pairs = (doc.mapping ?? [:]).filter { $0.key.string != "presets" }.map { ($0.key, $0.value) }
-      pairs.removeAll { $0.0.string == "preset" }
-      let top = Node(pairs, Tag(.map), .block)
-      guard let p = doc.mapping?["presets"]?.mapping?[chosen] else { return top }
-      return merged(top, p)
-    }
-    let doc = merged(layered(defaults), layered(user))
+    let (doc, chosen) = try Self.layers(text, preset: preset)
     let m = try PlanMapping(doc, path: "", allowed: Self.topKeys)
 
     self.name = try m.string("name") ?? fallbackName
@@ -197,19 +177,7 @@ public struct StudyPlan {
     do { try base.apply(baseNode, source: "base") } catch let e as ConfigError { throw PlanError(e.message) }
     self.base = base
     self.stages = try Self.readStages(m.sequence("stages"), compare: compare)
-    self.evaluation = try Self.readEvaluation(m["evaluation"])
-    let evaluationKeys = try PlanMapping(m["evaluation"], path: "evaluation", allowed: Self.evaluationKeys)
-    self.decision = try Self.readDecision(evaluationKeys, evaluation: evaluation)
-    if evaluationKeys["target_fid"] != nil {
-      throw PlanError("evaluation.target_fid is no longer read: a time to target is now each variant's DSM-equivalent time "
-                        + "(where DSM only's curve reaches the variant's final primary metric, docs/studies.md); remove the key")
-    }
-    if let along = evaluation.along, along.samples > evaluation.samples {
-      throw PlanError("evaluation.along.samples (\(along.samples)) is more than the final evaluation's samples (\(evaluation.samples)): points along training are meant to be cheaper")
-    }
-    if case .seconds = evaluation.along?.every, compare == .steps {
-      throw PlanError("evaluation.along.every is in seconds, but this plan compares at equal steps: give it in steps (e.g. every: 1000)")
-    }
+    (self.evaluation, self.decision) = try Self.readEvaluationAndDecision(m["evaluation"], compare: compare)
     self.calibration = try Calibration.read(m["calibration"])
     if calibration != nil, compare != .time {
       throw PlanError("calibration: turns time budgets into steps, but this plan compares at equal steps (compare: steps); remove one")
@@ -224,6 +192,49 @@ public struct StudyPlan {
       throw PlanError("ablation \(a.name) asks for time to target, which needs FID along training: add evaluation.along: {every: …, samples: …}")
     }
     self.resolved = doc
+  }
+
+  /// The plan's document laid over the defaults (defaults, the default preset, the plan, the plan's
+  /// preset) and the preset chosen.
+  static func layers(_ text: String, preset: String?) throws -> (Node, String) {
+    let user = try Self.compose(text, "the plan")
+    let defaults = try Self.defaults.get()
+    let top = try PlanMapping(user, path: "", allowed: Self.topKeys)
+    let chosen = try preset ?? top.string("preset") ?? "quick"
+    func presetNames(_ doc: Node) -> [String] {
+      guard let presets = doc.mapping?["presets"]?.mapping else { return [] }
+      return presets.keys.compactMap(\.string)
+    }
+    let known = Set(presetNames(defaults) + presetNames(user))
+    guard known.contains(chosen) else {
+      throw PlanError("unknown preset \(chosen); this plan has: \(known.sorted().joined(separator: ", "))")
+    }
+    func layered(_ doc: Node) -> Node {
+      var pairs = (doc.mapping ?? [:]).filter { $0.key.string != "presets" }.map { ($0.key, $0.value) }
+      pairs.removeAll { $0.0.string == "preset" }
+      let top = Node(pairs, Tag(.map), .block)
+      guard let p = doc.mapping?["presets"]?.mapping?[chosen] else { return top }
+      return merged(top, p)
+    }
+    return (merged(layered(defaults), layered(user)), chosen)
+  }
+
+  /// `evaluation:` as the protocol and the decision spec, checked against each other and the budget kind.
+  static func readEvaluationAndDecision(_ node: Node?, compare: BudgetKind) throws -> (EvaluationProtocol, DecisionSpec) {
+    let evaluation = try readEvaluation(node)
+    let keys = try PlanMapping(node, path: "evaluation", allowed: evaluationKeys)
+    let decision = try readDecision(keys, evaluation: evaluation)
+    if keys["target_fid"] != nil {
+      throw PlanError("evaluation.target_fid is no longer read: a time to target is now each variant's DSM-equivalent time "
+                        + "(where DSM only's curve reaches the variant's final primary metric, docs/studies.md); remove the key")
+    }
+    if let along = evaluation.along, along.samples > evaluation.samples {
+      throw PlanError("evaluation.along.samples (\(along.samples)) is more than the final evaluation's samples (\(evaluation.samples)): points along training are meant to be cheaper")
+    }
+    if case .seconds = evaluation.along?.every, compare == .steps {
+      throw PlanError("evaluation.along.every is in seconds, but this plan compares at equal steps: give it in steps (e.g. every: 1000)")
+    }
+    return (evaluation, decision)
   }
 
   static func readStages(_ nodes: [Node], compare: BudgetKind) throws -> [StageSpec] {

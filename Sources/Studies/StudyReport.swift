@@ -216,10 +216,3 @@ private func describe(_ e: Estimate, signed: Bool, scale: Double) -> String {
   }
 }
 
-func formatted(_ v: Double, digits: Int = 3) -> String {
-  v.isFinite ? String(format: "%.\(digits)f", v) : "\(v)"
-}
-
-func seconds(_ s: Double) -> String {
-  s >= 3600 ? String(format: "%.1f h", s / 3600) : s >= 120 ? String(format: "%.1f min", s / 60) : String(format: "%.0f s", s)
-}

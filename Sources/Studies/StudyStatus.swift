@@ -73,42 +73,7 @@ public struct StudyStatus: Codable, Equatable {
           entries.append(entry)
           continue
         }
-        var notes: [String] = []
-        let active = isLockHeld(dir.active(variant).appendingPathComponent(".lock"))
-        for stage in variant.stages {
-          let run = RunDirectory(dir.run(stage))
-          let total = stage.config.trainSteps
-          if FileManager.default.fileExists(atPath: run.summary.path) {
-            notes.append("\(stage.name) done")
-            continue
-          }
-          let step = lastLoggedStep(run)
-          remaining[stage.id] = (max(0, total - step.step), stage)
-          if entry.stage == nil {
-            entry.stage = stage.name
-            entry.step = step.step
-            entry.totalSteps = total
-            if isRunning(run, now: now) {
-              entry.state = .running
-              let perStep = step.seconds.map { $0 / Double(max(step.step, 1)) } ?? times.secondsPerStep(stage.config)
-              entry.etaSeconds = perStep.map { Double(max(0, total - step.step)) * $0 }
-              notes.append("\(stage.name) at step \(step.step)/\(total)")
-            } else if step.step > 0 {
-              notes.append("\(stage.name) stopped at step \(step.step)/\(total)")
-            }
-          }
-        }
-        if entry.stage == nil {
-          notes = [active ? "evaluating" : "trained, not evaluated"]
-          if active { entry.state = .running }
-        } else if active, entry.state != .running, let next = entry.stage {
-          // The variant's lock is held but none of its stages trains: it evaluates the finished stage's
-          // snapshots along training, or prepares (or resumes) the next stage.
-          entry.state = .running
-          notes.append((entry.step ?? 0) == 0 ? "evaluating along training before \(next)" : "resuming \(next)")
-        }
-        entry.detail = notes.isEmpty ? nil : notes.joined(separator: ", ")
-        entries.append(entry)
+        entries.append(progress(of: variant, entry, dir: dir, times: times, now: now, remaining: &remaining))
         unevaluated += 1
       }
     }
@@ -129,6 +94,49 @@ public struct StudyStatus: Codable, Equatable {
     let total = trainingLeft.flatMap { t in evaluationLeft.map { t + $0 } }
     return StudyStatus(study: plan.name, directory: dir.url.path, repeats: count, entries: entries, secondsLeft: total,
                        trainingSecondsLeft: trainingLeft, evaluationSecondsLeft: evaluationLeft, notEstimated: notEstimated)
+  }
+
+  /// The entry of a variant with no result yet: the stage it is at, how far, and whether it runs; the
+  /// steps its unfinished stages have left go to `remaining`.
+  static func progress(of variant: Variant, _ pending: Entry, dir: StudyDirectory, times: StepTimes, now: Date,
+                       remaining: inout [String: (steps: Int, stage: PlannedStage)]) -> Entry {
+    var entry = pending
+    var notes: [String] = []
+    let active = isLockHeld(dir.active(variant).appendingPathComponent(".lock"))
+    for stage in variant.stages {
+      let run = RunDirectory(dir.run(stage))
+      let total = stage.config.trainSteps
+      if FileManager.default.fileExists(atPath: run.summary.path) {
+        notes.append("\(stage.name) done")
+        continue
+      }
+      let step = lastLoggedStep(run)
+      remaining[stage.id] = (max(0, total - step.step), stage)
+      if entry.stage == nil {
+        entry.stage = stage.name
+        entry.step = step.step
+        entry.totalSteps = total
+        if isRunning(run, now: now) {
+          entry.state = .running
+          let perStep = step.seconds.map { $0 / Double(max(step.step, 1)) } ?? times.secondsPerStep(stage.config)
+          entry.etaSeconds = perStep.map { Double(max(0, total - step.step)) * $0 }
+          notes.append("\(stage.name) at step \(step.step)/\(total)")
+        } else if step.step > 0 {
+          notes.append("\(stage.name) stopped at step \(step.step)/\(total)")
+        }
+      }
+    }
+    if entry.stage == nil {
+      notes = [active ? "evaluating" : "trained, not evaluated"]
+      if active { entry.state = .running }
+    } else if active, entry.state != .running, let next = entry.stage {
+      // The variant's lock is held but none of its stages trains: it evaluates the finished stage's
+      // snapshots along training, or prepares (or resumes) the next stage.
+      entry.state = .running
+      notes.append((entry.step ?? 0) == 0 ? "evaluating along training before \(next)" : "resuming \(next)")
+    }
+    entry.detail = notes.isEmpty ? nil : notes.joined(separator: ", ")
+    return entry
   }
 
   /// The plan's repeats, or as many as the results on record need (`study run --repeats N` may have asked for more).

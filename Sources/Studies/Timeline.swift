@@ -20,7 +20,7 @@ public struct TimelineSpec: Equatable, Sendable {
     public var description: String {
       switch self {
       case let .steps(n): return "\(n) steps"
-      case let .seconds(s): return String(format: "%g s", s)
+      case let .seconds(s): return "\(gFormat(s)) s"
       }
     }
   }

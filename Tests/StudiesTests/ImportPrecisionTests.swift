@@ -150,7 +150,7 @@ final class ImportPrecisionTests: XCTestCase {
     for url in SeedImportTests.seeds where url.deletingLastPathComponent().lastPathComponent == "seeds" {
       let name = url.deletingPathExtension().lastPathComponent
       let expected = try String(contentsOf: fixtures.appendingPathComponent("\(name).yaml"), encoding: .utf8)
-      let yaml = try importMarkdownPlan(try String(contentsOf: url, encoding: .utf8), name: name)
+      let yaml = try explainedImport(try String(contentsOf: url, encoding: .utf8), name: name).yaml
       let body = yaml.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("#") }.joined(separator: "\n")
       XCTAssertEqual(body, expected, name)
     }

@@ -99,7 +99,7 @@ final class PartRecognitionTests: XCTestCase {
   func testEveryWordingImportsToItsPartAndValues() throws {
     XCTAssertGreaterThanOrEqual(Self.corpus.count, 40)
     for html in [false, true] {
-      let yaml = try importMarkdownPlan(markdown(Self.corpus, html: html), name: "corpus")
+      let yaml = try explainedImport(markdown(Self.corpus, html: html), name: "corpus").yaml
       let plan = try StudyPlan(yaml: yaml, name: "corpus")
       XCTAssertEqual(plan.ablations.count, Self.corpus.count)
       for (w, a) in zip(Self.corpus, plan.ablations) {

@@ -120,15 +120,15 @@ final class PlanTests: XCTestCase {
   }
 
   func testPartsAreRecognisedFromHowPeopleWriteThem() throws {
-    XCTAssertEqual(try PlanPart.parse("Addition of positional information H to the input before masking"), .positionEmbedding)
-    XCTAssertEqual(try PlanPart.parse("Two-stage training framework (masked pre-training + denoising fine-tuning)"), .schedule)
-    XCTAssertEqual(try PlanPart.parse("masking rate"), .maskRate)
-    XCTAssertEqual(try PlanPart.parse("pre-training dataset"), .pretrainDataset)
-    XCTAssertEqual(try PlanPart.parse("masking strategy"), .maskType)
-    XCTAssertEqual(try PlanPart.parse("fine-tuning data size"), .finetuneFraction)
-    XCTAssertEqual(try PlanPart.parse("network.mlp_ratio"), .config("network.mlp_ratio"))
+    XCTAssertEqual(try PlanPart.recognize("Addition of positional information H to the input before masking").part, .positionEmbedding)
+    XCTAssertEqual(try PlanPart.recognize("Two-stage training framework (masked pre-training + denoising fine-tuning)").part, .schedule)
+    XCTAssertEqual(try PlanPart.recognize("masking rate").part, .maskRate)
+    XCTAssertEqual(try PlanPart.recognize("pre-training dataset").part, .pretrainDataset)
+    XCTAssertEqual(try PlanPart.recognize("masking strategy").part, .maskType)
+    XCTAssertEqual(try PlanPart.recognize("fine-tuning data size").part, .finetuneFraction)
+    XCTAssertEqual(try PlanPart.recognize("network.mlp_ratio").part, .config("network.mlp_ratio"))
     // Every known name reads (the knobs' entry is a list of names: each of them).
-    for name in PlanPart.known.dropLast().flatMap({ $0.name.components(separatedBy: ", ") }) { XCTAssertNoThrow(try PlanPart.parse(name), name) }
+    for name in PlanPart.known.dropLast().flatMap({ $0.name.components(separatedBy: ", ") }) { XCTAssertNoThrow(try PlanPart.recognize(name).part, name) }
     XCTAssertEqual(try ScheduleChoice.parse("Single-stage training using the Masked Denoising Score Matching (MDSM) objective"), .mdsmOnly)
   }
 
