@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job on the embedded default: the study of plans/demo.yaml on Fashion-MNIST at 32x32 on the
-# CPU — at equal training time, two-stage MaskDM against DSM only, 3 seeds, KID (and FID) against 1000
+# CPU — at equal training time, two-stage MaskDM against DSM only, seeds 4-6, FID (and KID) against 1000
 # random test images — then its answer, its table and a report. Re-running resumes an interrupted study
 # and skips what has finished.
 set -euo pipefail

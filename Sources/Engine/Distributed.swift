@@ -26,6 +26,10 @@ public final class DistributedGroup: @unchecked Sendable {
   public let size: Int
   /// The backend it was joined with ("none" for a group of one; "any" when MLX chose).
   public let backend: String
+  /// Seconds a wait for the other processes may last before this one leaves the job, naming the wait
+  /// (`waiting(in:)`; 0: no limit). The first training step includes compilation: keep it generous.
+  public var collectiveTimeout: Double = 600
+  let deadline = CollectiveDeadline()
 
   private init(handle: mlxs_group?, backend: String = "none") {
     self.handle = handle
@@ -100,19 +104,19 @@ public final class DistributedGroup: @unchecked Sendable {
     if size == 1 { return value }
     return try Engine.run {
       let mine = try Tensor.scalar(rank == 0 ? value : 0, dtype: .float64)
-      return try allSum(mine).item()
+      return try waiting(in: "a value sent from process 0") { try allSum(mine).item() }
     }
   }
 
   /// True when every rank passes `ok == true` (each contributes its failure as 0 or 1 to a sum).
   public func allSucceeded(_ ok: Bool) throws -> Bool {
     if size == 1 { return ok }
-    return try Engine.run { try allSum(try Tensor.scalar(ok ? 0 : 1)).item() == 0 }
+    return try Engine.run { try waiting(in: "the check that every process succeeded") { try allSum(try Tensor.scalar(ok ? 0 : 1)).item() == 0 } }
   }
 
   /// Waits until every rank has called it (an all-sum of one number, evaluated).
   public func barrier() throws {
     if size == 1 { return }
-    try Engine.run { _ = try allSum(try Tensor.scalar(1)).item() }
+    try Engine.run { _ = try waiting(in: "a barrier") { try allSum(try Tensor.scalar(1)).item() } }
   }
 }

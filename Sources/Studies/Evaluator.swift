@@ -39,6 +39,9 @@ public struct EvaluationResult: Codable, Equatable, Sendable {
   public var recall: Double? = nil
   /// The same metrics for held-out real images in place of the samples (nil with a statistics file).
   public var floor: MetricFloor? = nil
+  /// SHA-256 of the weights file measured: the cached result is reused only for these weights (nil in
+  /// results written before it was recorded, which are reused as they are).
+  public var weights: String? = nil
 }
 
 /// The parts of an evaluation's time: what a study spends outside its training steps.

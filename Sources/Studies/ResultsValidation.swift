@@ -30,6 +30,11 @@ struct ResultChecks {
     guard let p else { return }
     if (try? resolveInside(study, p, what: field)) == nil { problems.append("\(field) \(p.debugDescription) is not a path inside the study") }
   }
+  /// A SHA-256 as the study writes it: 64 lowercase hexadecimal digits.
+  mutating func checksum(_ c: String?, _ field: String) {
+    guard let c else { return }
+    if c.count != 64 || !c.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) { problems.append("\(field) \(c.debugDescription) is not a SHA-256") }
+  }
   private func format(_ v: Double) -> String { abs(v) >= 1e6 ? gFormat(v) : "\(v)" }
 
   /// FID: a distance (a rounding error below 0 is allowed); a share: 0 to 1; seconds: not negative.
@@ -50,6 +55,7 @@ struct ResultChecks {
     count(e.samples, "\(at).samples", atLeast: 2)
     count(e.referenceSamples, "\(at).reference_samples", atLeast: 2)
     path(e.grid, "\(at).grid")
+    checksum(e.weights, "\(at).weights")
   }
 
   mutating func time(_ t: EvaluationSeconds?, _ at: String) {
@@ -67,6 +73,7 @@ struct ResultChecks {
     number(p.recall, "\(at).recall", Self.share)
     count(p.samples, "\(at).samples", atLeast: 2)
     time(p.time, "\(at).time")
+    checksum(p.weights, "\(at).weights")
   }
 
   mutating func variant(_ r: VariantResult) {

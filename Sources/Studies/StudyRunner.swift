@@ -24,6 +24,8 @@ public enum StudyEvent {
   case pointEvaluated(PlannedStage, point: TimelinePoint, index: Int, total: Int, reused: Bool)
   case variantFinished(VariantResult)
   case variantFailed(VariantResult)
+  /// A result the plan or the weights no longer produce was set aside and is computed again.
+  case superseded(Supersession)
   case reportWritten(URL)
 }
 
@@ -94,10 +96,17 @@ public final class StudyRunner {
       for index in indices {
         for (i, base) in selected.enumerated() {
           let variant = experiment.seeded(base, repeat: index)
-          if let done = (try? directory.readResult(at: directory.result(variant))) ?? nil, done.finished, done.key == variant.key {
-            events(.variantReused(done))
-            results.append(done)
-            continue
+          if let done = (try? directory.readResult(at: directory.result(variant))) ?? nil, done.finished {
+            if done.key == variant.key {
+              events(.variantReused(done))
+              results.append(done)
+              continue
+            }
+            if root {
+              let kept = try directory.setAside(directory.result(variant), tag: done.key)
+              events(.superseded(Supersession(subject: "\(variant.name), seed \(variant.seed)", changes: changes(from: done, to: variant),
+                                              keptAt: kept)))
+            }
           }
           events(.variantStarted(variant, index: index * selected.count + i + 1, total: total))
           // Held while this process trains and evaluates the variant, for `study status` (never waited on).
@@ -252,12 +261,17 @@ public final class StudyRunner {
     let spec = variant.evaluation
     let key = spec.cacheKey
     let cache = directory.evaluation(stage: stage, key: key)
-    if let done = directory.read(EvaluationResult.self, at: cache), directory.isWhole(done) { return done }
-    let reference = try reference(for: variant, spec, events: events)
     let job = try SamplingJob.forRun(directory.run(stage), ema: true, count: spec.samples)
-    let result = try evaluator.evaluate(job, spec: spec, reference: reference, gridName: "\(stage.directoryName)-\(key)") { done, total in
+    let weights = try weightsChecksum(job)
+    if let done = directory.read(EvaluationResult.self, at: cache), directory.isWhole(done) {
+      if done.weights == nil || done.weights == weights { return done }
+      try setAsideEvaluation(cache, measured: done.weights, now: weights, subject: "the evaluation of stage \(stage.name)", events: events)
+    }
+    let reference = try reference(for: variant, spec, events: events)
+    var result = try evaluator.evaluate(job, spec: spec, reference: reference, gridName: "\(stage.directoryName)-\(key)") { done, total in
       events(.sampling(done: done, total: total))
     }
+    result.weights = weights
     try directory.write(result, to: cache)
     recordEvaluation(of: stage, step: stage.config.trainSteps, fid: result.fid, kid: result.kidMean, precision: result.precision, recall: result.recall)
     return result
@@ -309,24 +323,35 @@ public final class StudyRunner {
     var points: [TimelinePoint] = []
     for (i, step) in steps.enumerated() {
       let cache = directory.evaluations.appendingPathComponent("\(run.url.lastPathComponent)-step-\(step)-\(key).json")
+      let job = SamplingJob(config: config, weights: run.snapshot(step: step), count: spec.samples, sampler: spec.sampler)
+      let weights = try weightsChecksum(job)
       if let done = directory.read(TimelinePoint.self, at: cache), directory.isWhole(done) {
-        points.append(done)
-        events(.pointEvaluated(stage, point: done, index: i + 1, total: steps.count, reused: true))
-        continue
+        if done.weights == nil || done.weights == weights {
+          points.append(done)
+          events(.pointEvaluated(stage, point: done, index: i + 1, total: steps.count, reused: true))
+          continue
+        }
+        try setAsideEvaluation(cache, measured: done.weights, now: weights, subject: "the evaluation of stage \(stage.name) at step \(step)", events: events)
       }
       let reference = try reference(for: variant, spec, events: events)
-      let job = SamplingJob(config: config, weights: run.snapshot(step: step), count: spec.samples, sampler: spec.sampler)
       let r = try evaluator.evaluate(job, spec: spec, reference: reference, gridName: nil, bootstrap: false) { done, total in
         events(.sampling(done: done, total: total))
       }
       let point = TimelinePoint(step: step, fid: r.fid, kidMean: r.kidMean, precision: r.precision, recall: r.recall, samples: r.samples,
-                                time: r.time)
+                                time: r.time, weights: weights)
       try directory.write(point, to: cache)
       recordEvaluation(of: stage, step: step, fid: point.fid, kid: point.kidMean, precision: point.precision, recall: point.recall)
       points.append(point)
       events(.pointEvaluated(stage, point: point, index: i + 1, total: steps.count, reused: false))
     }
     return points
+  }
+
+  /// Sets aside a cached evaluation of other weights than those now on disk, and says so.
+  private func setAsideEvaluation(_ cache: URL, measured: String?, now: String, subject: String, events: (StudyEvent) -> Void) throws {
+    let kept = try directory.setAside(cache, tag: String((measured ?? "unknown").prefix(12)))
+    let change = "its weights changed since it was measured (SHA-256 \((measured ?? "?").prefix(12)) → \(now.prefix(12)))"
+    events(.superseded(Supersession(subject: subject, changes: [change], keptAt: kept)))
   }
 
   /// Adds a measured evaluation to the stage's TensorBoard log (the run's curves, at the step evaluated).

@@ -62,6 +62,8 @@ public struct TimelinePoint: Codable, Equatable, Sendable {
   public var samples: Int
   /// Where the point's evaluation time went (nil in points measured before it was recorded).
   public var time: EvaluationSeconds? = nil
+  /// SHA-256 of the snapshot measured (see `EvaluationResult.weights`).
+  public var weights: String? = nil
 }
 
 /// A point of a variant's curve: its stages in sequence, on the variant's training-time axis.

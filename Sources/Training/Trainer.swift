@@ -255,6 +255,7 @@ public final class Trainer {
     state.ema = try fromRoot(state.ema)
     state.m = try fromRoot(state.m)
     state.v = try fromRoot(state.v)
+    try group.waiting(in: "the weights sent from process 0") { try eval(state.params + state.ema + state.m + state.v) }
     try model.update(state.parameters)
   }
 

@@ -92,7 +92,11 @@ final class TrainingSession {
     let scalars = try Tensor((step.adam.scalars(lr: lr, step: number) + [decay ?? 1]).map(Float.init))
     let (next, lossTensor, gradNorm) = try step(state, images: images, labels: labels, key: try PRNGKey(seed: stepSeed(config.seed, number)), scalars: scalars,
                                       updateEMA: decay != nil)
-    try eval(next.all + [lossTensor])
+    if let group = trainer.group {
+      try group.waiting(in: "the gradient sum of step \(number)") { try eval(next.all + [lossTensor]) }
+    } else {
+      try eval(next.all + [lossTensor])
+    }
     let loss = try lossTensor.item()
     guard loss.isFinite, loss <= divergenceLossLimit else { throw try stopDiverged(step: number, loss: loss) }
     var seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9

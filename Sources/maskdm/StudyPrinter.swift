@@ -39,6 +39,8 @@ final class StudyPrinter {
                   r.kidMean.map { String(format: "%.4f", $0) } ?? "-", r.trainingSeconds))
     case let .variantFailed(r):
       note("  FAILED: \(r.error ?? "unknown error") (recorded; the other variants go on)")
+    case let .superseded(s):
+      note("\(s.subject): \(s.changes.joined(separator: "; ")); the old result is kept in \(s.keptAt.path), computing it again")
     case .reportWritten:
       break
     }

@@ -36,4 +36,31 @@ final class DistributedAgreementCLITests: XCTestCase {
     XCTAssertTrue(r.stderr.contains("not listening: process 1 (127.0.0.1:"), r.stderr)
     XCTAssertLessThan(Date().timeIntervalSince(started), 30, "left at the join timeout, not the launcher's")
   }
+
+  /// A process that stops in the middle of training (a hung or lost node) leaves the others waiting in
+  /// their next gradient sum; they leave after --collective-timeout, naming the wait and the process.
+  func testAProcessThatStopsMidTrainingIsNamedAfterTheCollectiveTimeout() throws {
+    let dir = CLI.temporaryDirectory("dp-stall")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let run = dir.appendingPathComponent("run"), pidFile = dir.appendingPathComponent("rank1.pid")
+    let train = [CLI.binary.path, "train", "configs/tiny.yaml", "--set", "train_steps=1000000", "--set", "num_samples=0", "--set", "log_every=1",
+                 "--set", "batch_size=8", "-o", run.path, "--distributed", "--collective-timeout", "3"].map { "'\($0)'" }.joined(separator: " ")
+    // Process 1 trains in the background of its shell (without the launcher's watchdog, whose parent
+    // check the shell would fail), and is stopped once the job has logged a step.
+    let rank1 = "MASKDM_LAUNCHER_PID= \(train) & echo $! > '\(pidFile.path)'; "
+      + "while ! grep -q '\"step\"' '\(run.path)/metrics.jsonl' 2>/dev/null; do sleep 0.1; done; kill -STOP $!; sleep 100"
+    defer {
+      if let text = try? String(contentsOf: pidFile, encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+        kill(pid, SIGKILL)
+      }
+    }
+    let started = Date()
+    let r = try CLI.run(["launch", "-n", "2", "--timeout", "120", "--", "/bin/sh", "-c", "if [ \"$MLX_RANK\" = 1 ]; then \(rank1); else exec \(train); fi"],
+                        deadline: 150)
+    XCTAssertNotEqual(r.status, 0)
+    XCTAssertTrue(r.stderr.contains("process 0 of 2 waited 3 s in the gradient sum of step "), r.stderr)
+    XCTAssertTrue(r.stderr.contains("process 1 did not take part"), r.stderr)
+    XCTAssertLessThan(Date().timeIntervalSince(started), 100, "left at the collective timeout, not the launcher's")
+  }
 }

@@ -106,7 +106,12 @@ final class IdentityTableTests: XCTestCase {
 
   /// The migration reads the first encoding exactly as the code before the canonical encoding computed it.
   func testTheFirstEncodingIsReadAsItWas() throws {
-    try compare(1, try Self.computed(legacy: true))
+    let now = try Self.computed(legacy: true)
+    // A shipped plan that changes changes its identities in both tables (only its blocks may differ).
+    if ProcessInfo.processInfo.environment["MASKDM_RECORD_IDENTITIES"] == "1" {
+      try now.write(to: Self.table(1), atomically: true, encoding: .utf8)
+    }
+    try compare(1, now)
   }
 
   func testEveryPlanKeepsItsIdentities() throws {

@@ -33,7 +33,8 @@ final class PlanTests: XCTestCase {
   func testDemoPlanAsksOneQuestionAtEqualTimeWithSeedsAndItsCalibration() throws {
     let plan = try StudyPlan.load(Self.root.appendingPathComponent("plans/demo.yaml"), preset: "quick")
     XCTAssertEqual(plan.decision.design, .fixed(3), "seeds fixed in advance")
-    XCTAssertEqual(plan.decision.primaryMetric, .kid, "KID below 2048 samples")
+    XCTAssertEqual(plan.decision.primaryMetric, .fid, "FID, chosen from the pilot on seeds 1-3 before seeds 4-6 ran")
+    XCTAssertEqual(plan.base.seed, 4, "the confirmation runs on seeds the pilot did not use")
     XCTAssertGreaterThanOrEqual(plan.evaluation.reference.count, 1000)
     let uncalibrated = try Experiment(plan: plan)
     XCTAssertEqual(uncalibrated.studies.map(\.name), ["Single-stage training"])

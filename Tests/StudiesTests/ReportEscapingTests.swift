@@ -161,7 +161,8 @@ func stubResult(_ e: Experiment, _ v: Variant, fid: Double) -> VariantResult {
                                 lossCurve: [[1, 0.5], [100, 0.2]]),
                 budgetSeconds: $0.budgetSeconds, maskRatio: $0.config.dataset.maskRatio,
                 evaluation: EvaluationResult(fid: fid, fidBootstrapLow: fid - 3, fidBootstrapHigh: fid + 3, kidMean: 0.01, kidStd: 0.001,
-                                             samples: 8, referenceSamples: 8, sampler: "DDIM", seconds: 1, samplesPerSecond: 8, grid: nil))
+                                             samples: 8, referenceSamples: 8, sampler: "DDIM", seconds: 1, samplesPerSecond: 8, grid: nil,
+                                             weights: String(repeating: "0f", count: 32)))
   }
   return VariantResult(variant: v, stages: stages)
 }

@@ -27,6 +27,7 @@ final class ResultsValidationTests: XCTestCase {
       (text.replacingOccurrences(of: "\"kid_std\" : 0.001", with: "\"kid_std\" : 0.001, \"precision\" : 7"), "precision is 7"),
       (text.replacingOccurrences(of: "\"run_directory\" : \"runs\\/", with: "\"run_directory\" : \"..\\/..\\/"), "run_directory"),
       (text.replacingOccurrences(of: "\"status\" : \"finished\"", with: "\"status\" : \"done\""), "status"),
+      (text.replacingOccurrences(of: String(repeating: "0f", count: 32), with: "0F"), "weights \"0F\" is not a SHA-256"),
     ]
     for (edited, expected) in edits {
       XCTAssertNotEqual(edited, text, "the edit for \(expected) changed nothing")

@@ -16,6 +16,31 @@ CMLX_AVX2 inline __m256i lanes8(int count) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
+/** AVX2's vector for sgemm_tile.h: eight lanes; the last vector of a tile loads and stores through a
+ *  lane mask only when it holds fewer than eight columns. */
+struct Avx2Lanes {
+  using V = __m256;
+  static constexpr int W = 8;
+  /** The last vector's column count, 1 to 8. */
+  using Part = int;
+  static inline Part part(int count) { return count; }
+  CMLX_AVX2 __attribute__((always_inline)) static inline V zero() { return _mm256_setzero_ps(); }
+  CMLX_AVX2 __attribute__((always_inline)) static inline V load(const float* p) { return _mm256_loadu_ps(p); }
+  CMLX_AVX2 __attribute__((always_inline)) static inline V broadcast(const float* p) { return _mm256_broadcast_ss(p); }
+  CMLX_AVX2 __attribute__((always_inline)) static inline V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  CMLX_AVX2 __attribute__((always_inline)) static inline V add(V a, V b) { return _mm256_add_ps(a, b); }
+  CMLX_AVX2 __attribute__((always_inline)) static inline void store(float* p, V v) { _mm256_storeu_ps(p, v); }
+  CMLX_AVX2 __attribute__((always_inline)) static inline V load_part(const float* p, Part n) {
+    return n < 8 ? _mm256_maskload_ps(p, lanes8(n)) : _mm256_loadu_ps(p);
+  }
+  CMLX_AVX2 __attribute__((always_inline)) static inline void store_part(float* p, Part n, V v) {
+    if (n < 8)
+      _mm256_maskstore_ps(p, lanes8(n), v);
+    else
+      _mm256_storeu_ps(p, v);
+  }
+};
+
 /** Transposes the 8 x 8 block held in r[0..8) in place: r[j][i] takes r[i][j]. Rows are interleaved by
  *  elements, then by element pairs, which leaves each 128-bit half holding a 4 x 4 block transposed;
  *  one round of half swaps puts the blocks in place. */

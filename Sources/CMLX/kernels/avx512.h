@@ -16,6 +16,23 @@ inline __mmask16 lanes(int count) {
   return count >= 16 ? __mmask16(0xffff) : count <= 0 ? __mmask16(0) : __mmask16((1u << count) - 1);
 }
 
+/** AVX-512's vector for sgemm_tile.h: sixteen lanes; the last vector of a tile loads and stores
+ *  through a lane mask (all sixteen lanes cost the same as an unmasked access). */
+struct Avx512Lanes {
+  using V = __m512;
+  static constexpr int W = 16;
+  using Part = __mmask16;
+  static inline Part part(int count) { return lanes(count); }
+  CMLX_AVX512 __attribute__((always_inline)) static inline V zero() { return _mm512_setzero_ps(); }
+  CMLX_AVX512 __attribute__((always_inline)) static inline V load(const float* p) { return _mm512_loadu_ps(p); }
+  CMLX_AVX512 __attribute__((always_inline)) static inline V broadcast(const float* p) { return _mm512_set1_ps(*p); }
+  CMLX_AVX512 __attribute__((always_inline)) static inline V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  CMLX_AVX512 __attribute__((always_inline)) static inline V add(V a, V b) { return _mm512_add_ps(a, b); }
+  CMLX_AVX512 __attribute__((always_inline)) static inline void store(float* p, V v) { _mm512_storeu_ps(p, v); }
+  CMLX_AVX512 __attribute__((always_inline)) static inline V load_part(const float* p, Part m) { return _mm512_maskz_loadu_ps(m, p); }
+  CMLX_AVX512 __attribute__((always_inline)) static inline void store_part(float* p, Part m, V v) { _mm512_mask_storeu_ps(p, m, v); }
+};
+
 /** Transposes the 16 x 16 block held in r[0..16) in place: r[j][i] takes r[i][j]. Pairs of rows are
  *  interleaved by elements, then by element pairs, which leaves each 128-bit lane holding a 4 x 4 block
  *  transposed; two rounds of lane shuffles put the blocks in place. */

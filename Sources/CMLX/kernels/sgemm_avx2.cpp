@@ -6,6 +6,13 @@
 #include "avx2.h"
 #include "sgemm_blocked.h"
 #include "sgemm_kernels.h"
+#if defined(__x86_64__)
+#define CMLX_TILE_TARGET CMLX_AVX2
+// Four steps of k per turn of the loop, not one: the loop's counter, compare and branch come once per
+// 48 multiply-adds. Measured only together with pack_page_strided_runs below (docs/performance.md).
+#define CMLX_TILE_UNROLL _Pragma("clang loop unroll_count(4)")
+#include "sgemm_tile.h"
+#endif
 
 namespace cmlx {
 
@@ -13,78 +20,6 @@ namespace cmlx {
 namespace {
 
 constexpr int MR = 6, NR = 16;
-
-/** As in sgemm_avx512.cpp: A's element (i, k) at a[i * step + k] (rows, read in place) or at
- *  a[k * step + i] (runs: a packed panel, or a transposed A read in place). */
-enum class ALayout { rows, runs };
-
-/**
- * C[0..mr)[0..8 * NV) = Σ_k A[i][k] bp[k][j] over kc steps, plus C's own values when `accumulate`, or
- * else plus bias[j] when `bias` is given; the last vector holds `last` (1..8) columns. A's tile has MR
- * valid rows (partial tiles come packed, with zero rows); rows beyond mr are not stored.
- */
-template <int NV, ALayout L>
-CMLX_AVX2 inline void tile_kernel(int kc, const float* __restrict a, int64_t step, const float* __restrict bp,
-                                  float* c, size_t ldc, int mr, int last, bool accumulate, const float* bias) {
-  __m256 acc[MR][NV];
-#pragma unroll
-  for (int i = 0; i < MR; ++i)
-#pragma unroll
-    for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_setzero_ps();
-  const float* rows[MR];
-#pragma unroll
-  for (int i = 0; i < MR; ++i) rows[i] = a + i * step;
-  // Four steps of k per turn of the loop, not one: the loop's counter, compare and branch come once per
-  // 48 multiply-adds. Measured only together with pack_page_strided_runs below (docs/performance.md).
-#pragma clang loop unroll_count(4)
-  for (int k = 0; k < kc; ++k) {
-    __m256 b[NV];
-#pragma unroll
-    for (int v = 0; v < NV; ++v) b[v] = _mm256_loadu_ps(bp + 8 * v);
-#pragma unroll
-    for (int i = 0; i < MR; ++i) {
-      __m256 x = _mm256_broadcast_ss(L == ALayout::rows ? rows[i] + k : a + i);
-#pragma unroll
-      for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_fmadd_ps(x, b[v], acc[i][v]);
-    }
-    if (L == ALayout::runs) a += step;
-    bp += NR;
-  }
-  // Masked loads and stores only for a last vector of fewer than 8 columns.
-  const __m256i mask = lanes8(last);
-  const bool partial = last < 8;
-  __m256 start[NV];
-#pragma unroll
-  for (int v = 0; v < NV; ++v) {
-    const bool masked = v == NV - 1 && partial;
-    start[v] = !bias ? _mm256_setzero_ps() : masked ? _mm256_maskload_ps(bias + 8 * v, mask) : _mm256_loadu_ps(bias + 8 * v);
-  }
-#pragma unroll
-  for (int i = 0; i < MR; ++i) {
-    if (i >= mr) break;
-    float* row = c + i * ldc;
-#pragma unroll
-    for (int v = 0; v < NV; ++v) {
-      const bool masked = v == NV - 1 && partial;
-      __m256 from = !accumulate ? start[v] : masked ? _mm256_maskload_ps(row + 8 * v, mask) : _mm256_loadu_ps(row + 8 * v);
-      __m256 sum = _mm256_add_ps(acc[i][v], from);
-      if (masked)
-        _mm256_maskstore_ps(row + 8 * v, mask, sum);
-      else
-        _mm256_storeu_ps(row + 8 * v, sum);
-    }
-  }
-}
-
-/** One tile through the kernel of its width: two vectors of columns, or one for the last nr <= 8. */
-template <ALayout L>
-CMLX_AVX2 void run_tile(int nr, int kc, const float* a, int64_t step, const float* bp, float* c, size_t ldc, int mr,
-                        bool accumulate, const float* bias) {
-  if (nr > 8)
-    tile_kernel<2, L>(kc, a, step, bp, c, ldc, mr, nr - 8, accumulate, bias);
-  else
-    tile_kernel<1, L>(kc, a, step, bp, c, ldc, mr, nr, accumulate, bias);
-}
 
 /**
  * Copies `rows` (<= 8) runs of kc contiguous values, run i at src + i * stride, as columns: dst[k * pitch
@@ -168,11 +103,11 @@ struct Avx2Kernel {
   static constexpr bool pack_page_strided_runs = true;
   CMLX_AVX2 static void tile_rows(int nr, int kc, const float* a, int64_t step, const float* bp, float* c, size_t ldc,
                                   int mr, bool accumulate, const float* bias) {
-    run_tile<ALayout::rows>(nr, kc, a, step, bp, c, ldc, mr, accumulate, bias);
+    run_tile<Avx2Lanes, MR, NR, ALayout::rows>(nr, kc, a, step, bp, c, ldc, mr, accumulate, bias);
   }
   CMLX_AVX2 static void tile_runs(int nr, int kc, const float* a, int64_t step, const float* bp, float* c, size_t ldc,
                                   int mr, bool accumulate, const float* bias) {
-    run_tile<ALayout::runs>(nr, kc, a, step, bp, c, ldc, mr, accumulate, bias);
+    run_tile<Avx2Lanes, MR, NR, ALayout::runs>(nr, kc, a, step, bp, c, ldc, mr, accumulate, bias);
   }
   static void pack_a(StridedMatrix a, size_t i0, int mr, size_t k0, int kc, float* ap) {
     cmlx::pack_a(a, i0, mr, k0, kc, ap);

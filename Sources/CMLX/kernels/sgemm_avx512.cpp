@@ -19,6 +19,11 @@
 #include "avx512.h"
 #include "sgemm_blocked.h"
 #include "sgemm_kernels.h"
+#if defined(__x86_64__)
+#define CMLX_TILE_TARGET CMLX_AVX512
+#define CMLX_TILE_UNROLL
+#include "sgemm_tile.h"
+#endif
 
 namespace cmlx {
 
@@ -26,67 +31,6 @@ namespace cmlx {
 namespace {
 
 constexpr int MR = 12, NR = 32;
-
-/** How the kernel finds A's element (i, k) of a tile: at a[i * step + k] (a row-major A, read in place),
- *  or at a[k * step + i] (runs of the tile's rows for each k: a packed panel, step MR, or a transposed
- *  A read in place). */
-enum class ALayout { rows, runs };
-
-/**
- * C[0..mr)[0..16 * NV) = Σ_k A[i][k] bp[k][j] over kc steps, plus C's own values when `accumulate`, or
- * else plus bias[j] when `bias` is given; the last vector's lanes are limited by `last`. A's tile has
- * MR valid rows (partial tiles come packed, with zero rows); rows beyond mr are not stored.
- */
-template <int NV, ALayout L>
-CMLX_AVX512 inline void tile_kernel(int kc, const float* __restrict a, int64_t step, const float* __restrict bp,
-                                    float* c, size_t ldc, int mr, __mmask16 last, bool accumulate, const float* bias) {
-  __m512 acc[MR][NV];
-#pragma unroll
-  for (int i = 0; i < MR; ++i)
-#pragma unroll
-    for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
-  const float* rows[MR];
-#pragma unroll
-  for (int i = 0; i < MR; ++i) rows[i] = a + i * step;
-  for (int k = 0; k < kc; ++k) {
-    __m512 b[NV];
-#pragma unroll
-    for (int v = 0; v < NV; ++v) b[v] = _mm512_loadu_ps(bp + 16 * v);
-#pragma unroll
-    for (int i = 0; i < MR; ++i) {
-      __m512 x = _mm512_set1_ps(L == ALayout::rows ? rows[i][k] : a[i]);
-#pragma unroll
-      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(x, b[v], acc[i][v]);
-    }
-    if (L == ALayout::runs) a += step;
-    bp += NR;
-  }
-  __m512 start[NV];
-#pragma unroll
-  for (int v = 0; v < NV; ++v)
-    start[v] = bias ? _mm512_maskz_loadu_ps(v == NV - 1 ? last : __mmask16(0xffff), bias + 16 * v) : _mm512_setzero_ps();
-#pragma unroll
-  for (int i = 0; i < MR; ++i) {
-    if (i >= mr) break;
-    float* row = c + i * ldc;
-#pragma unroll
-    for (int v = 0; v < NV; ++v) {
-      __mmask16 m = v == NV - 1 ? last : __mmask16(0xffff);
-      __m512 from = accumulate ? _mm512_maskz_loadu_ps(m, row + 16 * v) : start[v];
-      _mm512_mask_storeu_ps(row + 16 * v, m, _mm512_add_ps(acc[i][v], from));
-    }
-  }
-}
-
-/** One tile through the kernel of its width: two vectors of columns, or one for the last nr <= 16. */
-template <ALayout L>
-CMLX_AVX512 inline void run_tile(int nr, int kc, const float* a, int64_t step, const float* bp, float* c, size_t ldc,
-                                 int mr, bool accumulate, const float* bias) {
-  if (nr > 16)
-    tile_kernel<2, L>(kc, a, step, bp, c, ldc, mr, lanes(nr - 16), accumulate, bias);
-  else
-    tile_kernel<1, L>(kc, a, step, bp, c, ldc, mr, lanes(nr), accumulate, bias);
-}
 
 /**
  * Copies `rows` (<= 16) runs of kc contiguous values, run i at src + i * stride, as columns: dst[k * pitch
@@ -167,11 +111,11 @@ struct Avx512Kernel {
   static constexpr bool pack_page_strided_runs = false;  // not measured on an AVX-512 CPU: unchanged
   CMLX_AVX512 static void tile_rows(int nr, int kc, const float* a, int64_t step, const float* bp, float* c,
                                     size_t ldc, int mr, bool accumulate, const float* bias) {
-    run_tile<ALayout::rows>(nr, kc, a, step, bp, c, ldc, mr, accumulate, bias);
+    run_tile<Avx512Lanes, MR, NR, ALayout::rows>(nr, kc, a, step, bp, c, ldc, mr, accumulate, bias);
   }
   CMLX_AVX512 static void tile_runs(int nr, int kc, const float* a, int64_t step, const float* bp, float* c,
                                     size_t ldc, int mr, bool accumulate, const float* bias) {
-    run_tile<ALayout::runs>(nr, kc, a, step, bp, c, ldc, mr, accumulate, bias);
+    run_tile<Avx512Lanes, MR, NR, ALayout::runs>(nr, kc, a, step, bp, c, ldc, mr, accumulate, bias);
   }
   static void pack_a(StridedMatrix a, size_t i0, int mr, size_t k0, int kc, float* ap) {
     cmlx::pack_a(a, i0, mr, k0, kc, ap);

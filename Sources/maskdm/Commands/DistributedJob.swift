@@ -15,6 +15,8 @@ struct DistributedOptions: ParsableArguments {
   var backend: DistributedBackend = .any
   @Option(help: "Seconds to wait for every process of the job to join; then this one leaves, naming the processes that did not.")
   var joinTimeout: Double = 300
+  @Option(help: "Seconds any wait for the other processes (a gradient sum, a check) may last before this one leaves, naming the wait and the processes that did not arrive; 0: no limit.")
+  var collectiveTimeout: Double = 600
 
   /// The job's group when --distributed is given, else nil.
   func join() throws -> DistributedGroup? {
@@ -43,10 +45,15 @@ struct DistributedOptions: ParsableArguments {
       return DistributedGroup.single()
     }
     guard joinTimeout > 0, joinTimeout.isFinite else { throw ValidationError("--join-timeout must be a positive number of seconds") }
+    guard collectiveTimeout >= 0, collectiveTimeout.isFinite else {
+      throw ValidationError("--collective-timeout must be a number of seconds, 0 or more (0: no limit)")
+    }
     let joined = JoinWatchdog.start(seconds: joinTimeout, rank: env["MLX_RANK"] ?? env["OMPI_COMM_WORLD_RANK"] ?? env["PMI_RANK"],
                                     hostfile: chosen == .ring ? env["MLX_HOSTFILE"] : nil)
     defer { joined() }
-    return try DistributedGroup.initialize(backend: chosen)
+    let group = try DistributedGroup.initialize(backend: chosen)
+    group.collectiveTimeout = collectiveTimeout
+    return group
   }
 
   static let howToLaunch = """
