@@ -25,7 +25,11 @@ public enum IdentityMigration {
     guard fm.fileExists(atPath: directory.url.path),
           (directory.read(Marker.self, at: marker)?.version ?? 1) < identityEncodingVersion else { return [] }
     let existing = Set((try? fm.contentsOfDirectory(atPath: directory.runs.path)) ?? [])
-    let renames = existing.isEmpty ? [] : renameTable(experiment, existing: existing, maximumSeeds: maximumSeeds)
+    let hasResults = fm.fileExists(atPath: directory.results.path)
+    let renames = existing.isEmpty && !hasResults ? []
+      : renameTable(experiment, maximumSeeds: maximumSeeds) { v, dirs in
+        dirs.contains(where: existing.contains) || (hasResults && fm.fileExists(atPath: directory.result(v).path))
+      }
     var moved: [(String, String)] = []
     for folder in [directory.runs, directory.evaluations, directory.url.appendingPathComponent("grids")] {
       moved += try renameEntries(in: folder, renames)
@@ -36,14 +40,15 @@ public enum IdentityMigration {
   }
 
   /// Old → new for every name part that changed: run directory names, stage identities, variant keys
-  /// and evaluation cache keys, for the variants whose first-encoding runs `existing` holds.
-  static func renameTable(_ experiment: Experiment, existing: Set<String>, maximumSeeds: Int) -> [(String, String)] {
+  /// and evaluation cache keys, for the variants (each seed) that `recorded` says the study holds,
+  /// given the first-encoding names of their run directories (a run, or a result, on record).
+  static func renameTable(_ experiment: Experiment, maximumSeeds: Int, recorded: (Variant, [String]) -> Bool) -> [(String, String)] {
     var table: [String: String] = [:]
     for variant in experiment.variants {
       for index in 0..<max(1, maximumSeeds) {
         let v = experiment.seeded(variant, repeat: index)
         let legacy = legacyIdentities(v)
-        guard zip(v.stages, legacy).contains(where: { existing.contains("\(fileName($0.name))-\($1)") }) else { continue }
+        guard recorded(v, zip(v.stages, legacy).map { "\(fileName($0.name))-\($1)" }) else { continue }
         for (stage, old) in zip(v.stages, legacy) where old != stage.id {
           table["\(fileName(stage.name))-\(old)"] = stage.directoryName
           table[old] = stage.id

@@ -96,6 +96,16 @@ final class IdentityMigrationTests: XCTestCase {
     XCTAssertEqual(dir.read(IdentityMigration.Marker.self, at: study.appendingPathComponent(IdentityMigration.markerName))?.version, 2)
   }
 
+  func testResultsWhoseRunsAreGoneAreMigratedToo() throws {
+    let plan = try StudyPlan(yaml: Self.plan, name: "migrate")
+    let e = try Experiment(plan: plan)
+    for v in e.variants { try writeOldLayout(v) }
+    try FileManager.default.removeItem(at: study.appendingPathComponent("runs"))
+    let opened = try StudyRunner.calibrated(plan, directory: study, measure: false)
+    let recorded = StudyDirectory(study).recordedResults(opened, repeats: 1)
+    XCTAssertEqual(recorded.map(\.key), e.variants.map(\.key))
+  }
+
   func testANewStudyIsLeftAsItIs() throws {
     let e = try Experiment(plan: try StudyPlan(yaml: Self.plan, name: "migrate"))
     let fresh = study.appendingPathComponent("not-yet")
