@@ -9,7 +9,6 @@
 import Engine
 import Foundation
 import Training
-import Yams
 
 /// The measured training speed of each stage setting, keyed by the typed setting (`SpeedSetting`);
 /// written, in plans and calibration.json, under the setting's one line.
@@ -67,27 +66,6 @@ public struct Calibration: Codable, Equatable, Sendable {
   /// The step rates a plan or calibration.json may give: positive, and far above any machine's (so
   /// that a time budget times a rate stays a whole number of steps).
   static let rateRange = Double.leastNonzeroMagnitude...1e6
-
-  /// The plan's `calibration:` block: `{measured_on: TEXT, steps_per_second: {SIGNATURE: RATE, ...}}`.
-  static func read(_ node: Node?) throws -> Calibration? {
-    guard let node, !node.isNullNode else { return nil }
-    let m = try PlanMapping(node, path: "calibration", allowed: ["measured_on", "steps_per_second"])
-    guard let rates = m["steps_per_second"]?.mapping else {
-      throw PlanError("calibration.steps_per_second must map stage settings (as `maskdm study run --dry-run` lists them) to steps per second")
-    }
-    var entries: [SpeedSetting: Entry] = [:]
-    for (k, v) in rates {
-      guard let key = k.string, let rate = v.float, Self.rateRange.contains(rate) else {
-        throw PlanError("calibration.steps_per_second.\(k.string ?? "?"): a positive number of steps per second, at most 10^6 (got \(v.text))")
-      }
-      guard let setting = SpeedSetting(line: key) else {
-        throw PlanError("calibration.steps_per_second: \(key) is not a stage setting; write it as `maskdm study run --dry-run` lists it "
-                          + "(e.g. \"32px p4 c1 d64x5 h2 mlp4 batch 64, patch 0.9, fp32 auto\")")
-      }
-      entries[setting] = Entry(stepsPerSecond: rate, source: "plan", machine: try m.string("measured_on"))
-    }
-    return Calibration(entries: entries, measuredOn: try m.string("measured_on"))
-  }
 
   /// The rates on record for `plan` in `directory`: the plan's own first, then the study directory's
   /// `calibration.json` for the settings the plan does not give.

@@ -178,7 +178,7 @@ public struct StudyPlan {
     self.base = base
     self.stages = try Self.readStages(m.sequence("stages"), compare: compare)
     (self.evaluation, self.decision) = try Self.readEvaluationAndDecision(m["evaluation"], compare: compare)
-    self.calibration = try Calibration.read(m["calibration"])
+    self.calibration = try Self.readCalibration(m["calibration"])
     if calibration != nil, compare != .time {
       throw PlanError("calibration: turns time budgets into steps, but this plan compares at equal steps (compare: steps); remove one")
     }
