@@ -7,10 +7,8 @@ import Training
 import XCTest
 
 final class IdentityMigrationTests: XCTestCase {
-  static let plan = """
-    name: migrate
-    compare: steps
-    base: {dataset: {NAME: synthetic, COUNT: 64, IMG_SIZE: 16}, network: {img_size: 16, patch_size: 4, encoder_embed_dim: 32, encoder_depth: 3, encoder_heads: 2}}
+  static let plan = "name: migrate\ncompare: steps\n" + TinyPlan.base() + """
+
     stages: [{name: pretrain, steps: 5, set: {dataset.MASK_RATIO: 0.5}}, {name: finetune, init_from: pretrain, steps: 5}]
     evaluation: {along: {every: 2, samples: 8}}
     ablations: [{name: Positional information, part: position embedding, action: REMOVE}]
