@@ -73,7 +73,7 @@ public struct Calibration: Codable, Equatable, Sendable {
     var calibration = plan.calibration ?? Calibration()
     for (k, v) in directory.read(Calibration.self, at: directory.calibration)?.entries ?? [:] where calibration.entries[k] == nil {
       guard rateRange.contains(v.stepsPerSecond) else {
-        throw PlanError("\(directory.calibration.path): the rate of \(k) is \(v.stepsPerSecond) steps per second, not a positive number "
+        throw StudyError("\(directory.calibration.path): the rate of \(k) is \(v.stepsPerSecond) steps per second, not a positive number "
                           + "up to 10^6; delete the file (or run with --recalibrate) to measure it again")
       }
       calibration.entries[k] = v
@@ -114,7 +114,7 @@ public struct Calibrator {
     defer { try? FileManager.default.removeItem(at: run) }
     let summary = try Trainer(config: c, runDirectory: run).train(resume: false) { _ in }
     guard summary.trainSeconds > 0, summary.steps > 1 else {
-      throw PlanError("the calibration run of \(SpeedSetting(config)) trained no timed step; check the stage's settings")
+      throw StudyError("the calibration run of \(SpeedSetting(config)) trained no timed step; check the stage's settings")
     }
     return .init(stepsPerSecond: Double(summary.steps - 1) / summary.trainSeconds, source: "measured",
                  machine: "\(MachineInfo.current.summary), \(Engine.cpuMatrixProduct) products, training loop", timedSteps: summary.steps - 1)

@@ -211,7 +211,7 @@ struct StageDraft {
 }
 
 private func applying(_ config: TrainConfig, _ changes: [ConfigEdit], source: String) throws -> TrainConfig {
-  do { return try config.applying(changes, source: source) } catch let e as ConfigError { throw PlanError(e.message) }
+  try within([]) { try config.applying(changes, source: source) }
 }
 
 /// Gives each draft its budget and identity.
@@ -234,7 +234,7 @@ private func resolve(_ drafts: [StageDraft], plan: StudyPlan, calibration: Calib
     c.pretrainedModelCkpt = ""
     // Evaluation along training measures the EMA snapshots the stage keeps.
     c.snapshotEvery = plan.evaluation.along?.snapshotEvery(steps: c.trainSteps, budgetSeconds: c.trainSeconds == nil ? d.spec.seconds : nil)
-    do { try c.validate() } catch let e as ConfigError { throw PlanError("stage \(d.spec.name): \(e.message)") }
+    try within(["stage \(d.spec.name)"]) { try c.validate() }
     let parent = try d.spec.initFrom.map { name -> String in
       guard let p = out.first(where: { $0.name == name }) else { throw PlanError("stage \(d.spec.name) starts from \(name), which this variant does not have") }
       return p.id

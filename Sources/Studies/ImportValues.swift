@@ -54,7 +54,7 @@ extension PlanPart {
       throw PlanError("the \(label) stage can only be removed; to change its length, ablate the pre-training length")
     case let .config(key):
       let edit = try ConfigEdit(key: key, value: Node(raw))
-      do { _ = try TrainConfig().applying([edit], source: "replacement") } catch let e as ConfigError { throw PlanError(e.message) }
+      _ = try within([]) { try TrainConfig().applying([edit], source: "replacement") }
       return ImportedValue(text: raw)
     }
   }

@@ -1,29 +1,8 @@
 // YAML helpers of the plan reader: deep merging (presets and defaults are layered mappings) and typed
 // reads with errors that name the key. Configuration changes are `ConfigEdit`s (Training).
 import Foundation
-import MaskDM
 import Training
 import Yams
-
-/// A plan that cannot be used; the message names the key and the fix, the context where it is
-/// ("plan demo.yaml line 14", "ablation Mask Type", "replacement 'block'"), outermost first. Callers
-/// add context (`within`) rather than wrapping messages in messages.
-public struct PlanError: Error, CustomStringConvertible, Equatable {
-  public let message: String
-  public var context: [String] = []
-  public init(_ message: String, context: [String] = []) { (self.message, self.context) = (message, context) }
-  public var description: String { context.isEmpty ? message : context.joined(separator: " › ") + ": " + message }
-
-  /// The error with `places` before the context it has.
-  public func within(_ places: [String]) -> PlanError { PlanError(message, context: places + context) }
-}
-
-/// `body`'s result; a plan, configuration or model error it throws gets `places` as its context.
-func within<T>(_ places: [String], _ body: () throws -> T) throws -> T {
-  do { return try body() } catch let e as PlanError { throw e.within(places) } catch let e as ConfigError {
-    throw PlanError(e.message, context: places)
-  } catch let e as ModelError { throw PlanError(e.message, context: places) }
-}
 
 /// `over` laid on `base`: mappings merge key by key (recursively); anything else replaces.
 func merged(_ base: Node, _ over: Node, path: [String] = []) -> Node {
@@ -104,5 +83,5 @@ extension Node {
 
 /// The edits of a plan's `set:` mapping (or of a named dataset, `section: "dataset"`), as plan errors.
 func planEdits(_ node: Node?, path: String, section: String? = nil) throws -> [ConfigEdit] {
-  do { return try ConfigEdit.edits(from: node, path: path, section: section) } catch let e as ConfigError { throw PlanError(e.message) }
+  try within([]) { try ConfigEdit.edits(from: node, path: path, section: section) }
 }

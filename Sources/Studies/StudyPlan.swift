@@ -138,7 +138,7 @@ public struct StudyPlan {
   /// Reads the plan file at `url` with `preset` (default: the plan's `preset:` key, else `quick`).
   public static func load(_ url: URL, preset: String? = nil) throws -> StudyPlan {
     let text: String?
-    do { text = try YAMLReader.contents(ofFile: url.path) } catch let e as ConfigError { throw PlanError(e.message) }
+    text = try within([]) { try YAMLReader.contents(ofFile: url.path) }
     guard let text else {
       throw PlanError("cannot read the plan \(url.path): check the path")
     }
@@ -147,7 +147,7 @@ public struct StudyPlan {
 
   /// YAML text as a node (an empty document as an empty mapping); a reader's error as a plan error.
   static func compose(_ text: String, _ what: String) throws -> Node {
-    do { return try YAMLReader.compose(text, source: what) ?? emptyMapping } catch let e as ConfigError { throw PlanError(e.message) }
+    try within([]) { try YAMLReader.compose(text, source: what) ?? emptyMapping }
   }
 
   /// The built-in default plan, composed once per process (every plan is read over it).
@@ -174,7 +174,7 @@ public struct StudyPlan {
     try checkName(baseline, "baseline", isFileName: false)
     guard let baseNode = m["base"] else { throw PlanError("the plan has no base: configuration") }
     var base = TrainConfig()
-    do { try base.apply(baseNode, source: "base") } catch let e as ConfigError { throw PlanError(e.message) }
+    try within([]) { try base.apply(baseNode, source: "base") }
     self.base = base
     self.stages = try Self.readStages(m.sequence("stages"), compare: compare)
     (self.evaluation, self.decision) = try Self.readEvaluationAndDecision(m["evaluation"], compare: compare)
@@ -291,9 +291,7 @@ public struct StudyPlan {
       guard let when = EvaluationTime(rawValue: w) else { throw PlanError("evaluation.when must be end or every_stage (got \(w))") }
       e.when = when
     }
-    do { e.sampler = try Sampler.parse(samplerName, steps: steps, eta: eta) } catch let error as ModelError {
-      throw PlanError("evaluation.sampler: \(error.message)")
-    }
+    e.sampler = try within(["evaluation.sampler"]) { try Sampler.parse(samplerName, steps: steps, eta: eta) }
     guard e.samples >= 2 else { throw PlanError("evaluation.samples must be at least 2 (FID needs a covariance)") }
     // Upper bounds far above any study's, so that no count can overflow what is computed from it.
     for (key, value, limit) in [("samples", e.samples, 10_000_000), ("batch_size", e.batchSize, 100_000), ("grid", e.grid, 10_000),
@@ -352,9 +350,7 @@ public struct StudyPlan {
       // `about:` explains what the entry stands for; it is not a dataset key.
       out[name] = try settings.compactMap { key, value in
         guard let key = key.string, key != "about" else { return nil }
-        do { return try ConfigEdit(key: "dataset.\(key)", value: value) } catch let e as ConfigError {
-          throw PlanError("datasets.\(name): \(e.message)")
-        }
+        return try within(["datasets.\(name)"]) { try ConfigEdit(key: "dataset.\(key)", value: value) }
       }
     }
     return out

@@ -175,7 +175,7 @@ public struct StudyDirectory {
   /// replace a user's report.md or results.json).
   public func checkOwnership() throws {
     do { try OutputTarget.checkDirectory(url, flag: "--out", kind: "study directory", markers: Self.markers) } catch let e as ConfigError {
-      throw PlanError(e.message)
+      throw StudyError(e.message)
     }
   }
 

@@ -70,10 +70,10 @@ public final class StudyRunner {
     let events: (StudyEvent) -> Void = { if root { allEvents($0) } }
     let selected = try experiment.select(only)
     if let repeatIndex, !(0..<repeats).contains(repeatIndex) {
-      throw PlanError("seed index \(repeatIndex) is outside the \(repeats) training seed\(repeats == 1 ? "" : "s") of this study (0 to \(repeats - 1))")
+      throw StudyError("seed index \(repeatIndex) is outside the \(repeats) training seed\(repeats == 1 ? "" : "s") of this study (0 to \(repeats - 1))")
     }
     guard experiment.plan.compare == .steps || experiment.calibration != nil else {
-      throw PlanError("a compare: time study runs on calibrated steps: expand it with StudyRunner.calibrated(plan, directory:)")
+      throw StudyError("a compare: time study runs on calibrated steps: expand it with StudyRunner.calibrated(plan, directory:)")
     }
     if root {
       try directory.checkOwnership()
@@ -85,7 +85,7 @@ public final class StudyRunner {
     // A sequential design reads the verdicts after each look's seeds and stops once all are decided.
     let looks = repeatIndex.map { [$0 + 1] } ?? design.looks
     if design.isSequential, group != nil, repeatIndex == nil {
-      throw PlanError("a sequential design (evaluation.repeats: {min, max}) decides after each look in one process; "
+      throw StudyError("a sequential design (evaluation.repeats: {min, max}) decides after each look in one process; "
                         + "run it without data parallelism, or with fixed repeats")
     }
     var done = repeatIndex ?? 0
@@ -142,12 +142,12 @@ public final class StudyRunner {
         guard let stage = variant.stages.first(where: { $0.directoryName == directoryName }) else { continue }
         if let parent = stage.parent, let p = variant.stages.first(where: { $0.id == parent }),
            RunDirectory(directory.run(p)).readSummary() == nil {
-          throw PlanError("stage \(stage.name) starts from runs/\(p.directoryName), which has not finished: train that stage first")
+          throw StudyError("stage \(stage.name) starts from runs/\(p.directoryName), which has not finished: train that stage first")
         }
         return try train(stage, of: variant, events: events)
       }
     }
-    throw PlanError("no stage of \(experiment.plan.name) trains in runs/\(directoryName) with \(repeats) seed\(repeats == 1 ? "" : "s") "
+    throw StudyError("no stage of \(experiment.plan.name) trains in runs/\(directoryName) with \(repeats) seed\(repeats == 1 ? "" : "s") "
                       + "(the stages: maskdm study run PLAN --dry-run)")
   }
 
@@ -203,7 +203,7 @@ public final class StudyRunner {
     var stages: [StageResult] = []
     do {
       for (i, stage) in variant.stages.enumerated() {
-        if let reason = failedStages[stage.id] { throw PlanError("stage \(stage.name) failed earlier in this run: \(reason)") }
+        if let reason = failedStages[stage.id] { throw StudyError("stage \(stage.name) failed earlier in this run: \(reason)") }
         let summary: RunSummary
         do {
           summary = try train(stage, of: variant, events: events)
@@ -246,7 +246,7 @@ public final class StudyRunner {
     var config = stage.config
     if let device { config.device = device }
     if let parent = stage.parent {
-      guard let p = owner.stages.first(where: { $0.id == parent }) else { throw PlanError("stage \(stage.name) lost its parent") }
+      guard let p = owner.stages.first(where: { $0.id == parent }) else { throw StudyError("stage \(stage.name) lost its parent") }
       config.pretrainedModelCkpt = directory.run(p).path
     }
     let resuming = run.latestCheckpoint != nil
@@ -315,7 +315,7 @@ public final class StudyRunner {
     let run = RunDirectory(runDirectory ?? directory.run(stage))
     let steps = run.snapshotSteps.filter { $0 > after && $0 <= stage.config.trainSteps }
     guard !steps.isEmpty else {
-      throw PlanError("stage \(stage.name) kept no snapshots in \(run.snapshots.path) for the evaluation along training; "
+      throw StudyError("stage \(stage.name) kept no snapshots in \(run.snapshots.path) for the evaluation along training; "
                         + "remove the run directory to train it again with snapshots")
     }
     let key = spec.alongCacheKey

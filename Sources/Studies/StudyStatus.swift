@@ -51,7 +51,7 @@ public struct StudyStatus: Codable, Equatable {
     let dir = StudyDirectory(url)
     let planFile = dir.url.appendingPathComponent("plan.resolved.yaml")
     guard let text = try? String(contentsOf: planFile, encoding: .utf8) else {
-      throw PlanError("\(dir.url.path) holds no plan.resolved.yaml: not a study directory, or `maskdm study run` has not started in it")
+      throw StudyError("\(dir.url.path) holds no plan.resolved.yaml: not a study directory, or `maskdm study run` has not started in it")
     }
     let plan = try StudyPlan(yaml: text, name: dir.url.lastPathComponent)
     let experiment = try StudyRunner.calibrated(plan, directory: dir.url, measure: false)

@@ -54,7 +54,7 @@ func changes(from old: VariantResult, to variant: Variant) -> [String] {
 /// for the weights it measured (a stage trained again, or a file replaced, is evaluated again).
 func weightsChecksum(_ job: SamplingJob) throws -> String {
   guard let checksum = sha256Hex(fileAt: job.weights) else {
-    throw PlanError("cannot read the weights \(job.weights.path) to evaluate them: the run directory is damaged; "
+    throw StudyError("cannot read the weights \(job.weights.path) to evaluate them: the run directory is damaged; "
                       + "remove it to train the stage again")
   }
   return checksum

@@ -99,3 +99,16 @@ final class PlanErrorTests: XCTestCase {
     XCTAssertEqual(e.variants.map(\.evaluation.sampler).suffix(3), [.dpmSolver2M(steps: 10), .dpmSolver2M(steps: 20), .ddim(steps: 10, eta: 0)])
   }
 }
+
+/// A study that cannot go on for a reason other than its plan is a StudyError, with the same context chain.
+final class StudyErrorTests: XCTestCase {
+  func testRuntimeFailuresAreNotPlanErrors() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("no-study-\(UUID().uuidString)")
+    XCTAssertThrowsError(try StudyStatus.read(dir)) { e in
+      XCTAssertTrue(e is StudyError, "\(type(of: e))")
+      XCTAssertTrue("\(e)".contains("holds no plan.resolved.yaml"), "\(e)")
+    }
+    let e = StudyError("the run stopped", context: ["stage pretrain"]).within(["variant two-stage, seed 1"])
+    XCTAssertEqual("\(e)", "variant two-stage, seed 1 › stage pretrain: the run stopped")
+  }
+}
