@@ -91,7 +91,7 @@ extension PlanPart {
       return .positionEmbedding(on)
     case .schedule: return .schedule(try ScheduleChoice.parse(text))
     case .maskRate: return .maskRate(try fraction(node, what: "mask rate"))
-    case .maskType: return .mask(try maskChoice(text))
+    case .maskType: return try maskChoice(text)
     case .blockSize, .cropSize:
       guard let n = node.int ?? trailingInt(text) else { throw PlanError("\(label) replacements are whole numbers") }
       return self == .blockSize ? .blockSize(n) : .cropSize(n)
@@ -116,17 +116,17 @@ extension PlanPart {
 }
 
 /// `patch`, `block N` or `crop [N]`, with a rate crossed with it ("block 4 at 50%").
-func maskChoice(_ text: String) throws -> MaskChoice {
+func maskChoice(_ text: String) throws -> PlanChoice {
   let t = text.lowercased()
   let rate = percentage(in: t)
   // The size is the first whole number that is not the rate.
   let size = firstInt(t.split(separator: " ").filter { !$0.contains("%") }.joined(separator: " "))
-  if t.hasPrefix("patch") { return MaskChoice(type: .patch, size: nil, rate: rate) }
+  if t.hasPrefix("patch") { return .mask(.patch, rate: rate) }
   if t.hasPrefix("block") {
     guard let size else { throw PlanError("write block masking as \"block N\" (N patches a side); mask types are patch, block N or crop [N]") }
-    return MaskChoice(type: .block, size: size, rate: rate)
+    return .mask(.block(size), rate: rate)
   }
-  if t.hasPrefix("crop") { return MaskChoice(type: .crop, size: size, rate: rate) }
+  if t.hasPrefix("crop") { return .mask(.crop(size), rate: rate) }
   throw PlanError("unknown mask type \(text); use patch, block N or crop [N]")
 }
 

@@ -46,19 +46,6 @@ public struct SamplerChoice: Equatable, Sendable {
   public var spelling: String { name == "ddpm" ? name : steps.map { "\(name) \($0)" } ?? name }
 }
 
-/// A mask as an ablation chooses it: its kind, the size of its blocks or window (a crop without one
-/// keeps the unmasked share of the patches visible), and a rate crossed with it.
-public struct MaskChoice: Equatable, Sendable {
-  public var type: MaskType
-  public var size: Int?
-  public var rate: Double?
-
-  /// `patch`, `block 4`, `crop`, `crop 5`, with ` at 50%` when a rate is crossed with it.
-  public var spelling: String {
-    "\(type.rawValue)" + (size.map { " \($0)" } ?? "") + (rate.map { " at \(gFormat($0 * 100))%" } ?? "")
-  }
-}
-
 /// One variant's change of an ablated part, typed.
 public enum PlanChoice: Equatable {
   /// The position embedding on or off (in the masked stages, or every stage of a schedule without one).
@@ -67,8 +54,9 @@ public enum PlanChoice: Equatable {
   case schedule(ScheduleChoice)
   /// The mask ratio of the masked stages.
   case maskRate(Double)
-  /// The mask of the masked stages.
-  case mask(MaskChoice)
+  /// The mask of the masked stages (a crop without a size keeps the unmasked share of the patches
+  /// visible), with a mask rate when one is crossed with it.
+  case mask(MaskKind, rate: Double?)
   /// Block masking with blocks of N patches a side.
   case blockSize(Int)
   /// Crop masking with a visible window of N patches a side.
@@ -92,7 +80,9 @@ public enum PlanChoice: Equatable {
     case let .positionEmbedding(on): return on ? "true" : "false"
     case let .schedule(s): return s.rawValue
     case let .maskRate(r), let .dataFraction(r): return gFormat(r)
-    case let .mask(m): return m.spelling
+    case let .mask(kind, rate):
+      // `patch`, `block 4`, `crop`, `crop 5`, with ` at 50%` when a rate is crossed with it.
+      return kind.name + (kind.size(of: kind.type).map { " \($0)" } ?? "") + (rate.map { " at \(gFormat($0 * 100))%" } ?? "")
     case let .blockSize(n), let .cropSize(n): return String(n)
     case let .dataset(name, _): return name
     case let .noiseSchedule(s): return s.rawValue

@@ -31,12 +31,12 @@ struct PlanExpansion {
       return (s.label, try single(s), evaluation)
     case let .maskRate(rate):
       return (gFormat(rate), try edited(try needMasked()) { $0.dataset.maskRatio = rate }, evaluation)
-    case let .mask(m):
-      return (written, try edited(try needMasked()) { $0.dataset.setMask(m) }, evaluation)
+    case let .mask(kind, rate):
+      return (written, try edited(try needMasked()) { ($0.dataset.mask, $0.dataset.maskRatio) = (kind, rate ?? $0.dataset.maskRatio) }, evaluation)
     case let .blockSize(n):
-      return ("block \(n)", try edited(try needMasked()) { $0.dataset.setMask(MaskChoice(type: .block, size: n, rate: nil)) }, evaluation)
+      return ("block \(n)", try edited(try needMasked()) { $0.dataset.mask = .block(n) }, evaluation)
     case let .cropSize(n):
-      return ("crop \(n)", try edited(try needMasked()) { $0.dataset.setMask(MaskChoice(type: .crop, size: n, rate: nil)) }, evaluation)
+      return ("crop \(n)", try edited(try needMasked()) { $0.dataset.mask = .crop(n) }, evaluation)
     case let .dataset(_, settings):
       return (written, try pretrainingData(settings), evaluation)
     case let .dataFraction(f):
@@ -127,16 +127,3 @@ struct PlanExpansion {
   }
 }
 
-extension DatasetSettings {
-  /// The mask of `choice`: its kind, its size (a crop without one: the window the mask rate leaves
-  /// visible) and its rate when one is crossed with it.
-  mutating func setMask(_ choice: MaskChoice) {
-    maskType = choice.type
-    switch choice.type {
-    case .patch: break
-    case .block: maskBlockSize = choice.size ?? maskBlockSize
-    case .crop: maskCropSize = choice.size ?? -1
-    }
-    if let rate = choice.rate { maskRatio = rate }
-  }
-}

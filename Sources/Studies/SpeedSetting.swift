@@ -29,12 +29,9 @@ public struct SpeedSetting: Hashable, Sendable, CustomStringConvertible {
     let n = c.network
     (imageSize, patchSize, channels, embedDim, depth, heads) = (n.imageSize, n.patchSize, n.channels, n.embedDim, n.depth, n.numHeads)
     (mlpRatio, batch, precision, device, compiled) = (Self.rounded(n.mlpRatio), c.batchSize, c.precision, c.device, c.compile)
-    switch c.isMasked ? c.dataset.maskType : nil {
-    case nil: mask = .unmasked
-    case .patch?: mask = .masked(.patch, ratio: Self.rounded(c.dataset.maskRatio), size: nil)
-    case .block?: mask = .masked(.block, ratio: Self.rounded(c.dataset.maskRatio), size: c.dataset.maskBlockSize)
-    case .crop?: mask = .masked(.crop, ratio: Self.rounded(c.dataset.maskRatio), size: c.dataset.maskCropSize)
-    }
+    let kind = c.dataset.mask
+    // The line writes a block's or a crop's size, the authors' -1 when it has none.
+    mask = c.isMasked ? .masked(kind.type, ratio: Self.rounded(c.dataset.maskRatio), size: kind.type == .patch ? nil : kind.size(of: kind.type) ?? -1) : .unmasked
   }
 
   /// A number as the line writes it and reads it back (so that a setting and its line are one key).

@@ -61,10 +61,10 @@ extension DatasetSettings {
     e.add("dataset.hflip_prob", hflipProb)
     guard maskRatio > 0 else { return e.add("dataset.mask", "none") }
     e.add("dataset.mask_ratio", maskRatio)
-    switch maskType {
+    switch mask {
     case .patch: e.add("dataset.mask", "patch")
-    case .block: e.add("dataset.mask", "block \(maskBlockSize)")
-    case .crop: e.add("dataset.mask", maskCropSize > 0 ? "crop \(maskCropSize)" : "crop auto")
+    case let .block(b): e.add("dataset.mask", "block \(b ?? -1)")
+    case let .crop(c): e.add("dataset.mask", c.map { "crop \($0)" } ?? "crop auto")
     }
   }
 }

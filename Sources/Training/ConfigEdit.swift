@@ -85,7 +85,10 @@ extension TrainConfig {
   /// This configuration with `edits` applied in order (`validate()` checks the result as a whole).
   public func applying(_ edits: [ConfigEdit], source: String) throws -> TrainConfig {
     var c = self
-    for edit in edits { try edit.apply(to: &c, source: source) }
+    // The mask's kind before its sizes, which apply to the kind.
+    for edit in edits.filter({ $0.key == "dataset.MASK_TYPE" }) + edits.filter({ $0.key != "dataset.MASK_TYPE" }) {
+      try edit.apply(to: &c, source: source)
+    }
     return c
   }
 }

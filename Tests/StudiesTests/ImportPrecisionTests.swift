@@ -65,8 +65,7 @@ final class ImportPrecisionTests: XCTestCase {
     // The defaults are what the variants train with.
     let e = try Experiment(plan: plan)
     let block = try XCTUnwrap(e.variants.first { $0.name == "Masks: block 4" })
-    XCTAssertEqual(block.stages[0].config.dataset.maskType, .block)
-    XCTAssertEqual(block.stages[0].config.dataset.maskBlockSize, authorsBlockSize)
+    XCTAssertEqual(block.stages[0].config.dataset.mask, .block(authorsBlockSize))
     XCTAssertEqual(try XCTUnwrap(e.variants.first { $0.name == "Rate: 0.5" }).stages[0].config.dataset.maskRatio, 0.5)
   }
 

@@ -199,8 +199,7 @@ final class PartRecognitionTests: XCTestCase {
     XCTAssertEqual(try variant("P: DSM only").stages.map(\.isMasked), [false])
     XCTAssertEqual(try variant("F: MDSM only").stages.map(\.isMasked), [true])
     let grid = try variant("G: block 2 at 50%").stages[0].config.dataset
-    XCTAssertEqual(grid.maskType, .block)
-    XCTAssertEqual(grid.maskBlockSize, 2)
+    XCTAssertEqual(grid.mask, .block(2))
     XCTAssertEqual(grid.maskRatio, 0.5)
   }
 }

@@ -157,10 +157,9 @@ final class PlanTests: XCTestCase {
         - {name: N, part: noise schedule, action: REPLACE, replacements: [linear]}
       """)
     let block = e.variants[1], crop = e.variants[2], linear = e.variants[3]
-    XCTAssertEqual(block.stages[0].config.dataset.maskType, .block)
-    XCTAssertEqual(block.stages[0].config.dataset.maskBlockSize, 2)
-    XCTAssertEqual(block.stages[1].config.dataset.maskType, .patch)
-    XCTAssertEqual(crop.stages[0].config.dataset.maskCropSize, 3)
+    XCTAssertEqual(block.stages[0].config.dataset.mask, .block(2))
+    XCTAssertEqual(block.stages[1].config.dataset.mask, .patch)
+    XCTAssertEqual(crop.stages[0].config.dataset.mask, .crop(3))
     XCTAssertEqual(block.stages[1].parent, block.stages[0].id)
     XCTAssertNotEqual(block.stages[1].id, e.variants[0].stages[1].id, "a changed parent changes the child")
     XCTAssertEqual(linear.stages.map(\.config.betaSchedule), [.linear, .linear])

@@ -17,9 +17,9 @@ final class SpeedSettingTests: XCTestCase {
     let settings = [
       config { _ in },
       config { $0.dataset.maskRatio = 0.9 },
-      config { ($0.dataset.maskRatio, $0.dataset.maskType, $0.dataset.maskBlockSize) = (0.5, .block, 4) },
-      config { ($0.dataset.maskRatio, $0.dataset.maskType) = (0.9, .crop) },
-      config { ($0.dataset.maskRatio, $0.dataset.maskType, $0.dataset.maskCropSize, $0.compile, $0.precision) = (0.1, .crop, 5, false, .bf16) },
+      config { ($0.dataset.maskRatio, $0.dataset.mask) = (0.5, .block(4)) },
+      config { ($0.dataset.maskRatio, $0.dataset.mask) = (0.9, .crop(nil)) },
+      config { ($0.dataset.maskRatio, $0.dataset.mask, $0.compile, $0.precision) = (0.1, .crop(5), false, .bf16) },
     ].map(SpeedSetting.init)
     XCTAssertEqual(Set(settings).count, settings.count)
     for s in settings { XCTAssertEqual(SpeedSetting(line: "\(s)"), s, "\(s)") }

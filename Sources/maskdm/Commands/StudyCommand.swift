@@ -196,8 +196,8 @@ func alongDescription(_ c: TrainConfig) -> String {
 func maskDescription(_ c: TrainConfig) -> String {
   guard c.isMasked else { return "unmasked" }
   let d = c.dataset
-  let size = d.maskType == .block ? " \(d.maskBlockSize)" : d.maskType == .crop && d.maskCropSize > 0 ? " \(d.maskCropSize)" : ""
-  return "mask \(String(format: "%g", d.maskRatio)) \(d.maskType.rawValue)\(size)"
+  let size = d.mask.size(of: d.mask.type).map { " \($0)" } ?? ""
+  return "mask \(String(format: "%g", d.maskRatio)) \(d.mask.type.rawValue)\(size)"
 }
 
 /// "fashion-mnist classes 0,2,4,6 10%": the data a stage trains on.
