@@ -24,9 +24,7 @@ extension StudyReport {
       """
     h += answerHTML()
     for study in experiment.studies {
-      h += "<h2>\(study.name)</h2><p>\(study.action.rawValue) \(study.part); metrics: \(study.metrics.joined(separator: ", ")). "
-        + "The first row is the reference of the others.</p>"
-      h += htmlTable(study: study)
+      h += studySection(study).html
       let rows = study.rows.compactMap { row in summary(row.slug).map { (row.label, $0) } }.filter { $0.1.finished }
       h += "<div>" + (curveChart(study.name, rows).map { c -> HTML in "\(c) " } ?? "") + "\(fidChart(study.name, rows)) \(lossChart(study.name, rows))</div>"
     }
@@ -54,17 +52,6 @@ extension StudyReport {
     }
     h += "<details><summary>the plan as resolved</summary><pre>\(plan.resolvedYAML)</pre></details>"
     return h + "<p>Data: results.json, results.csv.</p></body></html>\n"
-  }
-
-  func htmlTable(study: StudySection) -> HTML {
-    var t: HTML = "<table><tr><th>variant</th>" + Self.columns.map { c -> HTML in "<th>\(c)</th>" }.joined() + "</tr>"
-    for (row, cells) in zip(study.rows, rows(study)) {
-      let s = summary(row.slug)
-      let failed = s.map { !($0.finished || $0.failures.isEmpty) } ?? false
-      t += (failed ? "<tr class=\"failed\">" : "<tr>") + "<td>\(cells.label)</td>"
-        + cells.cells.map { c -> HTML in "<td>\(c)</td>" }.joined() + "</tr>"
-    }
-    return t + "</table>"
   }
 
   /// FID (mean over seeds, 95% bar) against training time (mean over seeds), one point per row.

@@ -140,8 +140,7 @@ public struct StudyReport {
     md += "\(markdownText(budgetSentence))\n\n\(markdownText(evaluationSentence))\n\nMachine: \(markdownText(machine.summary)).\n\n"
     md += answerMarkdown()
     for study in experiment.studies {
-      md += "## \(markdownText(study.name))\n\n\(study.action.rawValue) \(markdownText(study.part)); metrics: \(study.metrics.joined(separator: ", ")).\n\n"
-      md += table(study: study) + "\n"
+      md += studySection(study).markdown
     }
     let failed = summaries.flatMap { s in s.failures.map { (s.name, $0) } }
     if !failed.isEmpty {
@@ -168,10 +167,14 @@ public struct StudyReport {
     }
   }
 
-  func table(study: StudySection) -> String {
-    var t = "| variant | " + Self.columns.joined(separator: " | ") + " |\n|" + String(repeating: "---|", count: Self.columns.count + 1) + "\n"
-    for row in rows(study) { t += "| \(markdownCell(row.label)) | " + row.cells.map(markdownCell).joined(separator: " | ") + " |\n" }
-    return t
+  /// A study's section: what it ablates and its table (the charts are report.html's).
+  func studySection(_ study: StudySection) -> ReportSection {
+    let failed = study.rows.indices.filter { i in summary(study.rows[i].slug).map { !($0.finished || $0.failures.isEmpty) } ?? false }
+    return ReportSection(title: study.name,
+                         paragraphs: ["\(study.action.rawValue) \(study.part); metrics: \(study.metrics.joined(separator: ", ")). "
+                                        + "The first row is the reference of the others."],
+                         table: ReportTable(header: ["variant"] + Self.columns, rows: rows(study).map { [$0.label] + $0.cells }),
+                         failedRows: Set(failed))
   }
 
   /// results.csv: one line per variant and seed.

@@ -69,25 +69,11 @@ public final class StudyRunner {
     let root = isRoot
     let events: (StudyEvent) -> Void = { if root { allEvents($0) } }
     let selected = try experiment.select(only)
-    if let repeatIndex, !(0..<repeats).contains(repeatIndex) {
-      throw StudyError("seed index \(repeatIndex) is outside the \(repeats) training seed\(repeats == 1 ? "" : "s") of this study (0 to \(repeats - 1))")
-    }
-    guard experiment.plan.compare == .steps || experiment.calibration != nil else {
-      throw StudyError("a compare: time study runs on calibrated steps: expand it with StudyRunner.calibrated(plan, directory:)")
-    }
-    if root {
-      try directory.checkOwnership()
-      try FileManager.default.createDirectory(at: directory.url, withIntermediateDirectories: true)
-      try writeAtomically(Data(experiment.plan.resolvedYAML.utf8), to: directory.url.appendingPathComponent("plan.resolved.yaml"))
-    }
+    try prepare(repeatIndex: repeatIndex)
     var results: [VariantResult] = []
     let design = experiment.plan.decision.design
     // A sequential design reads the verdicts after each look's seeds and stops once all are decided.
     let looks = repeatIndex.map { [$0 + 1] } ?? design.looks
-    if design.isSequential, group != nil, repeatIndex == nil {
-      throw StudyError("a sequential design (evaluation.repeats: {min, max}) decides after each look in one process; "
-                        + "run it without data parallelism, or with fixed repeats")
-    }
     var done = repeatIndex ?? 0
     for look in looks {
       let indices = Array(done..<look)
@@ -127,6 +113,25 @@ public final class StudyRunner {
     }
     if root { try writeReport(events: events) }
     return results
+  }
+
+  /// Checks the run's options against the study and, on the root process, claims the study directory
+  /// and records the resolved plan.
+  private func prepare(repeatIndex: Int?) throws {
+    if let repeatIndex, !(0..<repeats).contains(repeatIndex) {
+      throw StudyError("seed index \(repeatIndex) is outside the \(repeats) training seed\(repeats == 1 ? "" : "s") of this study (0 to \(repeats - 1))")
+    }
+    guard experiment.plan.compare == .steps || experiment.calibration != nil else {
+      throw StudyError("a compare: time study runs on calibrated steps: expand it with StudyRunner.calibrated(plan, directory:)")
+    }
+    if experiment.plan.decision.design.isSequential, group != nil, repeatIndex == nil {
+      throw StudyError("a sequential design (evaluation.repeats: {min, max}) decides after each look in one process; "
+                        + "run it without data parallelism, or with fixed repeats")
+    }
+    guard isRoot else { return }
+    try directory.checkOwnership()
+    try FileManager.default.createDirectory(at: directory.url, withIntermediateDirectories: true)
+    try writeAtomically(Data(experiment.plan.resolvedYAML.utf8), to: directory.url.appendingPathComponent("plan.resolved.yaml"))
   }
 
   /// Trains the one stage whose run directory is `runs/<directoryName>` (with any of the study's
