@@ -26,10 +26,11 @@ public enum IdentityMigration {
           (directory.read(Marker.self, at: marker)?.version ?? 1) < identityEncodingVersion else { return [] }
     let existing = Set((try? fm.contentsOfDirectory(atPath: directory.runs.path)) ?? [])
     let hasResults = fm.fileExists(atPath: directory.results.path)
-    let renames = existing.isEmpty && !hasResults ? []
-      : renameTable(experiment, maximumSeeds: maximumSeeds) { v, dirs in
-        dirs.contains(where: existing.contains) || (hasResults && fm.fileExists(atPath: directory.result(v).path))
-      }
+    // A study that has trained and recorded nothing has no names to move (and gets no marker yet).
+    guard !existing.isEmpty || hasResults else { return [] }
+    let renames = renameTable(experiment, maximumSeeds: maximumSeeds) { v, dirs in
+      dirs.contains(where: existing.contains) || (hasResults && fm.fileExists(atPath: directory.result(v).path))
+    }
     var moved: [(String, String)] = []
     for folder in [directory.runs, directory.evaluations, directory.url.appendingPathComponent("grids")] {
       moved += try renameEntries(in: folder, renames)

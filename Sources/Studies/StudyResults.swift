@@ -169,7 +169,8 @@ public struct StudyDirectory {
   public var calibration: URL { url.appendingPathComponent("calibration.json") }
 
   /// What every study directory holds once the tool has written to it (one of them at least).
-  static let markers: Set<String> = ["plan.resolved.yaml", "results", "runs", "evaluations", "calibration.json", "slurm.sh", "slurm"]
+  static let markers: Set<String> = ["plan.resolved.yaml", "results", "runs", "evaluations", "calibration.json", "slurm.sh", "slurm",
+                                     IdentityMigration.markerName]
 
   /// Refuses a folder that holds files and is not a study directory (`study report --out DIR` would
   /// replace a user's report.md or results.json).

@@ -109,6 +109,11 @@ final class IdentityMigrationTests: XCTestCase {
     let fresh = study.appendingPathComponent("not-yet")
     XCTAssertTrue(try IdentityMigration.migrate(e, in: StudyDirectory(fresh)).isEmpty)
     XCTAssertFalse(FileManager.default.fileExists(atPath: fresh.path), "opening creates nothing")
+    // An empty folder given as --out stays empty (and so stays a folder a study may claim).
+    try FileManager.default.createDirectory(at: fresh, withIntermediateDirectories: true)
+    XCTAssertTrue(try IdentityMigration.migrate(e, in: StudyDirectory(fresh)).isEmpty)
+    XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: fresh.path), [])
+    XCTAssertNoThrow(try StudyDirectory(fresh).checkOwnership())
   }
 }
 
