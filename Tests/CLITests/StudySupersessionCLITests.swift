@@ -3,7 +3,8 @@ import XCTest
 
 /// A result the plan or the weights no longer produce is never reused nor overwritten in place: an
 /// edited plan retrains the variant it changed and says what changed, a cached evaluation of other
-/// weights is measured again, and both old results stay in `superseded/`.
+/// weights is measured again, and both old results stay in `superseded/`. (Its plan makes FID primary,
+/// so it also checks the printed table: the primary metric first, KID beside it.)
 final class StudySupersessionCLITests: XCTestCase {
   static func plan(finetuneSteps: Int) -> String {
     """
@@ -13,7 +14,7 @@ final class StudySupersessionCLITests: XCTestCase {
     stages:
       - {name: pretrain, steps: 4, set: {dataset.MASK_RATIO: 0.75}}
       - {name: finetune, init_from: pretrain, steps: \(finetuneSteps)}
-    evaluation: {samples: 6, sampling_steps: 2, batch_size: 6, grid: 4, reference: {count: 6}}
+    evaluation: {samples: 6, sampling_steps: 2, batch_size: 6, grid: 4, reference: {count: 6}, primary_metric: fid}
     ablations:
       - {name: Positional information, part: position embedding, action: REMOVE}
     """
@@ -28,6 +29,9 @@ final class StudySupersessionCLITests: XCTestCase {
     try Self.plan(finetuneSteps: 8).write(to: planURL, atomically: true, encoding: .utf8)
     let first = try CLI.run(args)
     XCTAssertEqual(first.status, 0, first.stderr)
+    // The table gives the primary metric first and the other one beside it.
+    XCTAssertTrue(first.stdout.contains("FID, mean [95% CI]                  KID ×10³, mean [95% CI]"), first.stdout)
+    XCTAssertTrue(first.stdout.contains("FID (primary) and KID from 6 samples"), first.stdout)
 
     // The baseline's evaluation on record claims other weights: it is measured again, the old one kept.
     let result = out.appendingPathComponent("results/two-stage-maskdm/seed-5.json")

@@ -221,16 +221,21 @@ func headline(_ report: StudyReport) -> String {
   let metric = report.experiment.plan.decision.primaryMetric
   let summaries = report.summaries
   let width = max(8, summaries.map { $0.name.count }.max() ?? 8) + 2
-  let columns = metric == .kid ? ["KID ×10³, mean [95% CI]", "FID, mean [95% CI]"] : ["FID, mean [95% CI]"]
+  // The primary metric first, the other one beside it (KID only where the study measured it).
+  let hasKID = summaries.contains { $0.kid != nil }
+  let columns = metric == .kid ? ["KID ×10³, mean [95% CI]", "FID, mean [95% CI]"]
+    : ["FID, mean [95% CI]"] + (hasKID ? ["KID ×10³, mean [95% CI]"] : [])
   lines.append(pad("variant", width) + columns.map { pad($0, 36) }.joined() + pad("train s", 9, left: true) + "  failed")
   for s in summaries {
-    let values = (metric == .kid ? [s.kid?.text(scale: 1000), s.fid?.text()] : [s.fid?.text()]).map { pad($0 ?? "-", 36) }.joined()
+    let cells = metric == .kid ? [s.kid?.text(scale: 1000), s.fid?.text()] : [s.fid?.text()] + (hasKID ? [s.kid?.text(scale: 1000)] : [])
+    let values = cells.map { pad($0 ?? "-", 36) }.joined()
     let seconds: String = s.trainingSeconds.map { String(format: "%.0f", $0.mean) } ?? "-"
     let failures: String = s.failures.map { "seed \($0.seed): \($0.error)" }.joined(separator: "; ")
     lines.append(pad(s.name, width) + values + pad(seconds, 9, left: true) + (failures.isEmpty ? "" : "  " + failures))
   }
   let e = report.experiment.plan.evaluation
-  var protocolLine = "\(metric.label) (primary) and FID from \(e.samples) samples against "
+  let other = metric == .kid ? " and FID" : hasKID ? " and KID" : ""
+  var protocolLine = "\(metric.label) (primary)\(other) from \(e.samples) samples against "
     + (e.reference.statistics == nil ? "\(e.reference.count) random real images" : "reference statistics")
     + "; \(report.repeats) training seed\(report.repeats == 1 ? "" : "s") per variant at most."
   if let floor = summaries.lazy.compactMap(\.floor).first {
