@@ -14,8 +14,9 @@ struct Field {
   /// True for true/false keys (what an ablation's REMOVE can switch off).
   var isFlag = false
   /// When the key is written by `yaml()` (nil: always). A key added later that is written only when
-  /// it matters keeps the YAML, and so the study stage identities hashed from it, of configurations
-  /// that do not use it.
+  /// it matters keeps the YAML of configurations that do not use it as it was: run directories'
+  /// config.yaml files, and the first identity encoding of studies, which hashed this YAML and which
+  /// the migration of older study directories still computes (Studies' IdentityMigration.swift).
   var isWritten: ((TrainConfig) -> Bool)? = nil
 
   /// This field, written only when `condition` holds.
