@@ -153,3 +153,37 @@ public struct SplitMix64: RandomNumberGenerator {
     return z ^ (z >> 31)
   }
 }
+
+/// What a dataset's name means: the one reading of a configuration's `dataset.NAME` and of
+/// `maskdm prepare NAME:ARG`, aliases included, so that both accept the same names.
+public enum DatasetKind: String, CaseIterable, Sendable {
+  /// A directory written by `maskdm prepare`.
+  case prepared
+  case fashionMNIST = "fashion-mnist"
+  /// A folder of images (CelebA-HQ, FFHQ and AFHQ are folders).
+  case folder
+  /// LSUN: an LMDB export or a folder of images.
+  case lsun
+  case lmdb
+  case celebA = "celeba"
+  case vggFace2 = "vggface2"
+  case synthetic
+
+  /// Other names of each kind.
+  static let aliases: [String: DatasetKind] = [
+    "fashion_mnist": .fashionMNIST, "fashionmnist": .fashionMNIST, "celebahq": .folder, "ffhq": .folder, "afhq": .folder,
+    "vggface": .vggFace2,
+  ]
+
+  /// The kind `name` names (case-insensitive), nil for a name this tool does not read.
+  public init?(name: String) {
+    let n = name.lowercased()
+    guard let kind = DatasetKind(rawValue: n) ?? Self.aliases[n] else { return nil }
+    self = kind
+  }
+
+  /// The names, for messages: "fashion-mnist, folder, celeba, celebahq, ffhq, afhq, lsun, lmdb, vggface2, synthetic, prepared".
+  public static var names: String {
+    ["fashion-mnist", "folder", "celeba", "celebahq", "ffhq", "afhq", "lsun", "lmdb", "vggface2", "synthetic", "prepared"].joined(separator: ", ")
+  }
+}

@@ -5,11 +5,25 @@
 //   crop(c):  one visible c x c window at a uniform position, everything else masked.
 import Engine
 
-/// A masking strategy.
-public enum MaskKind: Codable, Equatable, Sendable {
+/// A masking strategy: the one mask model of configurations, plans and training (the authors' three
+/// keys, MASK_TYPE, MASK_BLOCK_SIZE and MASK_CROP_SIZE, are read into it and written from it).
+public enum MaskKind: Codable, Hashable, Sendable {
   case patch
-  case block(Int)
-  case crop(Int)
+  /// Blocks of b x b patches; nil when a configuration names block masking without a size (refused
+  /// when masks are drawn).
+  case block(Int?)
+  /// One visible c x c window; nil: the window that keeps the unmasked share of the patches visible
+  /// (the authors' MASK_CROP_SIZE -1).
+  case crop(Int?)
+
+  /// The kind's name: patch, block or crop.
+  public var name: String {
+    switch self {
+    case .patch: return "patch"
+    case .block: return "block"
+    case .crop: return "crop"
+    }
+  }
 }
 
 /// A strategy and its ratio (ignored by crop, whose window fixes the visible share).
@@ -21,33 +35,38 @@ public struct MaskSpec: Codable, Equatable, Sendable {
     self.ratio = ratio
   }
 
+  /// The kind with its size on a `grid` x `grid` patch grid: a crop without one gets the window that
+  /// keeps 1 - ratio of the patches; a block without one is an error.
+  public func sized(grid: Int) throws -> MaskKind {
+    switch kind {
+    case .patch, .block(_?), .crop(_?): return kind
+    case .block(nil): throw ModelError("block masking needs a block size (dataset.MASK_BLOCK_SIZE, e.g. 2, 4 or 8 patches)")
+    case .crop(nil): return .crop(max(1, Int((Double(grid * grid) * (1 - ratio)).squareRoot())))
+    }
+  }
+
   /// How many patches stay visible on a `grid` x `grid` patch grid (the same for every sample).
   public func visibleCount(grid: Int) throws -> Int {
     let n = grid * grid
     guard ratio >= 0, ratio < 1 else { throw ModelError("the mask ratio must be in [0, 1), got \(ratio)") }
-    switch kind {
+    switch try sized(grid: grid) {
     case .patch:
       return n - Int(ratio * Double(n))
-    case let .block(b):
+    case let .block(b?):
       guard b > 0, grid % b == 0 else {
         throw ModelError("block size \(b) must divide the patch grid \(grid)x\(grid); choose a divisor of \(grid)")
       }
       let blocks = (grid / b) * (grid / b)
       return (blocks - Int(ratio * Double(n)) / (b * b)) * b * b
-    case let .crop(c):
+    case let .crop(c?):
       guard c > 0, c <= grid else {
         throw ModelError("crop window \(c) must be between 1 and the patch grid \(grid)")
       }
       return c * c
+    case .block(nil), .crop(nil):
+      throw ModelError("the mask has no size")  // `sized` gives every kind its size
     }
   }
-}
-
-/// Draws a batch of masks: `mask` (B, N) int32 with 1 = masked and `visible` (B, Nvis) int32 patch
-/// indices in ascending order. Ratio 0 (patch or block) keeps every patch.
-public func sampleMasks(_ spec: MaskSpec, grid: Int, batch: Int, key: PRNGKey) throws -> (mask: Tensor, visible: Tensor) {
-  let visible = try sampleVisible(spec, grid: grid, batch: batch, key: key)
-  return (try maskFrom(visible: visible, patches: grid * grid), visible)
 }
 
 /// The visible patch indices alone (B, K) int32, ascending per row: what training needs of a mask.
@@ -55,11 +74,13 @@ public func sampleVisible(_ spec: MaskSpec, grid: Int, batch: Int, key: PRNGKey)
   let n = grid * grid
   let keep = try spec.visibleCount(grid: grid)
   let visible: Tensor
-  switch spec.kind {
+  switch try spec.sized(grid: grid) {
+  case .block(nil), .crop(nil):
+    throw ModelError("the mask has no size")  // `sized` gives every kind its size
   case .patch:
     let order = try Random.uniform([batch, n], key: key).argsort(axis: 1)  // a random permutation per row
     visible = try order.slice(axis: 1, 0..<keep).sorted(axis: 1)
-  case let .block(b):
+  case let .block(b?):
     let side = grid / b
     let keepBlocks = keep / (b * b)
     let chosen = try Random.uniform([batch, side * side], key: key).argsort(axis: 1).slice(axis: 1, 0..<keepBlocks)
@@ -69,7 +90,7 @@ public func sampleVisible(_ spec: MaskSpec, grid: Int, batch: Int, key: PRNGKey)
     let offsets = try Tensor((0..<(b * b)).map { Int32(($0 / b) * grid + $0 % b) }, shape: [1, 1, b * b])
     let first = try (top * Double(grid) + left).expandedDims(at: 2)  // (B, keepBlocks, 1)
     visible = try (first + offsets).reshaped([batch, keepBlocks * b * b]).sorted(axis: 1)
-  case let .crop(c):
+  case let .crop(c?):
     let keys = try key.split(2)
     let y = try Random.randint([batch, 1], low: 0, high: grid - c + 1, key: keys[0])
     let x = try Random.randint([batch, 1], low: 0, high: grid - c + 1, key: keys[1])

@@ -17,6 +17,13 @@ public enum Sampler: Codable, Equatable, Sendable {
   /// The names `parse` accepts, as plans and the command line write them.
   public static let names = ["ddpm", "ddim", "dpm++2m"]
 
+  /// Every spelling `parse` accepts with the name it stands for, longest first (a text is matched by
+  /// its most specific spelling): plans, the importer and the command line read sampler names from here.
+  public static let spellings: [(spelling: String, name: String)] = [
+    ("dpm-solver++", "dpm++2m"), ("dpmsolver++", "dpm++2m"), ("dpm++2m", "dpm++2m"), ("dpmpp2m", "dpm++2m"), ("dpm++", "dpm++2m"),
+    ("ddim", "ddim"), ("ddpm", "ddpm"),
+  ]
+
   /// `ddpm`, `ddim` or `dpm++2m`, as plans and the command line name them.
   public var name: String {
     switch self {
@@ -32,10 +39,10 @@ public enum Sampler: Codable, Equatable, Sendable {
   /// command line and configurations all come through here.
   public static func parse(_ name: String, steps: Int, eta: Double) throws -> Sampler {
     let sampler: Sampler
-    switch name.lowercased() {
+    switch spellings.first(where: { $0.spelling == name.lowercased() })?.name {
     case "ddpm": sampler = .ddpm
     case "ddim": sampler = .ddim(steps: steps, eta: eta)
-    case "dpm++2m", "dpmpp2m", "dpm-solver++", "dpmsolver++", "dpm++": sampler = .dpmSolver2M(steps: steps)
+    case "dpm++2m": sampler = .dpmSolver2M(steps: steps)
     default: throw ModelError("unknown sampler \(name); use one of \(names.joined(separator: ", "))")
     }
     try sampler.validate()

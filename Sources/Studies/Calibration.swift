@@ -9,9 +9,9 @@
 import Engine
 import Foundation
 import Training
-import Yams
 
-/// The measured training speed of each stage setting, keyed by `speedSignature`.
+/// The measured training speed of each stage setting, keyed by the typed setting (`SpeedSetting`);
+/// written, in plans and calibration.json, under the setting's one line.
 public struct Calibration: Codable, Equatable, Sendable {
   /// One stage setting's speed.
   public struct Entry: Codable, Equatable, Sendable {
@@ -28,40 +28,44 @@ public struct Calibration: Codable, Equatable, Sendable {
     }
   }
 
-  public var entries: [String: Entry]
+  public var entries: [SpeedSetting: Entry]
   /// What the plan says of where its rates come from (`calibration.measured_on`).
   public var measuredOn: String?
 
-  public init(entries: [String: Entry] = [:], measuredOn: String? = nil) {
+  public init(entries: [SpeedSetting: Entry] = [:], measuredOn: String? = nil) {
     (self.entries, self.measuredOn) = (entries, measuredOn)
+  }
+
+  enum CodingKeys: String, CodingKey { case entries, measuredOn }
+
+  /// calibration.json: the entries under each setting's line.
+  public init(from decoder: Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    var entries: [SpeedSetting: Entry] = [:]
+    for (line, entry) in try c.decode([String: Entry].self, forKey: .entries) {
+      guard let setting = SpeedSetting(line: line) else {
+        throw DecodingError.dataCorruptedError(forKey: .entries, in: c, debugDescription: "\(line) is not a stage setting as this tool writes it")
+      }
+      entries[setting] = entry
+    }
+    (self.entries, measuredOn) = (entries, try c.decodeIfPresent(String.self, forKey: .measuredOn))
+  }
+
+  public func encode(to encoder: Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(Dictionary(uniqueKeysWithValues: entries.map { ("\($0.key)", $0.value) }), forKey: .entries)
+    try c.encodeIfPresent(measuredOn, forKey: .measuredOn)
   }
 
   /// The steps that `seconds` of training buy at the rate of `config`'s setting (at least 1); nil when
   /// that setting has not been calibrated.
   public func steps(for config: TrainConfig, seconds: Double) -> Int? {
-    entries[speedSignature(config)].map { max(1, Int(($0.stepsPerSecond * seconds).rounded())) }
+    entries[SpeedSetting(config)].map { max(1, Int(($0.stepsPerSecond * seconds).rounded())) }
   }
 
   /// The step rates a plan or calibration.json may give: positive, and far above any machine's (so
   /// that a time budget times a rate stays a whole number of steps).
   static let rateRange = Double.leastNonzeroMagnitude...1e6
-
-  /// The plan's `calibration:` block: `{measured_on: TEXT, steps_per_second: {SIGNATURE: RATE, ...}}`.
-  static func read(_ node: Node?) throws -> Calibration? {
-    guard let node, !node.isNullNode else { return nil }
-    let m = try PlanMapping(node, path: "calibration", allowed: ["measured_on", "steps_per_second"])
-    guard let rates = m["steps_per_second"]?.mapping else {
-      throw PlanError("calibration.steps_per_second must map stage settings (as `maskdm study run --dry-run` lists them) to steps per second")
-    }
-    var entries: [String: Entry] = [:]
-    for (k, v) in rates {
-      guard let key = k.string, let rate = v.float, Self.rateRange.contains(rate) else {
-        throw PlanError("calibration.steps_per_second.\(k.string ?? "?"): a positive number of steps per second, at most 10^6 (got \(v.text))")
-      }
-      entries[key] = Entry(stepsPerSecond: rate, source: "plan", machine: try m.string("measured_on"))
-    }
-    return Calibration(entries: entries, measuredOn: try m.string("measured_on"))
-  }
 
   /// The rates on record for `plan` in `directory`: the plan's own first, then the study directory's
   /// `calibration.json` for the settings the plan does not give.
@@ -69,7 +73,7 @@ public struct Calibration: Codable, Equatable, Sendable {
     var calibration = plan.calibration ?? Calibration()
     for (k, v) in directory.read(Calibration.self, at: directory.calibration)?.entries ?? [:] where calibration.entries[k] == nil {
       guard rateRange.contains(v.stepsPerSecond) else {
-        throw PlanError("\(directory.calibration.path): the rate of \(k) is \(v.stepsPerSecond) steps per second, not a positive number "
+        throw StudyError("\(directory.calibration.path): the rate of \(k) is \(v.stepsPerSecond) steps per second, not a positive number "
                           + "up to 10^6; delete the file (or run with --recalibrate) to measure it again")
       }
       calibration.entries[k] = v
@@ -80,25 +84,11 @@ public struct Calibration: Codable, Equatable, Sendable {
   /// The block a plan can carry to train these steps anywhere.
   public var planYAML: String {
     var out = "calibration:\n  measured_on: \"\(measuredOn ?? entries.values.compactMap(\.machine).first ?? "unknown")\"\n  steps_per_second:\n"
-    for key in entries.keys.sorted() { out += "    \"\(key)\": \(String(format: "%.4g", entries[key]!.stepsPerSecond))\n" }
+    for (key, entry) in entries.sorted(by: { "\($0.key)" < "\($1.key)" }) {
+      out += "    \"\(key)\": \(String(format: "%.4g", entry.stepsPerSecond))\n"
+    }
     return out
   }
-}
-
-/// What decides a training step's speed, in words: image and patch size, channels, width, depth,
-/// heads, MLP ratio, batch, the mask (kind and ratio), precision, device and compilation. Settings that
-/// do not change the work of a step (seed, learning rate, objective, schedule, position embedding,
-/// which images) are left out, so stages that differ only in them share one calibration.
-public func speedSignature(_ c: TrainConfig) -> String {
-  let n = c.network
-  var mask = "unmasked"
-  if c.isMasked {
-    mask = "\(c.dataset.maskType) \(String(format: "%g", c.dataset.maskRatio))"
-    if c.dataset.maskType == .block { mask += " b\(c.dataset.maskBlockSize)" }
-    if c.dataset.maskType == .crop { mask += " c\(c.dataset.maskCropSize)" }
-  }
-  return "\(n.imageSize)px p\(n.patchSize) c\(n.channels) d\(n.embedDim)x\(n.depth) h\(n.numHeads) "
-    + "mlp\(String(format: "%g", n.mlpRatio)) batch \(c.batchSize), \(mask), \(c.precision) \(c.device)\(c.compile ? "" : " eager")"
 }
 
 /// Times stage settings for a plan.
@@ -124,7 +114,7 @@ public struct Calibrator {
     defer { try? FileManager.default.removeItem(at: run) }
     let summary = try Trainer(config: c, runDirectory: run).train(resume: false) { _ in }
     guard summary.trainSeconds > 0, summary.steps > 1 else {
-      throw PlanError("the calibration run of \(speedSignature(config)) trained no timed step; check the stage's settings")
+      throw StudyError("the calibration run of \(SpeedSetting(config)) trained no timed step; check the stage's settings")
     }
     return .init(stepsPerSecond: Double(summary.steps - 1) / summary.trainSeconds, source: "measured",
                  machine: "\(MachineInfo.current.summary), \(Engine.cpuMatrixProduct) products, training loop", timedSteps: summary.steps - 1)
@@ -136,12 +126,12 @@ public struct Calibrator {
                           progress: (String, Calibration.Entry?) -> Void) throws -> Calibration {
     var calibration = recalibrate ? Calibration() : try Calibration.recorded(for: experiment.plan, in: directory)
     var measuredAny = false
-    for config in experiment.timedSettings where calibration.entries[speedSignature(config)] == nil {
-      progress(speedSignature(config), nil)
-      let longest = experiment.uniqueStages.filter { speedSignature($0.config) == speedSignature(config) }.compactMap(\.budgetSeconds).max()
+    for config in experiment.timedSettings where calibration.entries[SpeedSetting(config)] == nil {
+      progress("\(SpeedSetting(config))", nil)
+      let longest = experiment.uniqueStages.filter { SpeedSetting($0.config) == SpeedSetting(config) }.compactMap(\.budgetSeconds).max()
       let entry = try measure(config, seconds: longest, scratch: directory.url)
-      calibration.entries[speedSignature(config)] = entry
-      progress(speedSignature(config), entry)
+      calibration.entries[SpeedSetting(config)] = entry
+      progress("\(SpeedSetting(config))", entry)
       measuredAny = true
     }
     if measuredAny || recalibrate || !FileManager.default.fileExists(atPath: directory.calibration.path) {

@@ -54,7 +54,7 @@ extension PlanPart {
       throw PlanError("the \(label) stage can only be removed; to change its length, ablate the pre-training length")
     case let .config(key):
       let edit = try ConfigEdit(key: key, value: Node(raw))
-      do { _ = try TrainConfig().applying([edit], source: "replacement") } catch let e as ConfigError { throw PlanError(e.message) }
+      _ = try within([]) { try TrainConfig().applying([edit], source: "replacement") }
       return ImportedValue(text: raw)
     }
   }
@@ -131,14 +131,14 @@ func isNumberValue(_ text: String) -> Bool { Double(text.trimmingSpaces()) != ni
 /// A share or rate: 0.1, 10%, "ten percent", "1/10"; a number above 1 without a unit is a percentage (said).
 func fractionImported(_ raw: String) throws -> ImportedValue {
   let t = spelledFraction(raw)
-  if let p = percentage(in: t) { return ImportedValue(text: String(format: "%g", p)) }
+  if let p = percentage(in: t) { return ImportedValue(text: gFormat(p)) }
   let parts = t.split(separator: "/").map { Double($0.trimmingSpaces()) }
-  if parts.count == 2, let a = parts[0], let b = parts[1], b > 0 { return ImportedValue(text: String(format: "%g", a / b)) }
+  if parts.count == 2, let a = parts[0], let b = parts[1], b > 0 { return ImportedValue(text: gFormat(a / b)) }
   guard let d = Double(t.trimmingSpaces()), d >= 0, d <= 100 else {
     throw PlanError("\(raw) is not a fraction (write 0.1 or 10%)")
   }
-  guard d > 1 else { return ImportedValue(text: String(format: "%g", d)) }
-  return ImportedValue(text: String(format: "%g", d / 100), note: "\(raw) has no unit: read as \(raw)% (a fraction is at most 1)")
+  guard d > 1 else { return ImportedValue(text: gFormat(d)) }
+  return ImportedValue(text: gFormat(d / 100), note: "\(raw) has no unit: read as \(raw)% (a fraction is at most 1)")
 }
 
 /// The masked stage's share of the budget: 25%, 0.25, 5000 steps, 20 s (or 2 min); a number above 1
@@ -146,15 +146,15 @@ func fractionImported(_ raw: String) throws -> ImportedValue {
 func budgetImported(_ raw: String) throws -> ImportedValue {
   let t = spelledFraction(raw)
   let w = normalisedWords(t)
-  if let p = percentage(in: t) { return ImportedValue(text: "\(String(format: "%g", p * 100))%") }
+  if let p = percentage(in: t) { return ImportedValue(text: "\(gFormat(p * 100))%") }
   if let n = firstNumber(t), contains(w, "step*") || contains(w, "iteration*") { return ImportedValue(text: "\(Int(n)) steps") }
-  if let n = firstNumber(t), contains(w, "min*") { return ImportedValue(text: "\(String(format: "%g", n * 60)) s") }
-  if let n = firstNumber(t), contains(w, "s") || contains(w, "sec*") { return ImportedValue(text: "\(String(format: "%g", n)) s") }
+  if let n = firstNumber(t), contains(w, "min*") { return ImportedValue(text: "\(gFormat(n * 60)) s") }
+  if let n = firstNumber(t), contains(w, "s") || contains(w, "sec*") { return ImportedValue(text: "\(gFormat(n)) s") }
   guard let d = Double(t.trimmingSpaces()), d > 0, d < 100 else {
     throw PlanError("\(raw) is not a share of the budget (0.25, 25%) or an amount (5000 steps, 20 s)")
   }
   guard d >= 1 else { return ImportedValue(text: t.trimmingSpaces()) }
-  return ImportedValue(text: "\(String(format: "%g", d))%", note: "\(raw) has no unit: read as \(raw)% of the budget")
+  return ImportedValue(text: "\(gFormat(d))%", note: "\(raw) has no unit: read as \(raw)% of the budget")
 }
 
 /// A value only the pre-training length takes: a share of the budget or a time.
@@ -180,7 +180,7 @@ func maskKindValue(_ raw: String) -> (kind: MaskType, size: Int?, rate: Double?)
 /// size takes the authors' 4, a crop without one a window sized to the mask rate (both said).
 private func maskKindImported(_ raw: String) throws -> ImportedValue {
   guard let (kind, size, rate) = maskKindValue(raw) else { throw PlanError("\(raw) is not a mask type; use patch, block N or crop [N]") }
-  let at = rate.map { " at \(String(format: "%g", $0 * 100))%" } ?? ""
+  let at = rate.map { " at \(gFormat($0 * 100))%" } ?? ""
   switch kind {
   case .patch:
     return ImportedValue(text: "patch" + at)
@@ -203,9 +203,10 @@ private func maskKindImported(_ raw: String) throws -> ImportedValue {
 func samplerValue(_ raw: String) -> (name: String, steps: Int?, named: Bool)? {
   var rest = raw.lowercased()
   let name: String?
-  if rest.contains("ddim") { name = "ddim" } else if rest.contains("ddpm") || rest.contains("ancestral") { name = "ddpm" }
-  else if rest.contains("dpm") { name = "dpm++2m" } else { name = nil }
-  for token in ["dpm-solver++", "dpm solver++", "dpmsolver++", "dpm++2m", "dpm++ 2m", "dpm++", "(2m)", "2m", "dpm-solver", "dpm solver"] {
+  // The samplers' own spellings first (Sampler.spellings), then prose: "ancestral" sampling, a "DPM solver".
+  if let named = Sampler.spellings.first(where: { rest.contains($0.spelling) }) { name = named.name }
+  else if rest.contains("ancestral") { name = "ddpm" } else if rest.contains("dpm") { name = "dpm++2m" } else { name = nil }
+  for token in Sampler.spellings.map(\.spelling) + ["dpm solver++", "dpm++ 2m", "(2m)", "2m", "dpm-solver", "dpm solver"] {
     rest = rest.replacingOccurrences(of: token, with: " ")
   }
   let steps = firstInt(rest)

@@ -48,9 +48,6 @@ extension PlanPart {
     }
   }
 
-  /// Recognises a part from its wording alone.
-  public static func parse(_ text: String) throws -> PlanPart { try recognize(text).part }
-
   /// Every part weighed against the wording, the replacements and the action; the best is taken
   /// only on specific evidence and a clear lead.
   public static func weigh(_ text: String, replacements: [String] = [], action: AblationAction = .replace)
@@ -113,7 +110,7 @@ extension PlanPart {
 
   /// "the mask rate (score 7: concept \"mask rate\" +6, …)".
   private static func described(_ s: PartScore) -> String {
-    "the \(s.part.label) (score \(format(s.score)): \(s.reasons.joined(separator: ", ")))"
+    "the \(s.part.label) (score \(oneDecimal(s.score)): \(s.reasons.joined(separator: ", ")))"
   }
 }
 
@@ -275,7 +272,7 @@ struct EvidenceTally {
 
   mutating func add(_ weight: Double, _ why: String, specific isSpecific: Bool = false, fromWords words: Bool = true) {
     score += weight
-    reasons.append("\(why) \(weight < 0 ? "−" : "+")\(format(abs(weight)))")
+    reasons.append("\(why) \(weight < 0 ? "−" : "+")\(oneDecimal(abs(weight)))")
     if isSpecific { specific = true }
     if words, weight > 0 { fromWords = true }
   }
@@ -355,11 +352,6 @@ func phraseRanges(_ text: [Substring], _ phrase: String) -> [Range<Int>] {
   return found
 }
 
-/// A score to one decimal ("6", "1.5"), without `String(format:)` (slow, and called for every piece of evidence).
-private func format(_ v: Double) -> String {
-  let tenths = (v * 10).rounded()
-  return tenths.truncatingRemainder(dividingBy: 10) == 0 ? String(Int(tenths / 10)) : String(tenths / 10)
-}
 
 /// A value naming a prediction target.
 func objectiveValue(_ text: String) -> Objective? {

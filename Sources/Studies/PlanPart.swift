@@ -3,7 +3,6 @@
 // path (`network.mlp_ratio`), and how each one changes a variant's stages.
 import Foundation
 import Training
-import Yams
 
 /// An ablatable part.
 public enum PlanPart: Equatable {
@@ -106,14 +105,6 @@ public enum ScheduleChoice: String, CaseIterable {
     case .dsmOnly: return "DSM only"
     }
   }
-}
-
-/// A number written as 0.1 or 10%.
-func fraction(_ node: Node, what: String) throws -> Double {
-  let text = spelledNumbers(node.text).trimmingCharacters(in: .whitespaces)
-  if text.hasSuffix("%"), let v = Double(text.dropLast().trimmingCharacters(in: .whitespaces)) { return v / 100 }
-  if let v = Double(text) { return v }
-  throw PlanError("\(what) replacement \(text) is not a number (write 0.1 or 10%)")
 }
 
 /// The integer in a replacement such as "block 4" or "4".

@@ -4,13 +4,6 @@ import Foundation
 import Training
 import Yams
 
-/// A plan that cannot be used; the message names the key and the fix.
-public struct PlanError: Error, CustomStringConvertible, Equatable {
-  public let message: String
-  public init(_ message: String) { self.message = message }
-  public var description: String { message }
-}
-
 /// `over` laid on `base`: mappings merge key by key (recursively); anything else replaces.
 func merged(_ base: Node, _ over: Node, path: [String] = []) -> Node {
   guard let b = base.mapping, let o = over.mapping else { return over }
@@ -90,5 +83,5 @@ extension Node {
 
 /// The edits of a plan's `set:` mapping (or of a named dataset, `section: "dataset"`), as plan errors.
 func planEdits(_ node: Node?, path: String, section: String? = nil) throws -> [ConfigEdit] {
-  do { return try ConfigEdit.edits(from: node, path: path, section: section) } catch let e as ConfigError { throw PlanError(e.message) }
+  try within([]) { try ConfigEdit.edits(from: node, path: path, section: section) }
 }

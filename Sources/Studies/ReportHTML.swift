@@ -24,9 +24,7 @@ extension StudyReport {
       """
     h += answerHTML()
     for study in experiment.studies {
-      h += "<h2>\(study.name)</h2><p>\(study.action.rawValue) \(study.part); metrics: \(study.metrics.joined(separator: ", ")). "
-        + "The first row is the reference of the others.</p>"
-      h += htmlTable(study: study)
+      h += studySection(study).html
       let rows = study.rows.compactMap { row in summary(row.slug).map { (row.label, $0) } }.filter { $0.1.finished }
       h += "<div>" + (curveChart(study.name, rows).map { c -> HTML in "\(c) " } ?? "") + "\(fidChart(study.name, rows)) \(lossChart(study.name, rows))</div>"
     }
@@ -56,17 +54,6 @@ extension StudyReport {
     return h + "<p>Data: results.json, results.csv.</p></body></html>\n"
   }
 
-  func htmlTable(study: StudySection) -> HTML {
-    var t: HTML = "<table><tr><th>variant</th>" + Self.columns.map { c -> HTML in "<th>\(c)</th>" }.joined() + "</tr>"
-    for (row, cells) in zip(study.rows, rows(study)) {
-      let s = summary(row.slug)
-      let failed = s.map { !($0.finished || $0.failures.isEmpty) } ?? false
-      t += (failed ? "<tr class=\"failed\">" : "<tr>") + "<td>\(cells.label)</td>"
-        + cells.cells.map { c -> HTML in "<td>\(c)</td>" }.joined() + "</tr>"
-    }
-    return t + "</table>"
-  }
-
   /// FID (mean over seeds, 95% bar) against training time (mean over seeds), one point per row.
   func fidChart(_ study: String, _ rows: [(String, VariantSummary)]) -> SVGChart {
     let series = rows.compactMap { label, s -> ChartSeries? in
@@ -86,10 +73,10 @@ extension StudyReport {
       guard let r = s.perSeed.first(where: \.finished) else { continue }
       var elapsed = 0.0
       for (k, stage) in r.stages.enumerated() {
-        let perStep = stage.steps > 0 ? stage.trainSeconds / Double(stage.steps) : 0
-        let points = stage.lossCurve.compactMap { $0.count == 2 ? (elapsed + $0[0] * perStep, $0[1]) : nil }
+        let perStep = stage.run.steps > 0 ? stage.run.trainSeconds / Double(stage.run.steps) : 0
+        let points = stage.run.lossCurve.compactMap { $0.count == 2 ? (elapsed + $0[0] * perStep, $0[1]) : nil }
         series.append(ChartSeries(label: label, points: points, dashed: stage.maskRatio > 0, colour: i, inLegend: k == 0))
-        elapsed += stage.trainSeconds
+        elapsed += stage.run.trainSeconds
       }
     }
     return SVGChart(title: "\(study): training loss", xLabel: "training time (s), stages in sequence", yLabel: "loss",

@@ -18,8 +18,8 @@ struct StudyTime: Equatable {
   init(results: [VariantResult]) {
     var seen = Set<String>()
     for stage in results.filter(\.finished).flatMap(\.stages) where seen.insert(stage.id).inserted {
-      trainingSteps += stage.trainSeconds
-      trainingOther += max(0, stage.wallSeconds - stage.trainSeconds)
+      trainingSteps += stage.run.trainSeconds
+      trainingOther += max(0, stage.run.wallSeconds - stage.run.trainSeconds)
       let points = (stage.timeline ?? []) + (stage.continuation ?? [])
       for time in (stage.evaluation.map { [$0.time] } ?? []) + points.map(\.time) {
         evaluations += 1

@@ -130,41 +130,28 @@ extension StudyReport {
       + "measured on another machine gives other times)."
   }
 
-  /// The answer and its tables (verdicts, speed-ups, equal compute, where the time went) in Markdown.
-  func answerMarkdown() -> String {
-    var md = ""
+  /// The answer and its tables (verdicts, speed-ups, equal compute, seeds for the next study, where
+  /// the time went): the sections report.md and report.html both show.
+  var answerSections: [ReportSection] {
+    var out: [ReportSection] = []
     let sentences = answerSentences
-    if !sentences.isEmpty { md += "## Answer\n\n" + sentences.map { "- \(markdownText($0))." }.joined(separator: "\n") + "\n\n" }
-    md += "\(experiment.plan.decision.description.prefix(1).uppercased() + experiment.plan.decision.description.dropFirst()).\n\n"
-    if let d = designSentence { md += d + "\n\n" }
-    if !comparisons.isEmpty { md += "## Verdicts\n\n" + renderMarkdownTable(verdictTable) + "\n" }
-    if !speedUps.isEmpty {
-      md += "## Speed-up (DSM-equivalent time)\n\n" + speedUpExplanation + "\n\n" + renderMarkdownTable(speedUpTable) + "\n"
+    if !sentences.isEmpty { out.append(ReportSection(title: "Answer", bullets: sentences.map { "\($0)." })) }
+    let decision = experiment.plan.decision.description
+    out.append(ReportSection(paragraphs: [decision.prefix(1).uppercased() + decision.dropFirst() + "."] + [designSentence].compactMap { $0 }))
+    if !comparisons.isEmpty {
+      out.append(ReportSection(title: "Verdicts", table: verdictTable, verdictColumn: verdictTable.header.firstIndex(of: "verdict")))
     }
+    if !speedUps.isEmpty { out.append(ReportSection(title: "Speed-up (DSM-equivalent time)", paragraphs: [speedUpExplanation], table: speedUpTable)) }
     let compute = computeTable
-    if !compute.rows.isEmpty { md += "## Equal compute\n\n" + computeSentence + "\n\n" + renderMarkdownTable(compute) + "\n" }
-    if let seeds = seedPlanningTable { md += "## Seeds for the next study\n\n" + seedPlanningSentence + "\n\n" + renderMarkdownTable(seeds) + "\n" }
-    if let time = studyTime { md += "## Where the time went\n\n" + time.caveat + "\n\n" + renderMarkdownTable(time.table) + "\n" }
-    return md
+    if !compute.rows.isEmpty { out.append(ReportSection(title: "Equal compute", paragraphs: [computeSentence], table: compute)) }
+    if let seeds = seedPlanningTable { out.append(ReportSection(title: "Seeds for the next study", paragraphs: [seedPlanningSentence], table: seeds)) }
+    if let time = studyTime { out.append(ReportSection(title: "Where the time went", paragraphs: [time.caveat], table: time.table)) }
+    return out
   }
 
-  /// The answer and its tables in HTML.
-  func answerHTML() -> HTML {
-    var h: HTML = ""
-    let sentences = answerSentences
-    if !sentences.isEmpty { h += "<h2>Answer</h2><ul>" + sentences.map { s -> HTML in "<li>\(s).</li>" }.joined() + "</ul>" }
-    h += "<p>\(experiment.plan.decision.description).</p>"
-    if let d = designSentence { h += "<p>\(d)</p>" }
-    if !comparisons.isEmpty { h += "<h2>Verdicts</h2>" + renderHTMLTable(verdictTable, verdictColumn: verdictTable.header.firstIndex(of: "verdict")) }
-    if !speedUps.isEmpty { h += "<h2>Speed-up (DSM-equivalent time)</h2><p>\(speedUpExplanation)</p>" + renderHTMLTable(speedUpTable, verdictColumn: nil) }
-    let compute = computeTable
-    if !compute.rows.isEmpty { h += "<h2>Equal compute</h2><p>\(computeSentence)</p>" + renderHTMLTable(compute, verdictColumn: nil) }
-    if let seeds = seedPlanningTable {
-      h += "<h2>Seeds for the next study</h2><p>\(seedPlanningSentence)</p>" + renderHTMLTable(seeds, verdictColumn: nil)
-    }
-    if let time = studyTime { h += "<h2>Where the time went</h2><p>\(time.caveat)</p>" + renderHTMLTable(time.table, verdictColumn: nil) }
-    return h
-  }
+  func answerMarkdown() -> String { answerSections.map(\.markdown).joined() }
+
+  func answerHTML() -> HTML { answerSections.map(\.html).joined() }
 
   var speedUpExplanation: String {
     "Per seed, DSM only's \(experiment.plan.decision.primaryMetric.label) along training (trained on to \(Experiment.speedUpReferenceFactor)x its budget) "
@@ -174,15 +161,49 @@ extension StudyReport {
   }
 }
 
+/// One section of the report, written alike as Markdown (report.md) and HTML (report.html): a heading,
+/// bullet points, paragraphs and a table, each optional.
+struct ReportSection {
+  var title: String?
+  /// Text shown as text in both formats.
+  var bullets: [String] = []
+  /// Paragraphs, shown as text in both formats.
+  var paragraphs: [String] = []
+  var table: ReportTable?
+  /// The table's column whose cells are verdicts (coloured in HTML).
+  var verdictColumn: Int?
+  /// The table's rows of variants that failed (marked in HTML).
+  var failedRows: Set<Int> = []
+
+  init(title: String? = nil, bullets: [String] = [], paragraphs: [String] = [], table: ReportTable? = nil, verdictColumn: Int? = nil,
+       failedRows: Set<Int> = []) {
+    (self.title, self.bullets, self.paragraphs, self.table, self.verdictColumn) = (title, bullets, paragraphs, table, verdictColumn)
+    self.failedRows = failedRows
+  }
+
+  var markdown: String {
+    (title.map { "## \(markdownText($0))\n\n" } ?? "")
+      + (bullets.isEmpty ? "" : bullets.map { "- \(markdownText($0))" }.joined(separator: "\n") + "\n\n")
+      + paragraphs.map { markdownText($0) + "\n\n" }.joined() + (table.map { renderMarkdownTable($0) + "\n" } ?? "")
+  }
+
+  var html: HTML {
+    (title.map { t -> HTML in "<h2>\(t)</h2>" } ?? "")
+      + (bullets.isEmpty ? "" : "<ul>" + bullets.map { b -> HTML in "<li>\(b)</li>" }.joined() + "</ul>")
+      + paragraphs.map { p -> HTML in "<p>\(p)</p>" }.joined()
+      + (table.map { renderHTMLTable($0, verdictColumn: verdictColumn, failedRows: failedRows) } ?? "")
+  }
+}
+
 func renderMarkdownTable(_ t: ReportTable) -> String {
   "| " + t.header.map(markdownCell).joined(separator: " | ") + " |\n|" + String(repeating: "---|", count: t.header.count) + "\n"
     + t.rows.map { "| " + $0.map(markdownCell).joined(separator: " | ") + " |\n" }.joined()
 }
 
-func renderHTMLTable(_ t: ReportTable, verdictColumn: Int?) -> HTML {
+func renderHTMLTable(_ t: ReportTable, verdictColumn: Int?, failedRows: Set<Int> = []) -> HTML {
   "<table><tr>" + t.header.map { h -> HTML in "<th>\(h)</th>" }.joined() + "</tr>"
-    + t.rows.map { row -> HTML in
-      "<tr>" + row.enumerated().map { i, cell -> HTML in
+    + t.rows.enumerated().map { r, row -> HTML in
+      (failedRows.contains(r) ? "<tr class=\"failed\">" : "<tr>") + row.enumerated().map { i, cell -> HTML in
         i == verdictColumn ? "<td class=\"verdict \(verdictClass(cell))\">\(cell)</td>" : "<td>\(cell)</td>"
       }.joined() + "</tr>"
     }.joined() + "</table>"

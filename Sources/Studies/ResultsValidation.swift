@@ -35,7 +35,7 @@ struct ResultChecks {
     guard let c else { return }
     if c.count != 64 || !c.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) { problems.append("\(field) \(c.debugDescription) is not a SHA-256") }
   }
-  private func format(_ v: Double) -> String { abs(v) >= 1e6 ? String(format: "%g", v) : "\(v)" }
+  private func format(_ v: Double) -> String { abs(v) >= 1e6 ? gFormat(v) : "\(v)" }
 
   /// FID: a distance (a rounding error below 0 is allowed); a share: 0 to 1; seconds: not negative.
   static let fid = -1e-3...1e7, share = 0.0...1.0, seconds = 0.0...1e10, kid = -1e3...1e3
@@ -111,18 +111,18 @@ struct ResultChecks {
     }
     for (i, s) in r.stages.enumerated() {
       let at = "stages[\(i)]"
-      count(s.steps, "\(at).steps")
-      number(s.finalLoss, "\(at).final_loss")
+      count(s.run.steps, "\(at).steps")
+      number(s.run.finalLoss, "\(at).final_loss")
       number(s.budgetSeconds, "\(at).budget_seconds", Self.seconds)
-      for (field, v) in [("train_seconds", s.trainSeconds), ("device_seconds", s.deviceSeconds), ("wall_seconds", s.wallSeconds)] {
+      for (field, v) in [("train_seconds", s.run.trainSeconds), ("device_seconds", s.run.deviceSeconds), ("wall_seconds", s.run.wallSeconds)] {
         number(v, "\(at).\(field)", Self.seconds)
       }
-      number(s.warmupSeconds, "\(at).warmup_seconds", Self.seconds)
-      number(s.imagesPerSecond, "\(at).images_per_second", 0...1e12)
-      count(s.peakMemoryBytes, "\(at).peak_memory_bytes")
+      number(s.run.warmupSeconds, "\(at).warmup_seconds", Self.seconds)
+      number(s.run.imagesPerSecond, "\(at).images_per_second", 0...1e12)
+      count(s.run.peakMemoryBytes, "\(at).peak_memory_bytes")
       number(s.maskRatio, "\(at).mask_ratio", Self.share)
-      path(s.runDirectory, "\(at).run_directory")
-      for (j, p) in s.lossCurve.enumerated() where p.count != 2 || !p.allSatisfy(\.isFinite) {
+      path(s.run.runDirectory, "\(at).run_directory")
+      for (j, p) in s.run.lossCurve.enumerated() where p.count != 2 || !p.allSatisfy(\.isFinite) {
         problems.append("\(at).loss_curve[\(j)] is \(p), not a finite (step, loss) pair")
       }
       evaluation(s.evaluation, "\(at).evaluation")

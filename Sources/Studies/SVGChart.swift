@@ -45,6 +45,14 @@ struct SVGChart {
 
   static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"]
 
+  /// Where the plot area is and how values map onto it.
+  struct Frame {
+    let left, top, pw, ph: Double
+    let x0, x1, y0, y1: Double
+    func px(_ x: Double) -> Double { left + (x - x0) / (x1 - x0) * pw }
+    func py(_ y: Double) -> Double { top + ph - (y - y0) / (y1 - y0) * ph }
+  }
+
   func render() -> String {
     let (left, right, top, bottom) = (64.0, 180.0, 32.0, note == nil ? 48.0 : 64.0)
     let pw = width - left - right, ph = height - top - bottom
@@ -58,57 +66,12 @@ struct SVGChart {
     let xs = all.map(\.0)
     let xTicks = roundTicks(xFromZero ? (0, max(xs.max()!, 1e-9)) : dataRange(xs))
     let yTicks = roundTicks(dataRange(all.map(\.1) + bars + [horizontalLine?.y].compactMap { $0 }.filter(\.isFinite)))
-    let (x0, x1) = (xTicks.first!, xTicks.last!), (y0, y1) = (yTicks.first!, yTicks.last!)
-    func px(_ x: Double) -> Double { left + (x - x0) / (x1 - x0) * pw }
-    func py(_ y: Double) -> Double { top + ph - (y - y0) / (y1 - y0) * ph }
-    svg += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(pw)\" height=\"\(ph)\" fill=\"none\" stroke=\"#888\"/>"
-    for xv in xTicks {
-      svg += "<line x1=\"\(px(xv))\" y1=\"\(top + ph)\" x2=\"\(px(xv))\" y2=\"\(top + ph + 4)\" stroke=\"#888\"/>"
-      svg += "<text x=\"\(px(xv))\" y=\"\(top + ph + 16)\" text-anchor=\"middle\">\(tickLabel(xv))</text>"
-    }
-    for yv in yTicks {
-      svg += "<line x1=\"\(left - 4)\" y1=\"\(py(yv))\" x2=\"\(left + pw)\" y2=\"\(py(yv))\" stroke=\"#eee\"/>"
-      svg += "<text x=\"\(left - 6)\" y=\"\(py(yv) + 4)\" text-anchor=\"end\">\(tickLabel(yv))</text>"
-    }
-    svg += "<text x=\"\(left + pw / 2)\" y=\"\(top + ph + 34)\" text-anchor=\"middle\">\(escapeHTML(xLabel))</text>"
-    svg += "<text transform=\"translate(14 \(top + ph / 2)) rotate(-90)\" text-anchor=\"middle\">\(escapeHTML(yLabel))</text>"
-    if let note { svg += "<text x=\"\(left)\" y=\"\(height - 8)\" font-size=\"10\" fill=\"#555\">\(escapeHTML(note))</text>" }
-    if let line = horizontalLine, line.y.isFinite {
-      svg += String(format: "<line class=\"target\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#444\" stroke-dasharray=\"6 4\"/>",
-                    left, py(line.y), left + pw, py(line.y))
-      svg += String(format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#444\">", left + pw - 4, py(line.y) - 4)
-        + escapeHTML(line.label) + "</text>"
-    }
+    let f = Frame(left: left, top: top, pw: pw, ph: ph, x0: xTicks.first!, x1: xTicks.last!, y0: yTicks.first!, y1: yTicks.last!)
+    svg += axes(f, xTicks, yTicks)
     var legendRow = 0
     for (i, s) in series.enumerated() {
       let colour = Self.palette[(s.colour ?? i) % Self.palette.count]
-      let pts = s.points.filter { $0.0.isFinite && $0.1.isFinite }
-      if s.band {
-        // The band: the upper bounds left to right, then the lower bounds back.
-        let bounds = zip(s.points, s.intervals).compactMap { p, bar -> (Double, Double, Double)? in
-          guard let (lo, hi) = bar, lo.isFinite, hi.isFinite, p.0.isFinite else { return nil }
-          return (p.0, lo, hi)
-        }
-        if bounds.count > 1 {
-          let outline = bounds.map { String(format: "%.1f,%.1f", px($0.0), py($0.2)) } + bounds.reversed().map { String(format: "%.1f,%.1f", px($0.0), py($0.1)) }
-          svg += "<polygon class=\"band\" points=\"\(outline.joined(separator: " "))\" fill=\"\(colour)\" fill-opacity=\"0.18\" stroke=\"none\"/>"
-        }
-      }
-      if lines, pts.count > 1 {
-        let path = pts.map { String(format: "%.1f,%.1f", px($0.0), py($0.1)) }.joined(separator: " ")
-        svg += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(colour)\" stroke-width=\"1.5\""
-          + (s.dashed ? " stroke-dasharray=\"5 3\"" : "") + "/>"
-        // A curve of measured points (not a dense loss curve) shows where its measurements are.
-        if s.band { for p in pts { svg += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%@\"/>", px(p.0), py(p.1), colour) } }
-      } else {
-        for p in pts { svg += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"%@\"/>", px(p.0), py(p.1), colour) }
-      }
-      for (p, bar) in zip(s.points, s.intervals) where !s.band {
-        guard let (lo, hi) = bar, lo.isFinite, hi.isFinite, p.0.isFinite else { continue }
-        let x = px(p.0)
-        svg += String(format: "<path class=\"errorbar\" d=\"M%.1f %.1fV%.1fM%.1f %.1fH%.1fM%.1f %.1fH%.1f\" stroke=\"%@\" stroke-width=\"1.5\"/>",
-                      x, py(lo), py(hi), x - 5, py(lo), x + 5, x - 5, py(hi), x + 5, colour)
-      }
+      svg += marks(of: s, colour: colour, f)
       guard s.inLegend else { continue }
       let ly = top + 6 + Double(legendRow) * 16
       legendRow += 1
@@ -116,6 +79,63 @@ struct SVGChart {
       svg += "<text x=\"\(left + pw + 26)\" y=\"\(ly + 9)\">\(escapeHTML(String(s.label.prefix(26))))</text>"
     }
     return svg + "</svg>"
+  }
+
+  /// The frame, ticks, axis labels, note and the horizontal line.
+  private func axes(_ f: Frame, _ xTicks: [Double], _ yTicks: [Double]) -> String {
+    let (left, top, pw, ph) = (f.left, f.top, f.pw, f.ph)
+    var svg = "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(pw)\" height=\"\(ph)\" fill=\"none\" stroke=\"#888\"/>"
+    for xv in xTicks {
+      svg += "<line x1=\"\(f.px(xv))\" y1=\"\(top + ph)\" x2=\"\(f.px(xv))\" y2=\"\(top + ph + 4)\" stroke=\"#888\"/>"
+      svg += "<text x=\"\(f.px(xv))\" y=\"\(top + ph + 16)\" text-anchor=\"middle\">\(tickLabel(xv))</text>"
+    }
+    for yv in yTicks {
+      svg += "<line x1=\"\(left - 4)\" y1=\"\(f.py(yv))\" x2=\"\(left + pw)\" y2=\"\(f.py(yv))\" stroke=\"#eee\"/>"
+      svg += "<text x=\"\(left - 6)\" y=\"\(f.py(yv) + 4)\" text-anchor=\"end\">\(tickLabel(yv))</text>"
+    }
+    svg += "<text x=\"\(left + pw / 2)\" y=\"\(top + ph + 34)\" text-anchor=\"middle\">\(escapeHTML(xLabel))</text>"
+    svg += "<text transform=\"translate(14 \(top + ph / 2)) rotate(-90)\" text-anchor=\"middle\">\(escapeHTML(yLabel))</text>"
+    if let note { svg += "<text x=\"\(left)\" y=\"\(height - 8)\" font-size=\"10\" fill=\"#555\">\(escapeHTML(note))</text>" }
+    if let line = horizontalLine, line.y.isFinite {
+      svg += String(format: "<line class=\"target\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#444\" stroke-dasharray=\"6 4\"/>",
+                    left, f.py(line.y), left + pw, f.py(line.y))
+      svg += String(format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#444\">", left + pw - 4, f.py(line.y) - 4)
+        + escapeHTML(line.label) + "</text>"
+    }
+    return svg
+  }
+
+  /// One series: its band, its line or points, and its error bars.
+  private func marks(of s: ChartSeries, colour: String, _ f: Frame) -> String {
+    var svg = ""
+    let pts = s.points.filter { $0.0.isFinite && $0.1.isFinite }
+    if s.band {
+      // The band: the upper bounds left to right, then the lower bounds back.
+      let bounds = zip(s.points, s.intervals).compactMap { p, bar -> (Double, Double, Double)? in
+        guard let (lo, hi) = bar, lo.isFinite, hi.isFinite, p.0.isFinite else { return nil }
+        return (p.0, lo, hi)
+      }
+      if bounds.count > 1 {
+        let outline = bounds.map { String(format: "%.1f,%.1f", f.px($0.0), f.py($0.2)) } + bounds.reversed().map { String(format: "%.1f,%.1f", f.px($0.0), f.py($0.1)) }
+        svg += "<polygon class=\"band\" points=\"\(outline.joined(separator: " "))\" fill=\"\(colour)\" fill-opacity=\"0.18\" stroke=\"none\"/>"
+      }
+    }
+    if lines, pts.count > 1 {
+      let path = pts.map { String(format: "%.1f,%.1f", f.px($0.0), f.py($0.1)) }.joined(separator: " ")
+      svg += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(colour)\" stroke-width=\"1.5\""
+        + (s.dashed ? " stroke-dasharray=\"5 3\"" : "") + "/>"
+      // A curve of measured points (not a dense loss curve) shows where its measurements are.
+      if s.band { for p in pts { svg += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%@\"/>", f.px(p.0), f.py(p.1), colour) } }
+    } else {
+      for p in pts { svg += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"%@\"/>", f.px(p.0), f.py(p.1), colour) }
+    }
+    for (p, bar) in zip(s.points, s.intervals) where !s.band {
+      guard let (lo, hi) = bar, lo.isFinite, hi.isFinite, p.0.isFinite else { continue }
+      let x = f.px(p.0)
+      svg += String(format: "<path class=\"errorbar\" d=\"M%.1f %.1fV%.1fM%.1f %.1fH%.1fM%.1f %.1fH%.1f\" stroke=\"%@\" stroke-width=\"1.5\"/>",
+                    x, f.py(lo), f.py(hi), x - 5, f.py(lo), x + 5, x - 5, f.py(hi), x + 5, colour)
+    }
+    return svg
   }
 
   /// The range the axis must show. Values that all but coincide (variants trained for the same time

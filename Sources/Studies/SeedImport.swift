@@ -70,7 +70,6 @@ public func explainedImport(_ text: String, name: String) throws -> (yaml: Strin
 }
 
 /// A runnable plan (YAML) for the ablations of a markdown plan; every ablation must be readable.
-public func importMarkdownPlan(_ text: String, name: String) throws -> String { try explainedImport(text, name: name).yaml }
 
 /// Why an ablation is not imported, the line to edit and what it could say.
 private struct Unreadable: Error {
@@ -101,8 +100,13 @@ private func readAblation(_ a: MarkdownAblation) -> ImportedAblation {
                      + "to change one stage only, set it in that stage's set: of the plan's stages: instead.")
     }
     do {
+      // The ablation is read back as a plan reads it, and written in the spelling of the choices it compiles to.
       let alone = Node([(Node("ablations"), Node([planNode(out)], Tag(.seq), .block))], Tag(.map), .block)
-      _ = try Experiment(plan: try StudyPlan(yaml: try Yams.serialize(node: alone), name: "check"))
+      let plan = try StudyPlan(yaml: try Yams.serialize(node: alone), name: "check")
+      _ = try Experiment(plan: plan)
+      for (i, spelling) in (plan.ablations.first?.spelledReplacements ?? []).enumerated() where i < out.replacements.count {
+        out.replacements[i].text = spelling
+      }
     } catch {
       throw Unreadable(problem: "\(error)", line: "\(error)".contains("metric") ? "metrics" : "replacements")
     }
@@ -180,8 +184,8 @@ private func commentedBlock(_ a: ImportedAblation) throws -> String {
 private func explanation(of a: MarkdownAblation, _ r: PartRecognition, _ out: ImportedAblation) -> [String] {
   var lines = ["\(a.name): part \"\(a.part)\" read as \(r.part.canonicalName) (\(r.ranking[0].reasons.joined(separator: ", ")))."]
   if let second = r.runnerUp {
-    lines.append("  runner-up: \(second.part.label), score \(String(format: "%g", (second.score * 10).rounded() / 10)) against "
-                   + "\(String(format: "%g", (r.ranking[0].score * 10).rounded() / 10)) (\(second.reasons.joined(separator: ", "))).")
+    lines.append("  runner-up: \(second.part.label), score \(oneDecimal(second.score)) against "
+                   + "\(oneDecimal(r.ranking[0].score)) (\(second.reasons.joined(separator: ", "))).")
   } else {
     lines.append("  no other part fits.")
   }

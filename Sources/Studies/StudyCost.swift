@@ -44,8 +44,8 @@ public struct StudyCost: Equatable {
 
 /// The rates an estimate is computed from.
 public struct CostRates {
-  /// Seconds per training step, by `speedSignature`, and where each came from.
-  public var secondsPerStep: [String: (seconds: Double, source: String)] = [:]
+  /// Seconds per training step, by stage setting, and where each came from.
+  public var secondsPerStep: [SpeedSetting: (seconds: Double, source: String)] = [:]
   /// Sampled images per second, by `samplingKey`.
   public var samplingImagesPerSecond: [String: Double] = [:]
   /// Images per second through the Inception network (resize included).
@@ -60,7 +60,7 @@ public struct CostRates {
   /// The sampling rate's key: what decides sampling speed (network, precision, device, sampler, batch).
   static func samplingKey(_ c: TrainConfig, _ spec: EvaluationProtocol) -> String {
     let n = c.network
-    return "\(n.imageSize)px p\(n.patchSize) c\(n.channels) d\(n.embedDim)x\(n.depth) h\(n.numHeads) mlp\(String(format: "%g", n.mlpRatio)), "
+    return "\(n.imageSize)px p\(n.patchSize) c\(n.channels) d\(n.embedDim)x\(n.depth) h\(n.numHeads) mlp\(gFormat(n.mlpRatio)), "
       + "\(c.precision) \(c.device), \(spec.sampler.label), batch \(spec.batchSize)"
   }
 
@@ -97,12 +97,12 @@ public struct CostRates {
   public mutating func measure(_ experiment: Experiment, warmupSteps: Int = 3, timedSteps: Int = 10, inceptionImages: Int = 8,
                                progress: (String) -> Void = { _ in }) {
     let gpu = Engine.gpuAvailable
-    var measured = Set<String>()
+    var measured = Set<SpeedSetting>()
     for stage in experiment.uniqueStages {
-      let key = speedSignature(stage.config)
+      let key = SpeedSetting(stage.config)
       guard measured.insert(key).inserted else { continue }
       if stage.config.device == .gpu, !gpu {
-        missing[key] = "it trains on the GPU (device: gpu) and this machine has none; estimate on the GPU machine, or carry its calibration in the plan"
+        missing["\(key)"] = "it trains on the GPU (device: gpu) and this machine has none; estimate on the GPU machine, or carry its calibration in the plan"
         continue
       }
       progress("training step of \(key)")
@@ -113,7 +113,7 @@ public struct CostRates {
         let result = try bench.run()
         secondsPerStep[key] = (result.msPerStep / 1000, "measured now (--estimate: the median of \(timedSteps) steps after \(warmupSteps), on random images)")
       } catch {
-        missing[key] = "measuring it failed: \(error)"
+        missing["\(key)"] = "measuring it failed: \(error)"
       }
     }
     for v in experiment.variants {
@@ -157,88 +157,24 @@ extension StudyCost {
   /// reference statistics are cached already.
   public init(_ experiment: Experiment, seeds: Int, rates: CostRates, directory: StudyDirectory) {
     self.seeds = seeds
-    var notEstimated: [String] = []
-    var evaluationGaps: [(reason: String, names: [String])] = []
-    var sources = Set<String>()
-    /// A stage's steps and training seconds: a time budget not calibrated yet trains its seconds (its
-    /// steps known from a rate); a step budget takes its steps times the rate.
-    func training(_ stage: PlannedStage) -> (steps: Int?, seconds: Double?) {
-      let key = speedSignature(stage.config)
-      let r = rates.secondsPerStep[key]
-      if let r { sources.insert("training: \(r.source)") }
-      if let budget = stage.config.trainSeconds {
-        return (r.map { Int((budget / $0.seconds).rounded()) }, budget)
-      }
-      guard let r else {
-        let why = rates.missing[key] ?? "no calibration on record has this setting and no run of the study has trained it (--estimate measures it)"
-        let line = "training of \(key): \(why)"
-        if !notEstimated.contains(line) { notEstimated.append(line) }
-        return (stage.config.trainSteps, nil)
-      }
-      return (stage.config.trainSteps, Double(stage.config.trainSteps) * r.seconds)
-    }
-    func sum(_ values: [Double?]) -> Double? { values.reduce(Double?.some(0)) { a, b in a.flatMap { x in b.map { x + $0 } } } }
-    func sum(_ values: [Int?]) -> Int? { values.reduce(Int?.some(0)) { a, b in a.flatMap { x in b.map { x + $0 } } } }
-    /// Snapshots a stage keeps for the evaluation along training.
-    func points(_ stage: PlannedStage) -> Int {
-      guard let every = stage.config.snapshotEvery, every > 0 else { return 0 }
-      let steps = stage.config.trainSteps
-      return steps / every + (steps % every == 0 ? 0 : 1)
-    }
-    func sampling(_ images: Int, _ config: TrainConfig, _ spec: EvaluationProtocol) -> Double? {
-      let key = CostRates.samplingKey(config, spec)
-      guard let rate = rates.samplingImagesPerSecond[key], let inception = rates.inceptionImagesPerSecond else { return nil }
-      return Double(images) / rate + Double(images) / inception
-    }
-    /// One seed's evaluations of `v`: measured rates first, else the evaluations on record.
-    func evaluation(_ v: Variant) -> Double? {
-      guard let last = v.stages.last else { return 0 }
-      let evaluated = v.evaluation.when == .everyStage ? v.stages : [last]
-      var total = 0.0
-      var viaRates = true
-      for stage in evaluated { if let s = sampling(v.evaluation.samples, stage.config, v.evaluation) { total += s } else { viaRates = false } }
-      if let along = v.evaluation.alongPoint {
-        // The speed-up reference's curve goes on to `speedUpReferenceFactor` times its budget.
-        let factor = v.slug == experiment.speedUpReference ? Double(Experiment.speedUpReferenceFactor) : 1
-        for stage in v.stages where points(stage) > 0 {
-          if let s = sampling(along.samples, stage.config, along) { total += factor * Double(points(stage)) * s } else { viaRates = false }
-        }
-      }
-      if viaRates {
-        sources.insert("evaluation: sampling and Inception rates measured now (--estimate)")
-        return total
-      }
-      if let record = rates.evaluationOnRecord {
-        sources.insert("evaluation: the mean of \(record.count) final evaluation\(record.count == 1 ? "" : "s") on record in \(directory.url.lastPathComponent)"
-                         + (v.evaluation.along != nil ? " (the points along training not included)" : ""))
-        return record.seconds
-      }
-      let why = ([rates.missing["inception"]] + [v.evaluation, v.evaluation.alongPoint].compactMap { $0 }
-        .map { rates.missing[CostRates.samplingKey(last.config, $0)] }).compactMap { $0 }
-      let reason = why.first ?? "no evaluation of this study is on record (--estimate measures sampling and the Inception network)"
-      if !evaluationGaps.contains(where: { $0.reason == reason }) { evaluationGaps.append((reason, [])) }
-      evaluationGaps[evaluationGaps.firstIndex { $0.reason == reason }!].names.append(v.name)
-      return nil
-    }
-
+    var estimator = CostEstimator(experiment: experiment, rates: rates, directory: directory)
     var lines: [Line] = []
     var evaluationTotal: Double? = 0
     // DSM only's continuation for the speed-ups: its stage once more, (factor - 1) times over.
-    let continuation = experiment.variants.first { $0.slug == experiment.speedUpReference }.map { training($0.stages[0]) }
+    let continuation = experiment.variants.first { $0.slug == experiment.speedUpReference }.map { estimator.training($0.stages[0]) }
     let extra = Experiment.speedUpReferenceFactor - 1
     for v in experiment.variants {
-      var stages = v.stages.map(training)
+      var stages = v.stages.map { estimator.training($0) }
       if v.slug == experiment.speedUpReference, let c = continuation {
         stages += Array(repeating: c, count: extra)
       }
       let (steps, t) = (sum(stages.map(\.steps)), sum(stages.map(\.seconds)))
-      let e = evaluation(v)
+      let e = estimator.evaluation(v)
       lines.append(Line(name: v.name, slug: v.slug, steps: steps.map { $0 * seeds }, trainingSeconds: t.map { $0 * Double(seeds) },
                         evaluationSeconds: e.map { $0 * Double(seeds) }))
       evaluationTotal = evaluationTotal.flatMap { a in e.map { a + $0 * Double(seeds) } }
     }
-    let unique = experiment.uniqueStages
-    let stages = unique.map(training) + (continuation.map { Array(repeating: $0, count: extra) } ?? [])
+    let stages = experiment.uniqueStages.map { estimator.training($0) } + (continuation.map { Array(repeating: $0, count: extra) } ?? [])
     totalSteps = sum(stages.map(\.steps)).map { $0 * seeds }
     trainingSeconds = sum(stages.map(\.seconds)).map { $0 * Double(seeds) }
     // The real images' statistics, once per study unless cached (or given as a file).
@@ -248,11 +184,101 @@ extension StudyCost {
       evaluationTotal = evaluationTotal.map { $0 + Double(spec.reference.count) / inception }
     }
     evaluationSeconds = evaluationTotal
-    for gap in evaluationGaps {
-      notEstimated.append("evaluation of " + (gap.names.count == experiment.variants.count ? "every variant" : gap.names.joined(separator: "; ")) + ": \(gap.reason)")
+    for gap in estimator.evaluationGaps {
+      estimator.notEstimated.append("evaluation of " + (gap.names.count == experiment.variants.count ? "every variant" : gap.names.joined(separator: "; ")) + ": \(gap.reason)")
     }
     self.lines = lines
-    self.sources = sources.sorted()
-    self.notEstimated = notEstimated
+    self.sources = estimator.sources.sorted()
+    self.notEstimated = estimator.notEstimated
+  }
+}
+
+/// A sum of values that are all known (nil when one is not).
+private func sum(_ values: [Double?]) -> Double? { values.reduce(Double?.some(0)) { a, b in a.flatMap { x in b.map { x + $0 } } } }
+private func sum(_ values: [Int?]) -> Int? { values.reduce(Int?.some(0)) { a, b in a.flatMap { x in b.map { x + $0 } } } }
+
+/// The costs of a study's parts at some rates, with where each rate came from and what could not be estimated.
+private struct CostEstimator {
+  let experiment: Experiment
+  let rates: CostRates
+  let directory: StudyDirectory
+  var notEstimated: [String] = []
+  var evaluationGaps: [(reason: String, names: [String])] = []
+  var sources = Set<String>()
+
+  init(experiment: Experiment, rates: CostRates, directory: StudyDirectory) {
+    (self.experiment, self.rates, self.directory) = (experiment, rates, directory)
+  }
+
+  /// A stage's steps and training seconds: a time budget not calibrated yet trains its seconds (its
+  /// steps known from a rate); a step budget takes its steps times the rate.
+  mutating func training(_ stage: PlannedStage) -> (steps: Int?, seconds: Double?) {
+    let key = SpeedSetting(stage.config)
+    let r = rates.secondsPerStep[key]
+    if let r { sources.insert("training: \(r.source)") }
+    if let budget = stage.config.trainSeconds {
+      return (r.map { Int((budget / $0.seconds).rounded()) }, budget)
+    }
+    guard let r else {
+      let why = rates.missing["\(key)"] ?? "no calibration on record has this setting and no run of the study has trained it (--estimate measures it)"
+      let line = "training of \(key): \(why)"
+      if !notEstimated.contains(line) { notEstimated.append(line) }
+      return (stage.config.trainSteps, nil)
+    }
+    return (stage.config.trainSteps, Double(stage.config.trainSteps) * r.seconds)
+  }
+
+  /// Snapshots a stage keeps for the evaluation along training.
+  func points(_ stage: PlannedStage) -> Int {
+    guard let every = stage.config.snapshotEvery, every > 0 else { return 0 }
+    let steps = stage.config.trainSteps
+    return steps / every + (steps % every == 0 ? 0 : 1)
+  }
+
+  func sampling(_ images: Int, _ config: TrainConfig, _ spec: EvaluationProtocol) -> Double? {
+    let key = CostRates.samplingKey(config, spec)
+    guard let rate = rates.samplingImagesPerSecond[key], let inception = rates.inceptionImagesPerSecond else { return nil }
+    return Double(images) / rate + Double(images) / inception
+  }
+
+  /// One seed's evaluations of `v` from the measured rates (nil when one is missing).
+  func evaluationFromRates(_ v: Variant) -> Double? {
+    guard let last = v.stages.last else { return 0 }
+    var total = 0.0
+    for stage in v.evaluation.when == .everyStage ? v.stages : [last] {
+      guard let s = sampling(v.evaluation.samples, stage.config, v.evaluation) else { return nil }
+      total += s
+    }
+    guard let along = v.evaluation.alongPoint else { return total }
+    // The speed-up reference's curve goes on to `speedUpReferenceFactor` times its budget.
+    let factor = v.slug == experiment.speedUpReference ? Double(Experiment.speedUpReferenceFactor) : 1
+    for stage in v.stages where points(stage) > 0 {
+      guard let s = sampling(along.samples, stage.config, along) else { return nil }
+      total += factor * Double(points(stage)) * s
+    }
+    return total
+  }
+
+  /// One seed's evaluations of `v`: measured rates first, else the evaluations on record.
+  mutating func evaluation(_ v: Variant) -> Double? {
+    guard let last = v.stages.last else { return 0 }
+    if let total = evaluationFromRates(v) {
+      sources.insert("evaluation: sampling and Inception rates measured now (--estimate)")
+      return total
+    }
+    if let record = rates.evaluationOnRecord {
+      sources.insert("evaluation: the mean of \(record.count) final evaluation\(record.count == 1 ? "" : "s") on record in \(directory.url.lastPathComponent)"
+                       + (v.evaluation.along != nil ? " (the points along training not included)" : ""))
+      return record.seconds
+    }
+    let why = ([rates.missing["inception"]] + [v.evaluation, v.evaluation.alongPoint].compactMap { $0 }
+      .map { rates.missing[CostRates.samplingKey(last.config, $0)] }).compactMap { $0 }
+    let reason = why.first ?? "no evaluation of this study is on record (--estimate measures sampling and the Inception network)"
+    if let i = evaluationGaps.firstIndex(where: { $0.reason == reason }) {
+      evaluationGaps[i].names.append(v.name)
+    } else {
+      evaluationGaps.append((reason, [v.name]))
+    }
+    return nil
   }
 }

@@ -62,16 +62,8 @@ public struct EvaluationProtocol: Equatable {
   public var precisionRecall = true
   /// Evaluations along each variant's training (nil: after its stages only).
   public var along: TimelineSpec?
-  /// The resize to the network's input (`fid_resize`): ttur (the paper's) or clean (clean-fid's). Kept last (see `identityText`).
+  /// The resize to the network's input (`fid_resize`): ttur (the paper's) or clean (clean-fid's). Kept last (see `legacyText`).
   public var fidResize = FIDResize.ttur
-
-  /// The protocol as text for keys and caches; with the default resize, the text it had before the
-  /// resize was a choice, so that studies run then keep their results and caches.
-  var identityText: String {
-    let text = "\(self)"
-    guard fidResize == .ttur, let r = text.range(of: ", fidResize: ", options: .backwards) else { return text }
-    return text[..<r.lowerBound] + ")"
-  }
 
   /// The protocol of one point along training: `along.samples` images, no grid.
   var alongPoint: EvaluationProtocol? {
@@ -81,12 +73,11 @@ public struct EvaluationProtocol: Equatable {
     return p
   }
 
-  /// What an evaluation's result depends on, for its cache key: everything but the points along training.
-  var cacheText: String {
-    var p = self
-    p.along = nil
-    return p.identityText
-  }
+  /// The key of this protocol's evaluation cache (one per stage and key in the study's `evaluations/`).
+  var cacheKey: String { String(fnv1aHex("metrics v\(metricCodeVersion)\n" + resultEncoding).prefix(10)) }
+
+  /// The key of the cache of a point along training measured with this (point) protocol.
+  var alongCacheKey: String { String(fnv1aHex("along point, metrics v\(metricCodeVersion)\n" + resultEncoding).prefix(10)) }
 }
 
 /// REMOVE a part or REPLACE it with alternatives.
@@ -95,14 +86,17 @@ public enum AblationAction: String, Codable, Sendable {
   case replace = "REPLACE"
 }
 
-/// One ablation of the plan: a study in the report.
+/// One ablation of the plan, compiled: a study in the report.
 public struct Ablation: Equatable {
   public var name: String
-  /// The part as written (a named part or a configuration path); see `PlanPart`.
-  public var part: String
+  /// The part it changes, recognised from the plan's wording once, when the plan is read.
+  public var part: PlanPart
   public var action: AblationAction
-  public var replacements: [Node]
+  /// One per variant: each replacement, or REMOVE's one change.
+  public var choices: [PlanReplacement]
   public var metrics: [String]
+  /// Where the plan writes it ("plan demo.yaml line 14", "ablation Mask Type"): the context of its errors.
+  public var context: [String]
 }
 
 /// A resolved plan: defaults, preset and the file merged, every field checked.
@@ -144,44 +138,25 @@ public struct StudyPlan {
   /// Reads the plan file at `url` with `preset` (default: the plan's `preset:` key, else `quick`).
   public static func load(_ url: URL, preset: String? = nil) throws -> StudyPlan {
     let text: String?
-    do { text = try YAMLReader.contents(ofFile: url.path) } catch let e as ConfigError { throw PlanError(e.message) }
+    text = try within([]) { try YAMLReader.contents(ofFile: url.path) }
     guard let text else {
       throw PlanError("cannot read the plan \(url.path): check the path")
     }
-    return try StudyPlan(yaml: text, name: url.deletingPathExtension().lastPathComponent, preset: preset)
+    return try StudyPlan(yaml: text, name: url.deletingPathExtension().lastPathComponent, preset: preset, file: url.lastPathComponent)
   }
 
   /// YAML text as a node (an empty document as an empty mapping); a reader's error as a plan error.
   static func compose(_ text: String, _ what: String) throws -> Node {
-    do { return try YAMLReader.compose(text, source: what) ?? emptyMapping } catch let e as ConfigError { throw PlanError(e.message) }
+    try within([]) { try YAMLReader.compose(text, source: what) ?? emptyMapping }
   }
 
   /// The built-in default plan, composed once per process (every plan is read over it).
   static let defaults = Result { try compose(defaultPlanYAML, "the built-in default plan") }
 
-  /// Reads a plan from YAML text; `name` is used when the plan has no `name:`.
-  public init(yaml text: String, name fallbackName: String = "study", preset: String? = nil) throws {
-    let user = try Self.compose(text, "the plan")
-    let defaults = try Self.defaults.get()
-    _ = try PlanMapping(user, path: "", allowed: Self.topKeys)
-    let chosen = try preset ?? PlanMapping(user, path: "", allowed: Self.topKeys).string("preset") ?? "quick"
-    func presetNames(_ doc: Node) -> [String] {
-      guard let presets = doc.mapping?["presets"]?.mapping else { return [] }
-      return presets.keys.compactMap(\.string)
-    }
-    let known = Set(presetNames(defaults) + presetNames(user))
-    guard known.contains(chosen) else {
-      throw PlanError("unknown preset \(chosen); this plan has: \(known.sorted().joined(separator: ", "))")
-    }
-    // Defaults, then the default preset, then the plan, then the plan's preset.
-    func layered(_ doc: Node) -> Node {
-      var pairs = (doc.mapping ?? [:]).filter { $0.key.string != "presets" }.map { ($0.key, $0.value) }
-      pairs.removeAll { $0.0.string == "preset" }
-      let top = Node(pairs, Tag(.map), .block)
-      guard let p = doc.mapping?["presets"]?.mapping?[chosen] else { return top }
-      return merged(top, p)
-    }
-    let doc = merged(layered(defaults), layered(user))
+  /// Reads a plan from YAML text; `name` is used when the plan has no `name:`; `file` (the plan's
+  /// file name) is where its errors say they are.
+  public init(yaml text: String, name fallbackName: String = "study", preset: String? = nil, file: String? = nil) throws {
+    let (doc, chosen) = try Self.layers(text, preset: preset)
     let m = try PlanMapping(doc, path: "", allowed: Self.topKeys)
 
     self.name = try m.string("name") ?? fallbackName
@@ -199,13 +174,57 @@ public struct StudyPlan {
     try checkName(baseline, "baseline", isFileName: false)
     guard let baseNode = m["base"] else { throw PlanError("the plan has no base: configuration") }
     var base = TrainConfig()
-    do { try base.apply(baseNode, source: "base") } catch let e as ConfigError { throw PlanError(e.message) }
+    try within([]) { try base.apply(baseNode, source: "base") }
     self.base = base
     self.stages = try Self.readStages(m.sequence("stages"), compare: compare)
-    self.evaluation = try Self.readEvaluation(m["evaluation"])
-    let evaluationKeys = try PlanMapping(m["evaluation"], path: "evaluation", allowed: Self.evaluationKeys)
-    self.decision = try Self.readDecision(evaluationKeys, evaluation: evaluation)
-    if evaluationKeys["target_fid"] != nil {
+    (self.evaluation, self.decision) = try Self.readEvaluationAndDecision(m["evaluation"], compare: compare)
+    self.calibration = try Self.readCalibration(m["calibration"])
+    if calibration != nil, compare != .time {
+      throw PlanError("calibration: turns time budgets into steps, but this plan compares at equal steps (compare: steps); remove one")
+    }
+    self.datasets = try Self.readDatasets(m["datasets"])
+    if m["ablations"]?.sequence?.isEmpty == true {
+      throw PlanError("ablations: is an empty list; add an ablation (name, part, action, replacements) or remove the key to train the baseline alone")
+    }
+    let context = ChoiceContext(compare: compare, datasets: datasets, evaluation: evaluation, base: base, plan: file.map { "plan \($0)" } ?? "the plan")
+    self.ablations = try m.sequence("ablations").enumerated().map { try Self.readAblation($1, index: $0, context: context) }
+    if evaluation.along == nil, let a = ablations.first(where: { $0.metrics.contains("time to target") }) {
+      throw PlanError("ablation \(a.name) asks for time to target, which needs FID along training: add evaluation.along: {every: …, samples: …}")
+    }
+    self.resolved = doc
+  }
+
+  /// The plan's document laid over the defaults (defaults, the default preset, the plan, the plan's
+  /// preset) and the preset chosen.
+  static func layers(_ text: String, preset: String?) throws -> (Node, String) {
+    let user = try Self.compose(text, "the plan")
+    let defaults = try Self.defaults.get()
+    let top = try PlanMapping(user, path: "", allowed: Self.topKeys)
+    let chosen = try preset ?? top.string("preset") ?? "quick"
+    func presetNames(_ doc: Node) -> [String] {
+      guard let presets = doc.mapping?["presets"]?.mapping else { return [] }
+      return presets.keys.compactMap(\.string)
+    }
+    let known = Set(presetNames(defaults) + presetNames(user))
+    guard known.contains(chosen) else {
+      throw PlanError("unknown preset \(chosen); this plan has: \(known.sorted().joined(separator: ", "))")
+    }
+    func layered(_ doc: Node) -> Node {
+      var pairs = (doc.mapping ?? [:]).filter { $0.key.string != "presets" }.map { ($0.key, $0.value) }
+      pairs.removeAll { $0.0.string == "preset" }
+      let top = Node(pairs, Tag(.map), .block)
+      guard let p = doc.mapping?["presets"]?.mapping?[chosen] else { return top }
+      return merged(top, p)
+    }
+    return (merged(layered(defaults), layered(user)), chosen)
+  }
+
+  /// `evaluation:` as the protocol and the decision spec, checked against each other and the budget kind.
+  static func readEvaluationAndDecision(_ node: Node?, compare: BudgetKind) throws -> (EvaluationProtocol, DecisionSpec) {
+    let evaluation = try readEvaluation(node)
+    let keys = try PlanMapping(node, path: "evaluation", allowed: evaluationKeys)
+    let decision = try readDecision(keys, evaluation: evaluation)
+    if keys["target_fid"] != nil {
       throw PlanError("evaluation.target_fid is no longer read: a time to target is now each variant's DSM-equivalent time "
                         + "(where DSM only's curve reaches the variant's final primary metric, docs/studies.md); remove the key")
     }
@@ -215,19 +234,7 @@ public struct StudyPlan {
     if case .seconds = evaluation.along?.every, compare == .steps {
       throw PlanError("evaluation.along.every is in seconds, but this plan compares at equal steps: give it in steps (e.g. every: 1000)")
     }
-    self.calibration = try Calibration.read(m["calibration"])
-    if calibration != nil, compare != .time {
-      throw PlanError("calibration: turns time budgets into steps, but this plan compares at equal steps (compare: steps); remove one")
-    }
-    self.datasets = try Self.readDatasets(m["datasets"])
-    if m["ablations"]?.sequence?.isEmpty == true {
-      throw PlanError("ablations: is an empty list; add an ablation (name, part, action, replacements) or remove the key to train the baseline alone")
-    }
-    self.ablations = try m.sequence("ablations").enumerated().map { try Self.readAblation($1, index: $0) }
-    if evaluation.along == nil, let a = ablations.first(where: { $0.metrics.contains("time to target") }) {
-      throw PlanError("ablation \(a.name) asks for time to target, which needs FID along training: add evaluation.along: {every: …, samples: …}")
-    }
-    self.resolved = doc
+    return (evaluation, decision)
   }
 
   static func readStages(_ nodes: [Node], compare: BudgetKind) throws -> [StageSpec] {
@@ -284,9 +291,7 @@ public struct StudyPlan {
       guard let when = EvaluationTime(rawValue: w) else { throw PlanError("evaluation.when must be end or every_stage (got \(w))") }
       e.when = when
     }
-    do { e.sampler = try Sampler.parse(samplerName, steps: steps, eta: eta) } catch let error as ModelError {
-      throw PlanError("evaluation.sampler: \(error.message)")
-    }
+    e.sampler = try within(["evaluation.sampler"]) { try Sampler.parse(samplerName, steps: steps, eta: eta) }
     guard e.samples >= 2 else { throw PlanError("evaluation.samples must be at least 2 (FID needs a covariance)") }
     // Upper bounds far above any study's, so that no count can overflow what is computed from it.
     for (key, value, limit) in [("samples", e.samples, 10_000_000), ("batch_size", e.batchSize, 100_000), ("grid", e.grid, 10_000),
@@ -345,9 +350,7 @@ public struct StudyPlan {
       // `about:` explains what the entry stands for; it is not a dataset key.
       out[name] = try settings.compactMap { key, value in
         guard let key = key.string, key != "about" else { return nil }
-        do { return try ConfigEdit(key: "dataset.\(key)", value: value) } catch let e as ConfigError {
-          throw PlanError("datasets.\(name): \(e.message)")
-        }
+        return try within(["datasets.\(name)"]) { try ConfigEdit(key: "dataset.\(key)", value: value) }
       }
     }
     return out
@@ -355,28 +358,4 @@ public struct StudyPlan {
 
   /// What every report measures; a plan's `metrics:` names some of them.
   static let knownMetrics = ["FID", "KID", "training time", "precision", "recall", "time to target"]
-
-  static func readAblation(_ node: Node, index: Int) throws -> Ablation {
-    let m = try PlanMapping(node, path: "ablations[\(index)]", allowed: ["name", "part", "action", "replacements", "metrics"])
-    guard let part = try m.string("part") else { throw PlanError("\(m.at("part")) is missing: name the ablated part") }
-    let actionText = try m.string("action") ?? "REPLACE"
-    guard let action = AblationAction(rawValue: actionText.uppercased()) else {
-      throw PlanError("\(m.at("action")) must be REMOVE or REPLACE (got \(actionText))")
-    }
-    let replacements = try m.sequence("replacements")
-    if action == .replace, replacements.isEmpty {
-      throw PlanError("\(m.at("replacements")): a REPLACE ablation needs at least one replacement")
-    }
-    let metrics = try m.sequence("metrics").map { node -> String in
-      let name = canonicalMetric(node.text)
-      guard Self.knownMetrics.contains(name) else {
-        throw PlanError("\(m.at("metrics")): unknown metric \(node.text); the report measures \(Self.knownMetrics.joined(separator: ", "))")
-      }
-      return name
-    }
-    let name = try m.string("name") ?? part
-    try checkName(name, m.at("name"), isFileName: false)
-    return Ablation(name: name, part: part, action: action, replacements: replacements,
-                    metrics: metrics.isEmpty ? ["FID", "training time"] : metrics)
-  }
 }

@@ -140,8 +140,7 @@ public struct StudyReport {
     md += "\(markdownText(budgetSentence))\n\n\(markdownText(evaluationSentence))\n\nMachine: \(markdownText(machine.summary)).\n\n"
     md += answerMarkdown()
     for study in experiment.studies {
-      md += "## \(markdownText(study.name))\n\n\(study.action.rawValue) \(markdownText(study.part)); metrics: \(study.metrics.joined(separator: ", ")).\n\n"
-      md += table(study: study) + "\n"
+      md += studySection(study).markdown
     }
     let failed = summaries.flatMap { s in s.failures.map { (s.name, $0) } }
     if !failed.isEmpty {
@@ -149,10 +148,10 @@ public struct StudyReport {
     }
     md += "## Per seed\n\n| variant | seed | FID | KID ×10³ | precision | recall | steps | training s |\n|---|---|---|---|---|---|---|---|\n"
     for r in results where r.finished {
+      let steps = r.stages.map { String($0.run.steps) }.joined(separator: " + ")
       md += "| \(markdownCell(r.name)) | \(r.seed.map(String.init) ?? "") | \(r.fid.map { formatted($0, digits: 2) } ?? "—") | "
         + "\(r.kidMean.map { formatted($0 * 1000, digits: 2) } ?? "—") | \(r.precision.map { formatted($0, digits: 3) } ?? "—") | "
-        + "\(r.recall.map { formatted($0, digits: 3) } ?? "—") | \(r.stages.map { String($0.steps) }.joined(separator: " + ")) | "
-        + "\(formatted(r.trainingSeconds, digits: 1)) |\n"
+        + "\(r.recall.map { formatted($0, digits: 3) } ?? "—") | \(steps) | \(formatted(r.trainingSeconds, digits: 1)) |\n"
     }
     let grids = results.filter { $0.seed == experiment.plan.base.seed }.compactMap { r in r.grid.map { "### \(markdownText(r.name))\n\n![\(markdownLinkText(r.name))](<\(markdownText($0))>)\n" } }
     if !grids.isEmpty { md += "\n## Samples (first seed)\n\n" + grids.joined(separator: "\n") + "\n" }
@@ -168,10 +167,14 @@ public struct StudyReport {
     }
   }
 
-  func table(study: StudySection) -> String {
-    var t = "| variant | " + Self.columns.joined(separator: " | ") + " |\n|" + String(repeating: "---|", count: Self.columns.count + 1) + "\n"
-    for row in rows(study) { t += "| \(markdownCell(row.label)) | " + row.cells.map(markdownCell).joined(separator: " | ") + " |\n" }
-    return t
+  /// A study's section: what it ablates and its table (the charts are report.html's).
+  func studySection(_ study: StudySection) -> ReportSection {
+    let failed = study.rows.indices.filter { i in summary(study.rows[i].slug).map { !($0.finished || $0.failures.isEmpty) } ?? false }
+    return ReportSection(title: study.name,
+                         paragraphs: ["\(study.action.rawValue) \(study.part); metrics: \(study.metrics.joined(separator: ", ")). "
+                                        + "The first row is the reference of the others."],
+                         table: ReportTable(header: ["variant"] + Self.columns, rows: rows(study).map { [$0.label] + $0.cells }),
+                         failedRows: Set(failed))
   }
 
   /// results.csv: one line per variant and seed.
@@ -182,7 +185,7 @@ public struct StudyReport {
     func num(_ d: Double?) -> String { d.map { "\($0)" } ?? "" }
     var out = header.joined(separator: ",") + "\n"
     for r in results {
-      let stages = r.stages.map { "\($0.name):\($0.steps) steps:\(String(format: "%.1f", $0.trainSeconds))s" }.joined(separator: " ")
+      let stages = r.stages.map { "\($0.name):\($0.run.steps) steps:\(String(format: "%.1f", $0.run.trainSeconds))s" }.joined(separator: " ")
       let seed: String = r.seed.map { String($0) } ?? ""
       let counts: [String] = [r.fidSamples.map { String($0) } ?? "", r.referenceSamples.map { String($0) } ?? ""]
       let fids: [String] = [num(r.fid), num(r.fidBootstrapLow), num(r.fidBootstrapHigh)]
@@ -216,10 +219,3 @@ private func describe(_ e: Estimate, signed: Bool, scale: Double) -> String {
   }
 }
 
-func formatted(_ v: Double, digits: Int = 3) -> String {
-  v.isFinite ? String(format: "%.\(digits)f", v) : "\(v)"
-}
-
-func seconds(_ s: Double) -> String {
-  s >= 3600 ? String(format: "%.1f h", s / 3600) : s >= 120 ? String(format: "%.1f min", s / 60) : String(format: "%.0f s", s)
-}

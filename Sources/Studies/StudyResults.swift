@@ -9,24 +9,14 @@ import Training
 public struct StageResult: Codable, Equatable, Sendable {
   public var name: String
   public var id: String
-  /// The run directory, relative to the study directory.
-  public var runDirectory: String
+  /// The run's summary as Training wrote it (steps, final loss, training, device, first-step and
+  /// wall-clock seconds, throughput, peak memory, device, loss curve, provenance), with its run
+  /// directory relative to the study directory. Written beside the stage's own keys, as results
+  /// have always been.
+  public var run: RunSummary
   /// The time budget the steps were calibrated from (`compare: time`).
   public var budgetSeconds: Double?
-  public var steps: Int
-  public var finalLoss: Double?
-  /// Seconds spent in training steps (the budget a `compare: time` plan equalises).
-  public var trainSeconds: Double
-  public var deviceSeconds: Double
-  /// Seconds of the stage's first step (tracing and kernel compilation), not in trainSeconds.
-  public var warmupSeconds: Double?
-  /// Wall-clock seconds of the stage's process, data preparation and checkpoints included.
-  public var wallSeconds: Double
-  public var imagesPerSecond: Double
-  public var peakMemoryBytes: Int
-  public var device: String
   public var maskRatio: Double
-  public var lossCurve: [[Double]]
   /// The evaluation after this stage (`evaluation.when: every_stage`, and the last stage always).
   public var evaluation: EvaluationResult?
   /// The evaluations of the stage's snapshots (`evaluation.along`), in step order.
@@ -34,8 +24,30 @@ public struct StageResult: Codable, Equatable, Sendable {
   /// The speed-up reference's curve beyond its budget: the stage trained on to
   /// `Experiment.speedUpReferenceFactor` times its steps, its later snapshots evaluated (same protocol).
   public var continuation: [TimelinePoint]? = nil
-  /// The code, libraries, machine and job that trained the stage (from its summary.json).
-  public var provenance: Provenance? = nil
+
+  public init(name: String, id: String, run: RunSummary, budgetSeconds: Double? = nil, maskRatio: Double,
+              evaluation: EvaluationResult? = nil, timeline: [TimelinePoint]? = nil, continuation: [TimelinePoint]? = nil) {
+    (self.name, self.id, self.run, self.budgetSeconds, self.maskRatio) = (name, id, run, budgetSeconds, maskRatio)
+    (self.evaluation, self.timeline, self.continuation) = (evaluation, timeline, continuation)
+  }
+
+  enum CodingKeys: String, CodingKey { case name, id, budgetSeconds, maskRatio, evaluation, timeline, continuation }
+
+  public init(from decoder: Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    (name, id, run) = (try c.decode(String.self, forKey: .name), try c.decode(String.self, forKey: .id), try RunSummary(from: decoder))
+    (budgetSeconds, maskRatio) = (try c.decodeIfPresent(Double.self, forKey: .budgetSeconds), try c.decode(Double.self, forKey: .maskRatio))
+    evaluation = try c.decodeIfPresent(EvaluationResult.self, forKey: .evaluation)
+    (timeline, continuation) = (try c.decodeIfPresent([TimelinePoint].self, forKey: .timeline), try c.decodeIfPresent([TimelinePoint].self, forKey: .continuation))
+  }
+
+  public func encode(to encoder: Encoder) throws {
+    try run.encode(to: encoder)
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try (c.encode(name, forKey: .name), c.encode(id, forKey: .id), c.encodeIfPresent(budgetSeconds, forKey: .budgetSeconds))
+    try (c.encode(maskRatio, forKey: .maskRatio), c.encodeIfPresent(evaluation, forKey: .evaluation))
+    try (c.encodeIfPresent(timeline, forKey: .timeline), c.encodeIfPresent(continuation, forKey: .continuation))
+  }
 }
 
 /// The outcome of one variant: `finished` with its numbers, or `failed` with the error.
@@ -96,13 +108,13 @@ public struct VariantResult: Codable, Equatable, Sendable {
     status = "finished"
     key = variant.key
     seed = variant.seed
-    let images = stages.reduce(0) { $0 + $1.imagesPerSecond * $1.trainSeconds }
-    trainingSeconds = stages.reduce(0) { $0 + $1.trainSeconds }
-    deviceSeconds = stages.reduce(0) { $0 + $1.deviceSeconds }
-    warmupSeconds = stages.reduce(0) { $0 + ($1.warmupSeconds ?? 0) }
-    wallSeconds = stages.reduce(0) { $0 + $1.wallSeconds }
+    let images = stages.reduce(0) { $0 + $1.run.imagesPerSecond * $1.run.trainSeconds }
+    trainingSeconds = stages.reduce(0) { $0 + $1.run.trainSeconds }
+    deviceSeconds = stages.reduce(0) { $0 + $1.run.deviceSeconds }
+    warmupSeconds = stages.reduce(0) { $0 + ($1.run.warmupSeconds ?? 0) }
+    wallSeconds = stages.reduce(0) { $0 + $1.run.wallSeconds }
     imagesPerSecond = trainingSeconds > 0 ? images / trainingSeconds : 0
-    peakMemoryBytes = stages.map(\.peakMemoryBytes).max() ?? 0
+    peakMemoryBytes = stages.map(\.run.peakMemoryBytes).max() ?? 0
     let e = stages.last?.evaluation
     fid = e?.fid
     fidBootstrapLow = e?.fidBootstrapLow
@@ -157,13 +169,14 @@ public struct StudyDirectory {
   public var calibration: URL { url.appendingPathComponent("calibration.json") }
 
   /// What every study directory holds once the tool has written to it (one of them at least).
-  static let markers: Set<String> = ["plan.resolved.yaml", "results", "runs", "evaluations", "calibration.json", "slurm.sh", "slurm"]
+  static let markers: Set<String> = ["plan.resolved.yaml", "results", "runs", "evaluations", "calibration.json", "slurm.sh", "slurm",
+                                     IdentityMigration.markerName]
 
   /// Refuses a folder that holds files and is not a study directory (`study report --out DIR` would
   /// replace a user's report.md or results.json).
   public func checkOwnership() throws {
     do { try OutputTarget.checkDirectory(url, flag: "--out", kind: "study directory", markers: Self.markers) } catch let e as ConfigError {
-      throw PlanError(e.message)
+      throw StudyError(e.message)
     }
   }
 

@@ -69,25 +69,11 @@ public final class StudyRunner {
     let root = isRoot
     let events: (StudyEvent) -> Void = { if root { allEvents($0) } }
     let selected = try experiment.select(only)
-    if let repeatIndex, !(0..<repeats).contains(repeatIndex) {
-      throw PlanError("seed index \(repeatIndex) is outside the \(repeats) training seed\(repeats == 1 ? "" : "s") of this study (0 to \(repeats - 1))")
-    }
-    guard experiment.plan.compare == .steps || experiment.calibration != nil else {
-      throw PlanError("a compare: time study runs on calibrated steps: expand it with StudyRunner.calibrated(plan, directory:)")
-    }
-    if root {
-      try directory.checkOwnership()
-      try FileManager.default.createDirectory(at: directory.url, withIntermediateDirectories: true)
-      try writeAtomically(Data(experiment.plan.resolvedYAML.utf8), to: directory.url.appendingPathComponent("plan.resolved.yaml"))
-    }
+    try prepare(repeatIndex: repeatIndex)
     var results: [VariantResult] = []
     let design = experiment.plan.decision.design
     // A sequential design reads the verdicts after each look's seeds and stops once all are decided.
     let looks = repeatIndex.map { [$0 + 1] } ?? design.looks
-    if design.isSequential, group != nil, repeatIndex == nil {
-      throw PlanError("a sequential design (evaluation.repeats: {min, max}) decides after each look in one process; "
-                        + "run it without data parallelism, or with fixed repeats")
-    }
     var done = repeatIndex ?? 0
     for look in looks {
       let indices = Array(done..<look)
@@ -129,6 +115,25 @@ public final class StudyRunner {
     return results
   }
 
+  /// Checks the run's options against the study and, on the root process, claims the study directory
+  /// and records the resolved plan.
+  private func prepare(repeatIndex: Int?) throws {
+    if let repeatIndex, !(0..<repeats).contains(repeatIndex) {
+      throw StudyError("seed index \(repeatIndex) is outside the \(repeats) training seed\(repeats == 1 ? "" : "s") of this study (0 to \(repeats - 1))")
+    }
+    guard experiment.plan.compare == .steps || experiment.calibration != nil else {
+      throw StudyError("a compare: time study runs on calibrated steps: expand it with StudyRunner.calibrated(plan, directory:)")
+    }
+    if experiment.plan.decision.design.isSequential, group != nil, repeatIndex == nil {
+      throw StudyError("a sequential design (evaluation.repeats: {min, max}) decides after each look in one process; "
+                        + "run it without data parallelism, or with fixed repeats")
+    }
+    guard isRoot else { return }
+    try directory.checkOwnership()
+    try FileManager.default.createDirectory(at: directory.url, withIntermediateDirectories: true)
+    try writeAtomically(Data(experiment.plan.resolvedYAML.utf8), to: directory.url.appendingPathComponent("plan.resolved.yaml"))
+  }
+
   /// Trains the one stage whose run directory is `runs/<directoryName>` (with any of the study's
   /// seeds) and returns its summary: a shared stage's own job in a Slurm graph. Its parent must have
   /// finished.
@@ -141,13 +146,13 @@ public final class StudyRunner {
         let variant = experiment.seeded(base, repeat: index)
         guard let stage = variant.stages.first(where: { $0.directoryName == directoryName }) else { continue }
         if let parent = stage.parent, let p = variant.stages.first(where: { $0.id == parent }),
-           finishedSummary(RunDirectory(directory.run(p))) == nil {
-          throw PlanError("stage \(stage.name) starts from runs/\(p.directoryName), which has not finished: train that stage first")
+           RunDirectory(directory.run(p)).readSummary() == nil {
+          throw StudyError("stage \(stage.name) starts from runs/\(p.directoryName), which has not finished: train that stage first")
         }
         return try train(stage, of: variant, events: events)
       }
     }
-    throw PlanError("no stage of \(experiment.plan.name) trains in runs/\(directoryName) with \(repeats) seed\(repeats == 1 ? "" : "s") "
+    throw StudyError("no stage of \(experiment.plan.name) trains in runs/\(directoryName) with \(repeats) seed\(repeats == 1 ? "" : "s") "
                       + "(the stages: maskdm study run PLAN --dry-run)")
   }
 
@@ -177,8 +182,16 @@ public final class StudyRunner {
   /// The experiment of `plan` with its time budgets turned into steps: the plan's calibration, the one
   /// on record in `directory`, and whatever is missing measured now (all of it with `recalibrate`).
   /// A plan with step budgets is expanded as it is.
+  /// A study made under an earlier identity encoding is moved to the current identities first.
   public static func calibrated(_ plan: StudyPlan, directory: URL, recalibrate: Bool = false, measure: Bool = true,
                                 events: (StudyEvent) -> Void = { _ in }) throws -> Experiment {
+    let experiment = try expanded(plan, directory: directory, recalibrate: recalibrate, measure: measure, events: events)
+    try IdentityMigration.migrate(experiment, in: StudyDirectory(directory))
+    return experiment
+  }
+
+  private static func expanded(_ plan: StudyPlan, directory: URL, recalibrate: Bool, measure: Bool,
+                               events: (StudyEvent) -> Void) throws -> Experiment {
     let experiment = try Experiment(plan: plan)
     guard plan.compare == .time else { return experiment }
     let dir = StudyDirectory(directory)
@@ -195,7 +208,7 @@ public final class StudyRunner {
     var stages: [StageResult] = []
     do {
       for (i, stage) in variant.stages.enumerated() {
-        if let reason = failedStages[stage.id] { throw PlanError("stage \(stage.name) failed earlier in this run: \(reason)") }
+        if let reason = failedStages[stage.id] { throw StudyError("stage \(stage.name) failed earlier in this run: \(reason)") }
         let summary: RunSummary
         do {
           summary = try train(stage, of: variant, events: events)
@@ -207,14 +220,10 @@ public final class StudyRunner {
         let timeline = isRoot ? try evaluateAlong(stage, variant: variant, events: events) : nil
         let evaluation = isRoot && (last || variant.evaluation.when == .everyStage) ? try evaluate(stage, variant: variant, events: events) : nil
         let continuation = last && variant.slug == experiment.speedUpReference ? try continueForSpeedUp(stage, of: variant, events: events) : nil
-        stages.append(StageResult(
-          name: stage.name, id: stage.id, runDirectory: "runs/\(stage.directoryName)", budgetSeconds: stage.budgetSeconds,
-          steps: summary.steps, finalLoss: summary.finalLoss,
-          trainSeconds: summary.trainSeconds, deviceSeconds: summary.deviceSeconds,
-          warmupSeconds: summary.warmupSeconds, wallSeconds: summary.wallSeconds,
-          imagesPerSecond: summary.imagesPerSecond, peakMemoryBytes: summary.peakMemoryBytes, device: summary.device,
-          maskRatio: stage.config.dataset.maskRatio, lossCurve: summary.lossCurve, evaluation: evaluation,
-          timeline: timeline, continuation: continuation, provenance: summary.provenance))
+        var run = summary
+        run.runDirectory = "runs/\(stage.directoryName)"
+        stages.append(StageResult(name: stage.name, id: stage.id, run: run, budgetSeconds: stage.budgetSeconds,
+                                  maskRatio: stage.config.dataset.maskRatio, evaluation: evaluation, timeline: timeline, continuation: continuation))
       }
       return VariantResult(variant: variant, stages: stages)
     } catch {
@@ -229,7 +238,7 @@ public final class StudyRunner {
     let run = RunDirectory(url)
     var announcedWait = false
     while true {
-      if let summary = finishedSummary(run) {
+      if let summary = run.readSummary() {
         events(.stageReused(stage, variant: variant))
         return summary
       }
@@ -242,7 +251,7 @@ public final class StudyRunner {
     var config = stage.config
     if let device { config.device = device }
     if let parent = stage.parent {
-      guard let p = owner.stages.first(where: { $0.id == parent }) else { throw PlanError("stage \(stage.name) lost its parent") }
+      guard let p = owner.stages.first(where: { $0.id == parent }) else { throw StudyError("stage \(stage.name) lost its parent") }
       config.pretrainedModelCkpt = directory.run(p).path
     }
     let resuming = run.latestCheckpoint != nil
@@ -252,16 +261,10 @@ public final class StudyRunner {
     return try trainer.train(resume: resuming) { events(.training($0)) }
   }
 
-  /// The summary of a run that reached its budget.
-  private func finishedSummary(_ run: RunDirectory) -> RunSummary? {
-    guard let data = try? Data(contentsOf: run.summary) else { return nil }
-    return try? JSONDecoder().decode(RunSummary.self, from: data)
-  }
-
   /// Evaluates the newest checkpoint of `stage` with the variant's protocol (cached per stage and protocol).
   private func evaluate(_ stage: PlannedStage, variant: Variant, events: @escaping (StudyEvent) -> Void) throws -> EvaluationResult {
     let spec = variant.evaluation
-    let key = String(fnv1aHex("v\(metricCodeVersion)|\(spec.cacheText)").prefix(10))
+    let key = spec.cacheKey
     let cache = directory.evaluation(stage: stage, key: key)
     let job = try SamplingJob.forRun(directory.run(stage), ema: true, count: spec.samples)
     let weights = try weightsChecksum(job)
@@ -297,7 +300,7 @@ public final class StudyRunner {
       try FileManager.default.moveItem(at: staging, to: target)
     }
     let run = RunDirectory(target)
-    if finishedSummary(run).map({ $0.steps < longer.config.trainSteps }) ?? true {
+    if run.readSummary().map({ $0.steps < longer.config.trainSteps }) ?? true {
       var config = longer.config
       if let device { config.device = device }
       events(.stageStarted(longer, variant: variant.name, resuming: true))
@@ -317,11 +320,11 @@ public final class StudyRunner {
     let run = RunDirectory(runDirectory ?? directory.run(stage))
     let steps = run.snapshotSteps.filter { $0 > after && $0 <= stage.config.trainSteps }
     guard !steps.isEmpty else {
-      throw PlanError("stage \(stage.name) kept no snapshots in \(run.snapshots.path) for the evaluation along training; "
+      throw StudyError("stage \(stage.name) kept no snapshots in \(run.snapshots.path) for the evaluation along training; "
                         + "remove the run directory to train it again with snapshots")
     }
-    let key = String(fnv1aHex("along|v\(metricCodeVersion)|\(spec.cacheText)").prefix(10))
-    let config = try TrainConfig(contentsOf: run.config)
+    let key = spec.alongCacheKey
+    let config = try run.configuration()
     var points: [TimelinePoint] = []
     for (i, step) in steps.enumerated() {
       let cache = directory.evaluations.appendingPathComponent("\(run.url.lastPathComponent)-step-\(step)-\(key).json")

@@ -51,7 +51,7 @@ public struct StudyStatus: Codable, Equatable {
     let dir = StudyDirectory(url)
     let planFile = dir.url.appendingPathComponent("plan.resolved.yaml")
     guard let text = try? String(contentsOf: planFile, encoding: .utf8) else {
-      throw PlanError("\(dir.url.path) holds no plan.resolved.yaml: not a study directory, or `maskdm study run` has not started in it")
+      throw StudyError("\(dir.url.path) holds no plan.resolved.yaml: not a study directory, or `maskdm study run` has not started in it")
     }
     let plan = try StudyPlan(yaml: text, name: dir.url.lastPathComponent)
     let experiment = try StudyRunner.calibrated(plan, directory: dir.url, measure: false)
@@ -73,42 +73,7 @@ public struct StudyStatus: Codable, Equatable {
           entries.append(entry)
           continue
         }
-        var notes: [String] = []
-        let active = isLockHeld(dir.active(variant).appendingPathComponent(".lock"))
-        for stage in variant.stages {
-          let run = RunDirectory(dir.run(stage))
-          let total = stage.config.trainSteps
-          if FileManager.default.fileExists(atPath: run.summary.path) {
-            notes.append("\(stage.name) done")
-            continue
-          }
-          let step = lastLoggedStep(run)
-          remaining[stage.id] = (max(0, total - step.step), stage)
-          if entry.stage == nil {
-            entry.stage = stage.name
-            entry.step = step.step
-            entry.totalSteps = total
-            if isRunning(run, now: now) {
-              entry.state = .running
-              let perStep = step.seconds.map { $0 / Double(max(step.step, 1)) } ?? times.secondsPerStep(stage.config)
-              entry.etaSeconds = perStep.map { Double(max(0, total - step.step)) * $0 }
-              notes.append("\(stage.name) at step \(step.step)/\(total)")
-            } else if step.step > 0 {
-              notes.append("\(stage.name) stopped at step \(step.step)/\(total)")
-            }
-          }
-        }
-        if entry.stage == nil {
-          notes = [active ? "evaluating" : "trained, not evaluated"]
-          if active { entry.state = .running }
-        } else if active, entry.state != .running, let next = entry.stage {
-          // The variant's lock is held but none of its stages trains: it evaluates the finished stage's
-          // snapshots along training, or prepares (or resumes) the next stage.
-          entry.state = .running
-          notes.append((entry.step ?? 0) == 0 ? "evaluating along training before \(next)" : "resuming \(next)")
-        }
-        entry.detail = notes.isEmpty ? nil : notes.joined(separator: ", ")
-        entries.append(entry)
+        entries.append(progress(of: variant, entry, dir: dir, times: times, now: now, remaining: &remaining))
         unevaluated += 1
       }
     }
@@ -117,7 +82,7 @@ public struct StudyStatus: Codable, Equatable {
     var training = 0.0
     for (_, r) in remaining.sorted(by: { $0.key < $1.key }) where r.steps > 0 {
       if let s = times.secondsPerStep(r.stage.config) { training += Double(r.steps) * s } else {
-        notEstimated.append("training of \(r.stage.name) (\(speedSignature(r.stage.config))): \(times.why(r.stage.config))")
+        notEstimated.append("training of \(r.stage.name) (\(SpeedSetting(r.stage.config))): \(times.why(r.stage.config))")
       }
     }
     let evaluation = times.evaluationSeconds.map { Double(unevaluated) * $0 }
@@ -129,6 +94,49 @@ public struct StudyStatus: Codable, Equatable {
     let total = trainingLeft.flatMap { t in evaluationLeft.map { t + $0 } }
     return StudyStatus(study: plan.name, directory: dir.url.path, repeats: count, entries: entries, secondsLeft: total,
                        trainingSecondsLeft: trainingLeft, evaluationSecondsLeft: evaluationLeft, notEstimated: notEstimated)
+  }
+
+  /// The entry of a variant with no result yet: the stage it is at, how far, and whether it runs; the
+  /// steps its unfinished stages have left go to `remaining`.
+  static func progress(of variant: Variant, _ pending: Entry, dir: StudyDirectory, times: StepTimes, now: Date,
+                       remaining: inout [String: (steps: Int, stage: PlannedStage)]) -> Entry {
+    var entry = pending
+    var notes: [String] = []
+    let active = isLockHeld(dir.active(variant).appendingPathComponent(".lock"))
+    for stage in variant.stages {
+      let run = RunDirectory(dir.run(stage))
+      let total = stage.config.trainSteps
+      if FileManager.default.fileExists(atPath: run.summary.path) {
+        notes.append("\(stage.name) done")
+        continue
+      }
+      let step = lastLoggedStep(run)
+      remaining[stage.id] = (max(0, total - step.step), stage)
+      if entry.stage == nil {
+        entry.stage = stage.name
+        entry.step = step.step
+        entry.totalSteps = total
+        if isRunning(run, now: now) {
+          entry.state = .running
+          let perStep = step.seconds.map { $0 / Double(max(step.step, 1)) } ?? times.secondsPerStep(stage.config)
+          entry.etaSeconds = perStep.map { Double(max(0, total - step.step)) * $0 }
+          notes.append("\(stage.name) at step \(step.step)/\(total)")
+        } else if step.step > 0 {
+          notes.append("\(stage.name) stopped at step \(step.step)/\(total)")
+        }
+      }
+    }
+    if entry.stage == nil {
+      notes = [active ? "evaluating" : "trained, not evaluated"]
+      if active { entry.state = .running }
+    } else if active, entry.state != .running, let next = entry.stage {
+      // The variant's lock is held but none of its stages trains: it evaluates the finished stage's
+      // snapshots along training, or prepares (or resumes) the next stage.
+      entry.state = .running
+      notes.append((entry.step ?? 0) == 0 ? "evaluating along training before \(next)" : "resuming \(next)")
+    }
+    entry.detail = notes.isEmpty ? nil : notes.joined(separator: ", ")
+    return entry
   }
 
   /// The plan's repeats, or as many as the results on record need (`study run --repeats N` may have asked for more).
@@ -146,8 +154,8 @@ public struct StudyStatus: Codable, Equatable {
 
   /// The last logged step of a run and its training seconds (0 and nil when it has logged none).
   static func lastLoggedStep(_ run: RunDirectory) -> (step: Int, seconds: Double?) {
-    guard let row = run.readMetrics().last(where: { $0["event"] as? String == "step" }), let step = row["step"] as? Int else { return (0, nil) }
-    return (step, row["train_seconds"] as? Double)
+    for case let .step(step, _, _, _, _, seconds) in run.readMetrics().reversed() { return (step, seconds) }
+    return (0, nil)
   }
 
   /// True while a process trains in `run`: its lock is held on this host, or its log changed in the last 10 minutes.
@@ -203,8 +211,8 @@ public struct StudyStatus: Codable, Equatable {
 /// calibration on record (the plan's and the study's), else from runs of this study with the same
 /// setting, else unknown (with the reason).
 struct StepTimes {
-  var rates: [String: Double] = [:]
-  var measuredIn: [String: Double] = [:]
+  var rates: [SpeedSetting: Double] = [:]
+  var measuredIn: [SpeedSetting: Double] = [:]
   var evaluationSeconds: Double?
   var hasCalibration: Bool
 
@@ -215,9 +223,9 @@ struct StepTimes {
     let runs = (try? FileManager.default.contentsOfDirectory(atPath: directory.runs.path)) ?? []
     for name in runs {
       let run = RunDirectory(directory.runs.appendingPathComponent(name))
-      guard let config = try? TrainConfig(contentsOf: run.config) else { continue }
+      guard let config = try? run.configuration() else { continue }
       let logged = StudyStatus.lastLoggedStep(run)
-      if let s = logged.seconds, logged.step > 1, s > 0 { measuredIn[speedSignature(config)] = s / Double(logged.step) }
+      if let s = logged.seconds, logged.step > 1, s > 0 { measuredIn[SpeedSetting(config)] = s / Double(logged.step) }
     }
     for v in experiment.variants {
       let folder = directory.results.appendingPathComponent(v.slug)
@@ -229,7 +237,7 @@ struct StepTimes {
   }
 
   func secondsPerStep(_ config: TrainConfig) -> Double? {
-    let key = speedSignature(config)
+    let key = SpeedSetting(config)
     return rates[key] ?? measuredIn[key]
   }
 

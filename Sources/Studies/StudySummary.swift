@@ -91,8 +91,8 @@ public struct VariantSummary: Codable, Equatable, Sendable {
     peakMemoryBytes = done.map(\.peakMemoryBytes).max() ?? 0
     stages = variant.stages.enumerated().map { i, s in
       let measured = done.compactMap { $0.stages.count > i ? $0.stages[i] : nil }
-      return StageSummary(name: s.name, steps: measured.first?.steps ?? s.config.trainSteps, budgetSeconds: s.budgetSeconds,
-                          trainSeconds: measured.isEmpty ? 0 : measured.map(\.trainSeconds).reduce(0, +) / Double(measured.count),
+      return StageSummary(name: s.name, steps: measured.first?.run.steps ?? s.config.trainSteps, budgetSeconds: s.budgetSeconds,
+                          trainSeconds: measured.isEmpty ? 0 : measured.map(\.run.trainSeconds).reduce(0, +) / Double(measured.count),
                           masked: s.isMasked)
     }
   }

@@ -25,16 +25,16 @@ public enum StudyTensorBoard {
     }
     var offset = 0
     for stage in result.stages {
-      for point in stage.lossCurve where point.count == 2 {
+      for point in stage.run.lossCurve where point.count == 2 {
         out.append((offset + Int(point[0]), [.scalar(tag: "train/loss", value: Float(point[1]))]))
       }
       for p in stage.timeline ?? [] {
         out.append((offset + p.step, scalars("eval", [("fid", p.fid), ("kid", p.kidMean), ("precision", p.precision), ("recall", p.recall)])))
       }
-      if let e = stage.evaluation, !(stage.timeline ?? []).contains(where: { $0.step == stage.steps }) {
-        out.append((offset + stage.steps, scalars("eval", [("fid", e.fid), ("kid", e.kidMean), ("precision", e.precision), ("recall", e.recall)])))
+      if let e = stage.evaluation, !(stage.timeline ?? []).contains(where: { $0.step == stage.run.steps }) {
+        out.append((offset + stage.run.steps, scalars("eval", [("fid", e.fid), ("kid", e.kidMean), ("precision", e.precision), ("recall", e.recall)])))
       }
-      offset += stage.steps
+      offset += stage.run.steps
     }
     if result.finished {
       out.append((offset, scalars("final", [

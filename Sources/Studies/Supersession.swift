@@ -38,8 +38,8 @@ func changes(from old: VariantResult, to variant: Variant) -> [String] {
       found.append("stage \(stage.name) added")
       continue
     }
-    if before.steps != stage.config.trainSteps {
-      found.append("\(stage.name): \(before.steps) → \(stage.config.trainSteps) steps")
+    if before.run.steps != stage.config.trainSteps {
+      found.append("\(stage.name): \(before.run.steps) → \(stage.config.trainSteps) steps")
     } else if before.id != stage.id {
       found.append("\(stage.name): its settings (identity \(before.id) → \(stage.id))")
     }
@@ -54,7 +54,7 @@ func changes(from old: VariantResult, to variant: Variant) -> [String] {
 /// for the weights it measured (a stage trained again, or a file replaced, is evaluated again).
 func weightsChecksum(_ job: SamplingJob) throws -> String {
   guard let checksum = sha256Hex(fileAt: job.weights) else {
-    throw PlanError("cannot read the weights \(job.weights.path) to evaluate them: the run directory is damaged; "
+    throw StudyError("cannot read the weights \(job.weights.path) to evaluate them: the run directory is damaged; "
                       + "remove it to train the stage again")
   }
   return checksum

@@ -20,7 +20,7 @@ public struct TimelineSpec: Equatable, Sendable {
     public var description: String {
       switch self {
       case let .steps(n): return "\(n) steps"
-      case let .seconds(s): return String(format: "%g s", s)
+      case let .seconds(s): return "\(gFormat(s)) s"
       }
     }
   }
@@ -82,7 +82,7 @@ public struct CurvePoint: Codable, Equatable, Sendable {
 }
 
 /// A stage's seconds on the curves' time axis: its calibrated budget, else its measured time.
-func timelineSeconds(_ stage: StageResult) -> Double { stage.budgetSeconds ?? stage.trainSeconds }
+func timelineSeconds(_ stage: StageResult) -> Double { stage.budgetSeconds ?? stage.run.trainSeconds }
 
 /// The points of one variant's stages as one curve (stages in sequence); `continued`: with the last
 /// stage's continuation beyond its budget (the speed-up reference), on the same seconds per step.
@@ -90,16 +90,16 @@ func timelineCurve(of stages: [StageResult], continued: Bool = false) -> [CurveP
   var out: [CurvePoint] = []
   var (elapsed, measured, device) = (0.0, 0.0, 0.0)
   for (i, stage) in stages.enumerated() {
-    func at(_ step: Int, _ seconds: Double) -> Double { stage.steps > 0 ? Double(step) * seconds / Double(stage.steps) : 0 }
+    func at(_ step: Int, _ seconds: Double) -> Double { stage.run.steps > 0 ? Double(step) * seconds / Double(stage.run.steps) : 0 }
     let later = continued && i == stages.count - 1 ? stage.continuation ?? [] : []
     for p in (stage.timeline ?? []) + later {
       out.append(CurvePoint(stage: stage.name, step: p.step, trainingSeconds: elapsed + at(p.step, timelineSeconds(stage)),
-                            measuredSeconds: measured + at(p.step, stage.trainSeconds), deviceSeconds: device + at(p.step, stage.deviceSeconds),
+                            measuredSeconds: measured + at(p.step, stage.run.trainSeconds), deviceSeconds: device + at(p.step, stage.run.deviceSeconds),
                             fid: p.fid, kidMean: p.kidMean, precision: p.precision, recall: p.recall))
     }
     elapsed += timelineSeconds(stage)
-    measured += stage.trainSeconds
-    device += stage.deviceSeconds
+    measured += stage.run.trainSeconds
+    device += stage.run.deviceSeconds
   }
   return out
 }

@@ -73,13 +73,22 @@ public struct ConfigEdit: Equatable, CustomStringConvertible {
   }
 
   public var description: String { "\(key)=\(value.any)" }
+
+  /// The value as a plan writes it: a scalar's text, anything else in flow YAML.
+  public var valueText: String {
+    if let s = value.scalar?.string { return s }
+    return ((try? Yams.serialize(node: value)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+  }
 }
 
 extension TrainConfig {
   /// This configuration with `edits` applied in order (`validate()` checks the result as a whole).
   public func applying(_ edits: [ConfigEdit], source: String) throws -> TrainConfig {
     var c = self
-    for edit in edits { try edit.apply(to: &c, source: source) }
+    // The mask's kind before its sizes, which apply to the kind.
+    for edit in edits.filter({ $0.key == "dataset.MASK_TYPE" }) + edits.filter({ $0.key != "dataset.MASK_TYPE" }) {
+      try edit.apply(to: &c, source: source)
+    }
     return c
   }
 }

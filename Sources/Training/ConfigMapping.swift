@@ -11,23 +11,10 @@ extension TrainConfig {
   /// The pre-training mask, or nil for whole images (DSM).
   public func maskSpec() throws -> MaskSpec? {
     guard isMasked else { return nil }
-    let kind: MaskKind
-    switch dataset.maskType {
-    case .patch:
-      kind = .patch
-    case .block:
-      guard dataset.maskBlockSize > 0 else {
-        throw ConfigError("dataset.MASK_TYPE block needs dataset.MASK_BLOCK_SIZE (e.g. 2, 4 or 8 patches)")
-      }
-      kind = .block(dataset.maskBlockSize)
-    case .crop:
-      let grid = network.grid
-      // The authors' -1 means "derive from the ratio": the visible window that keeps 1 - ratio of the patches.
-      let size = dataset.maskCropSize > 0
-        ? dataset.maskCropSize : max(1, Int((Double(grid * grid) * (1 - dataset.maskRatio)).squareRoot()))
-      kind = .crop(size)
+    if dataset.mask == .block(nil) {
+      throw ConfigError("dataset.MASK_TYPE block needs dataset.MASK_BLOCK_SIZE (e.g. 2, 4 or 8 patches)")
     }
-    return MaskSpec(kind: kind, ratio: dataset.maskRatio)
+    return MaskSpec(kind: dataset.mask, ratio: dataset.maskRatio)
   }
 
   /// The sampler used for sample grids and FID: DDIM with `sampling_timesteps` steps and eta
@@ -36,4 +23,36 @@ extension TrainConfig {
     samplingTimesteps < timesteps
       ? .ddim(steps: samplingTimesteps, eta: ddimSamplingEta) : .ddpm
   }
+}
+
+extension MaskKind {
+  /// The kind the authors' MASK_TYPE names, with its size (nil: none given, or the authors' -1).
+  public init(type: MaskType, size: Int?) {
+    switch type {
+    case .patch: self = .patch
+    case .block: self = .block(size)
+    case .crop: self = .crop(size)
+    }
+  }
+
+  /// The authors' MASK_TYPE of this kind.
+  public var type: MaskType {
+    switch self {
+    case .patch: return .patch
+    case .block: return .block
+    case .crop: return .crop
+    }
+  }
+
+  /// The size of this kind if it is of kind `type` (a block's side or a crop's window, in patches).
+  public func size(of type: MaskType) -> Int? {
+    switch (self, type) {
+    case let (.block(b), .block): return b
+    case let (.crop(c), .crop): return c
+    default: return nil
+    }
+  }
+
+  /// This mask as kind `type`: its size kept when the kind stays, none otherwise.
+  public func withType(_ type: MaskType) -> MaskKind { MaskKind(type: type, size: size(of: type)) }
 }

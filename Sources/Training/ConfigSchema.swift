@@ -14,8 +14,9 @@ struct Field {
   /// True for true/false keys (what an ablation's REMOVE can switch off).
   var isFlag = false
   /// When the key is written by `yaml()` (nil: always). A key added later that is written only when
-  /// it matters keeps the YAML, and so the study stage identities hashed from it, of configurations
-  /// that do not use it.
+  /// it matters keeps the YAML of configurations that do not use it as it was: run directories'
+  /// config.yaml files, and the first identity encoding of studies, which hashed this YAML and which
+  /// the migration of older study directories still computes (Studies' IdentityMigration.swift).
   var isWritten: ((TrainConfig) -> Bool)? = nil
 
   /// This field, written only when `condition` holds.
@@ -143,6 +144,25 @@ extension Field {
   }
 }
 
+extension Field {
+  /// The authors' MASK_TYPE: the kind of `dataset.mask`, which keeps its size when the kind stays.
+  static let maskType = Field(key: "MASK_TYPE", read: { quoted($0.dataset.mask.type.configName) }) { r, n, path in
+    guard let s = n.string else { throw ConfigError("\(path) must be a string") }
+    r.dataset.mask = r.dataset.mask.withType(try MaskType.parse(s, key: path))
+  }
+
+  /// The authors' MASK_BLOCK_SIZE or MASK_CROP_SIZE: the size of `dataset.mask` when it is of kind
+  /// `type` (-1: none); written -1 for the other kinds, and ignored for them when read (the authors'
+  /// files give both sizes whatever the kind).
+  static func maskSize(_ key: String, of type: MaskType) -> Field {
+    Field(key: key, read: { Node(String($0.dataset.mask.size(of: type) ?? -1)) }) { r, n, path in
+      let v = try n.intValue(path)
+      guard r.dataset.mask.type == type else { return }
+      r.dataset.mask = MaskKind(type: type, size: v > 0 ? v : nil)
+    }
+  }
+}
+
 private func quoted(_ text: String) -> Node { Node(text, Tag(.str), .doubleQuoted) }
 
 func formatNumber(_ v: Double) -> String {
@@ -202,8 +222,7 @@ enum ConfigSchema {
     .string("NAME", \.dataset.name), .string("PATH", \.dataset.path), .string("SPLIT", \.dataset.split),
     .optionalInts("CLASSES", \.dataset.classes), .double("FRACTION", \.dataset.fraction),
     .uint("SUBSET_SEED", \.dataset.subsetSeed), .int("COUNT", \.dataset.count),
-    .double("MASK_RATIO", \.dataset.maskRatio), .choice("MASK_TYPE", \.dataset.maskType),
-    .int("MASK_BLOCK_SIZE", \.dataset.maskBlockSize), .int("MASK_CROP_SIZE", \.dataset.maskCropSize),
+    .double("MASK_RATIO", \.dataset.maskRatio), .maskType, .maskSize("MASK_BLOCK_SIZE", of: .block), .maskSize("MASK_CROP_SIZE", of: .crop),
     // The authors keep the image size in both blocks; here it is one value, the model's.
     .int("IMG_SIZE", \.network.imageSize), .double("hflip_prob", \.dataset.hflipProb),
   ]
@@ -302,7 +321,9 @@ extension TrainConfig {
       guard let key = k.string else { continue }
       if key == "dataset" || key == "network" {
         guard let section = v.mapping else { throw ConfigError("\(source): \(key) must be a mapping of keys") }
-        for (sk, sv) in section {
+        // The mask's kind before its sizes, which apply to the kind (the authors write them in any order).
+        let kindFirst = section.filter { $0.key.string == "MASK_TYPE" } + section.filter { $0.key.string != "MASK_TYPE" }
+        for (sk, sv) in kindFirst {
           guard let name = sk.string else { continue }
           try applyKey(name, sv, section: key, source: source)
         }

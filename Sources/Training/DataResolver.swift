@@ -20,33 +20,34 @@ func datasetSourceAndOptions(_ config: TrainConfig) throws -> (DatasetSource, Pr
   if !d.path.isEmpty { d.path = URL(fileURLWithPath: d.path).standardizedFileURL.path }
   let source: DatasetSource
   var crop = CropMode.none
-  switch d.name.lowercased() {
-  case "prepared": return nil
-  case "fashion-mnist", "fashion_mnist", "fashionmnist":
+  guard let kind = DatasetKind(name: d.name) else {
+    throw ConfigError("unknown dataset.NAME \(d.name); known: \(DatasetKind.names)")
+  }
+  switch kind {
+  case .prepared: return nil
+  case .fashionMNIST:
     source = .fashionMNIST(path: d.path.isEmpty ? nil : d.path, split: d.split)
-  case "folder", "celebahq", "ffhq", "afhq":
+  case .folder:
     guard !d.path.isEmpty else { throw ConfigError("dataset.PATH must name the image folder for dataset.NAME \(d.name)") }
     source = .imageFolder(path: d.path)
     crop = .center
-  case "lsun", "lmdb":
+  case .lsun, .lmdb:
     // LSUN ships as LMDB exports; the authors' lsun.py reads a folder of images. Both are taken.
     guard !d.path.isEmpty else {
       throw ConfigError("dataset.PATH must name the LMDB export (the folder holding data.mdb) or the image folder for dataset.NAME \(d.name)")
     }
-    source = d.name.lowercased() == "lmdb" || isLMDBExport(d.path) ? .lmdb(path: d.path) : .imageFolder(path: d.path)
+    source = kind == .lmdb || isLMDBExport(d.path) ? .lmdb(path: d.path) : .imageFolder(path: d.path)
     crop = .center
-  case "celeba":
+  case .celebA:
     guard !d.path.isEmpty else { throw ConfigError("dataset.PATH must name the img_align_celeba folder") }
     source = .celebA(path: d.path, split: d.split)
     crop = .celebA64
-  case "vggface2", "vggface":
+  case .vggFace2:
     guard !d.path.isEmpty else { throw ConfigError("dataset.PATH must name the VGGFace2 folder") }
     source = .vggFace2(path: d.path)
     crop = .center
-  case "synthetic":
+  case .synthetic:
     source = .synthetic(count: d.count, seed: 0)
-  default:
-    throw ConfigError("unknown dataset.NAME \(d.name); known: fashion-mnist, folder, celeba, celebahq, ffhq, afhq, lsun, lmdb, vggface2, synthetic, prepared")
   }
   if let classes = d.classes {
     switch source {

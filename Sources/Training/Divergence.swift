@@ -24,8 +24,7 @@ extension TrainingSession {
     if trainer.isRoot {
       for checkpoint in suspect { moved.append("checkpoints/" + (try run.moveAside(checkpoint, prefix: "diverged"))) }
       if !suspect.isEmpty { try run.repointLatest(at: good) }
-      // JSON has no NaN: a non-finite loss is recorded as text.
-      try run.appendMetrics(["event": "diverged", "step": number, "loss": loss.isFinite ? loss as Any : "\(loss)" as Any])
+      try run.appendMetrics(.diverged(step: number, loss: loss))
     }
     return .diverged(step: number, loss: loss, lastGood: good.map { step(of: $0) }, runDirectory: run.url.path,
                      learningRate: config.lr, movedAside: moved)

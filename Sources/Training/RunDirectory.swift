@@ -109,9 +109,9 @@ public struct RunDirectory: Sendable {
     fsyncDirectory(url)
   }
 
-  /// Appends one JSON line to metrics.jsonl.
-  public func appendMetrics(_ object: [String: Any]) throws {
-    var data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+  /// Appends one row to metrics.jsonl.
+  public func appendMetrics(_ event: MetricsEvent) throws {
+    var data = try Self.metricsEncoder.encode(event)
     data.append(0x0a)
     if let handle = try? FileHandle(forWritingTo: metrics) {
       defer { try? handle.close() }
@@ -122,6 +122,12 @@ public struct RunDirectory: Sendable {
     }
   }
 
+  static let metricsEncoder: JSONEncoder = {
+    let e = JSONEncoder()
+    e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    return e
+  }()
+
   /// Keeps the rows of metrics.jsonl up to `step`: a run resumed from the checkpoint of `step` (0: a
   /// fresh start) redoes what came after it, so the rows a stopped process wrote after it go, and
   /// so does a line it left half-written.
@@ -129,21 +135,27 @@ public struct RunDirectory: Sendable {
     guard let data = try? Data(contentsOf: metrics) else { return }
     var kept = Data()
     for line in data.split(separator: 0x0a, omittingEmptySubsequences: true) {
-      guard let row = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
-            let s = row["step"] as? Int, s <= step else { continue }
+      guard let row = try? JSONDecoder().decode(MetricsEvent.self, from: Data(line)), row.step <= step else { continue }
       kept.append(contentsOf: line)
       kept.append(0x0a)
     }
     if kept != data { try writeAtomically(kept, to: metrics) }
   }
 
-  /// Reads metrics.jsonl back (for reports and resumed runs).
-  public func readMetrics() -> [[String: Any]] {
+  /// The rows of metrics.jsonl (a line that is not a row, such as one a killed process left half-written, is skipped).
+  public func readMetrics() -> [MetricsEvent] {
     guard let text = try? String(contentsOf: metrics, encoding: .utf8) else { return [] }
-    return text.split(separator: "\n").compactMap {
-      try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
-    }
+    return text.split(separator: "\n").compactMap { try? JSONDecoder().decode(MetricsEvent.self, from: Data($0.utf8)) }
   }
+
+  /// The run's summary, written when it reached its budget (nil before, or when it cannot be read).
+  public func readSummary() -> RunSummary? {
+    guard let data = try? Data(contentsOf: summary) else { return nil }
+    return try? JSONDecoder().decode(RunSummary.self, from: data)
+  }
+
+  /// The configuration the run trains with (its config.yaml).
+  public func configuration() throws -> TrainConfig { try TrainConfig(contentsOf: config) }
 }
 
 /// The held lock of a run directory; released when the process ends or `release()` is called.

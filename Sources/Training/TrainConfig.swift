@@ -71,7 +71,8 @@ public enum Precision: String, Codable, Sendable, CaseIterable {
   case bf16
 }
 
-/// The masking strategy of `dataset.MASK_TYPE` (its size is `MASK_BLOCK_SIZE` or `MASK_CROP_SIZE`).
+/// The name of a masking strategy, as the authors' `dataset.MASK_TYPE` and the command line write it
+/// (the strategy itself, with its size, is `MaskKind`).
 public enum MaskType: String, Codable, Sendable, CaseIterable {
   case patch, block, crop
 }
@@ -92,11 +93,8 @@ public struct DatasetSettings: Equatable, Sendable {
   public var count = 1024
 
   public var maskRatio = 0.0
-  public var maskType = MaskType.patch
-  /// Blocks of N x N patches (`block`); the authors' -1 is unset.
-  public var maskBlockSize = -1
-  /// The visible window of N x N patches (`crop`); -1 derives it from the ratio.
-  public var maskCropSize = -1
+  /// The masking strategy and its size (the authors' MASK_TYPE, MASK_BLOCK_SIZE and MASK_CROP_SIZE).
+  public var mask = MaskKind.patch
 
   public var hflipProb = 0.0
 
@@ -177,7 +175,7 @@ extension TrainConfig {
     if ["pt", "pth", "ckpt", "bin"].contains(initExtension) {
       throw fail("pretrained_model_ckpt (--init-from) \(pretrainedModelCkpt) is a PyTorch checkpoint, which training does not read: convert it first with `maskdm convert \(pretrainedModelCkpt) -o weights.safetensors`, then start from weights.safetensors")
     }
-    if isMasked, dataset.maskType == .block, dataset.maskBlockSize <= 0 {
+    if isMasked, dataset.mask == .block(nil) {
       throw fail("dataset.MASK_TYPE block needs dataset.MASK_BLOCK_SIZE (e.g. 2, 4 or 8 patches)")
     }
   }

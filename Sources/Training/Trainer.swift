@@ -76,8 +76,8 @@ public final class Trainer {
         // What a stopped process wrote after the checkpoint it resumes from is redone: its rows go.
         try run.truncateMetrics(after: progress.step)
         if !changes.isEmpty {
-          try run.appendMetrics(["event": "resumed", "step": progress.step,
-                                 "changed": Dictionary(uniqueKeysWithValues: changes.map { ($0.key, "\($0.old) -> \($0.new)") })])
+          try run.appendMetrics(.resumed(step: progress.step,
+                                         changed: Dictionary(uniqueKeysWithValues: changes.map { ($0.key, "\($0.old) -> \($0.new)") })))
           events(.notice("resuming at step \(progress.step) with \(changes.map(\.description).joined(separator: ", "))"))
         }
       }

@@ -23,9 +23,7 @@ public struct TrainingBenchmark {
     do { c.network = try ModelConfig.preset(preset) } catch let e as ModelError { throw ConfigError(e.message) }
     c.batchSize = Self.batchSizes[preset] ?? 64
     c.dataset.maskRatio = maskRatio
-    c.dataset.maskType = maskType
-    c.dataset.maskBlockSize = blockSize
-    c.dataset.maskCropSize = cropSize
+    c.dataset.mask = MaskKind(type: maskType, size: maskType == .block ? blockSize : cropSize > 0 ? cropSize : nil)
     try c.validate()
     config = c
   }
@@ -82,7 +80,7 @@ public struct TrainingBenchmark {
       let median = times.sorted()[times.count / 2]
       return Result(
         preset: nil, imagesPerSecond: Double(config.batchSize) / (median / 1000), msPerStep: median, msPerStepAll: times,
-        device: Engine.device.rawValue, maskRatio: config.dataset.maskRatio, maskType: config.dataset.maskType,
+        device: Engine.device.rawValue, maskRatio: config.dataset.maskRatio, maskType: config.dataset.mask.type,
         batchSize: config.batchSize, parameters: state.parameterCount, peakMemoryBytes: Memory.peak,
         compiled: config.compile, precision: config.precision, linearProduct: Engine.linearProduct,
         cpuPath: Engine.cpuPath, openblasCore: Engine.openBLASCore)

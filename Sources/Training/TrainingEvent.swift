@@ -37,6 +37,14 @@ public struct RunSummary: Codable, Sendable, Equatable {
   public var lossCurve: [[Double]]
   /// The code, libraries, machine and job that produced the run (nil in summaries written before it was recorded).
   public var provenance: Provenance? = nil
+
+  public init(steps: Int, finalLoss: Double?, trainSeconds: Double, deviceSeconds: Double, wallSeconds: Double, imagesPerSecond: Double,
+              warmupSeconds: Double? = nil, peakMemoryBytes: Int, device: String, runDirectory: String, lossCurve: [[Double]],
+              provenance: Provenance? = nil) {
+    (self.steps, self.finalLoss, self.trainSeconds, self.deviceSeconds, self.wallSeconds) = (steps, finalLoss, trainSeconds, deviceSeconds, wallSeconds)
+    (self.imagesPerSecond, self.warmupSeconds, self.peakMemoryBytes, self.device) = (imagesPerSecond, warmupSeconds, peakMemoryBytes, device)
+    (self.runDirectory, self.lossCurve, self.provenance) = (runDirectory, lossCurve, provenance)
+  }
 }
 
 /// Typed events of a training run.

@@ -51,7 +51,7 @@ final class TrainingSession {
     lastCheckpoint = resumed ? progress.step : nil
     let resumedAt = progress.step
     lossCurve = trainer.run.readMetrics().compactMap { row in
-      guard let s = row["step"] as? Int, let l = row["loss"] as? Double else { return nil }
+      guard case let .step(s, l, _, _, _, _) = row else { return nil }
       // Losses are float32 values; Foundation's JSON reader can miss the last digit of a double
       // (0.7459206581115723 read as 0.745920658111572), and rounding to float32 undoes that.
       return s <= resumedAt ? [Double(s), Double(Float(l))] : nil
@@ -125,7 +125,7 @@ final class TrainingSession {
     } catch {
       throw FileSystemError("could not keep the EMA snapshot of step \(number) in \(url.path): \(error)")
     }
-    try run.appendMetrics(["event": "snapshot", "step": number, "path": "snapshots/\(url.lastPathComponent)"])
+    try run.appendMetrics(.snapshot(step: number, path: "snapshots/\(url.lastPathComponent)"))
   }
 
   /// Counts a finished step in the run's progress (the first step after a start is warm-up time).
@@ -158,8 +158,8 @@ final class TrainingSession {
     if let limit = config.trainSeconds { eta = min(eta, max(limit - progress.trainSeconds, 0)) }
     lossCurve.append([Double(number), loss])
     if trainer.isRoot {
-      try run.appendMetrics(["event": "step", "step": number, "loss": loss, "lr": lr, "grad_norm": gradNorm,
-                             "images_per_second": rate, "train_seconds": progress.trainSeconds])
+      try run.appendMetrics(.step(step: number, loss: loss, lr: lr, gradNorm: gradNorm, imagesPerSecond: rate,
+                                  trainSeconds: progress.trainSeconds))
     }
     events(.step(StepReport(step: number, totalSteps: config.trainSteps, loss: loss, learningRate: lr,
                             imagesPerSecond: rate, trainSeconds: progress.trainSeconds, etaSeconds: eta,
@@ -171,7 +171,7 @@ final class TrainingSession {
     try checkpoint()
     guard config.numSamples > 0, trainer.isRoot else { return }
     let url = try trainer.writeSampleGrid(model: model, diffusion: diffusion, state: state, step: number)
-    try run.appendMetrics(["event": "sample", "step": number, "path": url.lastPathComponent])
+    try run.appendMetrics(.sample(step: number, path: url.lastPathComponent))
     events(.sample(step: number, url: url))
   }
 
@@ -182,14 +182,14 @@ final class TrainingSession {
     guard trainer.isRoot, progress.step > 0 else { return }
     let number = progress.step
     let rows = run.readMetrics()
-    func recorded(_ event: String) -> Bool { rows.contains { $0["event"] as? String == event && $0["step"] as? Int == number } }
-    if !recorded("checkpoint") { try run.appendMetrics(["event": "checkpoint", "step": number]) }
+    func recorded(_ event: String) -> Bool { rows.contains { $0.name == event && $0.step == number } }
+    if !recorded("checkpoint") { try run.appendMetrics(.checkpoint(step: number)) }
     guard config.numSamples > 0, number % config.saveAndSampleEvery == 0 || !budgetLeft else { return }
     let grid = run.samples.appendingPathComponent(String(format: "step-%08d.png", number))
     let hasRow = recorded("sample")
     guard !hasRow || !FileManager.default.fileExists(atPath: grid.path) else { return }
     let url = try trainer.writeSampleGrid(model: model, diffusion: diffusion, state: state, step: number)
-    if !hasRow { try run.appendMetrics(["event": "sample", "step": number, "path": url.lastPathComponent]) }
+    if !hasRow { try run.appendMetrics(.sample(step: number, path: url.lastPathComponent)) }
     events(.sample(step: number, url: url))
   }
 
@@ -198,7 +198,7 @@ final class TrainingSession {
     lastCheckpoint = progress.step
     guard trainer.isRoot else { return }
     let url = try state.checkpoint(progress).save(in: run)
-    try run.appendMetrics(["event": "checkpoint", "step": progress.step])
+    try run.appendMetrics(.checkpoint(step: progress.step))
     events(.checkpoint(step: progress.step, url: url))
   }
 }

@@ -36,8 +36,11 @@ final class StudySupersessionCLITests: XCTestCase {
     // The baseline's evaluation on record claims other weights: it is measured again, the old one kept.
     let result = out.appendingPathComponent("results/two-stage-maskdm/seed-5.json")
     let evaluations = out.appendingPathComponent("evaluations")
+    // The baseline's own evaluation: its finetune stage's run directory names the cache.
+    let recorded = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: result)) as? [String: Any])
+    let finetune = try XCTUnwrap(((recorded["stages"] as? [[String: Any]])?.last?["run_directory"] as? String).map { URL(fileURLWithPath: $0).lastPathComponent })
     let cached = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: evaluations.path)
-      .first { $0.hasPrefix("finetune-") && !$0.contains("without") }.map { evaluations.appendingPathComponent($0) })
+      .first { $0.hasPrefix("\(finetune)-") }.map { evaluations.appendingPathComponent($0) })
     var evaluation = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: cached)) as? [String: Any])
     let measured = try XCTUnwrap(evaluation["weights"] as? String, "an evaluation records the checksum of the weights it measured")
     XCTAssertEqual(measured.count, 64)

@@ -190,4 +190,13 @@ final class DatasetsTests: XCTestCase {
     XCTAssertEqual(BatchLoader.subset(count: 1000, fraction: 0.0001, seed: 4).count, 1)
     XCTAssertEqual(BatchLoader.subset(count: 10, fraction: nil, seed: 4), Array(0..<10))
   }
+
+  /// One reading of dataset names for configurations and `maskdm prepare`: aliases included, case-insensitive.
+  func testDatasetNamesAreReadOnce() {
+    XCTAssertEqual(DatasetKind(name: "Fashion_MNIST"), .fashionMNIST)
+    XCTAssertEqual(["celebahq", "FFHQ", "afhq", "folder"].map { DatasetKind(name: $0) }, [.folder, .folder, .folder, .folder])
+    XCTAssertEqual(DatasetKind(name: "vggface"), .vggFace2)
+    XCTAssertNil(DatasetKind(name: "imagenet"))
+    for name in DatasetKind.names.components(separatedBy: ", ") { XCTAssertNotNil(DatasetKind(name: name), name) }
+  }
 }

@@ -78,3 +78,10 @@ final class MaskTests: XCTestCase {
     }
   }
 }
+
+/// A batch of masks as the tests look at them: `mask` (B, N) int32 with 1 = masked, and the `visible`
+/// (B, Nvis) patch indices training uses, ascending. Ratio 0 (patch or block) keeps every patch.
+func sampleMasks(_ spec: MaskSpec, grid: Int, batch: Int, key: PRNGKey) throws -> (mask: Tensor, visible: Tensor) {
+  let visible = try sampleVisible(spec, grid: grid, batch: batch, key: key)
+  return (try maskFrom(visible: visible, patches: grid * grid), visible)
+}

@@ -1,5 +1,5 @@
-// `evaluation.fid_resize`: read from the plan, part of a variant's identity only when it is not the
-// default (studies run before it was a choice keep their results), and recorded in the protocol.
+// `evaluation.fid_resize`: read from the plan, part of a variant's identity (in the canonical encoding;
+// the first encoding left the default out, which the migration of old studies keeps), and recorded in the protocol.
 import Foundation
 import XCTest
 @testable import Studies
@@ -22,8 +22,10 @@ final class FIDResizePlanTests: XCTestCase {
     let evaluation = e.plan.evaluation
     XCTAssertEqual(evaluation.fidResize, .ttur)
     XCTAssertTrue("\(evaluation)".contains("fidResize"))
-    XCTAssertFalse(evaluation.identityText.contains("fidResize"), evaluation.identityText)
-    XCTAssertTrue(evaluation.identityText.hasSuffix("along: nil)"), evaluation.identityText)
+    XCTAssertTrue(evaluation.identityEncoding.contains("fid_resize=ttur\n"), evaluation.identityEncoding)
+    // The first encoding printed the protocol without the default resize (studies run before it was a choice).
+    XCTAssertFalse(IdentityMigration.legacyText(evaluation).contains("fidResize"))
+    XCTAssertTrue(IdentityMigration.legacyText(evaluation).hasSuffix("along: nil)"))
     XCTAssertEqual(e.variants.first?.key, variantKey(e.variants[0].stages, evaluation))
     let p = StudyProtocol(experiment: e, repeats: 1, machine: .current)
     XCTAssertEqual(p.fidResize, "ttur")
@@ -34,9 +36,9 @@ final class FIDResizePlanTests: XCTestCase {
     let ttur = try experiment()
     let clean = try experiment("\nevaluation: {fid_resize: clean}")
     XCTAssertEqual(clean.plan.evaluation.fidResize, .clean)
-    XCTAssertTrue(clean.plan.evaluation.identityText.contains("clean"))
+    XCTAssertTrue(clean.plan.evaluation.identityEncoding.contains("fid_resize=clean\n"))
     XCTAssertNotEqual(clean.variants[0].key, ttur.variants[0].key, "a clean FID is not a TTUR one: its results are its own")
-    XCTAssertNotEqual(clean.plan.evaluation.cacheText, ttur.plan.evaluation.cacheText)
+    XCTAssertNotEqual(clean.plan.evaluation.cacheKey, ttur.plan.evaluation.cacheKey)
     let p = StudyProtocol(experiment: clean, repeats: 1, machine: .current)
     XCTAssertEqual(p.fidResize, "clean")
     XCTAssertTrue(p.fidImplementation.contains("PIL bicubic"), p.fidImplementation)

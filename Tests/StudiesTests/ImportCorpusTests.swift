@@ -34,9 +34,9 @@ final class ImportCorpusTests: XCTestCase {
           continue
         }
         guard let ablation = written[name] else { failures.append("\(label): not imported: \(a.problem ?? "?")"); continue }
-        if ablation.part != part { failures.append("\(label): read as \(ablation.part), not \(part)") }
-        if ablation.replacements.map(\.text) != entry.values {
-          failures.append("\(label): values \(ablation.replacements.map(\.text)), not \(entry.values)")
+        if ablation.part.canonicalName != part { failures.append("\(label): read as \(ablation.part), not \(part)") }
+        if ablation.spelledReplacements != entry.values {
+          failures.append("\(label): values \(ablation.spelledReplacements), not \(entry.values)")
         }
       }
       // What was understood runs: the plan expands as `study run --dry-run` expands it.

@@ -54,7 +54,7 @@ final class ImportPrecisionTests: XCTestCase {
     let imported = try importPlan(text, name: "defaults")
     XCTAssertNil(imported.failure)
     let plan = try StudyPlan(yaml: imported.yaml, name: "defaults")
-    XCTAssertEqual(plan.ablations.map { $0.replacements.map(\.text) }, [["block 4", "crop", "patch"], ["0.5", "0.9"], ["ddim 25", "ddim 50"]])
+    XCTAssertEqual(plan.ablations.map { $0.spelledReplacements }, [["block 4", "crop", "patch"], ["0.5", "0.9"], ["ddim 25", "ddim 50"]])
     let explained = imported.explanation.joined(separator: "\n")
     for said in ["block has no block size: 4 patches a side, the authors' default (MASK_BLOCK_SIZE 4",
                  "crop has no window size: the visible window keeps the unmasked share of the patches",
@@ -65,8 +65,7 @@ final class ImportPrecisionTests: XCTestCase {
     // The defaults are what the variants train with.
     let e = try Experiment(plan: plan)
     let block = try XCTUnwrap(e.variants.first { $0.name == "Masks: block 4" })
-    XCTAssertEqual(block.stages[0].config.dataset.maskType, .block)
-    XCTAssertEqual(block.stages[0].config.dataset.maskBlockSize, authorsBlockSize)
+    XCTAssertEqual(block.stages[0].config.dataset.mask, .block(authorsBlockSize))
     XCTAssertEqual(try XCTUnwrap(e.variants.first { $0.name == "Rate: 0.5" }).stages[0].config.dataset.maskRatio, 0.5)
   }
 
@@ -77,9 +76,9 @@ final class ImportPrecisionTests: XCTestCase {
                     ablation("No clipping", "gradient clipping", "REMOVE"))
     let imported = try importPlan(text, name: "off")
     let plan = try StudyPlan(yaml: imported.yaml, name: "off")
-    XCTAssertEqual(plan.ablations.map(\.part), ["ema_decay", "warmup_steps", "clip_grad"])
+    XCTAssertEqual(plan.ablations.map(\.part.canonicalName), ["ema_decay", "warmup_steps", "clip_grad"])
     XCTAssertEqual(plan.ablations.map(\.action), [.replace, .replace, .replace])
-    XCTAssertEqual(plan.ablations.map { $0.replacements.map(\.text) }, [["0"], ["0"], ["null"]])
+    XCTAssertEqual(plan.ablations.map { $0.spelledReplacements }, [["0"], ["0"], ["null"]])
     XCTAssertTrue(imported.explanation.joined().contains("samples come from the raw (not averaged) weights"), "\(imported.explanation)")
     let e = try Experiment(plan: plan)
     XCTAssertEqual(try XCTUnwrap(e.variants.first { $0.studies == ["No EMA"] }).stages.map(\.config.emaDecay), [0, 0])
@@ -150,7 +149,7 @@ final class ImportPrecisionTests: XCTestCase {
     for url in SeedImportTests.seeds where url.deletingLastPathComponent().lastPathComponent == "seeds" {
       let name = url.deletingPathExtension().lastPathComponent
       let expected = try String(contentsOf: fixtures.appendingPathComponent("\(name).yaml"), encoding: .utf8)
-      let yaml = try importMarkdownPlan(try String(contentsOf: url, encoding: .utf8), name: name)
+      let yaml = try explainedImport(try String(contentsOf: url, encoding: .utf8), name: name).yaml
       let body = yaml.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("#") }.joined(separator: "\n")
       XCTAssertEqual(body, expected, name)
     }

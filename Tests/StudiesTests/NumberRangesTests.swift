@@ -35,7 +35,7 @@ final class NumberRangesTests: XCTestCase {
   func testARateInCalibrationJSONIsCheckedWhenRead() throws {
     let plan = try StudyPlan(yaml: Self.timed, name: "t")
     let e = try Experiment(plan: plan)
-    let signature = speedSignature(try XCTUnwrap(e.timedSettings.first))
+    let signature = SpeedSetting(try XCTUnwrap(e.timedSettings.first))
     let root = FileManager.default.temporaryDirectory.appendingPathComponent("calibration-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: root) }
     let dir = StudyDirectory(root)

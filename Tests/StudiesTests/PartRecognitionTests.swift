@@ -99,12 +99,12 @@ final class PartRecognitionTests: XCTestCase {
   func testEveryWordingImportsToItsPartAndValues() throws {
     XCTAssertGreaterThanOrEqual(Self.corpus.count, 40)
     for html in [false, true] {
-      let yaml = try importMarkdownPlan(markdown(Self.corpus, html: html), name: "corpus")
+      let yaml = try explainedImport(markdown(Self.corpus, html: html), name: "corpus").yaml
       let plan = try StudyPlan(yaml: yaml, name: "corpus")
       XCTAssertEqual(plan.ablations.count, Self.corpus.count)
       for (w, a) in zip(Self.corpus, plan.ablations) {
-        XCTAssertEqual(a.part, w.expected, "\"\(w.part)\" was read as \(a.part)")
-        if let values = w.values { XCTAssertEqual(a.replacements.map(\.text), values, "\"\(w.part)\"") }
+        XCTAssertEqual(a.part.canonicalName, w.expected, "\"\(w.part)\" was read as \(a.part)")
+        if let values = w.values { XCTAssertEqual(a.spelledReplacements, values, "\"\(w.part)\"") }
         XCTAssertEqual(a.metrics, ["FID", "training time"])
       }
       // Every variant expands (the quick preset's stages), so `study run --dry-run` accepts the plan.
@@ -199,8 +199,7 @@ final class PartRecognitionTests: XCTestCase {
     XCTAssertEqual(try variant("P: DSM only").stages.map(\.isMasked), [false])
     XCTAssertEqual(try variant("F: MDSM only").stages.map(\.isMasked), [true])
     let grid = try variant("G: block 2 at 50%").stages[0].config.dataset
-    XCTAssertEqual(grid.maskType, .block)
-    XCTAssertEqual(grid.maskBlockSize, 2)
+    XCTAssertEqual(grid.mask, .block(2))
     XCTAssertEqual(grid.maskRatio, 0.5)
   }
 }

@@ -40,7 +40,7 @@ final class PlanTests: XCTestCase {
     XCTAssertEqual(uncalibrated.studies.map(\.name), ["Single-stage training"])
     // The plan carries the rate of every stage setting it times, so that every machine trains the same steps.
     let calibration = try XCTUnwrap(plan.calibration)
-    for setting in uncalibrated.timedSettings { XCTAssertNotNil(calibration.entries[speedSignature(setting)], speedSignature(setting)) }
+    for setting in uncalibrated.timedSettings { XCTAssertNotNil(calibration.entries[SpeedSetting(setting)], "\(SpeedSetting(setting))") }
     let e = try Experiment(plan: plan, calibration: calibration)
     let baseline = e.variants[0]
     XCTAssertEqual(baseline.stages.map(\.name), ["pretrain", "finetune"])
@@ -121,15 +121,15 @@ final class PlanTests: XCTestCase {
   }
 
   func testPartsAreRecognisedFromHowPeopleWriteThem() throws {
-    XCTAssertEqual(try PlanPart.parse("Addition of positional information H to the input before masking"), .positionEmbedding)
-    XCTAssertEqual(try PlanPart.parse("Two-stage training framework (masked pre-training + denoising fine-tuning)"), .schedule)
-    XCTAssertEqual(try PlanPart.parse("masking rate"), .maskRate)
-    XCTAssertEqual(try PlanPart.parse("pre-training dataset"), .pretrainDataset)
-    XCTAssertEqual(try PlanPart.parse("masking strategy"), .maskType)
-    XCTAssertEqual(try PlanPart.parse("fine-tuning data size"), .finetuneFraction)
-    XCTAssertEqual(try PlanPart.parse("network.mlp_ratio"), .config("network.mlp_ratio"))
+    XCTAssertEqual(try PlanPart.recognize("Addition of positional information H to the input before masking").part, .positionEmbedding)
+    XCTAssertEqual(try PlanPart.recognize("Two-stage training framework (masked pre-training + denoising fine-tuning)").part, .schedule)
+    XCTAssertEqual(try PlanPart.recognize("masking rate").part, .maskRate)
+    XCTAssertEqual(try PlanPart.recognize("pre-training dataset").part, .pretrainDataset)
+    XCTAssertEqual(try PlanPart.recognize("masking strategy").part, .maskType)
+    XCTAssertEqual(try PlanPart.recognize("fine-tuning data size").part, .finetuneFraction)
+    XCTAssertEqual(try PlanPart.recognize("network.mlp_ratio").part, .config("network.mlp_ratio"))
     // Every known name reads (the knobs' entry is a list of names: each of them).
-    for name in PlanPart.known.dropLast().flatMap({ $0.name.components(separatedBy: ", ") }) { XCTAssertNoThrow(try PlanPart.parse(name), name) }
+    for name in PlanPart.known.dropLast().flatMap({ $0.name.components(separatedBy: ", ") }) { XCTAssertNoThrow(try PlanPart.recognize(name).part, name) }
     XCTAssertEqual(try ScheduleChoice.parse("Single-stage training using the Masked Denoising Score Matching (MDSM) objective"), .mdsmOnly)
   }
 
@@ -157,10 +157,9 @@ final class PlanTests: XCTestCase {
         - {name: N, part: noise schedule, action: REPLACE, replacements: [linear]}
       """)
     let block = e.variants[1], crop = e.variants[2], linear = e.variants[3]
-    XCTAssertEqual(block.stages[0].config.dataset.maskType, .block)
-    XCTAssertEqual(block.stages[0].config.dataset.maskBlockSize, 2)
-    XCTAssertEqual(block.stages[1].config.dataset.maskType, .patch)
-    XCTAssertEqual(crop.stages[0].config.dataset.maskCropSize, 3)
+    XCTAssertEqual(block.stages[0].config.dataset.mask, .block(2))
+    XCTAssertEqual(block.stages[1].config.dataset.mask, .patch)
+    XCTAssertEqual(crop.stages[0].config.dataset.mask, .crop(3))
     XCTAssertEqual(block.stages[1].parent, block.stages[0].id)
     XCTAssertNotEqual(block.stages[1].id, e.variants[0].stages[1].id, "a changed parent changes the child")
     XCTAssertEqual(linear.stages.map(\.config.betaSchedule), [.linear, .linear])

@@ -48,11 +48,11 @@ final class RepeatsTests: XCTestCase {
     let uncalibrated = try Experiment(plan: plan)
     XCTAssertEqual(uncalibrated.variants[0].stages.map(\.config.trainSeconds), [20, 10])
     // Stage settings that differ only in what does not change a step's work share a calibration.
-    let settings = uncalibrated.timedSettings.map(speedSignature)
+    let settings = uncalibrated.timedSettings.map { "\(SpeedSetting($0))" }
     XCTAssertEqual(settings.count, 2, "masked and unmasked: \(settings)")
     XCTAssertTrue(settings.contains { $0.contains("patch 0.75") } && settings.contains { $0.contains("unmasked") }, "\(settings)")
     var c = Calibration()
-    for (s, rate) in zip(uncalibrated.timedSettings, [40.0, 8.0]) { c.entries[speedSignature(s)] = .init(stepsPerSecond: rate, source: "plan") }
+    for (s, rate) in zip(uncalibrated.timedSettings, [40.0, 8.0]) { c.entries[SpeedSetting(s)] = .init(stepsPerSecond: rate, source: "plan") }
     let e = try Experiment(plan: plan, calibration: c)
     let baseline = e.variants[0]
     XCTAssertEqual(baseline.stages.map(\.config.trainSteps), [800, 80])
@@ -68,8 +68,11 @@ final class RepeatsTests: XCTestCase {
     let signature = "16px p4 c3 d32x3 h2 mlp4 batch 64, patch 0.75, fp32 auto"
     let yaml = Self.plan + "\ncalibration:\n  measured_on: \"a 2-core AVX2 box\"\n  steps_per_second:\n    \"\(signature)\": 12.5\n"
     let plan = try StudyPlan(yaml: yaml, name: "t")
-    XCTAssertEqual(plan.calibration?.entries[signature]?.stepsPerSecond, 12.5)
-    XCTAssertEqual(speedSignature(try Experiment(plan: plan).variants[0].stages[0].config), signature)
+    // The plan's line is read into the typed setting the stage has.
+    let setting = SpeedSetting(try Experiment(plan: plan).variants[0].stages[0].config)
+    XCTAssertEqual(plan.calibration?.entries[setting]?.stepsPerSecond, 12.5)
+    XCTAssertEqual(SpeedSetting(line: signature), setting)
+    XCTAssertEqual("\(setting)", signature)
     let e = try Experiment(plan: plan, calibration: plan.calibration)
     XCTAssertEqual(e.variants[0].stages[0].config.trainSteps, 250)
     XCTAssertNotNil(e.variants[0].stages[1].config.trainSeconds, "a setting the plan does not calibrate keeps its seconds")
@@ -84,10 +87,11 @@ final class RepeatsTests: XCTestCase {
   func result(_ e: Experiment, _ v: Variant, _ i: Int, fid: Double) -> VariantResult {
     let seeded = e.seeded(v, repeat: i)
     let stages = seeded.stages.map {
-      StageResult(name: $0.name, id: $0.id, runDirectory: "runs/\($0.directoryName)", budgetSeconds: $0.budgetSeconds, steps: 100,
-                  finalLoss: 0.1, trainSeconds: 10, deviceSeconds: 10, warmupSeconds: 1, wallSeconds: 12, imagesPerSecond: 50,
-                  peakMemoryBytes: 1 << 20, device: "cpu", maskRatio: $0.config.dataset.maskRatio,
-                  lossCurve: [[1, 0.5], [100, 0.2]],
+      StageResult(name: $0.name, id: $0.id,
+                run: RunSummary(steps: 100, finalLoss: 0.1, trainSeconds: 10, deviceSeconds: 10, wallSeconds: 12, imagesPerSecond: 50,
+                                warmupSeconds: 1, peakMemoryBytes: 1 << 20, device: "cpu", runDirectory: "runs/\($0.directoryName)",
+                                lossCurve: [[1, 0.5], [100, 0.2]]),
+                budgetSeconds: $0.budgetSeconds, maskRatio: $0.config.dataset.maskRatio,
                   evaluation: EvaluationResult(fid: fid, fidBootstrapLow: fid - 3, fidBootstrapHigh: fid + 3, kidMean: 0.01, kidStd: 0.001,
                                                samples: 8, referenceSamples: 8, sampler: "DDIM", seconds: 1, samplesPerSecond: 8, grid: nil))
     }

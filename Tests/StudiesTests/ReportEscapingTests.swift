@@ -155,9 +155,11 @@ final class ReportEscapingTests: XCTestCase {
 /// A finished result of `v` (seed index 0) with `fid`, as a study would record it.
 func stubResult(_ e: Experiment, _ v: Variant, fid: Double) -> VariantResult {
   let stages = v.stages.map {
-    StageResult(name: $0.name, id: $0.id, runDirectory: "runs/\($0.directoryName)", budgetSeconds: $0.budgetSeconds, steps: 100,
-                finalLoss: 0.1, trainSeconds: 10, deviceSeconds: 10, warmupSeconds: 1, wallSeconds: 12, imagesPerSecond: 50,
-                peakMemoryBytes: 1 << 20, device: "cpu", maskRatio: $0.config.dataset.maskRatio, lossCurve: [[1, 0.5], [100, 0.2]],
+    StageResult(name: $0.name, id: $0.id,
+                run: RunSummary(steps: 100, finalLoss: 0.1, trainSeconds: 10, deviceSeconds: 10, wallSeconds: 12, imagesPerSecond: 50,
+                                warmupSeconds: 1, peakMemoryBytes: 1 << 20, device: "cpu", runDirectory: "runs/\($0.directoryName)",
+                                lossCurve: [[1, 0.5], [100, 0.2]]),
+                budgetSeconds: $0.budgetSeconds, maskRatio: $0.config.dataset.maskRatio,
                 evaluation: EvaluationResult(fid: fid, fidBootstrapLow: fid - 3, fidBootstrapHigh: fid + 3, kidMean: 0.01, kidStd: 0.001,
                                              samples: 8, referenceSamples: 8, sampler: "DDIM", seconds: 1, samplesPerSecond: 8, grid: nil,
                                              weights: String(repeating: "0f", count: 32)))

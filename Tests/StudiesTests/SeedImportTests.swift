@@ -18,7 +18,7 @@ final class SeedImportTests: XCTestCase {
     for url in seeds {
       let text = try String(contentsOf: url, encoding: .utf8)
       let headings = text.components(separatedBy: "Ablation Plan").last!.components(separatedBy: .newlines).filter { $0.hasPrefix("### ") }
-      let yaml = try importMarkdownPlan(text, name: url.deletingPathExtension().lastPathComponent)
+      let yaml = try explainedImport(text, name: url.deletingPathExtension().lastPathComponent).yaml
       for preset in ["quick", "paper"] {
         let e = try Experiment(plan: try StudyPlan(yaml: yaml, name: "seed", preset: preset))
         XCTAssertEqual(e.studies.count, headings.count, "\(url.lastPathComponent): one study per ablation")
@@ -47,7 +47,7 @@ final class SeedImportTests: XCTestCase {
     XCTAssertEqual(a.map(\.action), ["REMOVE", "REPLACE"])
     XCTAssertEqual(a[1].replacements.count, 1)
     XCTAssertEqual(a[0].metrics, ["FID", "Training Time (GPU Days)"])
-    let e = try Experiment(plan: try StudyPlan(yaml: try importMarkdownPlan(md000, name: "s0")))
+    let e = try Experiment(plan: try StudyPlan(yaml: try explainedImport(md000, name: "s0").yaml))
     XCTAssertEqual(e.studies[0].part, "position embedding")
     XCTAssertEqual(e.studies[1].rows.map(\.label), ["two-stage (MaskDM)", "MDSM only", "DSM only"])
 
@@ -66,14 +66,14 @@ final class SeedImportTests: XCTestCase {
         - CelebA
         - FFHQ
       """
-    let e1 = try Experiment(plan: try StudyPlan(yaml: try importMarkdownPlan(md001, name: "s1")))
+    let e1 = try Experiment(plan: try StudyPlan(yaml: try explainedImport(md001, name: "s1").yaml))
     XCTAssertEqual(e1.studies[0].rows.map(\.label), ["two-stage (MaskDM) = 0.9", "0.1"])
     XCTAssertEqual(e1.studies[1].rows.map(\.label), ["CelebA", "FFHQ"])
   }
 
   func testAnUnknownPartIsAnErrorListingTheKnownOnes() {
     let md = "## Ablation Plan\n### X\n- **Ablated Part**: the colour of the logo\n- **Action**: REMOVE\n"
-    XCTAssertThrowsError(try importMarkdownPlan(md, name: "x")) { error in
+    XCTAssertThrowsError(try explainedImport(md, name: "x").yaml) { error in
       let m = "\(error)"
       XCTAssertTrue(m.contains("the colour of the logo") && m.contains("mask rate") && m.contains("pre-training dataset"), m)
     }

@@ -87,15 +87,15 @@ final class CheckpointIntegrityTests: XCTestCase {
     let run = temporaryRun()
     defer { try? FileManager.default.removeItem(at: run.url) }
     try run.create()
-    for step in [5, 10, 15] { try run.appendMetrics(["event": "step", "step": step, "loss": 0.5]) }
-    try run.appendMetrics(["event": "checkpoint", "step": 10])
+    for step in [5, 10, 15] { try run.appendMetrics(.step(step: step, loss: 0.5, lr: 1e-4, gradNorm: 1, imagesPerSecond: 10, trainSeconds: 1)) }
+    try run.appendMetrics(.checkpoint(step: 10))
     // A line half-written by a killed process.
     let handle = try FileHandle(forWritingTo: run.metrics)
     try handle.seekToEnd()
     try handle.write(contentsOf: Data("{\"event\":\"step\",\"st".utf8))
     try handle.close()
     try run.truncateMetrics(after: 10)
-    XCTAssertEqual(run.readMetrics().map { "\($0["event"]!)@\($0["step"]!)" }, ["step@5", "step@10", "checkpoint@10"])
+    XCTAssertEqual(run.readMetrics().map { "\($0.name)@\($0.step)" }, ["step@5", "step@10", "checkpoint@10"])
     XCTAssertTrue(try String(contentsOf: run.metrics, encoding: .utf8).hasSuffix("}\n"))
     try run.truncateMetrics(after: 0)
     XCTAssertEqual(run.readMetrics().count, 0)

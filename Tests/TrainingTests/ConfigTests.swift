@@ -81,7 +81,7 @@ final class ConfigTests: XCTestCase {
     XCTAssertNil(c.clipGrad)
     XCTAssertEqual(c.betaSchedule, .linear)
     XCTAssertEqual(c.dataset.maskRatio, 0.9)
-    XCTAssertEqual(c.dataset.maskType, .patch)
+    XCTAssertEqual(c.dataset.mask, .patch)
     XCTAssertEqual(c.network.embedDim, 512)
     XCTAssertEqual(c.network.depth, 13)
     XCTAssertEqual(c.network.numHeads, 8)
@@ -160,7 +160,7 @@ final class ConfigTests: XCTestCase {
     XCTAssertEqual(c.betaSchedule, .cosine)
     XCTAssertEqual(c.precision, .bf16)
     XCTAssertEqual(c.device, .cpu)
-    XCTAssertEqual(c.dataset.maskType, .crop)
+    XCTAssertEqual(c.dataset.mask, .crop(nil))
     // What is read is written back the authors' way (a run directory's config.yaml reloads to itself).
     XCTAssertEqual(try TrainConfig(yaml: c.yaml()), c)
     XCTAssertTrue(c.yaml().contains("objective: \"pred_v\""), c.yaml())
@@ -244,5 +244,24 @@ final class ConfigTests: XCTestCase {
     let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".yaml") }
     XCTAssertGreaterThanOrEqual(files.count, 4)
     for f in files { XCTAssertNoThrow(try TrainConfig(contentsOf: dir.appendingPathComponent(f)), f) }
+  }
+
+  /// The mask is one typed setting (`MaskKind`); the authors' three keys are read into it in any order
+  /// and written from it, -1 for the sizes of the kinds not in use.
+  func testTheAuthorsThreeMaskKeysAreOneMask() throws {
+    let block = try TrainConfig(yaml: "dataset:\n  MASK_BLOCK_SIZE: 4\n  MASK_CROP_SIZE: -1\n  MASK_TYPE: block\n  MASK_RATIO: 0.5")
+    XCTAssertEqual(block.dataset.mask, .block(4))
+    XCTAssertTrue(block.yaml().contains("MASK_TYPE: \"block\"\n  MASK_BLOCK_SIZE: 4\n  MASK_CROP_SIZE: -1"), block.yaml())
+    XCTAssertEqual(try TrainConfig(yaml: block.yaml()), block)
+    let crop = try TrainConfig(yaml: "dataset: {MASK_TYPE: crop, MASK_CROP_SIZE: 5, MASK_BLOCK_SIZE: 4}")
+    XCTAssertEqual(crop.dataset.mask, .crop(5))
+    XCTAssertEqual(try TrainConfig(yaml: "dataset: {MASK_TYPE: patch, MASK_BLOCK_SIZE: 4}").dataset.mask, .patch)
+    // Edits: the kind first, then its size; a size of another kind leaves the mask as it is.
+    let edited = try TrainConfig().applying([try ConfigEdit(assignment: "dataset.MASK_BLOCK_SIZE=2"), try ConfigEdit(assignment: "dataset.MASK_TYPE=block")], source: "t")
+    XCTAssertEqual(edited.dataset.mask, .block(2))
+    XCTAssertEqual(try block.applying([try ConfigEdit(assignment: "dataset.MASK_CROP_SIZE=3")], source: "t").dataset.mask, .block(4))
+    XCTAssertThrowsError(try TrainConfig(yaml: "dataset: {MASK_TYPE: block, MASK_RATIO: 0.5}")) {
+      XCTAssertTrue("\($0)".contains("MASK_BLOCK_SIZE"), "\($0)")
+    }
   }
 }

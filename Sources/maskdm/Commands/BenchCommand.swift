@@ -143,7 +143,7 @@ struct BenchTrain: ParsableCommand {
     } else {
       let d = bench.config.dataset
       print(String(format: "train %@ mask %@ %.2f %@: %.1f img/s, %.1f ms/step (median of %d, batch %d) on %@",
-                   name, d.maskType.rawValue, d.maskRatio, bench.config.precision.rawValue, result.imagesPerSecond, result.msPerStep, steps,
+                   name, d.mask.type.rawValue, d.maskRatio, bench.config.precision.rawValue, result.imagesPerSecond, result.msPerStep, steps,
                    result.batchSize, result.device))
     }
   }

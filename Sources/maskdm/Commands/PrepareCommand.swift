@@ -7,7 +7,7 @@ struct PrepareCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "prepare", abstract: "Pack a dataset into a memory-mappable uint8 cache with a manifest.",
     discussion: """
-      SOURCE: fashion-mnist:train | fashion-mnist:test | folder:PATH | celeba:PATH | vggface2:PATH | synthetic:COUNT
+      SOURCE: fashion-mnist:train | fashion-mnist:test | folder:PATH (celebahq:, ffhq:, afhq:) | lsun:PATH | celeba:PATH | vggface2:PATH | synthetic:COUNT
       Fashion-MNIST (28x28) is zero-padded to 32; larger images are cropped (--crop) and area-resized.
       """)
 
@@ -24,13 +24,17 @@ struct PrepareCommand: ParsableCommand {
     let parts = source.split(separator: ":", maxSplits: 1).map(String.init)
     let arg = parts.count > 1 ? parts[1] : ""
     let src: DatasetSource
-    switch parts[0] {
-    case "fashion-mnist": src = .fashionMNIST(path: nil, split: arg.isEmpty ? "train" : arg)
-    case "folder": src = .imageFolder(path: arg)
-    case "celeba": src = .celebA(path: arg, split: "train")
-    case "vggface2": src = .vggFace2(path: arg)
-    case "synthetic": src = .synthetic(count: Int(arg) ?? 1000, seed: 0)
-    default: throw ValidationError("unknown source \(source); use fashion-mnist:SPLIT, folder:PATH, celeba:PATH, vggface2:PATH or synthetic:COUNT")
+    // The names a configuration's dataset.NAME takes (DatasetKind), with the argument after the colon.
+    switch DatasetKind(name: parts[0]) {
+    case .fashionMNIST?: src = .fashionMNIST(path: nil, split: arg.isEmpty ? "train" : arg)
+    case .folder?: src = .imageFolder(path: arg)
+    case .lsun?, .lmdb?: src = isLMDBExport(arg) || parts[0].lowercased() == "lmdb" ? .lmdb(path: arg) : .imageFolder(path: arg)
+    case .celebA?: src = .celebA(path: arg, split: "train")
+    case .vggFace2?: src = .vggFace2(path: arg)
+    case .synthetic?: src = .synthetic(count: Int(arg) ?? 1000, seed: 0)
+    case .prepared?, nil:
+      throw ValidationError("unknown source \(source); use fashion-mnist:SPLIT, folder:PATH (also celebahq:, ffhq:, afhq:), lsun:PATH, "
+                              + "celeba:PATH, vggface2:PATH or synthetic:COUNT")
     }
     let cropMode: CropMode
     switch crop {

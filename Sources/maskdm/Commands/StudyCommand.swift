@@ -150,10 +150,10 @@ func failOnDamagedResults(_ runner: StudyRunner) throws {
 /// Fails when a time-budget stage has no calibration on record (`what` would measure different steps).
 func requireCalibration(_ experiment: Experiment, _ dir: URL, for what: String) throws {
   guard experiment.plan.compare == .time else { return }
-  let missing = experiment.timedSettings.map(speedSignature).filter { experiment.calibration?.entries[$0] == nil }
+  let missing = experiment.timedSettings.map(SpeedSetting.init).filter { experiment.calibration?.entries[$0] == nil }
   guard missing.isEmpty else {
     throw ValidationError("\(what) must train the same steps, so the time budgets need a calibration first (missing: "
-                            + missing.joined(separator: "; ") + "). Run `maskdm study run PLAN --out "
+                            + missing.map(\.description).joined(separator: "; ") + "). Run `maskdm study run PLAN --out "
                             + "\(dir.path) --calibrate-only` once on the machine kind the study runs on, or give calibration: in the plan.")
   }
 }
@@ -196,8 +196,8 @@ func alongDescription(_ c: TrainConfig) -> String {
 func maskDescription(_ c: TrainConfig) -> String {
   guard c.isMasked else { return "unmasked" }
   let d = c.dataset
-  let size = d.maskType == .block ? " \(d.maskBlockSize)" : d.maskType == .crop && d.maskCropSize > 0 ? " \(d.maskCropSize)" : ""
-  return "mask \(String(format: "%g", d.maskRatio)) \(d.maskType.rawValue)\(size)"
+  let size = d.mask.size(of: d.mask.type).map { " \($0)" } ?? ""
+  return "mask \(String(format: "%g", d.maskRatio)) \(d.mask.type.rawValue)\(size)"
 }
 
 /// "fashion-mnist classes 0,2,4,6 10%": the data a stage trains on.
