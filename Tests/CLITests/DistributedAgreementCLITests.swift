@@ -4,9 +4,14 @@ import XCTest
 /// A data-parallel job agrees before it trains: processes with another seed or another model shape
 /// are refused with an error naming the process (another shape once deadlocked the first gradient sum).
 final class DistributedAgreementCLITests: XCTestCase {
+  /// The quoted shell words of one process of a tiny data-parallel training run into `out` (batch 8, no samples).
+  static func train(_ out: URL, steps: Int, _ extra: [String] = []) -> String {
+    ([CLI.binary.path, "train", "configs/tiny.yaml", "--set", "train_steps=\(steps)", "--set", "num_samples=0",
+      "--set", "batch_size=8", "-o", out.path, "--distributed"] + extra).map { "'\($0)'" }.joined(separator: " ")
+  }
+
   func launchPair(_ perRank: String, _ out: URL) throws -> CLI.Output {
-    let train = [CLI.binary.path, "train", "configs/tiny.yaml", "--set", "train_steps=2", "--set", "num_samples=0",
-                 "--set", "batch_size=8", "-o", out.path, "--distributed"].map { "'\($0)'" }.joined(separator: " ")
+    let train = Self.train(out, steps: 2)
     return try CLI.run(["launch", "-n", "2", "--timeout", "100", "--", "/bin/sh", "-c", "exec \(train) \(perRank)"], deadline: 150)
   }
 
@@ -25,8 +30,7 @@ final class DistributedAgreementCLITests: XCTestCase {
   func testAProcessThatNeverJoinsIsNamedAfterTheJoinTimeout() throws {
     let dir = CLI.temporaryDirectory("dp-join")
     defer { try? FileManager.default.removeItem(at: dir) }
-    let train = [CLI.binary.path, "train", "configs/tiny.yaml", "--set", "train_steps=2", "--set", "num_samples=0",
-                 "--set", "batch_size=8", "-o", dir.path, "--distributed", "--join-timeout", "3"].map { "'\($0)'" }.joined(separator: " ")
+    let train = Self.train(dir, steps: 2, ["--join-timeout", "3"])
     // Process 1 never starts maskdm (as when its node failed, or its command was wrong).
     let started = Date()
     let r = try CLI.run(["launch", "-n", "2", "--timeout", "60", "--", "/bin/sh", "-c", "if [ \"$MLX_RANK\" = 1 ]; then exec sleep 30; else exec \(train); fi"],
@@ -44,8 +48,7 @@ final class DistributedAgreementCLITests: XCTestCase {
     defer { try? FileManager.default.removeItem(at: dir) }
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     let run = dir.appendingPathComponent("run"), pidFile = dir.appendingPathComponent("rank1.pid")
-    let train = [CLI.binary.path, "train", "configs/tiny.yaml", "--set", "train_steps=1000000", "--set", "num_samples=0", "--set", "log_every=1",
-                 "--set", "batch_size=8", "-o", run.path, "--distributed", "--collective-timeout", "3"].map { "'\($0)'" }.joined(separator: " ")
+    let train = Self.train(run, steps: 1_000_000, ["--set", "log_every=1", "--collective-timeout", "3"])
     // Process 1 trains in the background of its shell (without the launcher's watchdog, whose parent
     // check the shell would fail), and is stopped once the job has logged a step. Neither it nor the
     // shell's last command writes to the launcher's pipes, so once the launcher has stopped the job
