@@ -10,6 +10,15 @@ final class DistributedAgreementCLITests: XCTestCase {
       "--set", "batch_size=8", "-o", out.path, "--distributed"] + extra).map { "'\($0)'" }.joined(separator: " ")
   }
 
+  /// Launches two processes, process 1 running the shell command `rank1` and process 0 `train`, and
+  /// returns their output and the seconds the job took (the launcher stops it after `timeout` seconds).
+  func launch(rank1: String, train: String, timeout: Int) throws -> (CLI.Output, Double) {
+    let started = Date()
+    let r = try CLI.run(["launch", "-n", "2", "--timeout", "\(timeout)", "--", "/bin/sh", "-c", "if [ \"$MLX_RANK\" = 1 ]; then \(rank1); else exec \(train); fi"],
+                        deadline: Double(timeout + 30))
+    return (r, Date().timeIntervalSince(started))
+  }
+
   func launchPair(_ perRank: String, _ out: URL) throws -> CLI.Output {
     let train = Self.train(out, steps: 2)
     return try CLI.run(["launch", "-n", "2", "--timeout", "100", "--", "/bin/sh", "-c", "exec \(train) \(perRank)"], deadline: 150)
@@ -32,13 +41,11 @@ final class DistributedAgreementCLITests: XCTestCase {
     defer { try? FileManager.default.removeItem(at: dir) }
     let train = Self.train(dir, steps: 2, ["--join-timeout", "3"])
     // Process 1 never starts maskdm (as when its node failed, or its command was wrong).
-    let started = Date()
-    let r = try CLI.run(["launch", "-n", "2", "--timeout", "60", "--", "/bin/sh", "-c", "if [ \"$MLX_RANK\" = 1 ]; then exec sleep 30; else exec \(train); fi"],
-                        deadline: 90)
+    let (r, seconds) = try launch(rank1: "exec sleep 30", train: train, timeout: 60)
     XCTAssertNotEqual(r.status, 0)
     XCTAssertTrue(r.stderr.contains("process 0 waited 3 s for the other processes of the distributed job to join"), r.stderr)
     XCTAssertTrue(r.stderr.contains("not listening: process 1 (127.0.0.1:"), r.stderr)
-    XCTAssertLessThan(Date().timeIntervalSince(started), 30, "left at the join timeout, not the launcher's")
+    XCTAssertLessThan(seconds, 30, "left at the join timeout, not the launcher's")
   }
 
   /// A process that stops in the middle of training (a hung or lost node) leaves the others waiting in
@@ -60,12 +67,10 @@ final class DistributedAgreementCLITests: XCTestCase {
         kill(pid, SIGKILL)
       }
     }
-    let started = Date()
-    let r = try CLI.run(["launch", "-n", "2", "--timeout", "120", "--", "/bin/sh", "-c", "if [ \"$MLX_RANK\" = 1 ]; then \(rank1); else exec \(train); fi"],
-                        deadline: 150)
+    let (r, seconds) = try launch(rank1: rank1, train: train, timeout: 120)
     XCTAssertNotEqual(r.status, 0)
     XCTAssertTrue(r.stderr.contains("process 0 of 2 waited 3 s in the gradient sum of step "), r.stderr)
     XCTAssertTrue(r.stderr.contains("process 1 did not take part"), r.stderr)
-    XCTAssertLessThan(Date().timeIntervalSince(started), 100, "left at the collective timeout, not the launcher's")
+    XCTAssertLessThan(seconds, 100, "left at the collective timeout, not the launcher's")
   }
 }
