@@ -112,6 +112,32 @@ final class MPICLITests: XCTestCase {
     }
   }
 
+  /// Under mpirun too, a rank that stops in the middle of training (a hung node) ends the job after
+  /// --collective-timeout: the other rank leaves naming the wait and the rank, and mpirun aborts the rest.
+  func testAStoppedRankEndsTheJobAfterTheCollectiveTimeout() throws {
+    let mpirun = try mpirun()
+    let run = CLI.temporaryDirectory("mpi-stall")
+    defer { try? FileManager.default.removeItem(at: run) }
+    let args = ["train", tiny, "-o", run.path, "--set", "train_steps=1000000", "--set", "batch_size=8", "--set", "num_samples=0",
+                "--set", "log_every=1", "--collective-timeout", "3"]
+    let started = Date()
+    let job = try CLI.start(mpiArguments(args), executable: mpirun)
+    let metrics = run.appendingPathComponent("metrics.jsonl")
+    while job.isRunning, Date().timeIntervalSince(started) < 120,
+          !((try? String(contentsOf: metrics, encoding: .utf8))?.contains("\"step\"") ?? false) { usleep(20_000) }
+    let ranks = ProcessTree.descendants(of: job.processIdentifier, withVariable: "OMPI_COMM_WORLD_RANK")
+    defer { for rank in ranks { kill(rank.pid, SIGKILL) } }
+    let stopped = try XCTUnwrap(ranks.first { $0.value == "1" }, "rank 1 among \(ranks)")
+    kill(stopped.pid, SIGSTOP)
+    while job.isRunning, Date().timeIntervalSince(started) < 200 { usleep(50_000) }
+    if job.isRunning { kill(job.processIdentifier, SIGKILL) }
+    job.waitUntilExit()
+    let stderr = String(decoding: (job.standardError as? Pipe)?.fileHandleForReading.availableData ?? Data(), as: UTF8.self)
+    XCTAssertNotEqual(job.terminationStatus, 0)
+    XCTAssertTrue(stderr.contains("process 0 of 2 waited 3 s in the gradient sum of step ") && stderr.contains("process 1 did not take part"), stderr)
+    XCTAssertLessThan(Date().timeIntervalSince(started), 150, "ended by the collective timeout, not left to hang")
+  }
+
   func testWithoutLibMPITheErrorSaysToInstallOpenMPI() throws {
     // MLX opens $MLX_MPI_LIBNAME (default libmpi.so) at run time; a name that resolves to nothing is
     // the machine without Open MPI.
