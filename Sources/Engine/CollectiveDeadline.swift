@@ -7,38 +7,58 @@
 // abort on a failed rank, or `srun --kill-on-bad-exit`) stops the rest of the job.
 import Foundation
 
-/// The wait in progress, shared by the waiting thread and the watchdog thread.
+/// The wait in progress, shared by the waiting thread and the watchdog thread. A wait only records its
+/// name and start (it runs once per training step); the watchdog thread starts with the first one.
 final class CollectiveDeadline: @unchecked Sendable {
   private let lock = NSLock()
+  private let rank: Int, size: Int
   private var current: (what: String, since: Date)?
+  private var limit: Double
   private var started = false
 
-  /// Marks the start (`what` non-nil) or the end (nil) of a wait.
-  func set(_ what: String?) {
-    lock.lock()
-    defer { lock.unlock() }
-    current = what.map { ($0, Date()) }
+  init(rank: Int, size: Int, limit: Double) {
+    (self.rank, self.size, self.limit) = (rank, size, limit)
   }
 
-  /// The wait in progress and its duration so far.
-  func inProgress() -> (what: String, seconds: Double)? {
-    lock.lock()
-    defer { lock.unlock() }
-    return current.map { ($0.what, Date().timeIntervalSince($0.since)) }
+  /// Seconds a wait may last (0: no limit).
+  var seconds: Double {
+    get { lock.lock(); defer { lock.unlock() }; return limit }
+    set { lock.lock(); limit = newValue; lock.unlock() }
   }
 
-  /// Starts the watchdog once: every half second it checks the wait in progress against `timeout()`
-  /// and, past it, writes `message(what, limit)` to stderr and ends the process.
-  func startWatchdog(timeout: @escaping () -> Double, message: @escaping (_ what: String, _ limit: Double) -> String) {
+  /// Marks the start of a wait named `what`, starting the watchdog the first time.
+  func begin(_ what: String) {
     lock.lock()
     defer { lock.unlock() }
-    guard !started else { return }
-    started = true
+    current = (what, Date())
+    if !started {
+      started = true
+      startWatchdog()
+    }
+  }
+
+  /// Marks the end of the wait in progress.
+  func end() {
+    lock.lock()
+    current = nil
+    lock.unlock()
+  }
+
+  /// The wait in progress past the limit, with the limit; nil while there is none.
+  private func overdue() -> (what: String, limit: Double)? {
+    lock.lock()
+    defer { lock.unlock() }
+    guard limit > 0, let current, Date().timeIntervalSince(current.since) > limit else { return nil }
+    return (current.what, limit)
+  }
+
+  /// Every half second, checks the wait in progress; past the limit, says which wait and which processes
+  /// did not take part, and ends the process.
+  private func startWatchdog() {
     let thread = Thread { [self] in
       while true {
         Thread.sleep(forTimeInterval: 0.5)
-        let limit = timeout()
-        guard limit > 0, let (what, seconds) = inProgress(), seconds > limit else { continue }
+        guard let (what, limit) = overdue() else { continue }
         FileHandle.standardError.write(Data((message(what, limit) + "\n").utf8))
         // _exit, not exit: the waiting thread is inside MLX's collective, whose static destructors
         // (thread pools, the ring's sockets) would block an orderly exit.
@@ -48,6 +68,13 @@ final class CollectiveDeadline: @unchecked Sendable {
     thread.name = "maskdm.collective-watchdog"
     thread.start()
   }
+
+  private func message(_ what: String, _ limit: Double) -> String {
+    let others = (0..<size).filter { $0 != rank }.map(String.init)
+    let missing = others.count == 1 ? "process \(others[0]) did not take part" : "one or more of processes \(others.joined(separator: ", ")) did not take part"
+    return "maskdm: process \(rank) of \(size) waited \(String(format: "%g", limit)) s in \(what) for the other processes: "
+      + "\(missing) (stopped, hung, lost with its node, or slower than --collective-timeout); leaving the distributed job"
+  }
 }
 
 extension DistributedGroup {
@@ -55,14 +82,8 @@ extension DistributedGroup {
   /// `collectiveTimeout`; `what` names the wait in the message, e.g. "the gradient sum of step 12".
   public func waiting<T>(in what: @autoclosure () -> String, _ body: () throws -> T) rethrows -> T {
     guard size > 1 else { return try body() }
-    deadline.startWatchdog(timeout: { [weak self] in self?.collectiveTimeout ?? 0 }) { [rank, size] what, limit in
-      let others = (0..<size).filter { $0 != rank }.map(String.init)
-      let missing = others.count == 1 ? "process \(others[0]) did not take part" : "one or more of processes \(others.joined(separator: ", ")) did not take part"
-      return "maskdm: process \(rank) of \(size) waited \(String(format: "%g", limit)) s in \(what) for the other processes: "
-        + "\(missing) (stopped, hung, lost with its node, or slower than --collective-timeout); leaving the distributed job"
-    }
-    deadline.set(what())
-    defer { deadline.set(nil) }
+    deadline.begin(what())
+    defer { deadline.end() }
     return try body()
   }
 }

@@ -28,14 +28,18 @@ public final class DistributedGroup: @unchecked Sendable {
   public let backend: String
   /// Seconds a wait for the other processes may last before this one leaves the job, naming the wait
   /// (`waiting(in:)`; 0: no limit). The first training step includes compilation: keep it generous.
-  public var collectiveTimeout: Double = 600
-  let deadline = CollectiveDeadline()
+  public var collectiveTimeout: Double {
+    get { deadline.seconds }
+    set { deadline.seconds = newValue }
+  }
+  let deadline: CollectiveDeadline
 
   private init(handle: mlxs_group?, backend: String = "none") {
     self.handle = handle
     self.backend = backend
     rank = handle.map { Int(mlxs_group_rank($0)) } ?? 0
     size = handle.map { Int(mlxs_group_size($0)) } ?? 1
+    deadline = CollectiveDeadline(rank: rank, size: size, limit: 600)
   }
 
   deinit { if let handle { mlxs_group_free(handle) } }

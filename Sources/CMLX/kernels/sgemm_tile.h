@@ -4,9 +4,10 @@
 //   CMLX_TILE_TARGET   the target attribute its functions are compiled with (CMLX_AVX2, CMLX_AVX512);
 //   CMLX_TILE_UNROLL   a loop pragma for the loop over k (or nothing);
 // and passes a `Lanes` type: the vector `V`, its width `W`, the type `Part` of the last vector's lanes,
-// and zero / load / broadcast / fma / add / load_part / store / store_part. The instructions each width
-// emits are the same as those of the two kernels this replaced, checked by comparing their disassembly
-// (docs/performance.md, "One tile kernel over the vector width").
+// and zero / load / broadcast / fma / add / load_part / store / store_part. The multiply-add loops each
+// width emits are instruction for instruction those of the two kernels this replaced (the prologue and
+// the stores differ), checked by `benchmarks/kernel_loops.py` (docs/performance.md, "One source over the
+// vector width").
 #pragma once
 #include <cstddef>
 #include <cstdint>
