@@ -1,6 +1,9 @@
 // Random numbers from explicit keys, devices and memory statistics of the C shim.
 #include "internal.h"
 #include <cstring>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "kernels/isa.h"
 #include "kernels/sgemm.h"
@@ -79,6 +82,20 @@ size_t mlxs_memory(int which) {
     case 3: return mx::get_memory_limit();
     default: return mx::get_cache_memory();
   }
+}
+int mlxs_set_heap_thresholds(int map_threshold, int trim_threshold) {
+#if defined(__GLIBC__)
+  return mallopt(M_MMAP_THRESHOLD, map_threshold) == 1 && mallopt(M_TRIM_THRESHOLD, trim_threshold) == 1;
+#else
+  return 0;
+#endif
+}
+long mlxs_heap_mapped_blocks(void) {
+#if defined(__GLIBC__)
+  return long(mallinfo2().hblks);
+#else
+  return -1;
+#endif
 }
 int mlxs_reset_peak_memory(void) {
   return guard([] { mx::reset_peak_memory(); });

@@ -135,6 +135,7 @@ final class EngineThread {
   private var queue: [() -> Void] = []
 
   private init() {
+    HeapSettings.applyAtStart()
     let ready = DispatchSemaphore(value: 0)
     let thread = Thread { [unowned self] in
       Thread.current.threadDictionary["maskdm.engine"] = true
