@@ -91,6 +91,31 @@ final class InceptionGoldenTests: XCTestCase {
     if compiled { try check(Engine.cpuPath) } else { try Engine.forEachCPUPath(check) }
   }
 
+  /// The CPU runs a batch in passes of `cpuPassSize` images: passes of 3 over 7 images (two whole and
+  /// one partial) give each image the features one pass over all 7 gives it.
+  func testPassesGiveTheFeaturesOfOnePass() throws {
+    guard let url = inceptionGoldenFiles().first else { return XCTFail("no golden files") }
+    let extractor = try InceptionFeatureExtractor()
+    let (pixels, shape) = try Engine.run { () throws -> ([UInt8], [Int]) in
+      let images = try SafetensorsFile.load(url).tensors["in.images"]!
+      return (try images.toArray(UInt8.self), images.shape)
+    }
+    let perImage = shape[1] * shape[2] * shape[3]
+    // Seven different images (a golden image brightened by a different amount each), so that a pass
+    // that read another image's bytes would show.
+    let seven = (0..<7).flatMap { i in
+      pixels[(i % shape[0]) * perImage ..< (i % shape[0] + 1) * perImage].map { UInt8(min(255, Int($0) + 20 * i)) }
+    }
+    func features(passOf size: Int) throws -> [Double] {
+      extractor.cpuPassSize = size
+      return try extractor.features(images: seven, count: 7, height: shape[1], width: shape[2], channels: shape[3]).map(Double.init)
+    }
+    let whole = try features(passOf: 7), parts = try features(passOf: 3)
+    XCTAssertEqual(parts.count, 7 * InceptionFeatureExtractor.dimension)
+    let worst = zip(parts, whole).map { abs($0 - $1) / (1 + abs($1)) }.max() ?? .infinity
+    XCTAssertLessThan(worst, 1e-5, "passes of 3 against one pass of 7")
+  }
+
   func testAPerturbedGoldenValueIsDetected() throws {
     guard let url = inceptionGoldenFiles().first else { return XCTFail("no golden files") }
     let r = try run(url)
