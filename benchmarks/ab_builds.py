@@ -19,6 +19,8 @@ import statistics
 import subprocess
 import sys
 
+from compare import run_child  # the same child runner and memory measure as the side-by-side benchmark
+
 SETTINGS = [
     ("train quick mask 0", ["bench", "train", "--preset", "quick", "--steps", "30"]),
     ("train quick mask 0.9", ["bench", "train", "--preset", "quick", "--steps", "30", "--mask-ratio", "0.9"]),
@@ -43,9 +45,9 @@ def cpu_name():
 
 
 def run(binary, args):
-    out = subprocess.run([binary, *args, "--json"], check=True, capture_output=True, text=True).stdout
-    result = json.loads(out.strip().splitlines()[-1])
-    return result["images_per_second"], result
+    """One benchmark: its JSON result and the child's peak resident memory in bytes."""
+    result, max_rss, _ = run_child([binary, *args, "--json"], f"{binary} {args[1]}")
+    return result, max_rss
 
 
 def main():
@@ -66,22 +68,29 @@ def main():
         order = sides if rep % 2 == 0 else sides[::-1]
         for name, args in SETTINGS:
             for label, binary in order:
-                rate, result = run(binary, args)
+                load = os.getloadavg()[0]
+                result, max_rss = run(binary, args)
+                rate = result["images_per_second"]
                 runs.append({"rep": rep, "setting": name, "side": label, "images_per_second": rate,
-                             "loadavg_1min_before": os.getloadavg()[0], "result": result})
-                print(f"[rep {rep + 1}/{options.reps}] {name:24s} {label:12s} {rate:9.2f} img/s", file=sys.stderr)
+                             "max_rss_bytes": max_rss, "loadavg_1min_before": load, "result": result})
+                print(f"[rep {rep + 1}/{options.reps}] {name:24s} {label:12s} {rate:9.2f} img/s  "
+                      f"maxRSS {max_rss / 2**20:6.0f} MiB", file=sys.stderr)
     rows = []
     print(f"{cpu_name()}; medians of {options.reps} alternating repetitions (min-max), img/s")
-    print(f"{'setting':24s} {options.label_a:>22s} {options.label_b:>22s}  {options.label_a}/{options.label_b}")
+    print(f"{'setting':24s} {options.label_a:>22s} {options.label_b:>22s}  {options.label_b}/{options.label_a}"
+          "  peak RSS A / B")
     for name, _ in SETTINGS:
-        cells = []
+        cells, peaks = [], []
         for label, _ in sides:
-            rates = [r["images_per_second"] for r in runs if r["setting"] == name and r["side"] == label]
+            mine = [r for r in runs if r["setting"] == name and r["side"] == label]
+            rates = [r["images_per_second"] for r in mine]
             cells.append((statistics.median(rates), min(rates), max(rates)))
-        ratio = cells[0][0] / cells[1][0]
-        rows.append({"setting": name, options.label_a: cells[0][0], options.label_b: cells[1][0], "ratio": ratio})
+            peaks.append(max(r["max_rss_bytes"] for r in mine))
+        ratio = cells[1][0] / cells[0][0]
+        rows.append({"setting": name, options.label_a: cells[0][0], options.label_b: cells[1][0],
+                     "ratio_b_over_a": ratio, "max_rss_bytes": peaks})
         text = [f"{m:8.1f} ({lo:.1f}-{hi:.1f})" for m, lo, hi in cells]
-        print(f"{name:24s} {text[0]:>22s} {text[1]:>22s}  {ratio:.3f}x")
+        print(f"{name:24s} {text[0]:>22s} {text[1]:>22s}  {ratio:.3f}x  {peaks[0] / 2**20:.0f} / {peaks[1] / 2**20:.0f} MiB")
     if options.results:
         with open(options.results, "w") as f:
             json.dump({"schema": 1, "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(),

@@ -174,12 +174,12 @@ int mlxs_gpu_available(void);
 /** 0 = CPU, 1 = GPU. */
 int mlxs_set_default_device(int gpu);
 int mlxs_default_device(void);
-/** which: 0 active, 1 peak, 2 cache, 3 the limit MLX keeps its allocations under (set from the device). */
 /** Sets glibc's heap thresholds (M_MMAP_THRESHOLD, M_TRIM_THRESHOLD, bytes): 1 when both were set, 0
  *  where the C library is not glibc. */
 int mlxs_set_heap_thresholds(int map_threshold, int trim_threshold);
 /** How many blocks glibc's malloc has mapped on their own (mallinfo2's hblks); -1 elsewhere. */
 long mlxs_heap_mapped_blocks(void);
+/** which: 0 active, 1 peak, 2 cache, 3 the limit MLX keeps its allocations under (set from the device). */
 size_t mlxs_memory(int which);
 int mlxs_reset_peak_memory(void);
 int mlxs_clear_cache(void);
