@@ -54,7 +54,8 @@ extension StudyReport {
       ? (outcome.looksRead.last == design.maxSeeds && !comparisons.allSatisfy { $0.verdict != .noClearDifference }
         ? "it ran to its maximum of \(design.maxSeeds) seeds" : "it stopped at \(outcome.looksRead.last ?? 0) seeds, every comparison decided")
       : "it goes on (the next look is at \(design.looks.first { $0 > (outcome.looksRead.last ?? 0) } ?? design.maxSeeds) seeds)"
-    return "Seeds: \(design.description); looked at \(looked.isEmpty ? "none yet" : looked) seeds; \(state)."
+    let read = looked.isEmpty ? "no look read yet" : "looked at \(looked) seeds"
+    return "Seeds: \(design.description); \(read); \(state)."
   }
 
   /// The verdict table: one row per comparison.
