@@ -14,12 +14,11 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 
-from compare import run_child  # the same child runner and memory measure as the side-by-side benchmark
+from compare import machine, run_child  # the side-by-side benchmark's machine record, child runner and memory measure
 
 SETTINGS = [
     ("train quick mask 0", ["bench", "train", "--preset", "quick", "--steps", "30"]),
@@ -29,19 +28,9 @@ SETTINGS = [
 ]
 
 
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            info = f.read()
-    except OSError:
-        return platform.processor() or "unknown"
-    fields = {}
-    for line in info.splitlines():
-        key, _, value = line.partition(":")
-        fields.setdefault(key.strip(), value.strip())
-    avx512 = " avx512f" in " " + fields.get("flags", "") + " "
-    return f"{fields.get('model name', '?')}, family {fields.get('cpu family', '?')} model {fields.get('model', '?')}" + (
-        ", AVX-512" if avx512 else ", no AVX-512")
+def cpu_name(m):
+    """compare.machine()'s CPU in one line: model name, family, model, AVX-512 or not."""
+    return f"{m['cpu']}, family {m['cpu_family']} model {m['cpu_model']}, " + ("AVX-512" if m["avx512f"] else "no AVX-512")
 
 
 def run(binary, args):
@@ -75,8 +64,8 @@ def main():
                              "max_rss_bytes": max_rss, "loadavg_1min_before": load, "result": result})
                 print(f"[rep {rep + 1}/{options.reps}] {name:24s} {label:12s} {rate:9.2f} img/s  "
                       f"maxRSS {max_rss / 2**20:6.0f} MiB", file=sys.stderr)
-    rows = []
-    print(f"{cpu_name()}; medians of {options.reps} alternating repetitions (min-max), img/s")
+    rows, host = [], machine()
+    print(f"{cpu_name(host)}; medians of {options.reps} alternating repetitions (min-max), img/s")
     print(f"{'setting':24s} {options.label_a:>22s} {options.label_b:>22s}  {options.label_b}/{options.label_a}"
           "  peak RSS A / B")
     for name, _ in SETTINGS:
@@ -94,7 +83,7 @@ def main():
     if options.results:
         with open(options.results, "w") as f:
             json.dump({"schema": 1, "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-                       "cpu": cpu_name(), "reps": options.reps, "sides": [options.label_a, options.label_b], "rows": rows, "runs": runs},
+                       "machine": host, "reps": options.reps, "sides": [options.label_a, options.label_b], "rows": rows, "runs": runs},
                       f, indent=1)
         print(f"raw numbers: {options.results}")
 

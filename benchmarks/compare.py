@@ -208,17 +208,22 @@ def git_commit(path):
 
 
 def machine():
-    model = None
+    fields = {}
     try:
         with open("/proc/cpuinfo") as f:
-            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), None)
+            for line in f:
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())  # the first processor's
     except OSError:
         pass
     # OpenBLAS's kernel choice (OPENBLAS_CORETYPE pins it) changes its matrix products about 2x on
     # AVX-512 machines (ours' Linear layers use their own product there, unless MASKDM_GEMM=blas);
     # PyTorch brings its own BLAS. Recorded so that runs are compared like with like.
     openblas = {k: v for k, v in os.environ.items() if k.startswith("OPENBLAS_")}
-    return {"system": platform.system(), "machine": platform.machine(), "cpu": model, "cpu_count": os.cpu_count(),
+    # "AMD EPYC" names several generations: the family and model (25/1 a Zen 3, 25/17 a Zen 4) and AVX-512 tell them apart.
+    return {"system": platform.system(), "machine": platform.machine(), "cpu": fields.get("model name"),
+            "cpu_family": fields.get("cpu family"), "cpu_model": fields.get("model"),
+            "avx512f": "avx512f" in fields.get("flags", "").split(), "cpu_count": os.cpu_count(),
             "python": platform.python_version(), "openblas_env": openblas}
 
 
